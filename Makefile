@@ -1,0 +1,39 @@
+# The two commands a new user needs (see README):
+#   make demo   - create .venv, install everything, run the main job on the embedded data
+#   make test   - create .venv, install everything, run the test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.neuro-deploy-installed
+PYTEST_ARGS ?=
+
+.PHONY: demo test install contracts bench clean
+
+install: $(STAMP)
+
+# lava-nc / lava-dl declare Python <3.11: pip refuses them as dependencies, so they are
+# installed with --no-deps --ignore-requires-python; their runtime needs are in pyproject.
+# torch 2.14.1 + torchvision 0.29.1 is the pair that imports together here (lava-dl's
+# slayer imports torchvision).
+$(STAMP): pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install "torch==2.14.1" "torchvision==0.29.1" "numpy<2"
+	$(BIN)/python -m pip install --no-deps --ignore-requires-python "lava-nc==0.10.0" "lava-dl==0.6.0"
+	$(BIN)/python -m pip install -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/neuro-deploy demo --out out/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+contracts: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" ../shared/checks/contracts
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/fast_vs_lava.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

@@ -1,0 +1,104 @@
+"""Typed errors for bad input, each naming the thing at fault.
+
+Exit codes used by the CLI (stable): 0 ok, 1 internal error, 2 bad input / usage,
+3 does not fit the hardware profile (:class:`ResourceLimitError`), 4 a required
+dependency is broken (:class:`EnvironmentProblem`).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+
+class NeuroDeployError(Exception):
+    """Base of every error neuro-deploy raises on purpose."""
+
+    exit_code: int = 2
+
+
+class BadInputError(NeuroDeployError):
+    """A file, argument or array that cannot be used as given."""
+
+
+class DatasetError(BadInputError):
+    """A data set root or labels file is missing or malformed."""
+
+
+class CheckpointError(BadInputError):
+    """A model checkpoint cannot be read."""
+
+
+class UnknownNameError(BadInputError):
+    """A name (target, backend, format, method, ...) that no registry knows."""
+
+    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+        self.kind, self.name, self.known = kind, name, sorted(known)
+        super().__init__(f"unknown {kind} {name!r}; supported: {', '.join(self.known)}")
+
+
+class ShapeError(BadInputError):
+    """An array whose shape does not match what the network expects."""
+
+    def __init__(self, what: str, expected: tuple, given: tuple) -> None:
+        self.what, self.expected, self.given = what, tuple(expected), tuple(given)
+        super().__init__(f"{what}: expected shape {self.expected}, given {self.given}")
+
+
+class NetxFormatError(BadInputError):
+    """A netx HDF5 file that is unreadable or malformed."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{path}: {reason}")
+
+
+class UnsupportedLayerError(BadInputError):
+    """A layer (or neuron model) type that neuro-deploy cannot map or simulate."""
+
+    def __init__(self, index: int | str, layer_type: str, supported: Iterable[str],
+                 detail: str = "") -> None:
+        self.index, self.layer_type, self.supported = index, layer_type, sorted(supported)
+        extra = f" ({detail})" if detail else ""
+        super().__init__(f"layer {index}: unsupported type {layer_type!r}{extra}; "
+                         f"supported: {', '.join(self.supported)}")
+
+
+class CorruptRecordingError(BadInputError):
+    """An event recording that is truncated or corrupt."""
+
+    def __init__(self, path: str | Path, offset: int | None, reason: str) -> None:
+        self.path, self.offset, self.reason = str(path), offset, reason
+        where = f" at byte {offset}" if offset is not None else ""
+        super().__init__(f"{path}{where}: {reason}")
+
+
+class UnknownFormatError(BadInputError):
+    """A recording whose format is not recognised."""
+
+    def __init__(self, path: str | Path, supported: Iterable[str]) -> None:
+        self.path, self.supported = str(path), sorted(supported)
+        super().__init__(f"{path}: unknown event format; supported: {', '.join(self.supported)}")
+
+
+class ProfileError(BadInputError):
+    """A hardware profile that fails validation (the field is named)."""
+
+    def __init__(self, path: str | Path, field: str, reason: str) -> None:
+        self.path, self.field, self.reason = str(path), field, reason
+        super().__init__(f"{path}: field {field!r}: {reason}")
+
+
+class ResourceLimitError(NeuroDeployError):
+    """A model that exceeds a hard limit of the hardware profile."""
+
+    exit_code = 3
+
+    def __init__(self, layer: str, resource: str, used: float, limit: float) -> None:
+        self.layer, self.resource, self.used, self.limit = layer, resource, used, limit
+        super().__init__(f"{layer}: {resource} {used} exceeds the limit {limit}")
+
+
+class EnvironmentProblem(NeuroDeployError):
+    """A required dependency is missing or broken; the message says the fix."""
+
+    exit_code = 4

@@ -1,0 +1,95 @@
+"""What every simulator backend takes and returns, and the registry of backends."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import numpy as np
+
+from neuro_deploy.errors import BadInputError, ShapeError, UnknownNameError
+from neuro_deploy.netx.spec import NetSpec
+
+
+@dataclass
+class RunSpec:
+    """One simulation request.
+
+    ``inputs`` is batched: ``(B,) + net.inp.shape + (T_in,)`` in Lava's layout (W,H,C
+    for 3-D inputs), exactly what a Lava ``io.source.RingBuffer`` would send for each
+    sample; like the ring buffer, input is replayed cyclically when ``steps > T_in``.
+    ``input_bias`` sets the input layer's ``bias_mant`` (shape of that layer in Lava's
+    layout, or broadcastable to it). ``reset_interval`` builds netx's ``LIFReset``
+    neurons with ``reset_offset + 1 + layer`` phases.
+    """
+
+    steps: int
+    inputs: np.ndarray | None = None
+    input_bias: np.ndarray | None = None
+    reset_interval: int | None = None
+    reset_offset: int = 0
+    probe: str = "all"                  #: "all" or "output"
+
+    def batch_size(self) -> int:
+        return 1 if self.inputs is None else int(self.inputs.shape[0])
+
+
+@dataclass
+class RunResult:
+    """Spikes per probed layer, each ``(B,) + layer.out.shape + (steps,)`` (Lava layout)."""
+
+    spikes: dict[str, np.ndarray]
+    backend: str
+    wall_s: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    name: str
+
+    def run(self, net: NetSpec, spec: RunSpec) -> RunResult: ...
+
+
+def validate_run(net: NetSpec, spec: RunSpec) -> None:
+    """Shape and value checks shared by every backend (named errors, before running)."""
+    if spec.steps < 1:
+        raise BadInputError(f"steps must be >= 1, got {spec.steps}")
+    if spec.probe not in ("all", "output"):
+        raise UnknownNameError("probe", spec.probe, ["all", "output"])
+    if spec.inputs is not None:
+        expected = net.input_lava_shape
+        given = tuple(spec.inputs.shape[1:-1])
+        if given != expected or spec.inputs.ndim != len(expected) + 2:
+            raise ShapeError("input (per sample, without time)", expected, given)
+        if spec.inputs.shape[-1] < 1:
+            raise ShapeError("input time axis", expected + (spec.steps,), spec.inputs.shape[1:])
+    if spec.input_bias is not None:
+        first = net.layers[0]
+        if first.kind != "input":
+            raise BadInputError("--input-bias needs a network whose first layer is an input "
+                                f"layer with neurons; {net.path} starts with {first.kind}")
+        try:
+            np.broadcast_to(spec.input_bias, first.lava_shape)
+        except ValueError:
+            raise ShapeError("input bias", first.lava_shape, spec.input_bias.shape) from None
+    if spec.reset_interval is not None and spec.reset_interval < 1:
+        raise BadInputError(f"reset interval must be >= 1, got {spec.reset_interval}")
+
+
+BACKENDS: dict[str, Callable[[], Backend]] = {}
+
+
+def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[], Backend]]:
+    def deco(factory: Callable[[], Backend]) -> Callable[[], Backend]:
+        BACKENDS[name] = factory
+        return factory
+    return deco
+
+
+def get_backend(name: str) -> Backend:
+    """A backend by name: ``fast`` (bit-exact numpy) or ``lava`` (Loihi2SimCfg fixed_pt)."""
+    import neuro_deploy.sim.fast  # noqa: F401  (registers)
+    import neuro_deploy.sim.lava  # noqa: F401
+
+    if name not in BACKENDS:
+        raise UnknownNameError("backend", name, BACKENDS)
+    return BACKENDS[name]()
