@@ -1,0 +1,38 @@
+"""Small file helpers: atomic writes (no half-written output) and the cache folder."""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; move it into place only on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp",
+                               dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text_atomic(target: str | Path, text: str) -> None:
+    with atomic_path(target) as tmp:
+        tmp.write_text(text)
+
+
+def cache_dir() -> Path:
+    """``$NEURO_DEPLOY_CACHE`` or ``~/.cache/neuro-deploy``."""
+    root = os.environ.get("NEURO_DEPLOY_CACHE") or Path.home() / ".cache" / "neuro-deploy"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path

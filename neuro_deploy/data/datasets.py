@@ -1,0 +1,226 @@
+"""Labelled event data sets, by name.
+
+* ``digits`` (the embedded default): scikit-learn's 1,797 8x8 digits (shipped inside
+  scikit-learn) run through the saccade DVS emulator - 34x34, ON/OFF, 300 ms, like
+  N-MNIST. Built once, deterministically for a seed, and cached on disk.
+* ``nmnist``: a folder of N-MNIST ``.bin`` files, labelled either by a ``*labels*.txt``
+  file (``name class`` lines, ``#`` comments) or by class sub-folders (``Train/3/*.bin``).
+* ``mnist-dvs``: MNIST images from an ``.npz`` (``train_images``/``train_labels``) run
+  through the same emulator; ``--limit`` picks how many.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from neuro_deploy._io import atomic_path, cache_dir
+from neuro_deploy.errors import DatasetError, UnknownNameError
+from neuro_deploy.events.tensor import bin_events
+from neuro_deploy.events.types import EVENT_DTYPE
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class EventDataset:
+    """Recordings with integer labels, one sensor geometry."""
+
+    name: str
+    events: list[np.ndarray]
+    labels: np.ndarray
+    sensor: tuple[int, int]             #: (width, height)
+    duration_us: int
+    names: list[str] = field(default_factory=list)
+    num_classes: int = 10
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def subset(self, idx: np.ndarray | list[int], name: str | None = None) -> "EventDataset":
+        idx = np.asarray(idx, dtype=int)
+        return EventDataset(name or self.name, [self.events[i] for i in idx], self.labels[idx],
+                            self.sensor, self.duration_us,
+                            [self.names[i] for i in idx] if self.names else [],
+                            self.num_classes)
+
+    def split(self, val_fraction: float = 0.2, seed: int = 0) -> tuple["EventDataset", "EventDataset"]:
+        """Stratified train/validation split, deterministic for ``seed``."""
+        rng = np.random.default_rng(seed)
+        val: list[int] = []
+        for c in np.unique(self.labels):
+            idx = np.flatnonzero(self.labels == c)
+            rng.shuffle(idx)
+            val.extend(idx[: max(1, int(round(len(idx) * val_fraction)))].tolist())
+        val_idx = np.sort(np.asarray(val))
+        train_idx = np.setdiff1d(np.arange(len(self)), val_idx)
+        return self.subset(train_idx, f"{self.name}/train"), self.subset(val_idx, f"{self.name}/val")
+
+    def num_steps(self, dt_us: int) -> int:
+        return int(np.ceil(self.duration_us / dt_us))
+
+    def to_tensors(self, dt_us: int, num_steps: int | None = None) -> np.ndarray:
+        """(N, 2, H, W, T) uint8 binary spike tensors."""
+        steps = num_steps or self.num_steps(dt_us)
+        return np.stack([bin_events(ev, self.sensor, dt_us, steps) for ev in self.events]) \
+            if self.events else np.zeros((0, 2, self.sensor[1], self.sensor[0], steps), np.uint8)
+
+
+def _pack(events: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    offsets = np.zeros(len(events) + 1, dtype=np.int64)
+    offsets[1:] = np.cumsum([len(e) for e in events])
+    flat = np.concatenate(events) if events else np.empty(0, EVENT_DTYPE)
+    return flat, offsets
+
+
+def _unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
+    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def save_dataset(ds: EventDataset, path: str | Path) -> None:
+    """Store a data set as one ``.npz`` (atomic)."""
+    flat, offsets = _pack(ds.events)
+    with atomic_path(path, ".npz") as tmp:
+        np.savez_compressed(tmp, events=flat, offsets=offsets, labels=ds.labels,
+                            sensor=np.asarray(ds.sensor), duration_us=ds.duration_us,
+                            names=np.asarray(ds.names), name=ds.name,
+                            num_classes=ds.num_classes, version=CACHE_VERSION)
+
+
+def load_saved(path: str | Path) -> EventDataset:
+    with np.load(path, allow_pickle=False) as z:
+        return EventDataset(str(z["name"]), _unpack(z["events"], z["offsets"]), z["labels"],
+                            tuple(int(v) for v in z["sensor"]), int(z["duration_us"]),
+                            [str(n) for n in z["names"]], int(z["num_classes"]))
+
+
+def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
+              progress: bool) -> EventDataset:
+    from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
+
+    cfg = SaccadeConfig()
+    events: list[np.ndarray] = []
+    batch = 2000
+    it = range(0, len(images), batch)
+    if progress and len(images) > batch:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc=f"emulating {name}", unit="batch")
+    for start in it:
+        events += emulate_saccades(images[start:start + batch], cfg, seed=seed + start)
+    return EventDataset(name, events, np.asarray(labels, dtype=np.int64), cfg.sensor,
+                        cfg.duration_us, [f"{i}" for i in range(len(events))], 10)
+
+
+def load_digits_dataset(seed: int = 0, progress: bool = True, **_: object) -> EventDataset:
+    """The embedded default: scikit-learn digits, event-camera emulated (cached)."""
+    path = cache_dir() / f"digits-dvs-v{CACHE_VERSION}-seed{seed}.npz"
+    if path.exists():
+        return load_saved(path)
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    ds = _emulated("digits", digits.images / 16.0, digits.target, seed, progress)
+    save_dataset(ds, path)
+    return ds
+
+
+def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | None = 10000,
+                   progress: bool = True, **_: object) -> EventDataset:
+    """MNIST images (``.npz`` with ``train_images``, ``train_labels``) emulated as events."""
+    if root is None:
+        raise DatasetError("mnist-dvs needs --root pointing at an mnist .npz "
+                           "(e.g. ../shared/fixtures/images/mnist.npz)")
+    root = Path(root)
+    if not root.is_file():
+        raise DatasetError(f"{root}: no such file (mnist-dvs wants an .npz with train_images)")
+    n = limit or 60000
+    path = cache_dir() / f"mnist-dvs-v{CACHE_VERSION}-{root.stat().st_size}-n{n}-seed{seed}.npz"
+    if path.exists():
+        return load_saved(path)
+    with np.load(root) as z:
+        if "train_images" not in z:
+            raise DatasetError(f"{root}: no 'train_images' array")
+        images, labels = z["train_images"][:n] / 255.0, z["train_labels"][:n]
+    ds = _emulated("mnist-dvs", images, labels, seed, progress)
+    save_dataset(ds, path)
+    return ds
+
+
+def read_labels(path: str | Path) -> dict[str, int]:
+    """``name class`` per line, ``#`` starts a comment; keys are names as written."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: labels file not found")
+    out: dict[str, int] = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.replace(",", " ").split()
+        if len(parts) < 2:
+            raise DatasetError(f"{path}:{lineno}: expected 'name class', got {line!r}")
+        try:
+            out[parts[0]] = int(parts[1])
+        except ValueError:
+            raise DatasetError(f"{path}:{lineno}: class {parts[1]!r} is not an integer") from None
+    return out
+
+
+def label_for(labels: dict[str, int], file: Path) -> int | None:
+    """Look a file up by its name, then its stem."""
+    for key in (file.name, file.stem):
+        if key in labels:
+            return labels[key]
+    return None
+
+
+def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
+                       **_: object) -> EventDataset:
+    """N-MNIST-format folder: ``*.bin`` + labels file, or class sub-folders."""
+    from neuro_deploy.events.readers import read_events
+
+    if root is None:
+        raise DatasetError("dataset nmnist needs --root DIR (a folder of N-MNIST .bin files)")
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset root not found")
+    files: list[tuple[Path, int]] = []
+    label_files = sorted(root.glob("*label*.txt"))
+    if label_files:
+        labels = read_labels(label_files[0])
+        bins = sorted(root.rglob("*.bin"), key=lambda p: (len(p.stem), p.stem))
+        for f in bins:
+            lab = label_for(labels, f)
+            if lab is not None:
+                files.append((f, lab))
+    else:
+        for f in sorted(root.rglob("*.bin")):
+            if f.parent.name.isdigit():
+                files.append((f, int(f.parent.name)))
+    if not files:
+        raise DatasetError(f"{root}: no labelled .bin files (want a '*labels*.txt' with "
+                           "'name class' lines, or class sub-folders like Train/3/)")
+    if limit:
+        files = files[:limit]
+    events = [read_events(f, "nmnist-bin").events for f, _ in files]
+    return EventDataset("nmnist", events, np.asarray([c for _, c in files], dtype=np.int64),
+                        (34, 34), 300_000 if not events else
+                        int(max(300_000, max(int(e["t"].max()) + 1 for e in events if len(e)))),
+                        [f.stem for f, _ in files], 10)
+
+
+DATASETS: dict[str, Callable[..., EventDataset]] = {
+    "digits": load_digits_dataset,
+    "nmnist": load_nmnist_folder,
+    "mnist-dvs": load_mnist_dvs,
+}
+
+
+def load_dataset(name: str, root: str | Path | None = None, **kwargs: object) -> EventDataset:
+    """A data set by name (see :data:`DATASETS`)."""
+    if name not in DATASETS:
+        raise UnknownNameError("dataset", name, DATASETS)
+    return DATASETS[name](root=root, **kwargs)

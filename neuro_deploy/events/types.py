@@ -1,0 +1,43 @@
+"""The one event type used everywhere: tonic's structured layout (x, y, t, p).
+
+``t`` is in microseconds; ``p`` is 1 for ON (brighter) and 0 for OFF events.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
+
+
+def make_events(x, y, t, p) -> np.ndarray:
+    """Pack coordinate, time (µs) and polarity arrays into :data:`EVENT_DTYPE`."""
+    n = len(t)
+    ev = np.empty(n, dtype=EVENT_DTYPE)
+    ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, p
+    return ev
+
+
+def empty_events() -> np.ndarray:
+    return np.empty(0, dtype=EVENT_DTYPE)
+
+
+@dataclass(frozen=True)
+class SensorSize:
+    """Sensor geometry; ``source`` says where it came from (header, user, guessed)."""
+
+    width: int
+    height: int
+    source: str = "header"
+
+    @classmethod
+    def parse(cls, text: str) -> "SensorSize":
+        """``"WxH"`` (e.g. ``"34x34"``) as given by ``--sensor-size``."""
+        try:
+            w, h = (int(v) for v in text.lower().split("x"))
+        except ValueError:
+            from neuro_deploy.errors import BadInputError
+
+            raise BadInputError(f"sensor size must look like WxH (e.g. 34x34), got {text!r}") from None
+        return cls(w, h, "user")

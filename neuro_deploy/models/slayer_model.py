@@ -1,0 +1,251 @@
+"""SLAYER (lava-dl) CUBA networks: build, train on spike tensors, checkpoint.
+
+The network is a stack of ``slayer.block.cuba`` blocks (dense, or conv + flatten +
+dense), the same blocks lava-dl exports to netx. Every block delays its output by one
+step (``delay_shift``), as Lava's synapse buffers do on the chip. Training uses
+SLAYER's spike-rate loss; the predicted class is the output neuron with the most
+spikes.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from neuro_deploy.errors import CheckpointError
+
+CHECKPOINT_FORMAT = "neuro-deploy-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def import_slayer():
+    """Import lava-dl's slayer quietly (it prints a notice at import)."""
+    import neuro_deploy  # noqa: F401  (Python 3.11 shim for Lava)
+
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lava.lib.dl.slayer as slayer
+    return slayer
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and neuron parameters (SLAYER units: threshold in weight units)."""
+
+    input_shape: tuple[int, int, int] = (2, 34, 34)     #: (C, H, W)
+    num_classes: int = 10
+    hidden: tuple[int, ...] = (128,)                    #: dense hidden widths
+    conv: tuple[tuple[int, int, int], ...] = ()         #: (out_channels, kernel, stride) per conv
+    threshold: float = 1.25
+    current_decay: float = 0.25
+    voltage_decay: float = 0.03
+    tau_grad: float = 0.03
+    scale_grad: float = 3.0
+    dropout: float = 0.05
+    dt_us: int = 5000
+    num_steps: int = 60
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        d = dict(d)
+        d["input_shape"] = tuple(d["input_shape"])
+        d["hidden"] = tuple(d.get("hidden", ()))
+        d["conv"] = tuple(tuple(c) for c in d.get("conv", ()))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 1e-3
+    seed: int = 0
+    true_rate: float = 0.2
+    false_rate: float = 0.03
+    threads: int = 2
+    progress: bool = True
+
+
+@dataclass
+class TrainResult:
+    model: Any
+    config: ModelConfig
+    history: list[dict[str, float]] = field(default_factory=list)
+    train_seconds: float = 0.0
+
+
+def build_model(cfg: ModelConfig):
+    """A ``torch.nn.Module`` with ``.blocks`` (SLAYER CUBA) and ``.export_hdf5(path)``."""
+    import torch
+
+    slayer = import_slayer()
+    neuron = {"threshold": cfg.threshold, "current_decay": cfg.current_decay,
+              "voltage_decay": cfg.voltage_decay, "tau_grad": cfg.tau_grad,
+              "scale_grad": cfg.scale_grad, "requires_grad": True}
+    neuron_drop = dict(neuron)
+    if cfg.dropout > 0:
+        neuron_drop["dropout"] = slayer.neuron.Dropout(p=cfg.dropout)
+
+    class SlayerNet(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            blocks = []
+            c, h, w = cfg.input_shape
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for out_c, k, s in cfg.conv:
+                    blocks.append(slayer.block.cuba.Conv(neuron_drop, c, out_c, k, stride=s,
+                                                         padding=k // 2, weight_norm=True))
+                    h, w, c = (h + 2 * (k // 2) - k) // s + 1, (w + 2 * (k // 2) - k) // s + 1, out_c
+                if cfg.conv:
+                    blocks.append(slayer.block.cuba.Flatten())
+                width = c * h * w
+                for hid in cfg.hidden:
+                    blocks.append(slayer.block.cuba.Dense(neuron_drop, width, hid, weight_norm=True))
+                    width = hid
+                blocks.append(slayer.block.cuba.Dense(neuron, width, cfg.num_classes,
+                                                      weight_norm=True))
+            self.blocks = torch.nn.ModuleList(blocks)
+
+        def forward(self, x):  # x: (N, C, H, W, T) for conv nets, (N, C*H*W, T) for dense
+            if not cfg.conv and x.dim() == 5:
+                x = x.reshape(x.shape[0], -1, x.shape[-1])
+            for block in self.blocks:
+                x = block(x)
+            return x
+
+        def export_hdf5(self, path: str | Path) -> None:
+            import h5py
+
+            with h5py.File(path, "w") as h5:
+                layer = h5.create_group("layer")
+                offset = 0
+                if cfg.conv:
+                    # netx needs the input shape before a conv layer: shape-only input layer
+                    g = layer.create_group("0")
+                    g.create_dataset("type", data=np.array([b"input"]))
+                    g.create_dataset("shape", data=np.array(cfg.input_shape))
+                    offset = 1
+                for i, block in enumerate(self.blocks):
+                    block.export_hdf5(layer.create_group(f"{i + offset}"))
+
+    return SlayerNet()
+
+
+def predict_rate(spikes) -> "np.ndarray":
+    """Class = output neuron with the most spikes over time (ties: lowest index)."""
+    import torch
+
+    counts = spikes.sum(-1) if isinstance(spikes, torch.Tensor) else np.asarray(spikes).sum(-1)
+    return np.asarray(counts.argmax(-1))
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> tuple[float, np.ndarray]:
+    """Float (SLAYER) accuracy and output spike counts (N, classes)."""
+    import torch
+
+    model.eval()
+    counts = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            out = model(torch.from_numpy(x[i:i + batch_size]).float())
+            counts.append(out.sum(-1).numpy())
+    model.train()
+    c = np.concatenate(counts) if counts else np.zeros((0, 10))
+    return float((c.argmax(-1) == y).mean()) if len(y) else float("nan"), c
+
+
+def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
+                x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
+                sample_weight_fn: Callable[..., Any] | None = None) -> TrainResult:
+    """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors."""
+    import torch
+
+    slayer = import_slayer()
+    torch.manual_seed(tcfg.seed)
+    torch.set_num_threads(tcfg.threads)
+    rng = np.random.default_rng(tcfg.seed)
+    model = build_model(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate,
+                                    reduction="sum")
+    history: list[dict[str, float]] = []
+    t0 = time.perf_counter()
+    epochs = range(tcfg.epochs)
+    bar = None
+    if tcfg.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
+                   desc="training", unit="batch")
+    for epoch in epochs:
+        order = rng.permutation(len(x_train))
+        total, correct, seen = 0.0, 0, 0
+        for i in range(0, len(order), tcfg.batch_size):
+            idx = order[i:i + tcfg.batch_size]
+            xb = torch.from_numpy(x_train[idx]).float()
+            yb = torch.from_numpy(y_train[idx]).long()
+            out = model(xb)
+            loss = loss_fn(out, yb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss)
+            correct += int((out.sum(-1).argmax(-1) == yb).sum())
+            seen += len(idx)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
+        rec = {"epoch": epoch + 1, "loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+        if x_val is not None and y_val is not None and len(x_val):
+            rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
+        history.append(rec)
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return TrainResult(model, cfg, history, time.perf_counter() - t0)
+
+
+def save_checkpoint(result_or_model: Any, cfg: ModelConfig, path: str | Path,
+                    meta: dict[str, Any] | None = None) -> None:
+    """``torch.save`` of config + weights + metadata, written atomically."""
+    import torch
+
+    from neuro_deploy._io import atomic_path
+
+    model = getattr(result_or_model, "model", result_or_model)
+    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
+               "framework": "slayer", "config": asdict(cfg),
+               "state_dict": model.state_dict(), "meta": meta or {}}
+    with atomic_path(path, ".pt") as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | Path):
+    """(model, config, meta) from :func:`save_checkpoint`'s file; typed errors otherwise."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise CheckpointError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path}: not a neuro-deploy checkpoint")
+    cfg = ModelConfig.from_dict(payload["config"])
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except Exception as exc:
+        raise CheckpointError(f"{path}: weights do not match the stored architecture ({exc})") from None
+    model.eval()
+    return model, cfg, payload.get("meta", {})
