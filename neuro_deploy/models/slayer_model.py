@@ -8,8 +8,6 @@ spikes.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -28,8 +26,9 @@ def import_slayer():
     """Import lava-dl's slayer quietly (it prints a notice at import)."""
     import neuro_deploy  # noqa: F401  (Python 3.11 shim for Lava)
 
-    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    from neuro_deploy._compat import quiet_imports
+
+    with quiet_imports():
         import lava.lib.dl.slayer as slayer
     return slayer
 
@@ -113,6 +112,7 @@ def build_model(cfg: ModelConfig):
                 blocks.append(slayer.block.cuba.Dense(neuron, width, cfg.num_classes,
                                                       weight_norm=True))
             self.blocks = torch.nn.ModuleList(blocks)
+            self.config = cfg
 
         def forward(self, x):  # x: (N, C, H, W, T) for conv nets, (N, C*H*W, T) for dense
             if not cfg.conv and x.dim() == 5:
@@ -122,8 +122,15 @@ def build_model(cfg: ModelConfig):
             return x
 
         def export_hdf5(self, path: str | Path) -> None:
+            """lava-dl's netx writer, block by block (after one forward pass, which sets
+            the neuron shapes that SLAYER only learns lazily)."""
             import h5py
 
+            with torch.no_grad():
+                was_training = self.training
+                self.eval()
+                self(torch.zeros((1,) + tuple(cfg.input_shape) + (2,)))
+                self.train(was_training)
             with h5py.File(path, "w") as h5:
                 layer = h5.create_group("layer")
                 offset = 0
@@ -197,7 +204,7 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             correct += int((out.sum(-1).argmax(-1) == yb).sum())
             seen += len(idx)
             if bar is not None:

@@ -38,6 +38,7 @@ class LayerQuantization:
     weight_rmse: float            #: RMS(|w_float*64 - w_int|), in integer units
     weight_rel_error: float       #: weight_rmse / RMS(w_float*64)
     clipped_fraction: float       #: share of weights outside [-256, 254] before clipping
+    zero_fraction: float          #: share of weights stored as 0 (not stored on chip)
     i_decay: int
     v_decay: int
     vth_mant: int
@@ -82,7 +83,12 @@ def quantization_report(model, h5_path: str | Path) -> list[LayerQuantization]:
     """Compare each block's float weights with the integers written to ``h5_path``."""
     from neuro_deploy.netx.spec import load_netx
 
+    import torch
+
     spec = load_netx(h5_path)
+    cfg = getattr(model, "config", None)
+    with torch.no_grad():      # refresh weight-normed weights (computed in a forward pre-hook)
+        model(torch.zeros((1,) + tuple(cfg.input_shape) + (2,)))
     blocks = [b for b in model.blocks if hasattr(b, "synapse") and b.synapse is not None]
     out = []
     for layer, block in zip([l for l in spec.layers if l.kind != "input"], blocks):
@@ -95,6 +101,7 @@ def quantization_report(model, h5_path: str | Path) -> list[LayerQuantization]:
             weight_int_min=int(layer.weight.min()), weight_int_max=int(layer.weight.max()),
             weight_rmse=float(np.sqrt(np.mean(err ** 2))), weight_rel_error=float(np.sqrt(np.mean(err ** 2)) / rms),
             clipped_fraction=float(np.mean((w_float < -256) | (w_float > 254))),
+            zero_fraction=float(np.mean(layer.weight == 0)),
             i_decay=nr.du + 1, v_decay=nr.dv, vth_mant=nr.vth,
             delay_max=int(layer.delay.max()) if layer.delay is not None else 0))
     return out

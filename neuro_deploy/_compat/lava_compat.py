@@ -1,7 +1,17 @@
 """Make the installed lava-nc 0.10.0 import and run on Python >= 3.11, unchanged on disk.
 
-The problem
------------
+Two fixes, each applied only while one Lava module executes its body at import:
+
+1. ``lava.magma.compiler.var_model`` (Python >= 3.11): dataclass instance defaults.
+2. ``lava.magma.runtime.message_infrastructure.multiprocessing`` (any Python): the
+   module calls ``multiprocessing.set_start_method('fork')`` at import, which raises
+   ``RuntimeError: context has already been set`` once anything in the process has
+   touched the default context (a ``tqdm`` progress bar creates a multiprocessing lock,
+   for instance). While that module executes, ``set_start_method`` becomes a no-op when
+   the start method already is the one asked for; any other conflict still raises.
+
+Fix 1
+-----
 ``lava/magma/compiler/var_model.py`` declares dataclass fields whose default is an
 *instance* of another dataclass::
 
@@ -28,8 +38,8 @@ start method, so they inherit the already imported (fixed) modules. The finder i
 installed by ``import neuro_deploy`` in any freshly spawned interpreter, so a ``spawn``
 child that imports ``neuro_deploy`` before Lava is covered too.
 
-:func:`install` is idempotent and cheap (it imports nothing heavy); it is a no-op on
-Python < 3.11 where Lava imports as it is.
+:func:`install` is idempotent and cheap (it imports nothing heavy). On Python < 3.11
+fix 1 does nothing (Lava's dataclasses import as they are there).
 """
 from __future__ import annotations
 
@@ -41,8 +51,9 @@ import sys
 import types
 from typing import Any, Callable
 
-#: Modules of lava-nc that need the dataclass-default fix on Python >= 3.11.
-PATCHED_MODULES: frozenset[str] = frozenset({"lava.magma.compiler.var_model"})
+import contextlib
+import multiprocessing
+from typing import Iterator
 
 
 def _instance_defaults_to_factories(cls: type) -> type:
@@ -67,22 +78,54 @@ def _tolerant_dataclass(original: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-class _PatchingLoader(importlib.abc.Loader):
-    """Delegates to the real loader with the tolerant decorator in place."""
+@contextlib.contextmanager
+def _dataclass_defaults_fix() -> Iterator[None]:
+    original = dataclasses.dataclass
+    if sys.version_info >= (3, 11):
+        dataclasses.dataclass = _tolerant_dataclass(original)
+    try:
+        yield
+    finally:
+        dataclasses.dataclass = original
 
-    def __init__(self, inner: importlib.abc.Loader) -> None:
+
+@contextlib.contextmanager
+def _start_method_fix() -> Iterator[None]:
+    original = multiprocessing.set_start_method
+
+    def tolerant(method: str | None, force: bool = False) -> None:
+        if not force and multiprocessing.get_start_method(allow_none=True) == method:
+            return
+        original(method, force=force)
+
+    multiprocessing.set_start_method = tolerant  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        multiprocessing.set_start_method = original  # type: ignore[assignment]
+
+
+#: Lava modules and the fix applied while each one's body executes.
+PATCHES: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
+    "lava.magma.compiler.var_model": _dataclass_defaults_fix,
+    "lava.magma.runtime.message_infrastructure.multiprocessing": _start_method_fix,
+}
+PATCHED_MODULES = frozenset(PATCHES)
+
+
+class _PatchingLoader(importlib.abc.Loader):
+    """Delegates to the real loader with the module's fix in place."""
+
+    def __init__(self, inner: importlib.abc.Loader, fix: Callable[[], contextlib.AbstractContextManager]) -> None:
         self._inner = inner
+        self._fix = fix
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return self._inner.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        original = dataclasses.dataclass
-        dataclasses.dataclass = _tolerant_dataclass(original)
-        try:
+        with self._fix():
             self._inner.exec_module(module)
-        finally:
-            dataclasses.dataclass = original
 
 
 class LavaPy311Finder(importlib.abc.MetaPathFinder):
@@ -97,20 +140,13 @@ class LavaPy311Finder(importlib.abc.MetaPathFinder):
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader)
+                spec.loader = _PatchingLoader(spec.loader, PATCHES[fullname])
                 return spec
         return None
 
 
-def needed() -> bool:
-    """True on the Python versions where Lava 0.10 fails to import without the fix."""
-    return sys.version_info >= (3, 11)
-
-
 def install() -> bool:
-    """Install the finder once; return True when it is active."""
-    if not needed():
-        return False
+    """Install the finder once (idempotent); returns True."""
     if not any(isinstance(f, LavaPy311Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, LavaPy311Finder())
     return True

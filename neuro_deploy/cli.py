@@ -1,0 +1,404 @@
+"""The ``neuro-deploy`` command line: a thin front end over the package's functions.
+
+Exit codes: 0 ok; 1 internal error; 2 bad input or usage; 3 the model does not fit
+the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from dataclasses import asdict, is_dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+import numpy as np
+
+from neuro_deploy.errors import BadInputError, NeuroDeployError
+
+
+def _jsonable(obj: Any) -> Any:
+    if is_dataclass(obj):
+        return _jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(_jsonable(obj), indent=2))
+
+
+def json_option(f: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
+
+
+def handle_errors(f: Callable) -> Callable:
+    """Typed errors -> one line on stderr and their exit code; no traceback."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except NeuroDeployError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+def _load_array(path: str | None, what: str) -> np.ndarray | None:
+    if path is None:
+        return None
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"{what} file {p} not found")
+    try:
+        return np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise BadInputError(f"{p}: cannot read {what} as a .npy array ({exc})") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="neuro-deploy")
+def main() -> None:
+    """neuro-deploy: spiking networks from event data to a simulated Intel Loihi 2."""
+
+
+# ---------------------------------------------------------------------------- doctor
+@main.command()
+@json_option
+@click.option("--no-lava-run", is_flag=True, help="Skip the one-step Loihi2SimCfg run.")
+@handle_errors
+def doctor(as_json: bool, no_lava_run: bool) -> None:
+    """Versions of the stack and whether a Lava fixed_pt run works here."""
+    from neuro_deploy.doctor import run_doctor
+
+    rep = run_doctor(run_lava=not no_lava_run)
+    if as_json:
+        emit_json(rep.to_dict())
+    else:
+        click.echo(f"python {rep.python} on {rep.platform}")
+        for c in rep.checks + ([rep.lava_run] if rep.lava_run else []):
+            mark = "ok  " if c.ok else ("FAIL" if c.required else "warn")
+            click.echo(f"  {mark} {c.name:12s} {c.version or '':10s} {c.detail}")
+            if c.fix:
+                click.echo(f"       fix: {c.fix}")
+    if not rep.ok:
+        sys.exit(4)
+
+
+# ---------------------------------------------------------------------------- demo
+@main.command()
+@click.option("--out", "out_dir", default="out/demo", show_default=True, type=click.Path())
+@click.option("--dataset", default="digits", show_default=True,
+              help="digits (embedded), nmnist (needs --root) or mnist-dvs (needs --root).")
+@click.option("--root", default=None, help="Data set folder or file.")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--lava-samples", default=120, show_default=True,
+              help="Held-out samples to run in Lava (all run on the fast backend).")
+@click.option("--seed", default=0, show_default=True)
+@json_option
+@handle_errors
+def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples: int,
+         seed: int, as_json: bool) -> None:
+    """The main job: data -> SLAYER training -> netx export -> Lava run -> accuracy & counts."""
+    from neuro_deploy.pipeline import DemoConfig, run_demo
+
+    log = (lambda s: click.echo(s, err=True)) if as_json else click.echo
+    r = run_demo(DemoConfig(out_dir=out_dir, dataset=dataset, root=root, epochs=epochs,
+                            lava_samples=lava_samples, seed=seed), log=log)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo("")
+    click.echo(f"float accuracy (SLAYER)          {r.float_accuracy:.4f}  ({r.val_samples} held-out)")
+    click.echo(f"deployed accuracy (fast, fixed)  {r.fast_accuracy:.4f}  ({r.val_samples} held-out)")
+    if r.lava_accuracy is not None:
+        click.echo(f"deployed accuracy (Lava)         {r.lava_accuracy:.4f}  ({r.lava_samples} held-out; "
+                   f"fast on the same: {r.fast_accuracy_on_lava_subset:.4f}, predictions agree "
+                   f"{r.lava_fast_prediction_agreement:.3f})")
+    click.echo("")
+    click.echo(f"{'layer':8s} {'kind':6s} {'neurons':>8s} {'spikes/sample':>14s} {'synops/sample':>14s}")
+    for l in r.layers:
+        click.echo(f"{l['name']:8s} {l['kind']:6s} {l['neurons']:8d} {l['spikes_per_sample']:14.1f} "
+                   f"{l['synops_per_sample']:14.1f}")
+    click.echo("")
+    for k, v in r.files.items():
+        click.echo(f"{k:10s} {v}")
+
+
+# ---------------------------------------------------------------------------- train
+@main.command()
+@click.option("--dataset", default="digits", show_default=True)
+@click.option("--root", default=None)
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Checkpoint (.pt).")
+@click.option("--epochs", default=10, show_default=True)
+@click.option("--hidden", default="128", show_default=True, help="Comma-separated hidden widths.")
+@click.option("--dt-us", default=5000, show_default=True)
+@click.option("--steps", "num_steps", default=60, show_default=True)
+@click.option("--val-fraction", default=0.2, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@json_option
+@handle_errors
+def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
+          num_steps: int, val_fraction: float, seed: int, as_json: bool) -> None:
+    """Train a SLAYER CUBA model on an event data set and save a checkpoint."""
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
+    from neuro_deploy.models.slayer_model import evaluate
+
+    ds = load_dataset(dataset, root=root)
+    tr, va = ds.split(val_fraction, seed)
+    widths = tuple(int(v) for v in hidden.split(",") if v.strip())
+    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+                      hidden=widths, dt_us=dt_us, num_steps=num_steps)
+    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed),
+                      tr.to_tensors(dt_us, num_steps), tr.labels)
+    acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
+    save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
+                                         "history": res.history})
+    summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
+               "train_samples": len(tr), "val_samples": len(va)}
+    emit_json(summary) if as_json else click.echo(
+        f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
+        f"{res.train_seconds:.1f} s training")
+
+
+# ---------------------------------------------------------------------------- export
+@main.command()
+@click.argument("model", type=click.Path())
+@click.option("--target", default="loihi2-sim", show_default=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--profile", default=None, help="Hardware profile name or YAML file.")
+@json_option
+@handle_errors
+def export(model: str, target: str, out: str, profile: str | None, as_json: bool) -> None:
+    """Export a checkpoint for a target (loihi2-sim: netx HDF5), verified after writing."""
+    from neuro_deploy.netx.export import TARGETS, export_model
+
+    if target not in TARGETS:
+        from neuro_deploy.errors import UnknownNameError
+
+        raise UnknownNameError("target", target, TARGETS)
+    prof = None
+    if profile is not None:
+        from neuro_deploy.hardware.profile import load_profile
+
+        prof = load_profile(profile)
+    rep = export_model(model, out, target=target, profile=prof)
+    if as_json:
+        emit_json(rep.to_dict())
+        return
+    click.echo(f"wrote {rep.path} ({rep.target})")
+    click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
+               f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
+    for q in rep.layers:
+        click.echo(f"{q.name:8s} {q.kind:6s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
+                   f"{q.weight_rmse:7.3f} {q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} "
+                   f"{q.vth_mant:7d}")
+    if rep.agreement:
+        a = rep.agreement
+        click.echo(f"float vs fixed point on {a.samples} inputs: class agreement "
+                   f"{a.class_agreement:.3f}, identical output counts {a.output_count_exact:.3f}, "
+                   f"count MAE {a.output_count_mae:.3f}")
+
+
+# ---------------------------------------------------------------------------- run
+@main.command()
+@click.argument("net", type=click.Path())
+@click.option("--steps", required=True, type=int)
+@click.option("--backend", default="fast", show_default=True, help="fast or lava.")
+@click.option("--input", "input_path", default=None,
+              help="Array shaped net.inp.shape + (T,) (.npy), as a Lava RingBuffer sends it.")
+@click.option("--input-bias", "bias_path", default=None,
+              help="Input layer bias_mant (.npy), shaped like the input layer (W,H,C).")
+@click.option("--reset-interval", default=None, type=int)
+@click.option("--probe", default="all", show_default=True, type=click.Choice(["all", "output"]))
+@click.option("-o", "--output", "out", required=True, type=click.Path())
+@json_option
+@handle_errors
+def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: str | None,
+        reset_interval: int | None, probe: str, out: str, as_json: bool) -> None:
+    """Run a netx network; OUT.npz holds layer0, layer1, ... shaped layer.out.shape + (T,)."""
+    from neuro_deploy._io import atomic_path
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim import RunSpec, get_backend
+
+    spec_net = load_netx(net)
+    be = get_backend(backend)
+    x = _load_array(input_path, "input")
+    bias = _load_array(bias_path, "input bias")
+    if x is not None:
+        exp = spec_net.input_lava_shape
+        if x.ndim != len(exp) + 1 or tuple(x.shape[:-1]) != tuple(exp):
+            from neuro_deploy.errors import ShapeError
+
+            raise ShapeError(f"input {input_path} (net.inp.shape + (T,))", exp + (steps,), x.shape)
+        x = x[None]
+    res = be.run(spec_net, RunSpec(steps=steps, inputs=x, input_bias=bias,
+                                   reset_interval=reset_interval, probe=probe))
+    arrays = {k: v[0] for k, v in res.spikes.items()}
+    with atomic_path(out, ".npz") as tmp:
+        np.savez_compressed(tmp, **arrays)
+    summary = {"output": out, "backend": backend, "steps": steps, "wall_s": res.wall_s,
+               "layers": {k: {"shape": list(v.shape), "spikes": int(np.count_nonzero(v))}
+                          for k, v in arrays.items()}}
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{backend}: {steps} steps in {res.wall_s:.3f} s -> {out}")
+        for k, v in summary["layers"].items():
+            click.echo(f"  {k:8s} {str(tuple(v['shape'])):20s} {v['spikes']} spikes")
+
+
+# ---------------------------------------------------------------------------- evaluate
+@main.command()
+@click.argument("net", type=click.Path())
+@click.option("--dataset", default="digits", show_default=True)
+@click.option("--root", default=None)
+@click.option("--backend", default="fast", show_default=True)
+@click.option("--dt-us", default=None, type=int, help="Default: from the export metadata.")
+@click.option("--steps", "num_steps", default=None, type=int)
+@click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True)
+@click.option("--limit", default=None, type=int)
+@json_option
+@handle_errors
+def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
+             num_steps: int | None, split: str, limit: int | None, as_json: bool) -> None:
+    """Deployed (fixed-point) accuracy of a netx network on a labelled data set."""
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.netx.meta import read_meta
+    from neuro_deploy.sim.evaluate import evaluate_deployed
+
+    spec = load_netx(net)
+    meta = read_meta(net)
+    dt_us = dt_us or meta.get("dt_us") or 1000
+    ds = load_dataset(dataset, root=root)
+    steps = num_steps or meta.get("num_steps") or ds.num_steps(dt_us)
+    if split != "all":
+        tr, va = ds.split(0.2, 0)
+        ds = va if split == "val" else tr
+    if limit:
+        ds = ds.subset(np.arange(min(limit, len(ds))))
+    ev = evaluate_deployed(spec, ds.to_tensors(dt_us, steps), ds.labels, backend=backend,
+                           progress=not as_json)
+    summary = {"accuracy": ev.accuracy, "samples": ev.samples, "backend": backend,
+               "dt_us": dt_us, "steps": steps, "wall_s": ev.wall_s,
+               "layers": [c.totals() for c in ev.counts]}
+    emit_json(summary) if as_json else click.echo(
+        f"{backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+
+
+# ---------------------------------------------------------------------------- events
+@main.group()
+def events() -> None:
+    """Event recordings: inspect, convert, emulate."""
+
+
+@events.command("info")
+@click.argument("file", type=click.Path())
+@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None, help="Force a reader by name.")
+@json_option
+@handle_errors
+def events_info(file: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
+    """Format, geometry, counts and time span of a recording."""
+    from neuro_deploy.events.info import recording_info
+
+    info = recording_info(file, sensor_size=sensor_size, fmt=fmt)
+    if as_json:
+        emit_json(info)
+    else:
+        for k, v in info.items():
+            click.echo(f"{k:16s} {v}")
+
+
+@events.command("convert")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--format", "fmt", default=None)
+@handle_errors
+def events_convert(file: str, out: str, fmt: str | None) -> None:
+    """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
+    from neuro_deploy.events.readers import read_events
+    from neuro_deploy.events.writers import write_events
+
+    rec = read_events(file, fmt)
+    size = (rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None
+    write_events(rec.events, out, size)
+    click.echo(f"{len(rec.events)} events -> {out}")
+
+
+@events.command("simulate")
+@click.option("--images", default=None, type=click.Path(),
+              help=".npz/.npy with an (N,H,W) image array (0..255 or 0..1); default: "
+                   "scikit-learn digits.")
+@click.option("--key", default=None, help="Array name inside an .npz (default: first 3-D array).")
+@click.option("--limit", default=None, type=int)
+@click.option("-o", "--output", "out", required=True, type=click.Path(),
+              help="Folder: one .bin (N-MNIST format) per image + labels.txt; or one .npz data set.")
+@click.option("--seed", default=0, show_default=True)
+@handle_errors
+def events_simulate(images: str | None, key: str | None, limit: int | None, out: str, seed: int) -> None:
+    """Turn still images into DVS recordings (saccades in front of an emulated camera)."""
+    from neuro_deploy.data.datasets import EventDataset, save_dataset
+    from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
+    from neuro_deploy.events.writers import write_events
+
+    labels = None
+    if images is None:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        imgs, labels = d.images / 16.0, d.target
+    else:
+        arr = np.load(images, allow_pickle=False)
+        if isinstance(arr, np.lib.npyio.NpzFile):
+            names = [key] if key else [n for n in arr.files if arr[n].ndim == 3]
+            if not names or names[0] not in arr.files:
+                raise BadInputError(f"{images}: no (N,H,W) image array (use --key)")
+            imgs = arr[names[0]]
+            lab = names[0].replace("images", "labels")
+            labels = arr[lab] if lab in arr.files else None
+        else:
+            imgs = arr
+        if imgs.ndim != 3:
+            raise BadInputError(f"{images}: expected an (N,H,W) array, got {imgs.shape}")
+        imgs = imgs.astype(np.float32) / (255.0 if imgs.max() > 1 else 1.0)
+    if limit:
+        imgs = imgs[:limit]
+        labels = labels[:limit] if labels is not None else None
+    cfg = SaccadeConfig()
+    recs = emulate_saccades(imgs, cfg, seed=seed)
+    outp = Path(out)
+    if outp.suffix == ".npz":
+        lab = np.asarray(labels if labels is not None else np.zeros(len(recs)), dtype=np.int64)
+        save_dataset(EventDataset("simulated", recs, lab, cfg.sensor, cfg.duration_us,
+                                  [str(i + 1) for i in range(len(recs))]), outp)
+    else:
+        outp.mkdir(parents=True, exist_ok=True)
+        for i, ev in enumerate(recs):
+            write_events(ev, outp / f"{i + 1}.bin")
+        if labels is not None:
+            from neuro_deploy._io import write_text_atomic
+
+            write_text_atomic(outp / "labels.txt", "#sample #class\n" + "".join(
+                f"{i + 1} {int(c)}\n" for i, c in enumerate(labels)))
+    click.echo(f"{len(recs)} recordings ({cfg.sensor[0]}x{cfg.sensor[1]}, "
+               f"{cfg.duration_us // 1000} ms) -> {out}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
