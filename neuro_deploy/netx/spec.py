@@ -133,6 +133,10 @@ def _group_to_dict(group: Any) -> dict[str, Any]:
     return out
 
 
+def _scalar(value: Any) -> int:
+    return int(np.asarray(value).ravel()[0])
+
+
 def _pair(value: Any, default: int) -> tuple[int, int]:
     if value is None:
         return (default, default)
@@ -198,8 +202,8 @@ def _read_input(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     neuron = neuron_from_config(cfg["neuron"], i, dense=False)
     st.layers.append(LayerSpec(
         index=len(st.layers), hdf5_index=i, kind="input", shape_chw=shape, in_shape_chw=shape,
-        neuron=neuron, attrs={"transform_weight": int(cfg.get("weight", 64)),
-                              "transform_bias": int(cfg.get("bias", 0))}))
+        neuron=neuron, attrs={"transform_weight": _scalar(cfg.get("weight", 64)),
+                              "transform_bias": _scalar(cfg.get("bias", 0))}))
     st.message_bits = neuron.message_bits
 
 
@@ -263,7 +267,7 @@ def _read_conv(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
         index=len(st.layers), hdf5_index=i, kind="conv", shape_chw=shape, in_shape_chw=in_shape,
         neuron=neuron, weight=weight, bias=bias,
         stride=_pair(cfg.get("stride"), 1), padding=_pair(cfg.get("padding"), 0),
-        dilation=_pair(cfg.get("dilation"), 1), groups=int(np.asarray(cfg.get("groups", 1))),
+        dilation=_pair(cfg.get("dilation"), 1), groups=_scalar(cfg.get("groups", 1)),
         input_message_bits=st.message_bits)
     expected = conv_output_shape(layer)
     if expected != shape:
