@@ -1,0 +1,99 @@
+"""The command line: every command has help; contracts of run/doctor; exit codes."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import need
+from neuro_deploy.cli import main
+
+COMMANDS = [["doctor"], ["demo"], ["train"], ["export"], ["run"], ["evaluate"],
+            ["events"], ["events", "info"], ["events", "convert"], ["events", "simulate"]]
+
+
+@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
+def test_every_command_has_help(cmd):
+    r = CliRunner().invoke(main, cmd + ["--help"])
+    assert r.exit_code == 0 and "Usage" in r.output
+
+
+def test_doctor_json():
+    r = CliRunner().invoke(main, ["doctor", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["ok"] and d["lava_run"]["ok"]
+    for k in ("numpy", "torch", "lava-nc", "lava-dl", "tonic", "norse", "nir"):
+        assert d["versions"][k]
+
+
+def test_run_contract_tinynet(tmp_path, fixtures):
+    d = need(fixtures / "lava-dl" / "tinynet")
+    np.save(tmp_path / "b.npy", np.load(d / "input_bias.npy"))
+    outs = {}
+    for be in ("fast", "lava"):
+        r = CliRunner().invoke(main, ["run", str(d / "tiny.net"), "--backend", be, "--steps", "16",
+                                      "--input-bias", str(tmp_path / "b.npy"), "--probe", "all",
+                                      "-o", str(tmp_path / f"{be}.npz")])
+        assert r.exit_code == 0, r.output
+        outs[be] = np.load(tmp_path / f"{be}.npz")
+    assert outs["fast"].files == outs["lava"].files == ["layer0", "layer1", "layer2"]
+    assert outs["fast"]["layer1"].shape == (6, 6, 24, 16)
+    for k in outs["fast"].files:
+        assert (outs["fast"][k] == outs["lava"][k]).all()
+
+
+def test_run_input_and_errors(tmp_path, tiny_dense):
+    net = str(tiny_dense["net"])
+    x = (np.random.default_rng(0).random((2312, 20)) < 0.1).astype(np.int8)
+    np.save(tmp_path / "x.npy", x)
+    r = CliRunner().invoke(main, ["run", net, "--steps", "20", "--input", str(tmp_path / "x.npy"),
+                                  "--probe", "output", "-o", str(tmp_path / "o.npz"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "o.npz")["layer1"].shape == (10, 20)
+    np.save(tmp_path / "bad.npy", x[:100])
+    r = CliRunner().invoke(main, ["run", net, "--steps", "20", "--input", str(tmp_path / "bad.npy"),
+                                  "-o", str(tmp_path / "b.npz")])
+    assert r.exit_code == 2 and "expected shape (2312, 20)" in r.output
+    assert not (tmp_path / "b.npz").exists()
+    r = CliRunner().invoke(main, ["run", net, "--steps", "5", "--backend", "loihi9",
+                                  "-o", str(tmp_path / "c.npz")])
+    assert r.exit_code == 2 and "fast" in r.output and "lava" in r.output
+
+
+def test_unsupported_layer_is_named(tmp_path):
+    import h5py
+
+    p = tmp_path / "pool.net"
+    with h5py.File(p, "w") as h5:
+        g = h5.create_group("layer/0")
+        g.create_dataset("type", data=np.array([b"pool"]))
+    r = CliRunner().invoke(main, ["run", str(p), "--steps", "3", "-o", str(tmp_path / "o.npz")])
+    assert r.exit_code == 2 and "layer 0" in r.output and "'pool'" in r.output and "dense" in r.output
+
+
+def test_export_cli_bad_target_and_checkpoint(tmp_path, tiny_dense):
+    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "gpu",
+                                  "-o", str(tmp_path / "m.net")])
+    assert r.exit_code == 2 and "loihi2-sim" in r.output
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "none.pt"), "--target", "loihi2-sim",
+                                  "-o", str(tmp_path / "m.net")])
+    assert r.exit_code == 2 and "none.pt" in r.output
+    assert not (tmp_path / "m.net").exists()
+
+
+def test_events_info_json(fixtures):
+    f = need(fixtures / "events" / "formats" / "tonic_sample_nmnist_digit4.bin")
+    r = CliRunner().invoke(main, ["events", "info", str(f), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["events"] == 4325 and d["format"] == "nmnist-bin" and d["width"] == 34
+    assert d["on"] + d["off"] == 4325 and d["t_end_us"] == 311175
+
+
+def test_evaluate_missing_root_is_bad_input(tmp_path, tiny_dense):
+    r = CliRunner().invoke(main, ["evaluate", str(tiny_dense["net"]), "--dataset", "nmnist",
+                                  "--root", str(tmp_path / "nope")])
+    assert r.exit_code == 2 and "nope" in r.output
