@@ -262,6 +262,39 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
             click.echo(f"  {k:8s} {str(tuple(v['shape'])):20s} {v['spikes']} spikes")
 
 
+# ---------------------------------------------------------------------------- fit
+@main.command()
+@click.argument("net", type=click.Path())
+@click.option("--profile", default="loihi2", show_default=True, help="Profile name or YAML file.")
+@json_option
+@handle_errors
+def fit(net: str, profile: str, as_json: bool) -> None:
+    """Map a netx network onto cores and chips of a hardware profile (exit 3: does not fit)."""
+    from neuro_deploy.errors import ResourceLimitError
+    from neuro_deploy.hardware import load_profile
+    from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.netx import load_netx
+
+    res = fit_network(load_netx(net), load_profile(profile))
+    if as_json:
+        emit_json(res.to_dict())
+    else:
+        click.echo(f"{net} on {res.profile}: {'fits' if res.fits else 'DOES NOT FIT'} - "
+                   f"{res.cores} cores, {res.chips} chip(s)")
+        click.echo(f"{'layer':8s} {'kind':6s} {'neurons':>8s} {'synapses':>9s} {'fan-in':>7s} "
+                   f"{'memory B':>9s} {'cores':>5s}  {'encoding':13s} limited by")
+        for l in res.layers:
+            click.echo(f"{l.name:8s} {l.kind:6s} {l.neurons:8d} {l.synapses:9d} {l.fanin_axons:7d} "
+                       f"{l.memory_bytes:9d} {l.cores:5d}  {l.encoding:13s} {l.limited_by}")
+        for v in res.violations:
+            click.echo(f"  violation: {v.layer}: {v.resource} {v.used:g} > {v.limit:g}")
+    if not res.fits:
+        v = res.violations[0]
+        if as_json:
+            sys.exit(ResourceLimitError.exit_code)
+        raise ResourceLimitError(v.layer, v.resource, v.used, v.limit)
+
+
 # ---------------------------------------------------------------------------- evaluate
 @main.command()
 @click.argument("net", type=click.Path())

@@ -230,7 +230,8 @@ def _read_dense(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     neuron = neuron_from_config(cfg.get("neuron"), i, dense=True)
     delay = None
     if "delay" in cfg:
-        d = np.clip(np.asarray(cfg["delay"]), 0, MAX_DELAY).astype(int)
+        raw = np.asarray(cfg["delay"])
+        d = np.clip(raw, 0, MAX_DELAY).astype(int)
         if d.ndim == 0:
             d = d * np.ones_like(weight)
         elif d.ndim == 1:
@@ -248,7 +249,8 @@ def _read_dense(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     st.layers.append(LayerSpec(
         index=len(st.layers), hdf5_index=i, kind="dense", shape_chw=(out_n,),
         in_shape_chw=tuple(in_shape), neuron=neuron, weight=weight, bias=bias, delay=delay,
-        flatten_input=st.flatten_next, input_message_bits=st.message_bits))
+        flatten_input=st.flatten_next, input_message_bits=st.message_bits,
+        attrs={"raw_delay_max": int(np.floor(raw.max())) if delay is not None else 0}))
     st.flatten_next = False
     st.message_bits = neuron.message_bits
 
