@@ -344,13 +344,17 @@ def events() -> None:
 @click.argument("file", type=click.Path())
 @click.option("--sensor-size", default=None, help="WxH, overrides the header.")
 @click.option("--format", "fmt", default=None, help="Force a reader by name.")
+@click.option("--evt3-timing", default="spec", show_default=True, type=click.Choice(["spec", "expelliarmus"]),
+              help="EVT 3.0 time reconstruction: Prophesee's spec, or expelliarmus 1.1's (adds 4096 us "
+                   "at every TIME_LOW wrap).")
 @json_option
 @handle_errors
-def events_info(file: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
+def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing: str,
+                as_json: bool) -> None:
     """Format, geometry, counts and time span of a recording."""
     from neuro_deploy.events.info import recording_info
 
-    info = recording_info(file, sensor_size=sensor_size, fmt=fmt)
+    info = recording_info(file, sensor_size=sensor_size, fmt=fmt, evt3_timing=evt3_timing)
     if as_json:
         emit_json(info)
     else:
@@ -362,15 +366,35 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, as_json: bo
 @click.argument("file", type=click.Path())
 @click.option("-o", "--output", "out", required=True, type=click.Path())
 @click.option("--format", "fmt", default=None)
+@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
 @handle_errors
-def events_convert(file: str, out: str, fmt: str | None) -> None:
+def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None) -> None:
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
     from neuro_deploy.events.readers import read_events
+    from neuro_deploy.events.types import SensorSize
     from neuro_deploy.events.writers import write_events
 
     rec = read_events(file, fmt)
-    size = (rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None
-    write_events(rec.events, out, size)
+    size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
+    write_events(rec.events, out, (size.width, size.height) if size else None)
+    click.echo(f"{len(rec.events)} events -> {out}")
+
+
+@events.command("show")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="PNG file.")
+@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None)
+@handle_errors
+def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None) -> None:
+    """Accumulated ON/OFF image, time surface and event-rate plot of a recording."""
+    from neuro_deploy.events.plot import plot_recording
+    from neuro_deploy.events.readers import read_events
+    from neuro_deploy.events.types import SensorSize
+
+    rec = read_events(file, fmt)
+    size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
+    plot_recording(rec, out, size)
     click.echo(f"{len(rec.events)} events -> {out}")
 
 

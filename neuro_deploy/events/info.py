@@ -9,9 +9,10 @@ from neuro_deploy.events.readers import read_events
 from neuro_deploy.events.types import SensorSize
 
 
-def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = None) -> dict[str, Any]:
+def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = None,
+                   **options: str) -> dict[str, Any]:
     """format, width, height, events, t_start_us, t_end_us, duration_us, on, off, rate."""
-    rec = read_events(path, fmt)
+    rec = read_events(path, fmt, **options)
     ev = rec.events
     size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
     n = len(ev)
@@ -33,5 +34,9 @@ def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = 
             info["warning"] = ("sensor size not in the file; "
                                + ("guessed from coordinates" if size else "unknown")
                                + " - pass --sensor-size WxH")
-    info.update({k: v for k, v in rec.meta.items() if k not in info})
+    for k, v in rec.meta.items():
+        if k == "triggers":
+            info["triggers"] = int(len(v))
+        elif k != "header" and k not in info:
+            info[k] = v
     return info

@@ -1,10 +1,14 @@
 """Event-file readers into :data:`~neuro_deploy.events.types.EVENT_DTYPE`, by format.
 
-Readers are registered in :data:`READERS` with the file extensions they claim and an
-optional content sniffer; :func:`read_events` picks one and returns a
-:class:`Recording`. Every reader raises
-:class:`~neuro_deploy.errors.CorruptRecordingError` (file, byte offset, reason) for
-truncated or corrupt input rather than returning garbage.
+Readers live in :mod:`neuro_deploy.events.formats` and register here with the
+extensions they claim and a content sniffer; :func:`open_events` picks one (by name,
+else by extension, then content) and returns an
+:class:`~neuro_deploy.events.formats.common.EventStream` whose ``chunks()`` stream the
+file in bounded memory; :func:`read_events` reads it whole into a :class:`Recording`.
+Truncated or corrupt input raises
+:class:`~neuro_deploy.errors.CorruptRecordingError` (file, byte offset, reason); an
+unknown format raises :class:`~neuro_deploy.errors.UnknownFormatError` listing the
+supported ones.
 """
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from neuro_deploy.errors import CorruptRecordingError, UnknownFormatError
-from neuro_deploy.events.types import EVENT_DTYPE, SensorSize, make_events
+from neuro_deploy.errors import CorruptRecordingError, UnknownFormatError, UnknownNameError
+from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
 
 
 @dataclass
@@ -33,7 +37,7 @@ class Recording:
 class ReaderInfo:
     name: str
     extensions: tuple[str, ...]
-    read: Callable[[Path], Recording]
+    open: Callable[[Path], "object"]
     sniff: Callable[[bytes], bool] | None = None
     description: str = ""
 
@@ -43,72 +47,72 @@ READERS: dict[str, ReaderInfo] = {}
 
 def register_reader(name: str, extensions: tuple[str, ...], description: str = "",
                     sniff: Callable[[bytes], bool] | None = None):
-    def deco(fn: Callable[[Path], Recording]) -> Callable[[Path], Recording]:
+    def deco(fn):
         READERS[name] = ReaderInfo(name, extensions, fn, sniff, description)
         return fn
     return deco
 
 
-def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode the N-MNIST / ATIS 40-bit event layout, vectorized.
-
-    Each event is 5 bytes: ``x`` (8 b), ``y`` (8 b), then polarity (1 b, MSB of byte 2)
-    and a 23-bit timestamp in µs. Words with ``y == 240`` are timestamp-overflow markers
-    (the N-MNIST convention, as tonic reads it): each adds ``2^13`` µs to all later events.
-    """
-    if raw.size % 5:
-        whole = raw.size - raw.size % 5
-        raise CorruptRecordingError(path, whole, f"truncated: {raw.size % 5} trailing byte(s) "
-                                                 "of a 5-byte event")
-    ev = raw.reshape(-1, 5).astype(np.int64)
-    x, y = ev[:, 0], ev[:, 1]
-    p = ev[:, 2] >> 7
-    t = ((ev[:, 2] & 127) << 16) | (ev[:, 3] << 8) | ev[:, 4]
-    overflow = y == 240
-    if overflow.any():
-        t = t + np.cumsum(overflow) * (1 << 13)
-        keep = ~overflow
-        x, y, t, p = x[keep], y[keep], t[keep], p[keep]
-    return make_events(x, y, t, p)
+def _load_formats() -> None:
+    from neuro_deploy.events.formats import arrays, atis, es, inivation, prophesee  # noqa: F401
 
 
-@register_reader("nmnist-bin", (".bin", ".bs2"),
-                 "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)")
-def read_atis_bin(path: Path) -> Recording:
-    raw = np.fromfile(path, dtype=np.uint8)
-    ev = decode_atis_bin(raw, path)
-    size = None
-    if len(ev):
-        w, h = int(ev["x"].max()) + 1, int(ev["y"].max()) + 1
-        for known in ((34, 34), (128, 128)):
-            if w <= known[0] and h <= known[1]:
-                size = SensorSize(*known, source="guessed from coordinates")
-                break
-    return Recording(str(path), "nmnist-bin", ev, size)
+def supported_formats() -> list[str]:
+    _load_formats()
+    return [f"{r.name} ({', '.join(r.extensions)})" for r in READERS.values()]
 
 
-def read_events(path: str | Path, fmt: str | None = None) -> Recording:
-    """Read a recording, by explicit ``fmt`` name or by extension (then content)."""
+def choose_reader(path: Path, fmt: str | None = None) -> ReaderInfo:
+    _load_formats()
+    if fmt is not None:
+        if fmt not in READERS:
+            raise UnknownNameError("event format", fmt, READERS)
+        return READERS[fmt]
+    ext = path.suffix.lower()
+    candidates = [r for r in READERS.values() if ext in r.extensions]
+    if not candidates:
+        raise UnknownFormatError(path, supported_formats())
+    if len(candidates) == 1:
+        return candidates[0]
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    sniffed = [r for r in candidates if r.sniff is not None and r.sniff(head)]
+    if sniffed:
+        return sniffed[0]
+    plain = [r for r in candidates if r.sniff is None]
+    return (plain or candidates)[0]
+
+
+def open_events(path: str | Path, fmt: str | None = None, **options: str):
+    """Open a recording for streaming (see module docstring). ``options`` go to the
+    reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
     path = Path(path)
     if not path.is_file():
         raise CorruptRecordingError(path, None, "no such file")
-    if fmt is not None:
-        if fmt not in READERS:
-            from neuro_deploy.errors import UnknownNameError
-
-            raise UnknownNameError("event format", fmt, READERS)
-        return READERS[fmt].read(path)
-    ext = path.suffix.lower()
-    candidates = [r for r in READERS.values() if ext in r.extensions]
-    if len(candidates) > 1:
-        head = path.open("rb").read(4096)
-        sniffed = [r for r in candidates if r.sniff is not None and r.sniff(head)]
-        candidates = sniffed or candidates
-    if not candidates:
-        raise UnknownFormatError(path, [f"{r.name} ({', '.join(r.extensions)})"
-                                        for r in READERS.values()])
-    return candidates[0].read(path)
+    return choose_reader(path, fmt).open(path, **options)
 
 
-__all__ = ["EVENT_DTYPE", "READERS", "Recording", "decode_atis_bin", "read_events",
-           "register_reader"]
+def read_events(path: str | Path, fmt: str | None = None, **options: str) -> Recording:
+    """Read a whole recording."""
+    stream = open_events(path, fmt, **options)
+    ev = stream.read_all()
+    size = stream.sensor_size
+    if size is None and len(ev):
+        from neuro_deploy.events.formats.common import guessed_size
+
+        size = guessed_size(ev)
+    return Recording(stream.path, stream.format, ev.astype(EVENT_DTYPE, copy=False), size, stream.meta)
+
+
+def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
+    """Decode N-MNIST 40-bit bytes (see :mod:`neuro_deploy.events.formats.atis`)."""
+    from neuro_deploy.events.formats.atis import decode_atis_words
+
+    if raw.size % 5:
+        raise CorruptRecordingError(path, raw.size - raw.size % 5,
+                                    f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event")
+    return decode_atis_words(raw.reshape(-1, 5))[0]
+
+
+__all__ = ["EVENT_DTYPE", "READERS", "Recording", "decode_atis_bin", "open_events", "read_events",
+           "register_reader", "supported_formats"]

@@ -1,0 +1,1 @@
+"""One module per family of event formats; each registers its readers on import."""

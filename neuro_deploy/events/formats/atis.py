@@ -1,0 +1,58 @@
+"""N-MNIST / ATIS 40-bit binary (``.bin``; SLAYER's ``.bs2``; the DVS Gesture clips here).
+
+Each event is 5 bytes: ``x`` (8 b), ``y`` (8 b), polarity (MSB of byte 2) and a 23-bit
+timestamp in µs. Words with ``y == 240`` are timestamp-overflow markers (the N-MNIST
+convention, as tonic reads it): each adds ``2^13`` µs to all later events.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from neuro_deploy.events.formats.common import EventStream, iter_words
+from neuro_deploy.events.readers import register_reader
+from neuro_deploy.events.types import SensorSize, make_events
+
+OVERFLOW_Y = 240
+OVERFLOW_US = 1 << 13
+
+
+def decode_atis_words(words: np.ndarray, overflows_before: int = 0) -> tuple[np.ndarray, int]:
+    """(N, 5) uint8 -> events, and the overflow count after these words."""
+    ev = words.astype(np.int64)
+    x, y = ev[:, 0], ev[:, 1]
+    p = ev[:, 2] >> 7
+    t = ((ev[:, 2] & 127) << 16) | (ev[:, 3] << 8) | ev[:, 4]
+    overflow = y == OVERFLOW_Y
+    count = overflows_before + int(overflow.sum())
+    if overflow.any() or overflows_before:
+        t = t + (np.cumsum(overflow) + overflows_before) * OVERFLOW_US
+        keep = ~overflow
+        x, y, t, p = x[keep], y[keep], t[keep], p[keep]
+    return make_events(x, y, t, p), count
+
+
+@register_reader("nmnist-bin", (".bin", ".bs2"),
+                 "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)")
+def open_atis_bin(path: Path, **_: str) -> EventStream:
+    dt = np.dtype((np.uint8, 5))
+
+    def chunks(cb: int) -> Iterator[np.ndarray]:
+        over = 0
+        for _, words in iter_words(path, 0, dt, cb, "40-bit event"):
+            ev, over = decode_atis_words(words.reshape(-1, 5), over)
+            yield ev
+
+    size = None
+    n = path.stat().st_size // 5
+    if n:
+        # geometry is not stored: the known datasets in this layout are 34x34 and 128x128
+        head = np.fromfile(path, np.uint8, count=min(n, 200_000) * 5).reshape(-1, 5)
+        head = head[head[:, 1] != OVERFLOW_Y]
+        if len(head):
+            w, h = int(head[:, 0].max()) + 1, int(head[:, 1].max()) + 1
+            size = next((SensorSize(*k, source="guessed from coordinates") for k in ((34, 34), (128, 128))
+                         if w <= k[0] and h <= k[1]), SensorSize(w, h, "guessed from coordinates"))
+    return EventStream(str(path), "nmnist-bin", size, chunks)
