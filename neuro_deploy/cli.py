@@ -295,6 +295,70 @@ def fit(net: str, profile: str, as_json: bool) -> None:
         raise ResourceLimitError(v.layer, v.resource, v.used, v.limit)
 
 
+# ---------------------------------------------------------------------------- replay
+def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
+    if not text:
+        return None
+    try:
+        x0, y0, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise BadInputError(f"--crop wants X0,Y0,W,H, got {text!r}") from None
+    return x0, y0, w, h
+
+
+@main.command()
+@click.argument("net", type=click.Path())
+@click.argument("recordings", nargs=-1, required=True, type=click.Path())
+@click.option("--dt-us", required=True, type=int, help="Time bin per simulation step (us).")
+@click.option("--labels", default=None, type=click.Path(), help="'name class' lines (# comments).")
+@click.option("--backend", default="fast", show_default=True)
+@click.option("--workers", default=1, show_default=True, help="Parallel processes.")
+@click.option("--steps", default=None, type=int, help="Input steps per recording (default: its length).")
+@click.option("--sensor-size", default=None, help="WxH of the recordings (overrides headers).")
+@click.option("--crop", default=None, help="X0,Y0,W,H crop before downsampling.")
+@click.option("--downsample", default=None, type=float, help="Spatial factor, e.g. 0.25.")
+@click.option("--denoise-us", default=None, type=int, help="tonic Denoise filter time.")
+@click.option("--refractory-us", default=None, type=int, help="tonic RefractoryPeriod delta.")
+@click.option("--evt3-timing", default="spec", type=click.Choice(["spec", "expelliarmus"]))
+@click.option("-o", "--output", "out", default=None, type=click.Path(), help="Also write the JSON here.")
+@json_option
+@handle_errors
+def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
+           workers: int, steps: int | None, sensor_size: str | None, crop: str | None,
+           downsample: float | None, denoise_us: int | None, refractory_us: int | None,
+           evt3_timing: str, out: str | None, as_json: bool) -> None:
+    """Stream DVS recordings through a network: predictions, accuracy, latency, counts."""
+    from neuro_deploy.data.datasets import read_labels
+    from neuro_deploy.events.types import SensorSize
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim import get_backend
+    from neuro_deploy.sim.replay import ReplayConfig, replay as do_replay
+
+    spec = load_netx(net)
+    get_backend(backend)
+    size = SensorSize.parse(sensor_size) if sensor_size else None
+    cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps,
+                       sensor_size=(size.width, size.height) if size else None,
+                       crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
+                       refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing)
+    res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None)
+    d = res.to_dict()
+    if out:
+        from neuro_deploy._io import write_text_atomic
+
+        write_text_atomic(out, json.dumps(_jsonable(d), indent=2))
+    if as_json:
+        emit_json(d)
+        return
+    click.echo(f"{len(res.samples)} recordings on {backend} in {res.wall_s:.1f} s")
+    for s_ in res.samples:
+        mark = "" if s_.correct is None else ("ok " if s_.correct else "BAD")
+        click.echo(f"  {mark:3s} {Path(s_.file).name:28s} predicted {s_.predicted} label {s_.label} "
+                   f"latency {s_.latency_steps} steps")
+    if res.accuracy is not None:
+        click.echo(f"accuracy {res.accuracy:.4f}")
+
+
 # ---------------------------------------------------------------------------- evaluate
 @main.command()
 @click.argument("net", type=click.Path())

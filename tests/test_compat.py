@@ -96,3 +96,22 @@ def test_real_lava_network_runs_in_worker_processes():
     # each step) and dv=0 (v accumulates): b0 gets 100 at steps 2..5 -> 4 * 6400,
     # b2 gets 100 at step 4 -> 6400.
     assert vb.tolist() == [25600, 0, 6400]
+
+
+def test_slayer_dense_export_without_forward(tmp_path):
+    """lava-dl's dense export right after construction used to crash in h5py (shape unset)."""
+    import h5py
+
+    from neuro_deploy.models.slayer_model import import_slayer
+
+    slayer = import_slayer()
+    p = {"threshold": 1.25, "current_decay": 0.25, "voltage_decay": 0.03}
+    blocks = [slayer.block.cuba.Dense(p, 20, 7), slayer.block.cuba.Dense(p, 7, 3)]
+    with h5py.File(tmp_path / "n.net", "w") as h5:
+        g = h5.create_group("layer")
+        for i, b in enumerate(blocks):
+            b.export_hdf5(g.create_group(str(i)))
+    from neuro_deploy.netx import load_netx
+
+    net = load_netx(tmp_path / "n.net")
+    assert [l.shape_chw for l in net.layers] == [(7,), (3,)]

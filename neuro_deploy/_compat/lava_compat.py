@@ -1,6 +1,6 @@
 """Make the installed lava-nc 0.10.0 import and run on Python >= 3.11, unchanged on disk.
 
-Two fixes, each applied only while one Lava module executes its body at import:
+Three fixes, each tied to one Lava module and applied when that module is imported:
 
 1. ``lava.magma.compiler.var_model`` (Python >= 3.11): dataclass instance defaults.
 2. ``lava.magma.runtime.message_infrastructure.multiprocessing`` (any Python): the
@@ -9,6 +9,13 @@ Two fixes, each applied only while one Lava module executes its body at import:
    touched the default context (a ``tqdm`` progress bar creates a multiprocessing lock,
    for instance). While that module executes, ``set_start_method`` becomes a no-op when
    the start method already is the one asked for; any other conflict still raises.
+3. ``lava.lib.dl.slayer.block.base`` (lava-dl 0.6.0, any Python): a dense block's
+   ``export_hdf5`` writes ``neuron.shape``, which SLAYER only sets during the first
+   forward pass, so exporting a freshly built or loaded dense network crashes inside
+   h5py (``Object dtype dtype('O') has no native HDF5 equivalent``) and leaves a
+   half-written file. After the module has executed, ``AbstractDense.export_hdf5`` is
+   wrapped to fill ``neuron.shape = (out_features,)`` - what the forward pass would set -
+   when it is still unset. Conv shapes depend on the input size and are left alone.
 
 Fix 1
 -----
@@ -79,7 +86,7 @@ def _tolerant_dataclass(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @contextlib.contextmanager
-def _dataclass_defaults_fix() -> Iterator[None]:
+def _dataclass_defaults_fix(module: types.ModuleType) -> Iterator[None]:
     original = dataclasses.dataclass
     if sys.version_info >= (3, 11):
         dataclasses.dataclass = _tolerant_dataclass(original)
@@ -90,7 +97,7 @@ def _dataclass_defaults_fix() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _start_method_fix() -> Iterator[None]:
+def _start_method_fix(module: types.ModuleType) -> Iterator[None]:
     original = multiprocessing.set_start_method
 
     def tolerant(method: str | None, force: bool = False) -> None:
@@ -105,10 +112,29 @@ def _start_method_fix() -> Iterator[None]:
         multiprocessing.set_start_method = original  # type: ignore[assignment]
 
 
-#: Lava modules and the fix applied while each one's body executes.
-PATCHES: dict[str, Callable[[], contextlib.AbstractContextManager]] = {
+@contextlib.contextmanager
+def _dense_export_shape_fix(module: types.ModuleType) -> Iterator[None]:
+    yield
+    dense = getattr(module, "AbstractDense", None)
+    if dense is None or getattr(dense.export_hdf5, "_neuro_deploy_fixed", False):
+        return
+    original = dense.export_hdf5
+
+    def export_hdf5(self, handle):  # type: ignore[no-untyped-def]
+        if getattr(self.neuron, "shape", None) is None and self.synapse is not None:
+            self.neuron.shape = (int(self.synapse.out_channels),)
+        return original(self, handle)
+
+    export_hdf5._neuro_deploy_fixed = True  # type: ignore[attr-defined]
+    export_hdf5.__doc__ = original.__doc__
+    dense.export_hdf5 = export_hdf5
+
+
+#: Lava modules and the fix applied around (or right after) each one's body executing.
+PATCHES: dict[str, Callable[[types.ModuleType], contextlib.AbstractContextManager]] = {
     "lava.magma.compiler.var_model": _dataclass_defaults_fix,
     "lava.magma.runtime.message_infrastructure.multiprocessing": _start_method_fix,
+    "lava.lib.dl.slayer.block.base": _dense_export_shape_fix,
 }
 PATCHED_MODULES = frozenset(PATCHES)
 
@@ -116,7 +142,8 @@ PATCHED_MODULES = frozenset(PATCHES)
 class _PatchingLoader(importlib.abc.Loader):
     """Delegates to the real loader with the module's fix in place."""
 
-    def __init__(self, inner: importlib.abc.Loader, fix: Callable[[], contextlib.AbstractContextManager]) -> None:
+    def __init__(self, inner: importlib.abc.Loader,
+                 fix: Callable[[types.ModuleType], contextlib.AbstractContextManager]) -> None:
         self._inner = inner
         self._fix = fix
 
@@ -124,7 +151,7 @@ class _PatchingLoader(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
-        with self._fix():
+        with self._fix(module):
             self._inner.exec_module(module)
 
 

@@ -40,6 +40,9 @@ class LayerCounts:
     output_spikes: np.ndarray         #: (T,)
     neuron_updates: int = 0
     fanout_mean: float = 0.0
+    synops_per_sample: np.ndarray | None = None        #: (B,)
+    spikes_per_sample: np.ndarray | None = None        #: (B,)
+    input_spikes_per_sample: np.ndarray | None = None  #: (B,)
     extra: dict = field(default_factory=dict)
 
     def totals(self) -> dict:
@@ -83,18 +86,20 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
     for layer, s_out in zip(net.layers, trains):
         steps, batch, n = s_out.shape
         if layer.kind == "input" or upstream is None:
-            in_spikes = np.zeros(steps, dtype=np.int64)
-            syn = np.zeros(steps, dtype=np.int64)
+            in_tb = np.zeros((steps, batch), dtype=np.int64)
+            syn_tb = np.zeros((steps, batch), dtype=np.int64)
             fo = np.zeros(0)
         else:
             active = upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0
             fo = fanout(layer)
-            in_spikes = active.sum(axis=(1, 2)).astype(np.int64)
-            syn = (active.reshape(-1, active.shape[-1]) @ fo).reshape(steps, batch).sum(1)
-        out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_spikes, syn,
-                               s_out.sum(axis=(1, 2)).astype(np.int64),
-                               neuron_updates=int(steps * batch * n),
-                               fanout_mean=float(fo.mean()) if fo.size else 0.0))
+            in_tb = active.sum(axis=2).astype(np.int64)
+            syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
+        out_tb = s_out.sum(axis=2).astype(np.int64)
+        out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
+                               out_tb.sum(1), neuron_updates=int(steps * batch * n),
+                               fanout_mean=float(fo.mean()) if fo.size else 0.0,
+                               synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
+                               input_spikes_per_sample=in_tb.sum(0)))
         upstream = s_out
     return out
 
