@@ -359,6 +359,71 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
         click.echo(f"accuracy {res.accuracy:.4f}")
 
 
+# ---------------------------------------------------------------------------- report
+@main.command()
+@click.argument("nets", nargs=-1, required=True, type=click.Path())
+@click.option("--input", "input_path", default=None, help="As `run`: net.inp.shape + (T,) array.")
+@click.option("--input-bias", "bias_path", default=None, help="As `run`: input layer bias_mant.")
+@click.option("--steps", default=None, type=int)
+@click.option("--reset-interval", default=None, type=int)
+@click.option("--dataset", default=None, help="Labelled data set (validation split).")
+@click.option("--root", default=None)
+@click.option("--limit", default=200, show_default=True, help="Data set samples to run.")
+@click.option("--recordings", multiple=True, type=click.Path(), help="Recording files or folders.")
+@click.option("--labels", default=None, type=click.Path())
+@click.option("--dt-us", default=None, type=int)
+@click.option("--downsample", default=None, type=float)
+@click.option("--sensor-size", default=None)
+@click.option("--backend", default="fast", show_default=True)
+@click.option("--profile", default="loihi2", show_default=True)
+@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]))
+@click.option("-o", "--output", "out", default=None, type=click.Path())
+@json_option
+@handle_errors
+def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, steps: int | None,
+           reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
+           recordings: tuple[str, ...], labels: str | None, dt_us: int | None, downsample: float | None,
+           sensor_size: str | None, backend: str, profile: str, fmt: str, out: str | None,
+           as_json: bool) -> None:
+    """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
+    from neuro_deploy._io import write_text_atomic
+    from neuro_deploy.events.types import SensorSize
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.report import Workload, build_report
+    from neuro_deploy.report.render import to_html, to_json, to_markdown
+
+    x = _load_array(input_path, "input")
+    bias = _load_array(bias_path, "input bias")
+    opts: dict[str, Any] = {}
+    if downsample:
+        opts["downsample"] = downsample
+    if sensor_size:
+        sz = SensorSize.parse(sensor_size)
+        opts["sensor_size"] = (sz.width, sz.height)
+    reports, rasters = [], []
+    for net_path in nets:
+        spec = load_netx(net_path)
+        w = Workload(steps=steps, inputs=x, input_bias=bias, reset_interval=reset_interval,
+                     dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
+                     dt_us=dt_us, backend=backend, replay_options=opts)
+        rep, wr = build_report(spec, w, profile)
+        reports.append(_jsonable(rep.to_dict()))
+        rasters.append(wr.raster)
+    if as_json:
+        fmt = "json"
+    text = {"json": lambda: to_json(reports), "md": lambda: to_markdown(reports),
+            "html": lambda: to_html(reports, rasters)}[fmt]()
+    if out:
+        write_text_atomic(out, text)
+    if as_json or not out:
+        click.echo(text)
+    else:
+        r0 = reports[0]
+        click.echo(f"wrote {out}: {r0['network']} energy/inference {r0['energy_per_inference_uj']:.4g} uJ, "
+                   f"latency {r0['latency_us']:.4g} us" + (f", accuracy {r0['accuracy']:.4f}"
+                                                            if r0["accuracy"] is not None else ""))
+
+
 # ---------------------------------------------------------------------------- evaluate
 @main.command()
 @click.argument("net", type=click.Path())

@@ -12,10 +12,10 @@ Dense: :math:`F_j` = number of nonzero weights in column *j* (a zero weight is n
 stored on the chip). Conv: :math:`F_j` = number of (output position, channel) pairs
 whose receptive field covers input *j*, counted exactly with the layer's stride,
 padding, dilation and groups (computed once by a transposed convolution of ones). An
-input layer (neurons driven by bias or direct input) has no synapses. Neuron updates
-are "active" when the neuron received input or had nonzero state that step; we
-count a neuron as active when its input current is nonzero or it spiked, idle
-otherwise (documented approximation: state decay without input is counted idle).
+input layer (neurons driven by bias or direct input) has no synapses. Every neuron is updated every step. An update is "active" when the neuron receives
+synaptic input that step (some presynaptic neuron connected to it by a nonzero weight
+spiked on the previous step), has a nonzero bias, or spikes; otherwise it is "idle"
+(approximation, stated in reports: a neuron whose state merely decays counts as idle).
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ class LayerCounts:
     synops: np.ndarray                #: (T,)
     output_spikes: np.ndarray         #: (T,)
     neuron_updates: int = 0
+    active_updates: int = 0                            #: updates of neurons with input/spike/bias
     fanout_mean: float = 0.0
     synops_per_sample: np.ndarray | None = None        #: (B,)
     spikes_per_sample: np.ndarray | None = None        #: (B,)
@@ -49,6 +50,7 @@ class LayerCounts:
         return {"name": self.name, "kind": self.kind, "neurons": self.neurons,
                 "input_spikes": int(self.input_spikes.sum()), "synops": int(self.synops.sum()),
                 "spikes": int(self.output_spikes.sum()), "neuron_updates": self.neuron_updates,
+                "active_neuron_updates": self.active_updates,
                 "spike_rate": float(self.output_spikes.sum() / max(1, self.neurons * self.steps * self.samples))}
 
 
@@ -73,13 +75,33 @@ def fanout(layer: LayerSpec) -> np.ndarray:
     return np.rint(full).astype(np.int64).reshape(-1)
 
 
-def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | None = None
-                   ) -> list[LayerCounts]:
+def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
+    """(T, B, N_in) presynaptic activity -> (T, B, N) bool: some nonzero synapse delivers."""
+    t, b, n_in = active.shape
+    if layer.kind == "dense":
+        mask = (layer.weight != 0).astype(np.float32)
+        hit = active.reshape(-1, n_in).astype(np.float32) @ mask.T
+        return (hit > 0).reshape(t, b, -1)
+    import torch
+    import torch.nn.functional as F
+
+    c, h, w = layer.in_shape_chw
+    x = torch.from_numpy(active.reshape(t * b, c, h, w).astype(np.float32))
+    k = torch.from_numpy((layer.weight != 0).astype(np.float32))
+    with torch.no_grad():
+        y = F.conv2d(x, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
+                     groups=layer.groups)
+    return (y.numpy() > 0).reshape(t, b, -1)
+
+
+def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | None = None,
+                   input_bias: np.ndarray | None = None) -> list[LayerCounts]:
     """Counts for every layer from the spike trains of a run.
 
     ``trains`` are the per-layer (T, B, N) spikes (C,H,W order) as the fast backend
     produces them, or converted from Lava sinks with :func:`lava_to_trains`; ``inputs``
-    is what the source sent to the first synapse layer (T, B, N_in) when it has one.
+    is what the source sent to the first synapse layer (T, B, N_in) when it has one;
+    ``input_bias`` the input layer's bias override, if the run had one.
     """
     out: list[LayerCounts] = []
     upstream = inputs
@@ -95,8 +117,18 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
             in_tb = active.sum(axis=2).astype(np.int64)
             syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
         out_tb = s_out.sum(axis=2).astype(np.int64)
+        from neuro_deploy.sim.fast import _layer_bias
+
+        act = s_out.copy()
+        bias = np.asarray(_layer_bias(layer, input_bias if layer.kind == "input" else None))
+        if np.any(bias):
+            act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
+        if layer.kind != "input" and upstream is not None:
+            got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
+            act[1:] |= got[:-1]
         out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
                                out_tb.sum(1), neuron_updates=int(steps * batch * n),
+                               active_updates=int(act.sum()),
                                fanout_mean=float(fo.mean()) if fo.size else 0.0,
                                synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
                                input_spikes_per_sample=in_tb.sum(0)))

@@ -79,9 +79,12 @@ class ReplayResult:
     accuracy_vs_step: list[float] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    counts: list = field(default_factory=list, repr=False)   #: LayerCounts over all recordings
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d.pop("counts", None)
+        return d
 
 
 def expand_inputs(paths: list[str | Path]) -> list[Path]:
@@ -198,7 +201,7 @@ def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig) -> l
     counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
                             if net.layers[0].kind != "input" else None)
     decisions = running_decisions(trains[-1])
-    out = []
+    out = [{"counts_obj": counts}]
     for i, x in enumerate(xs):
         out.append({"decisions": decisions[:, i], "counts": trains[-1][:, i].sum(0),
                     "spikes": {c.name: int(c.spikes_per_sample[i]) for c in counts},
@@ -215,11 +218,14 @@ def _worker(args: tuple) -> list[dict[str, Any]]:
         xs.append(x)
         n_events.append(n)
     results: list[dict[str, Any]] = []
+    layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
-        results += _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
+        batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
+        layer_counts.append(batch[0]["counts_obj"])
+        results += batch[1:]
     for r, n in zip(results, n_events):
         r["events"] = n
-    return results
+    return [{"layer_counts": layer_counts}] + results
 
 
 def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
@@ -242,8 +248,10 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
             outs = list(pool.map(_worker, jobs))
     by_file: dict[str, dict[str, Any]] = {}
+    batches: list = []
     for job, out in zip(jobs, outs):
-        for f, r in zip(job[1], out):
+        batches += out[0]["layer_counts"]
+        for f, r in zip(job[1], out[1:]):
             by_file[f] = r
     samples: list[SampleResult] = []
     for f in files:
@@ -278,4 +286,32 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
                "synops": int(sum(s.synops[k] for s in samples))} for k in layer_names]
     c, h, w, flat = geom
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
-                        time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers)
+                        time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
+                        counts=merge_counts(batches))
+
+
+def merge_counts(batches: list[list]) -> list:
+    """Sum LayerCounts of several batches (time axes padded to the longest)."""
+    if not batches:
+        return []
+    from dataclasses import replace
+
+    steps = max(b[0].steps for b in batches)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
+
+    merged = []
+    for per_layer in zip(*batches):
+        first = per_layer[0]
+        merged.append(replace(
+            first, steps=steps, samples=sum(c.samples for c in per_layer),
+            input_spikes=sum(pad(c.input_spikes) for c in per_layer),
+            synops=sum(pad(c.synops) for c in per_layer),
+            output_spikes=sum(pad(c.output_spikes) for c in per_layer),
+            neuron_updates=sum(c.neuron_updates for c in per_layer),
+            active_updates=sum(c.active_updates for c in per_layer),
+            synops_per_sample=np.concatenate([c.synops_per_sample for c in per_layer]),
+            spikes_per_sample=np.concatenate([c.spikes_per_sample for c in per_layer]),
+            input_spikes_per_sample=np.concatenate([c.input_spikes_per_sample for c in per_layer])))
+    return merged

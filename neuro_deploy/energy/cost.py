@@ -1,0 +1,196 @@
+"""Energy and latency on Loihi as pure functions of activity counts x hardware profile.
+
+Per layer *l* (counts summed over a run of ``S`` samples, ``k_l`` cores from the fit):
+
+.. math::
+
+    E^{dyn}_l &= N^{syn}_l e_{syn} + U^{act}_l e_{upd,act} + U^{idle}_l e_{upd,idle}
+                + M_l (e_{spike} + \\bar h_l e_{hop}) \\\\
+    M_l &= \\text{spikes}_l \\cdot k_{l+1}  \\quad (\\text{one message per destination core;}
+           \\ k_{L+1} = 1 \\text{ for the output}) \\\\
+    t_{core,l}(t) &= \\frac{N^{syn}_l(t) t_{syn} + U^{act}_l(t) t_{upd,act}
+                    + U^{idle}_l(t) t_{upd,idle} + \\text{spikes}_l(t) t_{spike}}{k_l} \\\\
+    t_{step}(t) &= \\max_l t_{core,l}(t) + \\bar h_{max} t_{hop} + t_{barrier} \\\\
+    E^{static} &= P_{static} \\cdot \\text{chips} \\cdot \\sum_t t_{step}(t)
+
+Work of a layer is assumed spread evenly over its cores (the fit splits neurons
+evenly); all cores work in parallel and a barrier ends every step. Per inference:
+``energy_per_inference = (sum_l E^dyn_l + E^static) / S``; ``latency = sum_t t_step(t) / S``
+over the steps of one sample; ``EDP = energy x latency``. Every assumption is listed in
+:func:`assumptions` and in each report.
+
+The dense-ANN comparison counts the multiply-accumulates of the same layers evaluated
+as a conventional network (dense: ``in x out``; conv: ``C_out H_out W_out C_in/g kH kW``),
+once per time step (a frame-by-frame ANN at the same temporal resolution) and once per
+inference, at the energy per MAC of :data:`ANN_REFERENCES`.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neuro_deploy.energy.counts import LayerCounts
+from neuro_deploy.hardware.fit import FitResult
+from neuro_deploy.hardware.profile import HardwareProfile
+from neuro_deploy.netx.spec import NetSpec
+
+PJ_PER_UJ = 1e6
+NS_PER_US = 1e3
+
+#: Energy per MAC of conventional hardware, with sources (arithmetic only unless stated).
+ANN_REFERENCES = {
+    "fp32-45nm": {"pj_per_mac": 4.6, "source": "Horowitz, ISSCC 2014: 45 nm FP32 multiply 3.7 pJ + "
+                  "add 0.9 pJ; arithmetic only, no memory access (a lower bound for a CPU/GPU)"},
+    "int8-45nm": {"pj_per_mac": 0.23, "source": "Horowitz, ISSCC 2014: 45 nm INT8 multiply 0.2 pJ + "
+                  "add 0.03 pJ; arithmetic only (lower bound for an int8 accelerator)"},
+}
+
+
+@dataclass
+class LayerCost:
+    """One layer, per inference (counts averaged over the samples of the run)."""
+
+    name: str
+    kind: str
+    cores: int
+    synops: float
+    neuron_updates: float
+    active_neuron_updates: float
+    spikes: float
+    messages: float
+    mean_hops: float
+    synop_energy_uj: float
+    neuron_energy_uj: float
+    spike_energy_uj: float
+    dynamic_energy_uj: float
+    busy_time_us: float               #: summed per-core work time of this layer over the run
+    activation_sparsity: float        #: 1 - spikes / (neurons x steps x samples)
+
+
+@dataclass
+class CostReport:
+    """Totals per inference (one sample of ``steps_per_inference`` steps)."""
+
+    profile: str
+    samples: int
+    steps_per_inference: int
+    cores: int
+    chips: int
+    synops: float
+    neuron_updates: float
+    active_neuron_updates: float
+    spikes: float
+    dynamic_energy_uj: float          #: per inference
+    static_energy_uj: float           #: per inference
+    energy_per_inference_uj: float
+    time_per_step_us: float
+    latency_us: float
+    edp_uj_us: float
+    layers: list[LayerCost]
+    ann_comparison: dict[str, Any] = field(default_factory=dict)
+    neurobench: dict[str, Any] = field(default_factory=dict)
+    assumptions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def assumptions(profile: HardwareProfile) -> list[str]:
+    """The modelling assumptions behind every number (plus the profile's own)."""
+    return [
+        "Dynamic energy = synops x e_synop + active/idle neuron updates x e_update + messages x "
+        "(e_spike + mean hops x e_hop); one message per (spike, destination core).",
+        "Every neuron is updated every step; an update is active when the neuron receives synaptic "
+        "input, has a bias or spikes, idle otherwise.",
+        "A layer's work is spread evenly over its cores; all cores run in parallel and each step "
+        "ends with a barrier: t_step = max over layers of per-core work + max hops x t_hop + t_barrier.",
+        "Static energy = static power per chip x chips x run time (sum of step times).",
+        "Layers occupy disjoint cores laid out in order on the mesh (see fit); hops are mean "
+        "Manhattan distances between consecutive layers' cores.",
+        "Spikes are binary messages; the input (from the host) costs nothing on the chip.",
+    ] + profile.assumptions()
+
+
+def ann_macs(net: NetSpec) -> int:
+    """Multiply-accumulates of one evaluation of the network's synaptic layers as an ANN."""
+    total = 0
+    for layer in net.layers:
+        if layer.kind == "dense":
+            total += int(layer.weight.shape[0] * layer.weight.shape[1])
+        elif layer.kind == "conv":
+            co, ho, wo = layer.shape_chw
+            total += int(co * ho * wo * layer.weight.shape[1] * layer.weight.shape[2] * layer.weight.shape[3])
+    return total
+
+
+def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
+                  profile: HardwareProfile) -> CostReport:
+    """Energy and latency for the run the ``counts`` describe (see module docstring)."""
+    c = profile.costs
+    samples = max(1, counts[0].samples)
+    steps = counts[0].steps
+    layers: list[LayerCost] = []
+    step_work_ns = np.zeros((len(counts), steps))
+    fits = {lf.name: lf for lf in fit.layers}
+    for i, lc in enumerate(counts):
+        lf = fits[lc.name]
+        k_next = fit.layers[i + 1].cores if i + 1 < len(fit.layers) else 1
+        spikes = int(lc.output_spikes.sum())
+        messages = spikes * k_next
+        hops = lf.mean_hops_to_next if i + 1 < len(fit.layers) else 0.0
+        idle = lc.neuron_updates - lc.active_updates
+        e_syn = float(lc.synops.sum()) * c.e_synop_pj
+        e_neu = lc.active_updates * c.e_neuron_update_active_pj + idle * c.e_neuron_update_idle_pj
+        e_spk = messages * (c.e_spike_in_core_pj + hops * c.e_hop_pj)
+        # per-step work: synops and spikes per step; updates split active/idle in proportion
+        act_frac = lc.active_updates / max(1, lc.neuron_updates)
+        upd_per_step = lc.neurons * samples
+        work = (lc.synops * c.t_synop_ns
+                + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
+                + lc.output_spikes * c.t_spike_out_ns)
+        step_work_ns[i] = work / lf.cores / samples
+        layers.append(LayerCost(
+            name=lc.name, kind=lc.kind, cores=lf.cores, synops=float(lc.synops.sum()) / samples,
+            neuron_updates=lc.neuron_updates / samples, active_neuron_updates=lc.active_updates / samples,
+            spikes=spikes / samples, messages=messages / samples, mean_hops=hops, synop_energy_uj=e_syn / PJ_PER_UJ / samples,
+            neuron_energy_uj=e_neu / PJ_PER_UJ / samples, spike_energy_uj=e_spk / PJ_PER_UJ / samples,
+            dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
+            busy_time_us=float(work.sum()) / NS_PER_US / samples,
+            activation_sparsity=1.0 - spikes / max(1, lc.neurons * steps * samples)))
+    max_hops = max([l.mean_hops for l in layers] + [0.0])
+    t_step_ns = step_work_ns.max(axis=0) + max_hops * c.t_hop_ns + c.t_barrier_ns
+    latency_us = float(t_step_ns.sum()) / NS_PER_US
+    static_uj = c.static_power_w_per_chip * fit.chips * latency_us          # W x us = uJ
+    dynamic_uj = sum(l.dynamic_energy_uj for l in layers)
+    energy = dynamic_uj + static_uj
+    macs = ann_macs(net)
+    ann = {"macs_per_step": macs, "macs_per_inference_framewise": macs * steps,
+           "references": {}}
+    for key, ref in ANN_REFERENCES.items():
+        e_frame = macs * steps * ref["pj_per_mac"] / PJ_PER_UJ
+        ann["references"][key] = {**ref, "energy_per_inference_uj": e_frame,
+                                  "energy_single_pass_uj": macs * ref["pj_per_mac"] / PJ_PER_UJ,
+                                  "loihi_vs_ann_ratio": e_frame / energy if energy else None}
+    weights = [l.weight for l in net.layers if l.weight is not None]
+    n_w = sum(int(w.size) for w in weights)
+    syn_total = sum(l.synops for l in layers)
+    neurobench = {
+        "synaptic_operations_per_inference": syn_total,
+        "effective_macs_per_inference": 0.0,
+        "effective_acs_per_inference": syn_total,
+        "activation_sparsity": 1.0 - sum(l.spikes for l in layers) / max(1, sum(
+            lc.neurons * steps for lc in counts)),
+        "connection_sparsity": 1.0 - sum(int(np.count_nonzero(w)) for w in weights) / max(1, n_w),
+        "footprint_bytes": int(sum(lf.memory_bytes for lf in fit.layers)),
+        "parameter_count": n_w,
+    }
+    return CostReport(
+        profile=profile.name, samples=samples, steps_per_inference=steps, cores=fit.cores,
+        chips=fit.chips, synops=syn_total, neuron_updates=sum(l.neuron_updates for l in layers),
+        active_neuron_updates=sum(l.active_neuron_updates for l in layers),
+        spikes=sum(l.spikes for l in layers),
+        dynamic_energy_uj=dynamic_uj, static_energy_uj=static_uj, energy_per_inference_uj=energy,
+        time_per_step_us=latency_us / steps, latency_us=latency_us, edp_uj_us=energy * latency_us,
+        layers=layers, ann_comparison=ann, neurobench=neurobench, assumptions=assumptions(profile))

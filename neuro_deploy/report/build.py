@@ -1,0 +1,197 @@
+"""Run a workload on a network, then combine counts, fit and cost model into one report.
+
+A workload is one of: an explicit input (``--input`` / ``--input-bias`` / ``--steps``,
+as ``run`` takes them), a labelled data set (``--dataset``), or recordings replayed
+(``--recordings`` with ``--labels`` and ``--dt-us``). The report's top level is per
+inference; ``layers`` hold per-layer counts and energy.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neuro_deploy.errors import BadInputError
+from neuro_deploy.netx.spec import NetSpec
+
+REPORT_SCHEMA = "neuro-deploy-report/1"
+
+
+@dataclass
+class Workload:
+    """What to run. Exactly one of: inputs/input_bias/steps; dataset; recordings."""
+
+    steps: int | None = None
+    inputs: np.ndarray | None = None            #: one sample, net.inp.shape + (T,)
+    input_bias: np.ndarray | None = None
+    reset_interval: int | None = None
+    dataset: str | None = None
+    root: str | None = None
+    limit: int = 200
+    recordings: list[str] = field(default_factory=list)
+    labels: str | None = None
+    dt_us: int | None = None
+    backend: str = "fast"
+    replay_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class WorkloadResult:
+    kind: str
+    counts: list                               #: LayerCounts summed over samples
+    samples: int
+    steps: int
+    accuracy: float | None
+    accuracy_vs_step: list[float]
+    raster: dict[str, np.ndarray]              #: layer name -> (T, N) spikes of the first sample
+    wall_s: float
+    description: str
+
+
+def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
+    from neuro_deploy.energy.counts import count_activity, lava_to_trains
+    from neuro_deploy.sim import RunSpec, get_backend
+    from neuro_deploy.sim.fast import _source_spikes
+
+    t0 = time.perf_counter()
+    chosen = sum([w.dataset is not None, bool(w.recordings), w.inputs is not None or w.input_bias is not None
+                  or w.steps is not None])
+    if chosen != 1:
+        raise BadInputError("give exactly one workload: --input/--input-bias/--steps, --dataset, "
+                            "or --recordings")
+    if w.recordings:
+        return _replay_workload(net, w, t0)
+    if w.dataset is not None:
+        return _dataset_workload(net, w, t0)
+    if w.steps is None:
+        raise BadInputError("--steps is required with --input/--input-bias")
+    x = None if w.inputs is None else np.asarray(w.inputs)[None]
+    spec = RunSpec(steps=w.steps, inputs=x, input_bias=w.input_bias, reset_interval=w.reset_interval)
+    res = get_backend(w.backend).run(net, spec)
+    trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
+    counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
+                            if net.layers[0].kind != "input" else None, w.input_bias)
+    raster = {l.name: t[:, 0] for l, t in zip(net.layers, trains)}
+    desc = f"one input, {w.steps} steps" + (" (bias-driven)" if w.input_bias is not None else "")
+    return WorkloadResult("input", counts, 1, w.steps, None, [], raster, time.perf_counter() - t0, desc)
+
+
+def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.netx.meta import read_meta
+    from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.replay import running_decisions
+
+    meta = read_meta(net.path)
+    dt = w.dt_us or meta.get("dt_us") or 1000
+    ds = load_dataset(w.dataset, root=w.root, progress=False)
+    steps = w.steps or meta.get("num_steps") or ds.num_steps(dt)
+    _, val = ds.split(0.2, 0)
+    val = val.subset(np.arange(min(w.limit, len(val))))
+    x = val.to_tensors(dt, steps)
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend)
+    curve = []
+    if ev.trains_last is not None:
+        dec = running_decisions(ev.trains_last)
+        curve = (dec == val.labels[None, :]).mean(1).round(6).tolist()
+    raster = _first_sample_raster(net, x[:1])
+    return WorkloadResult("dataset", ev.counts, ev.samples, ev.steps, ev.accuracy, curve, raster,
+                          time.perf_counter() - t0,
+                          f"{w.dataset} validation split, {ev.samples} samples, dt {dt} us, {steps} steps")
+
+
+def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
+    from neuro_deploy.data.datasets import read_labels
+    from neuro_deploy.sim.replay import ReplayConfig, replay
+
+    if not w.dt_us:
+        raise BadInputError("--dt-us is required with --recordings")
+    cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, **w.replay_options)
+    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
+    from neuro_deploy.sim.replay import input_geometry, load_recording
+
+    x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), cfg)
+    return WorkloadResult("recordings", res.counts, len(res.samples), res.counts[0].steps, res.accuracy,
+                          res.accuracy_vs_step, _first_sample_raster(net, x[None]), time.perf_counter() - t0,
+                          f"{len(res.samples)} recordings replayed at dt {w.dt_us} us")
+
+
+def _first_sample_raster(net: NetSpec, tensors: np.ndarray) -> dict[str, np.ndarray]:
+    """Spike trains (T, N) of every layer for one sample (fast backend), for the raster plot."""
+    from neuro_deploy.netx.export import encode_for_net
+    from neuro_deploy.sim import RunSpec, get_backend
+
+    x = encode_for_net(net, tensors)
+    x = np.concatenate([x, np.zeros(x.shape[:-1] + (len(net),), x.dtype)], axis=-1)
+    res = get_backend("fast").run(net, RunSpec(steps=x.shape[-1], inputs=x))
+    return {l.name: t[:, 0] for l, t in zip(net.layers, res.extra["trains"])}
+
+
+@dataclass
+class ModelReport:
+    schema: str
+    network: str
+    profile: str
+    workload: str
+    backend: str
+    accuracy: float | None
+    samples: int
+    steps_per_inference: int
+    synops: float
+    neuron_updates: float
+    spikes: float
+    energy_per_inference_uj: float
+    dynamic_energy_uj: float
+    static_energy_uj: float
+    time_per_step_us: float
+    latency_us: float
+    edp_uj_us: float
+    cores: int
+    chips: int
+    fits: bool
+    layers: list[dict[str, Any]]
+    fit: dict[str, Any]
+    ann_comparison: dict[str, Any]
+    neurobench: dict[str, Any]
+    accuracy_vs_step: list[float]
+    assumptions: list[str]
+    wall_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2"
+                 ) -> tuple[ModelReport, WorkloadResult]:
+    from neuro_deploy.energy.cost import estimate_cost
+    from neuro_deploy.hardware import load_profile
+    from neuro_deploy.hardware.fit import fit_network
+
+    profile = load_profile(profile_name)
+    fit = fit_network(net, profile)
+    wr = run_workload(net, workload)
+    cost = estimate_cost(net, wr.counts, fit, profile)
+    fits = {l.name: l for l in fit.layers}
+    layers = []
+    for lc, counts in zip(cost.layers, wr.counts):
+        d = asdict(lc)
+        lf = fits[lc.name]
+        d.update(neurons=lf.neurons, synapses=lf.synapses, memory_bytes=lf.memory_bytes,
+                 limited_by=lf.limited_by, input_spikes=float(counts.input_spikes.sum()) / max(1, counts.samples),
+                 spike_rate=float(lc.spikes) / max(1, lf.neurons * cost.steps_per_inference))
+        layers.append(d)
+    rep = ModelReport(
+        schema=REPORT_SCHEMA, network=str(net.path), profile=profile.name, workload=wr.description,
+        backend=workload.backend, accuracy=wr.accuracy, samples=cost.samples,
+        steps_per_inference=cost.steps_per_inference, synops=cost.synops,
+        neuron_updates=cost.neuron_updates, spikes=cost.spikes,
+        energy_per_inference_uj=cost.energy_per_inference_uj, dynamic_energy_uj=cost.dynamic_energy_uj,
+        static_energy_uj=cost.static_energy_uj, time_per_step_us=cost.time_per_step_us,
+        latency_us=cost.latency_us, edp_uj_us=cost.edp_uj_us, cores=fit.cores, chips=fit.chips,
+        fits=fit.fits, layers=layers, fit=fit.to_dict(), ann_comparison=cost.ann_comparison,
+        neurobench=cost.neurobench, accuracy_vs_step=wr.accuracy_vs_step,
+        assumptions=cost.assumptions, wall_s=wr.wall_s)
+    return rep, wr
