@@ -7,7 +7,7 @@ BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.neuro-deploy-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install contracts bench clean
+.PHONY: demo test install contracts bench chromium clean
 
 install: $(STAMP)
 
@@ -26,14 +26,21 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/neuro-deploy demo --out out/demo
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's chromium renders the HTML report in a test (skipped, with a message, without it).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
+	  || echo "chromium not installed: the HTML render test will be skipped"
 
 contracts: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ../shared/checks/contracts
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fast_vs_lava.py
+	$(BIN)/python benchmarks/decode_formats.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -369,7 +369,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 @click.option("--dataset", default=None, help="Labelled data set (validation split).")
 @click.option("--root", default=None)
 @click.option("--limit", default=200, show_default=True, help="Data set samples to run.")
-@click.option("--recordings", multiple=True, type=click.Path(), help="Recording files or folders.")
+@click.option("--recordings", multiple=True, type=click.Path(),
+              help="Recording file or folder (repeat the option for several).")
 @click.option("--labels", default=None, type=click.Path())
 @click.option("--dt-us", default=None, type=int)
 @click.option("--downsample", default=None, type=float)
