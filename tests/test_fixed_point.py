@@ -61,3 +61,30 @@ def test_inhibitory_minus_256_becomes_minus_254_as_in_lava():
     dw = fx.dense_weights(np.array([[-2, -4], [-6, -256]]))
     eff = fx.apply_weight_exp(dw.weight.astype(np.int64), dw.weight_exp)
     assert eff.tolist() == [[-2, -4], [-6, -254]]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_cuba_kernel_equals_numpy_reference(seed):
+    """The numba kernel against fixed_point.cuba_step on random and extreme inputs."""
+    from neuro_deploy.netx.spec import LayerSpec, NeuronSpec
+    from neuro_deploy.sim.fast import run_neurons, run_neurons_reference
+
+    rng = np.random.default_rng(seed)
+    du = int(rng.choice([-1, 0, 1, 1023, 2048, 4095]))
+    dv = int(rng.choice([0, 1, 123, 2048, 4095, 4096]))
+    vth = int(rng.choice([0, 1, 80, 2 ** 17 - 1]))
+    layer = LayerSpec(0, 0, "dense", (40,), (10,), NeuronSpec("cuba", vth, du, dv))
+    scale = int(rng.choice([1, 100, 2 ** 16, 2 ** 25, 2 ** 30]))
+    a_in = rng.integers(-scale, scale, (30, 3, 40)).astype(np.int32)
+    bias = fx.effective_bias(rng.integers(-4096, 4096, 40))
+    ri = [None, 7][seed % 2]
+    got = run_neurons(layer, a_in, bias, ri, 3 if ri else None)
+    ref = run_neurons_reference(layer, a_in, bias, ri, 3 if ri else None)
+    assert (got == ref).all()
+
+
+def test_signed_clamp_fast_path_matches_modulo():
+    x = np.random.default_rng(0).integers(-2 ** 31, 2 ** 31 - 1, 10000).astype(np.int32)
+    base = 1 << 24
+    ref = (x.astype(np.int64) + base // 2) % base - base // 2
+    assert (fx.signed_clamp(x, 24) == ref).all()

@@ -29,6 +29,16 @@ SPARSE_DENSITY = 0.05
 CONV_CHUNK_BYTES = 128 * 2 ** 20
 
 
+def to_time_major(x: np.ndarray) -> np.ndarray:
+    """(B, N, T) -> contiguous (T, B, N), one sample at a time (cache-friendly; a single
+    strided transpose of a large array is several times slower)."""
+    b, n, t = x.shape
+    out = np.empty((t, b, n), dtype=x.dtype)
+    for i in range(b):
+        out[:, i, :] = x[i].T
+    return out
+
+
 def lava_to_internal(x: np.ndarray, ndim_shape: int) -> np.ndarray:
     """(B, W,H,C, T) -> (B, C*H*W, T); 1-D shapes pass through."""
     if ndim_shape == 3:
@@ -63,7 +73,15 @@ def _layer_bias(layer: LayerSpec, override: np.ndarray | None) -> np.ndarray | i
 
 
 def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
-    """``x @ w.T`` for integer-valued ``x`` (rows = samples) and int ``w``, exactly, as int64."""
+    """``x @ w.T`` for integer-valued ``x`` (rows = samples) and int ``w``, exactly, as int64.
+
+    Binary inputs go through the event-driven integer kernel (each spike adds its
+    weight column); graded inputs through a float GEMM that is exact for the bound on
+    the sums, or an int64 product beyond it."""
+    if binary and x.dtype == np.bool_:
+        from neuro_deploy.sim.kernels import event_matmul
+
+        return event_matmul(x, w)
     fan_in = w.shape[1]
     wmax = int(np.abs(w).max()) if w.size else 0
     xmax = 1 if binary else (int(np.abs(x).max()) if x.size else 0)
@@ -74,12 +92,17 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
         dtype = np.float64
     else:
         return x.astype(np.int64) @ w.T.astype(np.int64)
-    density = np.count_nonzero(x) / max(x.size, 1)
+    nnz = np.count_nonzero(x)
+    density = nnz / max(x.size, 1)
     wt = w.T.astype(dtype)
     if density < SPARSE_DENSITY:
         import scipy.sparse as sp
 
-        out = sp.csr_matrix(x.astype(dtype)) @ wt
+        rows, cols = np.nonzero(x)
+        indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
+        data = np.ones(len(cols), dtype) if binary else x[rows, cols].astype(dtype)
+        out = sp.csr_matrix((data, cols, indptr), shape=x.shape) @ wt
     else:
         out = x.astype(dtype) @ wt
     return np.rint(out).astype(np.int64)
@@ -110,27 +133,33 @@ def _dense_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.n
 
 def _conv_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.ndarray:
     """Lava Conv (``conv/models.py``): float32 ``conv2d`` cast to int32, 24-bit wrap, one
-    step late. ``s_in`` is (T, B, C*H*W); returns (T, B, Co*Ho*Wo) int32."""
+    step late. ``s_in`` is (T, B, C*H*W); returns (T, B, Co*Ho*Wo) int32. Chunks of
+    (step, sample) frames go through torch and land directly in the shifted output."""
     import torch
     import torch.nn.functional as F
 
     t, b, _ = s_in.shape
     c, h, w = layer.in_shape_chw
     binary = layer.input_message_bits == 0
-    x = (s_in.astype(bool) if binary else s_in).reshape(t * b, c, h, w)
+    x = s_in.reshape(t * b, c, h, w)
     weight = torch.from_numpy(layer.weight.astype(np.float32))
-    per_sample = c * h * w * 4 + int(np.prod(layer.shape_chw)) * 4
+    n_out = int(np.prod(layer.shape_chw))
+    a_in = np.zeros((steps, b, n_out), dtype=np.int32)
+    flat = a_in.reshape(steps * b, n_out)
+    rows = min(t, steps - 1) * b                      # frames whose output arrives in time
+    per_sample = c * h * w * 4 + n_out * 4
     chunk = max(1, CONV_CHUNK_BYTES // per_sample)
-    out = np.empty((t * b, int(np.prod(layer.shape_chw))), dtype=np.int32)
     with torch.no_grad():
-        for start in range(0, t * b, chunk):
-            xb = torch.from_numpy(np.ascontiguousarray(x[start:start + chunk], dtype=np.float32))
+        for start in range(0, rows, chunk):
+            stop = min(rows, start + chunk)
+            xb = x[start:stop]
+            xb = torch.from_numpy(np.ascontiguousarray(xb != 0 if binary else xb, dtype=np.float32))
             yb = F.conv2d(xb, weight, stride=layer.stride, padding=layer.padding,
                           dilation=layer.dilation, groups=layer.groups)
-            out[start:start + chunk] = yb.numpy().reshape(yb.shape[0], -1).astype(np.int32)
-    out = fx.signed_clamp(out, 24).astype(np.int32)
-    a_in = np.zeros((steps, b, out.shape[1]), dtype=np.int32)
-    a_in[1:] = out.reshape(t, b, -1)[: steps - 1]
+            y = yb.numpy().reshape(stop - start, n_out).astype(np.int32)
+            np.left_shift(y, 8, out=y)                 # 24-bit wrap = sign-extend the low 24 bits
+            np.right_shift(y, 8, out=y)                # (fixed_point.signed_clamp, in place)
+            flat[start + b:stop + b] = y
     return a_in
 
 
@@ -139,26 +168,47 @@ def _input_layer_current(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     b = spec.batch_size()
     if spec.inputs is None:
         return np.zeros((steps, b, first.num_neurons), dtype=np.int32)
-    data = lava_to_internal(np.asarray(spec.inputs), len(first.lava_shape))
-    idx = np.arange(steps) % data.shape[-1]
-    return np.ascontiguousarray(np.transpose(data[..., idx], (2, 0, 1))).astype(np.int32)
+    data = lava_to_internal(np.asarray(spec.inputs), len(first.lava_shape)).astype(np.int32)
+    if data.shape[-1] != steps:
+        data = data[..., np.arange(steps) % data.shape[-1]]
+    return to_time_major(data)
 
 
 def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
-    """What the source ring buffer sends to the first synapse, (T, B, N) int32."""
+    """What the source ring buffer sends to the first synapse, (T, B, N): bool when that
+    synapse takes binary spikes (any nonzero is a spike, as Lava's ``astype(bool)``),
+    int32 otherwise."""
     first = net.layers[0]
     b = spec.batch_size()
     n = first.num_inputs
+    binary = first.input_message_bits == 0
     if spec.inputs is None:
-        return np.zeros((steps, b, n), dtype=np.int32)
-    data = lava_to_internal(np.asarray(spec.inputs), len(first.lava_in_shape))
-    idx = np.arange(steps) % data.shape[-1]
-    return np.ascontiguousarray(np.transpose(data[..., idx], (2, 0, 1))).astype(np.int32)
+        return np.zeros((steps, b, n), dtype=bool if binary else np.int32)
+    data = np.asarray(spec.inputs)
+    data = (data != 0) if binary else data.astype(np.int32)
+    data = lava_to_internal(data, len(first.lava_in_shape))
+    if data.shape[-1] != steps:
+        data = data[..., np.arange(steps) % data.shape[-1]]
+    return to_time_major(data)
 
 
 def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                 reset_interval: int | None, reset_phase: int) -> np.ndarray:
-    """Integrate (T, B, N) int32 input through CUBA neurons; returns (T, B, N) bool spikes."""
+    """Integrate (T, B, N) int32 input through CUBA neurons; returns (T, B, N) bool spikes.
+
+    Runs the compiled kernel (:func:`~neuro_deploy.sim.kernels.cuba_run`);
+    :func:`run_neurons_reference` is the step-by-step numpy reference it is tested against.
+    """
+    from neuro_deploy.sim.kernels import cuba_run
+
+    nr = layer.neuron
+    return cuba_run(a_in, np.broadcast_to(np.asarray(bias, dtype=np.int32), (a_in.shape[2],)),
+                    nr.du, nr.dv, nr.vth, reset_interval, reset_phase)
+
+
+def run_neurons_reference(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
+                          reset_interval: int | None, reset_phase: int) -> np.ndarray:
+    """Numpy reference of :func:`run_neurons`: :func:`fixed_point.cuba_step` per step."""
     steps, b, n = a_in.shape
     u = np.zeros((b, n), dtype=np.int32)
     v = np.zeros((b, n), dtype=np.int32)

@@ -122,7 +122,13 @@ def to_int32_channel(x: np.ndarray) -> np.ndarray:
 
 
 def signed_clamp(x: np.ndarray, bits: int = 24) -> np.ndarray:
-    """``((x + 2^(b-1)) mod 2^b) - 2^(b-1)``: Lava conv's 24-bit *wrap* (``conv/utils.py:67-85``)."""
+    """``((x + 2^(b-1)) mod 2^b) - 2^(b-1)``: Lava conv's 24-bit *wrap* (``conv/utils.py:67-85``).
+
+    For int32 arrays this is a sign extension of the low ``b`` bits,
+    ``(x << (32-b)) >> (32-b)`` (identical result, much faster)."""
+    if isinstance(x, np.ndarray) and x.dtype == np.int32:
+        s = 32 - bits
+        return np.right_shift(np.left_shift(x, s), s)
     base = 1 << bits
     return (x + base // 2) % base - base // 2
 
