@@ -134,3 +134,40 @@ def test_lava_batch_concatenation_equals_per_sample(tiny_dense):
         single = run_one(net, spec, i)
         for k in single:
             assert (batched.spikes[k][i] == single[k]).all()
+
+
+def _sdnn(vth, sigma=False):
+    n = {"type": "SDNN", "activation": "relu", "vThMant": vth}
+    if sigma:
+        n["sigma_output"] = True
+    return n
+
+
+def test_sdnn_dense_network_graded(tmp_path):
+    """SDNN as netx builds it: Delta input, SigmaDelta (ReLU) hidden, Sigma output, graded messages."""
+    rng = np.random.default_rng(5)
+    write_netx(tmp_path / "s.net", [
+        {"type": "input", "shape": (30,), "neuron": _sdnn(2)},
+        {"type": "dense", "weight": rng.integers(-60, 60, (20, 30)) * 2, "neuron": _sdnn(3),
+         "bias": rng.integers(-5, 10, 20)},
+        {"type": "dense", "weight": rng.integers(-60, 60, (6, 20)) * 2, "neuron": _sdnn(0, sigma=True)}])
+    net = load_netx(tmp_path / "s.net")
+    assert [l.neuron.kind for l in net.layers] == ["delta", "sigma_delta", "sigma"]
+    # a slowly varying graded signal (what SDNN is for)
+    base = rng.integers(0, 40, (2, 30, 1))
+    x = (base + np.cumsum(rng.integers(-3, 4, (2, 30, 40)), axis=-1)).clip(0, None).astype(np.int32)
+    fast, _ = assert_identical(net, RunSpec(steps=42, inputs=x))
+    assert fast.spikes["layer2"].dtype != bool and np.abs(fast.spikes["layer2"]).max() > 1
+
+
+def test_sdnn_conv_network(tmp_path):
+    rng = np.random.default_rng(6)
+    write_netx(tmp_path / "sc.net", [
+        {"type": "input", "shape": (2, 10, 10), "neuron": _sdnn(1)},
+        {"type": "conv", "weight": rng.integers(-30, 40, (4, 2, 3, 3)) * 2, "padding": (1, 1),
+         "neuron": _sdnn(2), "bias": rng.integers(0, 4, 4)},
+        {"type": "flatten"},
+        {"type": "dense", "weight": rng.integers(-20, 20, (5, 400)) * 2, "neuron": _sdnn(0, sigma=True)}])
+    net = load_netx(tmp_path / "sc.net")
+    x = rng.integers(0, 20, (1, 10, 10, 2, 15)).astype(np.int32)
+    assert_identical(net, RunSpec(steps=18, inputs=x))

@@ -116,11 +116,13 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
             fo = fanout(layer)
             in_tb = active.sum(axis=2).astype(np.int64)
             syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
-        out_tb = s_out.sum(axis=2).astype(np.int64)
-        from neuro_deploy.sim.fast import _layer_bias
+        fired = s_out != 0                      # graded (SDNN) messages count when nonzero
+        out_tb = fired.sum(axis=2).astype(np.int64)
+        from neuro_deploy.sim.fast import _layer_bias, _sdnn_bias
 
-        act = s_out.copy()
-        bias = np.asarray(_layer_bias(layer, input_bias if layer.kind == "input" else None))
+        act = fired.copy()
+        bias = np.asarray(_layer_bias(layer, input_bias if layer.kind == "input" else None)
+                          if layer.neuron.kind == "cuba" else _sdnn_bias(layer))
         if np.any(bias):
             act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
         if layer.kind != "input" and upstream is not None:
@@ -144,5 +146,6 @@ def lava_to_trains(net: NetSpec, spikes: dict[str, np.ndarray]) -> list[np.ndarr
     for layer in net.layers:
         x = np.asarray(spikes[layer.name])
         internal = lava_to_internal(x, len(layer.lava_shape))
-        trains.append(np.transpose(internal, (2, 0, 1)).astype(bool))
+        t = np.transpose(internal, (2, 0, 1))
+        trains.append(t.astype(bool) if layer.neuron.kind == "cuba" else t.astype(np.int32))
     return trains

@@ -38,13 +38,15 @@ MAX_DELAY = 62
 class NeuronSpec:
     """A neuron model as Lava's fixed-point process receives it."""
 
-    kind: str                 #: ``"cuba"`` (Lava LIF / LIFReset)
-    vth: int                  #: threshold mantissa (``vThMant``); effective threshold is ``vth << 6``
-    du: int                   #: ``iDecay - 1`` (Lava adds ``ds_offset = 1`` back)
-    dv: int                   #: ``vDecay``
+    kind: str                 #: ``cuba`` (LIF/LIFReset), ``delta``, ``sigma_delta``, ``sigma`` (SDNN)
+    vth: int                  #: threshold mantissa (``vThMant``); CUBA uses ``vth << 6``, SDNN ``vth << 12``
+    du: int = 0               #: ``iDecay - 1`` (Lava adds ``ds_offset = 1`` back)
+    dv: int = 0               #: ``vDecay``
     bias_exp: int = 6
-    message_bits: int = 0     #: 0 means binary spikes
+    message_bits: int = 0     #: 0 means binary spikes; SDNN messages are graded (16 bits)
     source_type: str = "CUBA"
+    spike_exp: int = 6        #: SDNN: graded spike exponent (netx ``spike_exp``)
+    state_exp: int = 6        #: SDNN: state exponent
 
 
 @dataclass
@@ -144,7 +146,8 @@ def _pair(value: Any, default: int) -> tuple[int, int]:
     return (int(arr[0]), int(arr[0])) if arr.size == 1 else (int(arr[0]), int(arr[1]))
 
 
-def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool) -> NeuronSpec:
+def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool,
+                       is_input: bool = False) -> NeuronSpec:
     """Map a ``neuron`` group to Lava's process parameters (netx ``get_neuron_params``)."""
     if cfg is None:
         if not dense:
@@ -155,10 +158,23 @@ def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool) -
     if reader is None:
         raise UnsupportedLayerError(index, f"neuron {ntype}", NEURON_TYPES,
                                     "neuron model")
-    return reader(cfg, index)
+    return reader(cfg, index, is_input)
 
 
-def _cuba_neuron(cfg: dict[str, Any], index: int) -> NeuronSpec:
+def _sdnn_neuron(cfg: dict[str, Any], index: int, is_input: bool = False) -> NeuronSpec:
+    """netx: input layer -> Delta; ``sigma_output`` -> Sigma; else SigmaDelta (ReLU);
+    ``spike_exp = state_exp = 6``; 16 message bits unless ``messageBits`` says otherwise."""
+    bits = int(cfg.get("messageBits", 16) or 16)
+    kind = "delta" if is_input else ("sigma" if "sigma_output" in cfg else "sigma_delta")
+    act = str(_decode(cfg.get("activation", "relu")) or "relu").lower()
+    if kind == "sigma_delta" and act not in ("relu", "unit", "identity", "none"):
+        raise UnsupportedLayerError(index, f"SDNN activation {act}", ("relu",),
+                                    "netx builds SigmaDelta with ReLU")
+    vth = int(cfg.get("vThMant", 0)) if kind != "sigma" else 0
+    return NeuronSpec(kind=kind, vth=vth, message_bits=bits, source_type="SDNN")
+
+
+def _cuba_neuron(cfg: dict[str, Any], index: int, is_input: bool = False) -> NeuronSpec:
     try:
         return NeuronSpec(kind="cuba", vth=int(cfg["vThMant"]), du=int(cfg["iDecay"]) - 1,
                           dv=int(cfg["vDecay"]), bias_exp=6,
@@ -170,9 +186,10 @@ def _cuba_neuron(cfg: dict[str, Any], index: int) -> NeuronSpec:
 
 
 #: Neuron models by netx ``neuron/type``.
-NEURON_READERS: dict[str, Callable[[dict[str, Any], int], NeuronSpec]] = {
+NEURON_READERS: dict[str, Callable[..., NeuronSpec]] = {
     "CUBA": _cuba_neuron,
     "LOIHI": _cuba_neuron,
+    "SDNN": _sdnn_neuron,
 }
 NEURON_TYPES = tuple(NEURON_READERS)
 
@@ -199,7 +216,7 @@ def _read_input(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     if "neuron" not in cfg:
         st.input_shape_chw = shape
         return
-    neuron = neuron_from_config(cfg["neuron"], i, dense=False)
+    neuron = neuron_from_config(cfg["neuron"], i, dense=False, is_input=True)
     st.layers.append(LayerSpec(
         index=len(st.layers), hdf5_index=i, kind="input", shape_chw=shape, in_shape_chw=shape,
         neuron=neuron, attrs={"transform_weight": _scalar(cfg.get("weight", 64)),

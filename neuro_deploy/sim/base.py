@@ -64,9 +64,10 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
             raise ShapeError("input time axis", expected + (spec.steps,), spec.inputs.shape[1:])
     if spec.input_bias is not None:
         first = net.layers[0]
-        if first.kind != "input":
+        if first.kind != "input" or first.neuron.kind != "cuba":
             raise BadInputError("--input-bias needs a network whose first layer is an input "
-                                f"layer with neurons; {net.path} starts with {first.kind}")
+                                f"layer with CUBA/LOIHI neurons; {net.path} starts with "
+                                f"{first.kind} ({first.neuron.kind})")
         try:
             np.broadcast_to(spec.input_bias, first.lava_shape)
         except ValueError:

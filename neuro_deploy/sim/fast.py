@@ -117,7 +117,10 @@ def _dense_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.n
     flat = x.reshape(t * b, n_in)
     a_in = np.zeros((steps, b, dw.weight.shape[0]), dtype=np.int64)
     if layer.delay is None:
-        acc = fx.apply_weight_exp(_matmul_exact(flat, dw.weight, binary), dw.weight_exp)
+        acc = _matmul_exact(flat, dw.weight, binary)
+        if not binary:                      # Lava: weights.dot(s_in) of two int32 arrays wraps
+            acc = fx.to_int32_channel(acc)
+        acc = fx.apply_weight_exp(acc, dw.weight_exp)
         a_in[1:] = acc.reshape(t, b, -1)[: steps - 1]
     else:
         for d in np.unique(layer.delay):
@@ -194,16 +197,103 @@ def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
 
 def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                 reset_interval: int | None, reset_phase: int) -> np.ndarray:
-    """Integrate (T, B, N) int32 input through CUBA neurons; returns (T, B, N) bool spikes.
+    """Integrate (T, B, N) int32 input through the layer's neurons (see :data:`NEURON_RUNNERS`).
 
-    Runs the compiled kernel (:func:`~neuro_deploy.sim.kernels.cuba_run`);
+    CUBA runs the compiled kernel (:func:`~neuro_deploy.sim.kernels.cuba_run`);
     :func:`run_neurons_reference` is the step-by-step numpy reference it is tested against.
+    Returns (T, B, N) spikes: bool for CUBA, int32 graded messages for SDNN.
     """
+    runner = NEURON_RUNNERS.get(layer.neuron.kind)
+    if runner is None:
+        from neuro_deploy.errors import UnsupportedLayerError
+
+        raise UnsupportedLayerError(layer.index, f"neuron {layer.neuron.kind}", NEURON_RUNNERS)
+    return runner(layer, a_in, bias, reset_interval, reset_phase)
+
+
+def _run_cuba(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
+              reset_interval: int | None, reset_phase: int) -> np.ndarray:
     from neuro_deploy.sim.kernels import cuba_run
 
     nr = layer.neuron
     return cuba_run(a_in, np.broadcast_to(np.asarray(bias, dtype=np.int32), (a_in.shape[2],)),
                     nr.du, nr.dv, nr.vth, reset_interval, reset_phase)
+
+
+def _sdnn_bias(layer: LayerSpec) -> np.ndarray | int:
+    """SigmaDelta bias: netx's per-neuron/channel broadcast, then ``x 2^(spike_exp+state_exp)``."""
+    if layer.bias is None:
+        return 0
+    shape = layer.shape_chw
+    b = np.asarray(layer.bias).astype(np.int32).astype(np.int64)
+    if len(shape) == 3 and b.ndim == 1 and b.size == shape[0]:
+        b = np.broadcast_to(b.reshape(-1, 1, 1), shape)
+    b = np.broadcast_to(b, shape).reshape(-1) << (layer.neuron.spike_exp + layer.neuron.state_exp)
+    return b.astype(np.int32)
+
+
+def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Lava ``delta_dynamics``: ``d = x - act + residue``; ``s = d if |d| >= vth else 0``;
+    ``residue = d - s`` (``lava/proc/sdn/models.py``). Returns (s, residue)."""
+    d = x - act + residue
+    s = np.where(np.abs(d) >= vth, d, 0).astype(np.int32)
+    return s, (d - s).astype(np.int32)
+
+
+def _run_sigma_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
+                     reset_interval: int | None, reset_phase: int) -> np.ndarray:
+    """Lava ``PySigmaDeltaModelFixed``: ``sigma += a``; ``act = ReLU(sigma + bias)``; delta
+    encode against the previous ``act`` with ``vth << 12``; send ``s >> state_exp``."""
+    nr = layer.neuron
+    vth = np.int32(nr.vth << (nr.spike_exp + nr.state_exp))
+    b = _sdnn_bias(layer)
+    steps, batch, n = a_in.shape
+    sigma = np.zeros((batch, n), np.int32)
+    act = np.zeros((batch, n), np.int32)
+    residue = np.zeros((batch, n), np.int32)
+    out = np.zeros(a_in.shape, np.int32)
+    for t in range(steps):
+        sigma = (sigma + a_in[t]).astype(np.int32)
+        new_act = np.maximum(sigma + b, 0).astype(np.int32)
+        s, residue = delta_encode(new_act, act, residue, vth)
+        act = new_act
+        out[t] = np.right_shift(s, nr.state_exp)
+    return out
+
+
+def _run_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
+               reset_interval: int | None, reset_phase: int) -> np.ndarray:
+    """Lava ``PyDeltaModelFixed`` (SDNN input layer): ``a = a_in << (spike_exp+state_exp)``,
+    delta-encoded against the previous ``a``; send ``s >> state_exp``."""
+    nr = layer.neuron
+    vth = np.int32(nr.vth << (nr.spike_exp + nr.state_exp))
+    steps, batch, n = a_in.shape
+    act = np.zeros((batch, n), np.int32)
+    residue = np.zeros((batch, n), np.int32)
+    out = np.zeros(a_in.shape, np.int32)
+    for t in range(steps):
+        x = np.left_shift(a_in[t].astype(np.int32), nr.spike_exp + nr.state_exp)
+        s, residue = delta_encode(x, act, residue, vth)
+        act = x
+        out[t] = np.right_shift(s, nr.state_exp)
+    return out
+
+
+def _run_sigma(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
+               reset_interval: int | None, reset_phase: int) -> np.ndarray:
+    """Lava ``PySigmaModelFixed``: ``sigma += a_in``; send ``sigma`` (int32, wraps)."""
+    out = np.empty(a_in.shape, np.int32)
+    sigma = np.zeros(a_in.shape[1:], np.int32)
+    for t in range(a_in.shape[0]):
+        sigma = (sigma + a_in[t]).astype(np.int32)
+        out[t] = sigma
+    return out
+
+
+#: Neuron models of the fast backend, by :attr:`NeuronSpec.kind`.
+NEURON_RUNNERS = {"cuba": _run_cuba, "sigma_delta": _run_sigma_delta, "delta": _run_delta,
+                  "sigma": _run_sigma}
 
 
 def run_neurons_reference(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,

@@ -1,13 +1,28 @@
-"""Compiled kernels (numba) for the fast backend's hot loops; exact integer arithmetic."""
+"""Compiled kernels (numba) for the fast backend's hot loops; exact integer arithmetic.
+
+Parallel loops use numba's ``workqueue`` threading layer unless ``NUMBA_THREADING_LAYER``
+says otherwise: GNU OpenMP aborts a process that forks after using it ("fork() called
+from a process already using GNU OpenMP"), and Lava and ``replay --workers`` fork.
+"""
 from __future__ import annotations
 
+import os
+
 import numpy as np
+
+
+def _numba():
+    import numba
+
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"
+    return numba
 
 _EVENT_MATMUL = None
 
 
 def _build():
-    import numba
+    numba = _numba()
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def event_matmul(x, wt):
@@ -42,7 +57,7 @@ _CUBA_RUN = None
 
 
 def _build_cuba():
-    import numba
+    numba = _numba()
 
     @numba.njit(inline="always")
     def wrap32(x):
