@@ -58,7 +58,7 @@ def bench(name: str, net_path: Path, samples: int, steps: int, fast_batch: int, 
           rng: np.random.Generator) -> dict:
     net = load_netx(net_path)
     shape = net.input_lava_shape
-    x = (rng.random((samples,) + shape + (steps,)) < density).astype(np.int32)
+    x = (rng.random((samples,) + shape + (steps,)) < density).astype(np.int8)   # spikes as bytes
     x[..., -len(net):] = 0                       # empty tail: samples are independent
     spec = RunSpec(steps=steps, inputs=x)
     # Lava: one network, all samples back to back with resets. Run-only rate from the

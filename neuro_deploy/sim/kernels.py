@@ -25,11 +25,10 @@ def _build():
     numba = _numba()
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
-    def event_matmul(x, wt):
+    def event_matmul(x, wt, out):
         """out[r, :] = sum over c with x[r, c] of wt[c, :]  (binary x, event-driven)."""
         rows, n_in = x.shape
         m = wt.shape[1]
-        out = np.zeros((rows, m), dtype=np.int64)
         for r in numba.prange(rows):
             acc = out[r]
             xr = x[r]
@@ -49,8 +48,13 @@ def event_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     global _EVENT_MATMUL
     if _EVENT_MATMUL is None:
         _EVENT_MATMUL = _build()
-    return _EVENT_MATMUL(np.ascontiguousarray(x, dtype=np.bool_),
-                         np.ascontiguousarray(w.T, dtype=np.int32))
+    wmax = int(np.abs(w).max()) if w.size else 0
+    # narrowest exact types: int16 weights / int32 sums when no sum can overflow them
+    wt_type = np.int16 if wmax < 2 ** 15 else np.int32
+    acc_type = np.int32 if wmax * w.shape[1] < 2 ** 31 else np.int64
+    out = np.zeros((x.shape[0], w.shape[0]), dtype=acc_type)
+    _EVENT_MATMUL(np.ascontiguousarray(x, dtype=np.bool_), np.ascontiguousarray(w.T, dtype=wt_type), out)
+    return out.astype(np.int64, copy=False)
 
 
 _CUBA_RUN = None

@@ -151,12 +151,13 @@ def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int,
     state = np.zeros(10, dtype=np.int64)
     triggers: list[np.ndarray] = []
     for _, words in iter_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word"):
-        cap = len(words) * 12
+        kinds = np.bincount(words >> 12, minlength=16)
+        cap = int(kinds[0x2] + 12 * kinds[0x4] + 8 * kinds[0x5])      # exact upper bound
         xs = np.empty(cap, np.int64)
         ys = np.empty(cap, np.int64)
         ts = np.empty(cap, np.int64)
         ps = np.empty(cap, np.int64)
-        trig = np.empty((len(words), 3), np.int64)
+        trig = np.empty((int(kinds[0xA]), 3), np.int64)
         state[8] = 0
         n = _EVT3(words, state, xs, ys, ts, ps, trig, timing == "expelliarmus")
         if state[8]:
@@ -166,28 +167,56 @@ def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int,
     meta["triggers"] = np.concatenate(triggers) if triggers else np.zeros((0, 3), np.int64)
 
 
+def _evt2_kernel():
+    import numba
+
+    @numba.njit(cache=True)
+    def decode(words, state, ev, trig):
+        # state: [t_high (-1 = none yet), n_trig]
+        t_high = state[0]
+        n = 0
+        nt = 0
+        for i in range(words.shape[0]):
+            w = np.int64(words[i])
+            kind = w >> 28
+            if kind == 0x8:
+                t_high = w & 0x0FFFFFFF
+            elif (kind == 0x0 or kind == 0x1) and t_high >= 0:
+                ev[n].x = (w >> 11) & 0x7FF
+                ev[n].y = w & 0x7FF
+                ev[n].t = (t_high << 6) | ((w >> 22) & 0x3F)
+                ev[n].p = kind
+                n += 1
+            elif kind == 0xA and t_high >= 0:
+                trig[nt, 0] = (t_high << 6) | ((w >> 22) & 0x3F)
+                trig[nt, 1] = w & 1
+                trig[nt, 2] = (w >> 8) & 0x1F
+                nt += 1
+        state[0] = t_high
+        state[1] = nt
+        return n
+
+    return decode
+
+
+_EVT2 = None
+
+
 def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int) -> Iterator[np.ndarray]:
-    t_high = -1          # carried across chunks: last TIME_HIGH (t >> 6), -1 = none yet
+    global _EVT2
+    if _EVT2 is None:
+        _EVT2 = _evt2_kernel()
+    state = np.array([-1, 0], dtype=np.int64)      # TIME_HIGH carried across chunks
     triggers: list[np.ndarray] = []
     for _, words in iter_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word"):
-        w = words.astype(np.int64)
-        kind = w >> 28
-        is_high = kind == 0x8
-        high_vals = np.where(is_high, (w & 0x0FFFFFFF), -1)
-        # forward-fill the latest TIME_HIGH seen at or before each word
-        idx = np.where(is_high, np.arange(len(w)), -1)
-        np.maximum.accumulate(idx, out=idx)
-        cur_high = np.where(idx >= 0, high_vals[np.maximum(idx, 0)], t_high)
-        if is_high.any():
-            t_high = int(high_vals[np.flatnonzero(is_high)[-1]])
-        cd = ((kind == 0x0) | (kind == 0x1)) & (cur_high >= 0)
-        trig = (kind == 0xA) & (cur_high >= 0)
-        if trig.any():
-            tw = w[trig]
-            triggers.append(np.column_stack([(cur_high[trig] << 6) | ((tw >> 22) & 0x3F), tw & 1, (tw >> 8) & 0x1F]))
-        if cd.any():
-            c = w[cd]
-            yield make_events((c >> 11) & 0x7FF, c & 0x7FF, (cur_high[cd] << 6) | ((c >> 22) & 0x3F), kind[cd])
+        kinds = np.bincount(words >> 28, minlength=16)
+        ev = np.empty(int(kinds[0] + kinds[1]), EVENT_DTYPE)
+        trig = np.empty((int(kinds[0xA]), 3), np.int64)
+        n = _EVT2(words, state, ev, trig)
+        if state[1]:
+            triggers.append(trig[: state[1]].copy())
+        if n:
+            yield ev[:n]
     meta["triggers"] = np.concatenate(triggers) if triggers else np.zeros((0, 3), np.int64)
 
 
