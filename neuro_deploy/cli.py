@@ -181,10 +181,13 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
 @click.option("--target", default="loihi2-sim", show_default=True)
 @click.option("-o", "--output", "out", required=True, type=click.Path())
 @click.option("--profile", default=None, help="Hardware profile name or YAML file.")
+@click.option("--dt", default=1e-3, show_default=True, type=float,
+              help="Seconds per time step (NIR time constants -> 12-bit decays).")
 @json_option
 @handle_errors
-def export(model: str, target: str, out: str, profile: str | None, as_json: bool) -> None:
-    """Export a checkpoint for a target (loihi2-sim: netx HDF5), verified after writing."""
+def export(model: str, target: str, out: str, profile: str | None, dt: float, as_json: bool) -> None:
+    """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
+    after writing) or nir (SLAYER checkpoint -> NIR)."""
     from neuro_deploy.netx.export import TARGETS, export_model
 
     if target not in TARGETS:
@@ -196,11 +199,20 @@ def export(model: str, target: str, out: str, profile: str | None, as_json: bool
         from neuro_deploy.hardware.profile import load_profile
 
         prof = load_profile(profile)
-    rep = export_model(model, out, target=target, profile=prof)
+    rep = export_model(model, out, target=target, profile=prof, dt=dt)
     if as_json:
-        emit_json(rep.to_dict())
+        d = rep.to_dict()
+        if hasattr(rep, "nir"):
+            d["nir"] = rep.nir
+        emit_json(d)
         return
     click.echo(f"wrote {rep.path} ({rep.target})")
+    if hasattr(rep, "nir") and rep.nir["fidelity"]:
+        f = rep.nir["fidelity"]
+        click.echo(f"NIR float vs netx fixed point: class agreement {f['class_agreement']:.3f}, spike-count "
+                   f"agreement per layer {[round(a, 3) for a in f['layer_count_agreement']]}")
+        for w in rep.nir["conversion"]["warnings"] + f["warnings"]:
+            click.echo(f"warning: {w}")
     click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
                f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
     for q in rep.layers:

@@ -192,12 +192,67 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
     return ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
 
 
-#: Export targets by name.
-TARGETS: dict[str, Callable[..., ExportReport]] = {"loihi2-sim": export_loihi2_sim}
+def export_nir_to_loihi2_sim(model: str | Path, out: str | Path, *, profile: Any = None,
+                             dt: float = 1e-3, verify_samples: int = 8, seed: int = 0,
+                             verify_inputs: np.ndarray | None = None, **_: Any) -> ExportReport:
+    """NIR graph -> netx (:mod:`neuro_deploy.nir.importer`), then the fidelity check."""
+    from neuro_deploy.nir import NirImportConfig, nir_to_netx
+    from neuro_deploy.nir.fidelity import fidelity
+    from neuro_deploy.nir.importer import load_graph
+
+    graph = load_graph(model)
+    with atomic_path(out, ".net") as tmp:
+        conv = nir_to_netx(graph, tmp, NirImportConfig(dt=dt))
+        if verify_inputs is None:
+            rng = np.random.default_rng(seed)
+            verify_inputs = (rng.random((verify_samples,) + tuple(conv.input_shape) + (100,)) < 0.1
+                             ).astype(np.int32)
+        fid = fidelity(graph, str(tmp), verify_inputs, dt) if len(verify_inputs) else None
+        fit = None
+        if profile is not None:
+            from neuro_deploy.hardware.fit import fit_network
+            from neuro_deploy.netx.spec import load_netx
+
+            fit = fit_network(load_netx(tmp), profile, strict=True).to_dict()
+    layers = [LayerQuantization(name=m.name, kind=m.kind, weight_int_min=m.weight_int_range[0],
+                                weight_int_max=m.weight_int_range[1], weight_rmse=float("nan"),
+                                weight_rel_error=m.weight_rel_error, clipped_fraction=0.0, zero_fraction=0.0,
+                                i_decay=m.i_decay, v_decay=m.v_decay, vth_mant=m.vth_mant) for m in conv.layers]
+    agreement = None
+    if fid is not None:
+        agreement = Agreement(samples=fid.samples, steps=fid.steps, class_agreement=fid.class_agreement,
+                              output_count_exact=float("nan"), output_count_mae=float("nan"),
+                              float_predictions=fid.float_predictions, fixed_predictions=fid.fixed_predictions)
+    rep = ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
+    rep.nir = {"conversion": conv.to_dict(), "fidelity": fid.to_dict() if fid else None}  # type: ignore[attr-defined]
+    return rep
+
+
+def export_checkpoint_to_nir(model: str | Path, out: str | Path, *, dt: float = 1e-3, **_: Any) -> ExportReport:
+    """SLAYER checkpoint -> NIR file (:func:`neuro_deploy.nir.io.slayer_to_nir`)."""
+    from neuro_deploy.nir.io import slayer_to_nir, write_nir
+
+    graph = slayer_to_nir(model, dt)
+    write_nir(graph, out)
+    return ExportReport(str(out), "nir", [], None, None)
+
+
+#: Export routes by (target, source kind); source kind is "nir" for ``.nir`` files.
+TARGETS: dict[str, dict[str, Callable[..., ExportReport]]] = {
+    "loihi2-sim": {"checkpoint": export_loihi2_sim, "nir": export_nir_to_loihi2_sim},
+    "nir": {"checkpoint": export_checkpoint_to_nir},
+}
+
+
+def source_kind(model_path: str | Path) -> str:
+    return "nir" if Path(model_path).suffix.lower() == ".nir" else "checkpoint"
 
 
 def export_model(model_path: str | Path, out: str | Path, target: str = "loihi2-sim",
                  **kwargs: Any) -> ExportReport:
     if target not in TARGETS:
         raise UnknownNameError("target", target, TARGETS)
-    return TARGETS[target](model_path, out, **kwargs)
+    kind = source_kind(model_path)
+    if kind not in TARGETS[target]:
+        raise UnknownNameError(f"source for target {target}", kind, TARGETS[target])
+    return TARGETS[target][kind](model_path, out, **kwargs)

@@ -109,13 +109,14 @@ def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: fl
     ref = simulate_nir(graph, x, dt)
     if source_output is not None:
         ref[-1] = source_output
+    from neuro_deploy.netx.export import encode_for_net
+
     first = net.layers[0]
-    xin = x if len(first.lava_in_shape) == 1 and x.ndim == 3 else None
-    if xin is None:
-        if x.ndim == 5:
-            xin = np.transpose(x, (0, 3, 2, 1, 4))            # (B,C,H,W,T) -> (B,W,H,C,T)
-        else:
-            xin = x.reshape(x.shape[0], -1, steps)
+    if x.ndim == 5:                                        # (B, C, H, W, T) frames
+        xin = encode_for_net(net, x)
+    else:
+        xin = x.reshape((x.shape[0],) + tuple(first.lava_in_shape) + (steps,)) if len(first.lava_in_shape) > 1 \
+            else x.reshape(x.shape[0], -1, steps)
     pad = len(net)
     xin = np.concatenate([xin, np.zeros(xin.shape[:-1] + (pad,), xin.dtype)], axis=-1).astype(np.int32)
     res = get_backend("fast").run(net, RunSpec(steps=steps + pad, inputs=xin))

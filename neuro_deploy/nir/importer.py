@@ -163,6 +163,8 @@ def _pair(v: Any) -> tuple[int, int]:
 def _input(name: str, node: Any, st: _State) -> None:
     t = node.input_type
     shape = tuple(int(s) for s in np.asarray(next(iter(t.values()))).reshape(-1))
+    if len(shape) in (2, 4) and shape[0] == 1:      # a batch dimension some exporters keep (norse)
+        shape = shape[1:]
     st.shape = st.input_shape = shape
 
 
@@ -265,17 +267,20 @@ def _neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
         ts, tm = _scalar_or_vec(node.tau_syn, n, "tau_syn", name), _scalar_or_vec(node.tau_mem, n, "tau_mem", name)
         r, w_in = _scalar_or_vec(node.r, n, "r", name), _scalar_or_vec(node.w_in, n, "w_in", name)
         return {"i_decay": dec(ts), "v_decay": dec(tm), "gain": r * w_in * (dt / ts) * (dt / tm),
+                "bias_gain": r * w_in * (dt / tm),
                 "leak_gain": dt / tm, "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
     if isinstance(node, (nir.LIF, nir.LI)):
         tau, r = _scalar_or_vec(node.tau, n, "tau", name), _scalar_or_vec(node.r, n, "r", name)
         spiking = isinstance(node, nir.LIF)
         return {"i_decay": np.full(n, 4096.0), "v_decay": dec(tau), "gain": r * dt / tau,
+                "bias_gain": r * dt / tau,
                 "leak_gain": dt / tau, "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name) if spiking else None,
                 "spiking": spiking}
     if isinstance(node, nir.IF):
         return {"i_decay": np.full(n, 4096.0), "v_decay": np.zeros(n), "gain": _scalar_or_vec(node.r, n, "r", name),
+                "bias_gain": _scalar_or_vec(node.r, n, "r", name),
                 "leak_gain": np.zeros(n), "v_leak": np.zeros(n),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
     raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES)
@@ -294,12 +299,10 @@ def _layer_ints(name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImp
     notes: list[str] = []
     gain = _uniform(name, "gain (r, tau)", prm["gain"])
     w_eff = syn["weight"] * gain
-    # bias: Affine bias b enters the current like an input each step: through the same gain;
-    # v_leak enters v directly with dt/tau.
-    if syn["type"] == "conv":
-        bias_eff = syn["bias"] * gain
-    else:
-        bias_eff = syn["bias"] * gain
+    # An Affine bias b is a constant input: on Loihi it is added to v every step, with the
+    # steady-state gain of the current (r w_in dt/tau_mem for CubaLIF: exact once the
+    # current has settled); v_leak enters v with dt/tau.
+    bias_eff = syn["bias"] * _uniform(name, "bias gain", prm["bias_gain"])
     lg = _uniform(name, "leak", prm["leak_gain"] * prm["v_leak"]) if np.any(prm["v_leak"]) else 0.0
     vth = _uniform(name, "threshold", prm["vth"]) if prm["spiking"] else None
     wmax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
