@@ -149,11 +149,13 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--steps", "num_steps", default=60, show_default=True)
 @click.option("--val-fraction", default=0.2, show_default=True)
 @click.option("--seed", default=0, show_default=True)
+@click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
+              help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
-          num_steps: int, val_fraction: float, seed: int, as_json: bool) -> None:
-    """Train a SLAYER CUBA model on an event data set and save a checkpoint."""
+          num_steps: int, val_fraction: float, seed: int, framework: str, as_json: bool) -> None:
+    """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
     from neuro_deploy.models.slayer_model import evaluate
@@ -161,6 +163,14 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     ds = load_dataset(dataset, root=root)
     tr, va = ds.split(val_fraction, seed)
     widths = tuple(int(v) for v in hidden.split(",") if v.strip())
+    if framework == "norse":
+        summary = _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out)
+        emit_json(summary) if as_json else click.echo(
+            f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
+            f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
+        for w in summary["nir_vs_norse"]["warnings"]:
+            click.echo(f"warning: {w}", err=True)
+        return
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       hidden=widths, dt_us=dt_us, num_steps=num_steps)
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed),
@@ -173,6 +183,30 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")
+
+
+def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
+    """norse training, NIR export (norse's exporter), and a check of the NIR semantics
+    against the norse model itself (both float)."""
+    from neuro_deploy.models.norse_model import NorseConfig, evaluate_norse, norse_to_nir, train_norse
+    from neuro_deploy.nir.fidelity import simulate_nir
+    from neuro_deploy.nir.io import write_nir
+
+    if not out.endswith(".nir"):
+        raise BadInputError("--framework norse writes a NIR graph: give -o FILE.nir")
+    x_tr, x_va = tr.to_tensors(dt_us, num_steps), va.to_tensors(dt_us, num_steps)
+    cfg = NorseConfig(input_size=int(np.prod(x_tr.shape[1:-1])), hidden=widths, epochs=epochs, seed=seed)
+    res = train_norse(cfg, x_tr, tr.labels)
+    acc, out_float = evaluate_norse(res.model, x_va, va.labels)
+    graph = norse_to_nir(res.model, cfg)
+    write_nir(graph, out)
+    k = min(64, len(x_va))
+    ref = simulate_nir(graph, x_va[:k].reshape(k, -1, x_va.shape[-1]), cfg.dt)[-1]
+    agree = float(np.mean(ref.sum(0).argmax(-1) == out_float[:, :k].sum(0).argmax(-1)))
+    warns = [] if agree >= 0.95 else [f"the exported NIR graph (simulated in float) agrees with the norse "
+                                      f"model on only {agree:.2f} of samples: a semantic mismatch"]
+    return {"nir": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "history": res.history,
+            "dt": cfg.dt, "nir_vs_norse": {"class_agreement": agree, "samples": k, "warnings": warns}}
 
 
 # ---------------------------------------------------------------------------- export

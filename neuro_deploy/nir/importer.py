@@ -99,6 +99,12 @@ def load_graph(graph_or_path: Any):
             raise BadInputError(f"{p}: NIR file not found")
         try:
             return nir.read(str(p))
+        except ValueError as exc:
+            if "Type inference" not in str(exc):
+                raise BadInputError(f"{p}: not a readable NIR graph ({exc})") from None
+            # exporters disagree on batch dimensions in Input/Output types (norse keeps one);
+            # the importer checks shapes itself, so read without NIR's type inference
+            return nir.read(str(p), type_check=False)
         except Exception as exc:
             raise BadInputError(f"{p}: not a readable NIR graph ({type(exc).__name__}: {exc})") from None
     return graph_or_path
@@ -337,6 +343,9 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
     w_int, b, vth_mant, s, notes = _layer_ints(name, syn, prm, st.cfg)
     i_dec = int(_uniform(name, "tau_syn", prm["i_decay"]))
     v_dec = int(_uniform(name, "tau_mem", prm["v_decay"]))
+    if v_dec >= 4096 and not isinstance(node, type(None)) and type(node).__name__ in ("LIF", "CubaLIF", "LI"):
+        notes.append("time constant <= dt: the membrane keeps no memory between steps (check the "
+                     "exporter's time units)")
     neuron = {"type": "CUBA", "iDecay": i_dec, "vDecay": v_dec, "vThMant": vth_mant, "refDelay": 1,
               "gradedSpike": False}
     layer: dict[str, Any] = {"type": syn["type"], "weight": w_int, "neuron": neuron}
