@@ -155,7 +155,7 @@ def encode_for_net(net, tensors: np.ndarray) -> np.ndarray:
 
 def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any = None,
                       verify_inputs: np.ndarray | None = None, verify_samples: int = 8,
-                      seed: int = 0) -> ExportReport:
+                      seed: int = 0, **_: Any) -> ExportReport:
     """Checkpoint -> netx HDF5 for Lava's Loihi 2 simulator (see module docstring)."""
     import h5py
 
