@@ -97,3 +97,17 @@ def test_evaluate_missing_root_is_bad_input(tmp_path, tiny_dense):
     r = CliRunner().invoke(main, ["evaluate", str(tiny_dense["net"]), "--dataset", "nmnist",
                                   "--root", str(tmp_path / "nope")])
     assert r.exit_code == 2 and "nope" in r.output
+
+
+def test_export_cli_success_with_profile(tmp_path, tiny_dense):
+    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "loihi2-sim",
+                                  "-o", str(tmp_path / "m.net"), "--profile", "loihi2", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["target"] == "loihi2-sim" and d["fit"]["fits"] and len(d["layers"]) == 2
+    assert (tmp_path / "m.net").stat().st_mode & 0o044          # readable like any other file
+    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "nir", "-o", str(tmp_path / "m.nir")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["export", str(tmp_path / "m.nir"), "--target", "loihi2-sim",
+                                  "-o", str(tmp_path / "n.net")])
+    assert r.exit_code == 0 and "class agreement" in r.output
