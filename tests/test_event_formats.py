@@ -273,3 +273,14 @@ def test_fuzz_fixtures_default(tmp_path, fixtures):
 @pytest.mark.slow
 def test_fuzz_fixtures_thousands(tmp_path, fixtures):
     _fuzz(tmp_path, fixtures, cases_per_file=600, seed=1)
+
+
+def test_aedat4_decoder_abort_becomes_typed_error(fixtures, tmp_path):
+    """The Rust AEDAT 4 decoder aborts the process on invalid UTF-8 in the header XML; it runs
+    in a child, so this is a CorruptRecordingError and the test process survives."""
+    raw = bytearray(need(fixtures / "events/formats/aedat4_dvxplorer_320x240_tonic_sample.aedat4").read_bytes())
+    raw[1605], raw[1606] = 0xE4, 0x41
+    p = tmp_path / "bad.aedat4"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(CorruptRecordingError, match="bad.aedat4.*AEDAT 4"):
+        read_events(p)

@@ -119,3 +119,59 @@ def guessed_size(events: np.ndarray) -> SensorSize | None:
         return None
     return SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1,
                       "guessed from coordinates")
+
+
+def _child(func, args, out: str, err: str) -> None:  # pragma: no cover - runs in the child
+    import os
+    import pickle
+
+    fd = os.open(err + ".stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 2)                      # a crashing decoder's backtrace goes to a file
+    try:
+        result = func(*args)
+        with open(out, "wb") as f:
+            pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os._exit(0)
+    except BaseException as exc:                     # noqa: BLE001 - report anything
+        try:
+            with open(err, "w") as f:
+                f.write(f"{type(exc).__name__}: {exc}")
+        finally:
+            os._exit(3)
+
+
+def run_isolated(func, args: tuple, path: Path, what: str):
+    """Run a third-party decoder in a forked child and return its (picklable) result.
+
+    The Rust AEDAT 4 / Event Stream decoders (``aedat``, ``faery``) abort the whole
+    process on some corrupt inputs ("panic in a destructor during cleanup ... aborting"),
+    which no ``try`` can catch. In a child, a crash becomes a
+    :class:`~neuro_deploy.errors.CorruptRecordingError` naming the file instead.
+    """
+    import multiprocessing as mp
+    import pickle
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="nd-decode-") as d:
+        out, err = Path(d) / "out.pkl", Path(d) / "err.txt"
+        proc = mp.get_context("fork").Process(target=_child, args=(func, args, str(out), str(err)))
+        proc.start()
+        proc.join()
+        if proc.exitcode == 0 and out.exists():
+            with open(out, "rb") as f:
+                return pickle.load(f)
+        if err.exists():
+            reason = err.read_text()
+        else:
+            import signal
+
+            sig = -proc.exitcode if proc.exitcode and proc.exitcode < 0 else None
+            name = signal.Signals(sig).name if sig else f"exit {proc.exitcode}"
+            reason = f"the {what} decoder crashed ({name}) on this input"
+            log = Path(str(err) + ".stderr")
+            if log.exists():
+                cause = [l for l in log.read_text(errors="replace").splitlines()
+                         if l and not l.startswith((" ", "thread", "note:", "stack")) and "Error" in l]
+                if cause:
+                    reason += f": {cause[0].strip()}"
+        raise CorruptRecordingError(path, None, f"{what}: {reason}")

@@ -12,10 +12,16 @@ from neuro_deploy.events.readers import register_reader
 from neuro_deploy.events.types import SensorSize, make_events
 
 
-def _faery_stream(path: Path):
+def _decode_es(path: str):
+    """Whole-file decode with ``faery`` (runs in an isolated child process)."""
     import faery
 
-    return faery.events_stream_from_file(str(path))
+    stream = faery.events_stream_from_file(path)
+    w, h = stream.dimensions()
+    parts = [make_events(c["x"], c["y"], c["t"].astype(np.int64), c["on"]) for c in stream]
+    from neuro_deploy.events.types import EVENT_DTYPE
+
+    return (np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)), (int(w), int(h))
 
 
 @register_reader("es", (".es",), "Event Stream 2.x (DVS / ATIS / generic)",
@@ -25,21 +31,13 @@ def open_es(path: Path, **_: str) -> EventStream:
         head = f.read(12)
     if head != b"Event Stream":
         raise CorruptRecordingError(path, 0, "missing 'Event Stream' signature")
-    try:
-        stream = _faery_stream(path)
-        w, h = stream.dimensions()
-    except BaseException as exc:
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise CorruptRecordingError(path, 12, f"Event Stream header: {exc}") from None
+    from neuro_deploy.events.formats.common import run_isolated
+
+    events, (w, h) = run_isolated(_decode_es, (str(path),), path, "Event Stream")
 
     def chunks(cb: int) -> Iterator[np.ndarray]:
-        try:
-            for c in _faery_stream(path):
-                yield make_events(c["x"], c["y"], c["t"].astype(np.int64), c["on"])
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-                raise
-            raise CorruptRecordingError(path, None, f"Event Stream body: {exc}") from None
+        per = max(1, cb // 16)
+        for i in range(0, len(events), per):
+            yield events[i:i + per]
 
-    return EventStream(str(path), "es", SensorSize(int(w), int(h)), chunks)
+    return EventStream(str(path), "es", SensorSize(w, h), chunks)

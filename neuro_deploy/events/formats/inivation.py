@@ -150,45 +150,54 @@ def open_aedat3(path: Path, **_: str) -> EventStream:
     return EventStream(str(path), "aedat3", size, chunks, {"header": lines})
 
 
+def _decode_aedat4(path: str):
+    """Whole-file decode with ``aedat`` (runs in an isolated child process)."""
+    import aedat
+
+    decoder = aedat.Decoder(path)
+    streams = {int(i): dict(s) for i, s in decoder.id_to_stream().items()}
+    ev_ids = sorted(i for i, s in streams.items() if s["type"] == "events")
+    parts, counts = [], {}
+    for packet in decoder:
+        sid = int(packet["stream_id"])
+        kind = streams.get(sid, {}).get("type", "unknown")
+        if kind != "events" or not ev_ids or sid != ev_ids[0]:
+            counts[kind] = counts.get(kind, 0) + 1
+            continue
+        e = packet["events"]
+        parts.append(make_events(e["x"], e["y"], e["t"], e["on"]))
+    events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
+    return events, streams, ev_ids, counts
+
+
 @register_reader("aedat4", (".aedat4",), "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame "
-                 "streams counted)")
+                 "streams counted)", sniff=lambda head: head.startswith(b"#!AER-DAT4"))
 def open_aedat4(path: Path, **_: str) -> EventStream:
+    """AEDAT 4.0 via the ``aedat`` package, decoded in a child process
+    (:func:`~neuro_deploy.events.formats.common.run_isolated`): the Rust decoder aborts the
+    interpreter on some corrupt files. Events are read whole, then served in chunks."""
     try:
-        import aedat
+        import aedat  # noqa: F401
     except ImportError:  # pragma: no cover
         from neuro_deploy.errors import EnvironmentProblem
 
         raise EnvironmentProblem("AEDAT 4 needs the 'aedat' package: pip install aedat") from None
-    try:
-        decoder = aedat.Decoder(str(path))
-        streams = decoder.id_to_stream()
-    except BaseException as exc:  # the Rust decoder raises plain Exceptions (or panics)
-        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            raise
-        raise CorruptRecordingError(path, None, f"AEDAT 4 header: {exc}") from None
-    ev_ids = sorted(i for i, s in streams.items() if s["type"] == "events")
+    with open(path, "rb") as f:
+        if not f.read(12).startswith(b"#!AER-DAT4"):
+            raise CorruptRecordingError(path, 0, "missing '#!AER-DAT4' signature")
+    from neuro_deploy.events.formats.common import run_isolated
+
+    events, streams, ev_ids, counts = run_isolated(_decode_aedat4, (str(path),), path, "AEDAT 4")
     size = None
     if ev_ids:
         s = streams[ev_ids[0]]
         if s.get("width") and s.get("height"):
             size = SensorSize(int(s["width"]), int(s["height"]))
-    meta = {"streams": {int(i): s["type"] for i, s in streams.items()}}
+    meta = {"streams": {i: s["type"] for i, s in streams.items()}, "other_packets": counts}
 
     def chunks(cb: int) -> Iterator[np.ndarray]:
-        counts: dict[str, int] = {}
-        try:
-            for k, packet in enumerate(aedat.Decoder(str(path))):
-                sid = packet["stream_id"]
-                kind = streams.get(sid, {}).get("type", "unknown")
-                if kind != "events" or not ev_ids or sid != ev_ids[0]:
-                    counts[kind] = counts.get(kind, 0) + 1
-                    continue
-                e = packet["events"]
-                yield make_events(e["x"], e["y"], e["t"], e["on"])
-        except BaseException as exc:
-            if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
-                raise
-            raise CorruptRecordingError(path, None, f"AEDAT 4 packet: {exc}") from None
-        meta["other_packets"] = counts
+        per = max(1, cb // EVENT_DTYPE.itemsize)
+        for i in range(0, len(events), per):
+            yield events[i:i + per]
 
     return EventStream(str(path), "aedat4", size, chunks, meta)
