@@ -125,6 +125,9 @@ def _child(func, args, out: str, err: str) -> None:  # pragma: no cover - runs i
     import os
     import pickle
 
+    import faulthandler
+
+    faulthandler.disable()              # the parent (pytest) may have it on: no dump per crash
     fd = os.open(err + ".stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)                      # a crashing decoder's backtrace goes to a file
     try:
