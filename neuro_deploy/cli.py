@@ -151,10 +151,14 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--seed", default=0, show_default=True)
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
               help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
+@click.option("--prune", default=None, type=click.Choice(["sadp", "random", "el2n", "infobatch", "full"]),
+              help="Per-epoch data selection (SLAYER): spike-aware pruning or a baseline.")
+@click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
-          num_steps: int, val_fraction: float, seed: int, framework: str, as_json: bool) -> None:
+          num_steps: int, val_fraction: float, seed: int, framework: str, prune: str | None,
+          keep: float, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
@@ -173,13 +177,19 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         return
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       hidden=widths, dt_us=dt_us, num_steps=num_steps)
+    selector = None
+    if prune is not None:
+        from neuro_deploy.models.pruning import make_selector
+
+        selector = make_selector(prune, len(tr), keep, epochs, seed)
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed),
-                      tr.to_tensors(dt_us, num_steps), tr.labels)
+                      tr.to_tensors(dt_us, num_steps), tr.labels, selector=selector)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
-                                         "history": res.history})
+                                         "history": res.history, "prune": prune, "keep": keep})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
-               "train_samples": len(tr), "val_samples": len(va)}
+               "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
+               "examples_seen": int(sum(h["examples"] for h in res.history))}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")

@@ -117,7 +117,9 @@ def build_model(cfg: ModelConfig):
         def forward(self, x):  # x: (N, C, H, W, T) for conv nets, (N, C*H*W, T) for dense
             if not cfg.conv and x.dim() == 5:
                 x = x.reshape(x.shape[0], -1, x.shape[-1])
-            for block in self.blocks:
+            for i, block in enumerate(self.blocks):
+                if i == len(self.blocks) - 1:
+                    self.last_hidden = x        # penultimate spikes, for data-pruning scores
                 x = block(x)
             return x
 
@@ -169,10 +171,24 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> tuple
     return float((c.argmax(-1) == y).mean()) if len(y) else float("nan"), c
 
 
+def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
+    """Per-example SLAYER ``SpikeRate`` loss: ``sum_c (rate_c - target_c)^2`` (N,)."""
+    import torch.nn.functional as F
+
+    rate = out.reshape(out.shape[0], -1, out.shape[-1]).mean(-1)
+    one_hot = F.one_hot(labels, num_classes=rate.shape[1]).to(rate.dtype)
+    target = true_rate * one_hot + false_rate * (1 - one_hot)
+    return ((rate - target) ** 2).sum(-1)
+
+
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                sample_weight_fn: Callable[..., Any] | None = None) -> TrainResult:
-    """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors."""
+                selector: Any = None) -> TrainResult:
+    """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
+
+    ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
+    loss weights; without one every example is used with weight 1 (SLAYER's ``SpikeRate``
+    with ``reduction='sum'``)."""
     import torch
 
     slayer = import_slayer()
@@ -192,15 +208,31 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
 
         bar = tqdm(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
                    desc="training", unit="batch")
+    seen_total = 0
     for epoch in epochs:
-        order = rng.permutation(len(x_train))
+        if selector is not None:
+            sel_idx, sel_w = selector.select(epoch)
+            perm = rng.permutation(len(sel_idx))
+            order, weights = sel_idx[perm], sel_w[perm]
+        else:
+            order = rng.permutation(len(x_train))
+            weights = None
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), tcfg.batch_size):
             idx = order[i:i + tcfg.batch_size]
             xb = torch.from_numpy(x_train[idx]).float()
             yb = torch.from_numpy(y_train[idx]).long()
             out = model(xb)
-            loss = loss_fn(out, yb)
+            if weights is None:
+                loss = loss_fn(out, yb)
+            else:
+                per = spike_rate_loss(out, yb, tcfg.true_rate, tcfg.false_rate)
+                loss = (per * torch.from_numpy(weights[i:i + tcfg.batch_size]).float()).sum()
+                hidden = getattr(model, "last_hidden", None)
+                hps = None if hidden is None else \
+                    hidden.detach().reshape(hidden.shape[0], -1, hidden.shape[-1]).sum(1).numpy()
+                selector.update(idx, out.detach().sum(-1).reshape(len(idx), -1).numpy(), y_train[idx],
+                                hps, per.detach().numpy())
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -210,7 +242,9 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
-        rec = {"epoch": epoch + 1, "loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1)}
+        seen_total += seen
+        rec = {"epoch": epoch + 1, "loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1),
+               "examples": seen, "wall_s": time.perf_counter() - t0}
         if x_val is not None and y_val is not None and len(x_val):
             rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
         history.append(rec)
