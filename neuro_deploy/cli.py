@@ -154,11 +154,20 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--prune", default=None, type=click.Choice(["sadp", "random", "el2n", "infobatch", "full"]),
               help="Per-epoch data selection (SLAYER): spike-aware pruning or a baseline.")
 @click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
+@click.option("--pretrain", default=None, type=click.Choice(["ann"]),
+              help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD).")
+@click.option("--pretrain-source", default="events", show_default=True, type=click.Choice(["events", "images"]),
+              help="events: time-averaged event rates of the training set; images: static images "
+                   "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
+@click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
+@click.option("--pretrain-epochs", default=15, show_default=True)
+@click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
           num_steps: int, val_fraction: float, seed: int, framework: str, prune: str | None,
-          keep: float, as_json: bool) -> None:
+          keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
+          pretrain_epochs: int, lr: float | None, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
@@ -182,17 +191,51 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         from neuro_deploy.models.pruning import make_selector
 
         selector = make_selector(prune, len(tr), keep, epochs, seed)
-    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed),
-                      tr.to_tensors(dt_us, num_steps), tr.labels, selector=selector)
+    x_tr = tr.to_tensors(dt_us, num_steps)
+    init, pre_info = None, {}
+    if pretrain == "ann":
+        init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                          pretrain_epochs, seed)
+    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
+                                       lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
+                      x_tr, tr.labels, selector=selector, init=init)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
                                          "history": res.history, "prune": prune, "keep": keep})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
                "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
-               "examples_seen": int(sum(h["examples"] for h in res.history))}
+               "examples_seen": int(sum(h["examples"] for h in res.history)), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")
+
+
+def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):
+    """ANN pretraining (models.pretrain): returns the SNN initialiser and a summary."""
+    from neuro_deploy.models.pretrain import (calibrate_transfer, images_to_ann_inputs, pretrain_ann,
+                                              rate_inputs, transfer_to_slayer)
+
+    if source == "events":
+        xa, ya = rate_inputs(x_tr), tr.labels
+    else:
+        if images_path:
+            with np.load(images_path) as z:
+                imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
+        elif dataset == "digits":
+            from sklearn.datasets import load_digits
+
+            d = load_digits()
+            idx = np.array([int(n) for n in tr.names])
+            imgs, ya = d.images[idx] / 16.0, tr.labels
+        else:
+            raise BadInputError("--pretrain-source images needs --pretrain-images NPZ for this data set")
+        xa = images_to_ann_inputs(imgs, (cfg.input_shape[2], cfg.input_shape[1]))
+    pre = pretrain_ann(cfg, xa, np.asarray(ya), epochs=epochs, seed=seed)
+    k = min(200, len(x_tr))
+    scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
+    info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
+                         "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
+    return (lambda m: transfer_to_slayer(pre.ann, m, scale)), info
 
 
 def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:

@@ -56,3 +56,24 @@ def test_sadp_training_sees_fewer_examples_and_learns(digits):
     full = train_model(cfg, TrainConfig(epochs=2, progress=False, seed=3), x, sub.labels,
                        selector=make_selector("full", len(sub), 1.0, 2))
     assert [e["loss"] for e in plain.history] == pytest.approx([e["loss"] for e in full.history], rel=1e-5)
+
+
+def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
+    """pipeS/pipeD: an ANN on event rates (one step) transferred to the SNN; after one short
+    fine-tuning epoch it must beat a one-epoch SNN from scratch (measured 0.91 vs 0.55 on the
+    full digits split)."""
+    from neuro_deploy.models import ModelConfig, TrainConfig, train_model
+    from neuro_deploy.models.pretrain import calibrate_transfer, pretrain_ann, rate_inputs, transfer_to_slayer
+    from neuro_deploy.models.slayer_model import evaluate
+
+    tr, va = digits.split(0.2, 0)
+    tr = tr.subset(np.arange(600))
+    cfg = ModelConfig(hidden=(64,), dt_us=10_000, num_steps=30)
+    x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
+    pre = pretrain_ann(cfg, rate_inputs(x_tr), tr.labels, epochs=15)
+    assert pre.history[-1]["ann_train_accuracy"] > 0.8
+    scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:200], tr.labels[:200])
+    warm = train_model(cfg, TrainConfig(epochs=1, progress=False, lr=3e-5), x_tr, tr.labels,
+                       init=lambda m: transfer_to_slayer(pre.ann, m, scale))
+    cold = train_model(cfg, TrainConfig(epochs=1, progress=False), x_tr, tr.labels)
+    assert evaluate(warm.model, x_va, va.labels)[0] > evaluate(cold.model, x_va, va.labels)[0] + 0.1

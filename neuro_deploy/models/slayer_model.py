@@ -183,7 +183,7 @@ def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
 
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                selector: Any = None) -> TrainResult:
+                selector: Any = None, init: Callable[[Any], None] | None = None) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
     ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
@@ -196,6 +196,8 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     torch.set_num_threads(tcfg.threads)
     rng = np.random.default_rng(tcfg.seed)
     model = build_model(cfg)
+    if init is not None:                  # e.g. ANN-pretrained weights (models.pretrain)
+        init(model)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate,
                                     reduction="sum")

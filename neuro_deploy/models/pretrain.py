@@ -1,0 +1,152 @@
+"""pipeS: ANN pretraining on static images, then SNN fine-tuning on events (Lin et al., TNNLS 2022).
+
+The ANN has exactly the synaptic layers of the SLAYER network (dense) and a *sharpened
+ReLU* that anneals from a clipped ramp to the spiking neuron's step (pipeS
+``WS_ResNet``, see ../shared/research/seeds-methods.md §4):
+
+.. math:: h_e(x) = \\mathrm{clip}\\left(\\frac{x/\\theta - a_e}{b_e - a_e}, 0, 1\\right),\\quad
+          a_e = \\min(0.49, e/E),\\ b_e = \\max(0.51, 1 - e/E)
+
+with the SNN threshold ``theta`` and a straight-through rectangular surrogate gradient.
+
+Two input sources (:data:`ANN_SOURCES`):
+
+* ``events`` (pipeD-style): the training recordings' per-pixel event rates (the spike
+  tensors averaged over time, normalised) - one ANN step instead of T SNN steps;
+* ``images`` (pipeS): static images placed on the sensor canvas with the DVS emulator's
+  geometry; their gradient magnitude (where a moving edge makes events) feeds both
+  polarities. Measured on the digits: the ``images`` transfer lands near chance before
+  fine-tuning (static edges are a poor proxy of saccade events), ``events`` at 0.87.
+
+After pretraining, the weights are copied into the SLAYER blocks (weight-norm aware) and
+the SNN is fine-tuned on event data with a small learning rate (3e-5 by default).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def images_to_ann_inputs(images: np.ndarray, sensor: tuple[int, int] = (34, 34), digit_px: int = 28) -> np.ndarray:
+    """(N, h, w) images in [0, 1] -> (N, 2*H*W) edge-magnitude inputs on the sensor canvas."""
+    from neuro_deploy.events.emulator import SaccadeConfig, _place
+
+    canvas = _place(np.asarray(images, np.float32), SaccadeConfig(sensor=sensor, digit_px=digit_px))
+    gy, gx = np.gradient(canvas, axis=(1, 2))
+    mag = np.sqrt(gx ** 2 + gy ** 2)
+    mag /= max(float(mag.max()), 1e-6)
+    return np.concatenate([mag, mag], axis=1).reshape(len(images), -1).astype(np.float32)
+
+
+@dataclass
+class PretrainResult:
+    ann: object
+    history: list
+    seconds: float
+
+
+def _sharp(x, theta: float, a: float, b: float):
+    import torch
+
+    class Sharp(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, z):
+            ctx.save_for_backward(z)
+            return ((z / theta - a) / (b - a)).clamp(0, 1)
+
+        @staticmethod
+        def backward(ctx, g):
+            (z,) = ctx.saved_tensors
+            return g * ((z / theta - 0.5).abs() < 0.5).to(g.dtype) / theta
+
+    return Sharp.apply(x)
+
+
+def build_ann(cfg):
+    import torch
+
+    if cfg.conv:
+        from neuro_deploy.errors import BadInputError
+
+        raise BadInputError("ANN pretraining supports dense SLAYER models (no conv layers yet)")
+    widths = [int(np.prod(cfg.input_shape))] + list(cfg.hidden) + [cfg.num_classes]
+    return torch.nn.ModuleList([torch.nn.Linear(a, b, bias=False) for a, b in zip(widths[:-1], widths[1:])])
+
+
+def ann_forward(layers, x, theta: float, a: float, b: float):
+    for i, lin in enumerate(layers):
+        x = lin(x)
+        if i < len(layers) - 1:
+            x = _sharp(x, theta, a, b)
+    return x
+
+
+def pretrain_ann(cfg, x: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1e-3,
+                 batch_size: int = 64, seed: int = 0) -> PretrainResult:
+    """Train the ANN twin of a dense SLAYER model on (N, F) inputs with cross-entropy."""
+    import torch
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    layers = build_ann(cfg)
+    opt = torch.optim.Adam(layers.parameters(), lr=lr)
+    hist = []
+    t0 = time.perf_counter()
+    for e in range(epochs):
+        a, b = min(0.49, e / max(1, epochs)), max(0.51, 1 - e / max(1, epochs))
+        order = rng.permutation(len(x))
+        correct = 0
+        for i in range(0, len(order), batch_size):
+            idx = order[i:i + batch_size]
+            out = ann_forward(layers, torch.from_numpy(x[idx]), cfg.threshold, a, b)
+            loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y[idx]).long())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            correct += int((out.argmax(-1).numpy() == y[idx]).sum())
+        hist.append({"epoch": e + 1, "ann_train_accuracy": correct / len(x), "a": a, "b": b})
+    return PretrainResult(layers, hist, time.perf_counter() - t0)
+
+
+def transfer_to_slayer(layers, model, scale: float = 1.0) -> None:
+    """Copy ANN weights (times ``scale``) into the SLAYER blocks (sets weight-norm's g and v)."""
+    import torch
+
+    blocks = [b for b in model.blocks if getattr(b, "synapse", None) is not None]
+    with torch.no_grad():
+        for lin, block in zip(layers, blocks):
+            syn = block.synapse
+            w = lin.weight.detach().reshape(syn.weight.shape) * scale
+            if hasattr(syn, "weight_v"):
+                syn.weight_v.copy_(w)
+                norm = w.reshape(w.shape[0], -1).norm(dim=1).reshape(syn.weight_g.shape)
+                syn.weight_g.copy_(norm)
+            else:
+                syn.weight.copy_(w)
+
+
+def calibrate_transfer(layers, cfg, x: np.ndarray, y: np.ndarray,
+                       scales: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0)) -> tuple[float, dict]:
+    """The weight scale that makes the SNN (before any fine-tuning) best on ``x``: the ANN's
+    activation unit (one threshold) and an SNN's integrated spike input differ by the
+    neuron's time constants, which this one scalar absorbs."""
+    from neuro_deploy.models.slayer_model import build_model, evaluate
+
+    scores = {}
+    for s in scales:
+        m = build_model(cfg)
+        transfer_to_slayer(layers, m, s)
+        scores[s] = evaluate(m, x, y)[0]
+    best = max(scores, key=lambda k: scores[k])
+    return best, scores
+
+
+ANN_SOURCES = ("events", "images")
+
+
+def rate_inputs(x: np.ndarray) -> np.ndarray:
+    """(N, C, H, W, T) spike tensors -> (N, C*H*W) time-averaged rates scaled to [0, 1]."""
+    r = x.reshape(len(x), -1, x.shape[-1]).mean(-1).astype(np.float32)
+    return r / max(float(r.max()), 1e-6)
