@@ -162,12 +162,17 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
 @click.option("--pretrain-epochs", default=15, show_default=True)
 @click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
+@click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
+              "SNN student on few steps.")
+@click.option("--teacher-frames", default=10, show_default=True)
+@click.option("--student-steps", default=15, show_default=True)
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
           num_steps: int, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
-          pretrain_epochs: int, lr: float | None, as_json: bool) -> None:
+          pretrain_epochs: int, lr: float | None, hsd: bool, teacher_frames: int, student_steps: int,
+          as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
@@ -186,6 +191,13 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         return
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       hidden=widths, dt_us=dt_us, num_steps=num_steps)
+    if hsd:
+        summary = _train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr)
+        emit_json(summary) if as_json else click.echo(
+            f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
+            f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
+            f"{summary['deployed_accuracy']:.4f}")
+        return
     selector = None
     if prune is not None:
         from neuro_deploy.models.pruning import make_selector
@@ -208,6 +220,37 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")
+
+
+def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict:
+    """HSD teacher/student training (models.hsd); the student checkpoint runs ``steps`` steps."""
+    from neuro_deploy.models import ModelConfig, save_checkpoint
+    from neuro_deploy.models.hsd import HSDConfig, train_hsd
+    from neuro_deploy.models.slayer_model import evaluate
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.sim.evaluate import evaluate_deployed
+
+    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths)
+    h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
+                  **({"lr": lr} if lr is not None else {}))
+    res = train_hsd(cfg, h, tr)
+    dt = int(np.ceil(ds.duration_us / steps))
+    scfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt, "num_steps": steps})
+    x_va = va.to_tensors(dt, steps)
+    acc, _ = evaluate(res.model, x_va, va.labels)
+    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "teacher_frames": frames,
+                                                "student_steps": steps, "history": res.history})
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        export_model(out, Path(d) / "s.net", verify_inputs=x_va[:4])
+        dep = evaluate_deployed(load_netx(Path(d) / "s.net"), x_va, va.labels)
+    return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
+            "deployed_accuracy": dep.accuracy, "student_steps": steps, "teacher_frames": frames,
+            "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
+            "history": res.history}
 
 
 def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):

@@ -77,3 +77,18 @@ def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
                        init=lambda m: transfer_to_slayer(pre.ann, m, scale))
     cold = train_model(cfg, TrainConfig(epochs=1, progress=False), x_tr, tr.labels)
     assert evaluate(warm.model, x_va, va.labels)[0] > evaluate(cold.model, x_va, va.labels)[0] + 0.1
+
+
+def test_hsd_student_on_few_steps(digits):
+    from neuro_deploy.models import ModelConfig
+    from neuro_deploy.models.hsd import HSDConfig, train_hsd
+    from neuro_deploy.models.slayer_model import evaluate
+
+    tr, va = digits.split(0.2, 0)
+    tr = tr.subset(np.arange(500))
+    cfg = ModelConfig(hidden=(64,))
+    res = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=6, student_epochs=2, teacher_epochs=10), tr)
+    assert res.teacher_accuracy > 0.9
+    assert res.history[-1]["loss"] < res.history[0]["loss"]
+    x_va = va.to_tensors(int(np.ceil(va.duration_us / 6)), 6)
+    assert evaluate(res.model, x_va, va.labels)[0] > 0.5             # 6 steps instead of 60
