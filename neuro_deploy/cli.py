@@ -162,6 +162,8 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
 @click.option("--pretrain-epochs", default=15, show_default=True)
 @click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
+@click.option("--data", "data_path", default=None, type=click.Path(),
+              help="Train on a distilled data set (.npz from `distill`) instead of --dataset's train split.")
 @click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
               "SNN student on few steps.")
 @click.option("--teacher-frames", default=10, show_default=True)
@@ -171,8 +173,8 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
           num_steps: int, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
-          pretrain_epochs: int, lr: float | None, hsd: bool, teacher_frames: int, student_steps: int,
-          as_json: bool) -> None:
+          pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
+          student_steps: int, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
@@ -203,14 +205,25 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         from neuro_deploy.models.pruning import make_selector
 
         selector = make_selector(prune, len(tr), keep, epochs, seed)
-    x_tr = tr.to_tensors(dt_us, num_steps)
+    x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
+    if data_path is not None:
+        from neuro_deploy.data.distill import load_distilled
+
+        x_tr, y_tr, dmeta = load_distilled(data_path)
+        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or int(dmeta.get("dt_us", dt_us)) != dt_us:
+            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {dmeta.get('dt_us')} us do not match "
+                                f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
+        if selector is not None:
+            from neuro_deploy.models.pruning import make_selector
+
+            selector = make_selector(prune, len(x_tr), keep, epochs, seed)
     init, pre_info = None, {}
     if pretrain == "ann":
         init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
                                           pretrain_epochs, seed)
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
                                        lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
-                      x_tr, tr.labels, selector=selector, init=init)
+                      x_tr, y_tr, selector=selector, init=init)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
                                          "history": res.history, "prune": prune, "keep": keep})
@@ -303,6 +316,51 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
                                       f"model on only {agree:.2f} of samples: a semantic mismatch"]
     return {"nir": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "history": res.history,
             "dt": cfg.dt, "nir_vs_norse": {"class_agreement": agree, "samples": k, "warnings": warns}}
+
+
+# ---------------------------------------------------------------------------- distill
+@main.command()
+@click.option("--method", default="pace", show_default=True, type=click.Choice(["pace", "dm", "random"]))
+@click.option("--ipc", default=10, show_default=True, help="Synthetic samples per class.")
+@click.option("--dataset", default="digits", show_default=True)
+@click.option("--root", default=None)
+@click.option("--teacher", default=None, type=click.Path(), help="Teacher checkpoint (PACE); default: train one.")
+@click.option("--teacher-epochs", default=8, show_default=True)
+@click.option("--iterations", default=200, show_default=True)
+@click.option("--dt-us", default=10000, show_default=True)
+@click.option("--steps", "num_steps", default=30, show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("-o", "--output", "out", required=True, type=click.Path())
+@json_option
+@handle_errors
+def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str | None, teacher_epochs: int,
+            iterations: int, dt_us: int, num_steps: int, seed: int, out: str, as_json: bool) -> None:
+    """Distill an event data set into IPC synthetic integer event-frame samples per class."""
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
+    from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
+
+    ds = load_dataset(dataset, root=root)
+    tr, _ = ds.split(0.2, seed)
+    x_tr = tr.to_tensors(dt_us, num_steps)
+    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+                      dt_us=dt_us, num_steps=num_steps)
+    teacher_model = None
+    if method == "pace":
+        if teacher:
+            teacher_model, cfg, _ = load_checkpoint(teacher)
+        else:
+            teacher_model = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels).model
+    d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, seed=seed),
+                    teacher=teacher_model, model_cfg=cfg)
+    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps})
+    from pathlib import Path
+
+    summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
+               "bytes": Path(out).stat().st_size, "seconds": d.seconds,
+               "real_train_bytes": int(x_tr.size // 8)}
+    emit_json(summary) if as_json else click.echo(
+        f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes) in {d.seconds:.1f} s")
 
 
 # ---------------------------------------------------------------------------- export
