@@ -171,3 +171,46 @@ def test_sdnn_conv_network(tmp_path):
     net = load_netx(tmp_path / "sc.net")
     x = rng.integers(0, 20, (1, 10, 10, 2, 15)).astype(np.int32)
     assert_identical(net, RunSpec(steps=18, inputs=x))
+
+
+def test_lava_stops_cleanly_on_ctrl_c(fixtures):
+    """A KeyboardInterrupt in the middle of a Lava run leaves no worker process behind."""
+    import os
+    import signal
+    import time
+
+    from neuro_deploy.sim.lava import run_one
+
+    def children():
+        kids = []
+        for p in os.listdir("/proc"):
+            if p.isdigit():
+                try:
+                    st = open(f"/proc/{p}/stat").read().split()
+                except OSError:
+                    continue
+                if int(st[3]) == os.getpid() and st[2] != "Z":
+                    cmd = open(f"/proc/{p}/cmdline").read()
+                    if "resource_tracker" not in cmd:    # Python's per-interpreter helper, not Lava's
+                        kids.append(int(p))
+        return kids
+
+    net = load_netx(need(fixtures / "lava-dl" / "oxford" / "network.net"))
+    x = (np.random.default_rng(0).random((1, 200, 200_000)) < 0.1).astype(np.int32)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt()
+
+    before = set(children())                 # processes other tests may have left running
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run_one(net, RunSpec(steps=200_000, inputs=x))
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    deadline = time.time() + 10
+    while set(children()) - before and time.time() < deadline:
+        time.sleep(0.2)
+    assert set(children()) - before == set()
