@@ -187,12 +187,12 @@ def test_lava_stops_cleanly_on_ctrl_c(fixtures):
             if p.isdigit():
                 try:
                     st = open(f"/proc/{p}/stat").read().split()
+                    cmd = open(f"/proc/{p}/cmdline").read()
                 except OSError:
                     continue
-                if int(st[3]) == os.getpid() and st[2] != "Z":
-                    cmd = open(f"/proc/{p}/cmdline").read()
-                    if "resource_tracker" not in cmd:    # Python's per-interpreter helper, not Lava's
-                        kids.append(int(p))
+                # multiprocessing's resource_tracker is Python's per-interpreter helper, not Lava's
+                if int(st[3]) == os.getpid() and st[2] != "Z" and "resource_tracker" not in cmd:
+                    kids.append(int(p))
         return kids
 
     net = load_netx(need(fixtures / "lava-dl" / "oxford" / "network.net"))
