@@ -697,8 +697,9 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing
 @click.option("-o", "--output", "out", required=True, type=click.Path())
 @click.option("--format", "fmt", default=None)
 @click.option("--sensor-size", default=None, help="WxH, overrides the header.")
+@json_option
 @handle_errors
-def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None) -> None:
+def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None, as_json: bool) -> None:
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
     from neuro_deploy.events.readers import read_events
     from neuro_deploy.events.types import SensorSize
@@ -707,7 +708,10 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
     rec = read_events(file, fmt)
     size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
     write_events(rec.events, out, (size.width, size.height) if size else None)
-    click.echo(f"{len(rec.events)} events -> {out}")
+    if as_json:
+        emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})
+    else:
+        click.echo(f"{len(rec.events)} events -> {out}")
 
 
 @events.command("show")
@@ -715,8 +719,9 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="PNG file.")
 @click.option("--sensor-size", default=None, help="WxH, overrides the header.")
 @click.option("--format", "fmt", default=None)
+@json_option
 @handle_errors
-def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None) -> None:
+def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
     """Accumulated ON/OFF image, time surface and event-rate plot of a recording."""
     from neuro_deploy.events.plot import plot_recording
     from neuro_deploy.events.readers import read_events
@@ -725,7 +730,10 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None) -
     rec = read_events(file, fmt)
     size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
     plot_recording(rec, out, size)
-    click.echo(f"{len(rec.events)} events -> {out}")
+    if as_json:
+        emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})
+    else:
+        click.echo(f"{len(rec.events)} events -> {out}")
 
 
 @events.command("simulate")
@@ -737,8 +745,10 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None) -
 @click.option("-o", "--output", "out", required=True, type=click.Path(),
               help="Folder: one .bin (N-MNIST format) per image + labels.txt; or one .npz data set.")
 @click.option("--seed", default=0, show_default=True)
+@json_option
 @handle_errors
-def events_simulate(images: str | None, key: str | None, limit: int | None, out: str, seed: int) -> None:
+def events_simulate(images: str | None, key: str | None, limit: int | None, out: str, seed: int,
+                    as_json: bool) -> None:
     """Turn still images into DVS recordings (saccades in front of an emulated camera)."""
     from neuro_deploy.data.datasets import EventDataset, save_dataset
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
@@ -783,8 +793,12 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
 
             write_text_atomic(outp / "labels.txt", "#sample #class\n" + "".join(
                 f"{i + 1} {int(c)}\n" for i, c in enumerate(labels)))
-    click.echo(f"{len(recs)} recordings ({cfg.sensor[0]}x{cfg.sensor[1]}, "
-               f"{cfg.duration_us // 1000} ms) -> {out}")
+    if as_json:
+        emit_json({"output": out, "recordings": len(recs), "sensor": list(cfg.sensor),
+                   "duration_us": cfg.duration_us, "events_mean": float(np.mean([len(r) for r in recs]))})
+    else:
+        click.echo(f"{len(recs)} recordings ({cfg.sensor[0]}x{cfg.sensor[1]}, "
+                   f"{cfg.duration_us // 1000} ms) -> {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,8 +10,9 @@ from click.testing import CliRunner
 from conftest import need
 from neuro_deploy.cli import main
 
-COMMANDS = [["doctor"], ["demo"], ["train"], ["export"], ["run"], ["evaluate"],
-            ["events"], ["events", "info"], ["events", "convert"], ["events", "simulate"]]
+COMMANDS = [["doctor"], ["demo"], ["train"], ["export"], ["run"], ["evaluate"], ["fit"], ["replay"],
+            ["report"], ["distill"], ["events"], ["events", "info"], ["events", "convert"],
+            ["events", "show"], ["events", "simulate"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -111,3 +112,21 @@ def test_export_cli_success_with_profile(tmp_path, tiny_dense):
     r = CliRunner().invoke(main, ["export", str(tmp_path / "m.nir"), "--target", "loihi2-sim",
                                   "-o", str(tmp_path / "n.net")])
     assert r.exit_code == 0 and "class agreement" in r.output
+
+
+def test_events_convert_show_simulate(tmp_path, fixtures):
+    import json as _json
+
+    from neuro_deploy.events import read_events
+
+    f = need(fixtures / "events" / "formats" / "dat2_ncars_tonic_sample_atis.dat")
+    r = CliRunner().invoke(main, ["events", "convert", str(f), "-o", str(tmp_path / "e.h5"), "--json"])
+    assert r.exit_code == 0 and _json.loads(r.output)["events"] == 2009
+    assert len(read_events(tmp_path / "e.h5").events) == 2009
+    r = CliRunner().invoke(main, ["events", "show", str(f), "-o", str(tmp_path / "e.png")])
+    assert r.exit_code == 0 and (tmp_path / "e.png").stat().st_size > 5000
+    np.save(tmp_path / "imgs.npy", np.random.default_rng(0).random((3, 8, 8)))
+    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "imgs.npy"),
+                                  "-o", str(tmp_path / "sim"), "--json"])
+    assert r.exit_code == 0 and _json.loads(r.output)["recordings"] == 3
+    assert len(read_events(tmp_path / "sim" / "1.bin").events) > 0
