@@ -203,7 +203,7 @@ def test_lava_stops_cleanly_on_ctrl_c(fixtures):
 
     before = set(children())                 # processes other tests may have left running
     old = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 5.0)
+    signal.setitimer(signal.ITIMER_REAL, 8.0)          # well after build, compile and start
     try:
         with pytest.raises(KeyboardInterrupt):
             run_one(net, RunSpec(steps=200_000, inputs=x))
