@@ -78,13 +78,13 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
     Binary inputs go through the event-driven integer kernel (each spike adds its
     weight column); graded inputs through a float GEMM that is exact for the bound on
     the sums, or an int64 product beyond it."""
-    if binary and x.dtype == np.bool_:
+    if binary:
         from neuro_deploy.sim.kernels import event_matmul
 
-        return event_matmul(x, w)
+        return event_matmul(x.astype(bool, copy=False), w)
     fan_in = w.shape[1]
     wmax = int(np.abs(w).max()) if w.size else 0
-    xmax = 1 if binary else (int(np.abs(x).max()) if x.size else 0)
+    xmax = int(np.abs(x).max()) if x.size else 0
     bound = wmax * xmax * fan_in
     if bound < 2 ** 24:
         dtype = np.float32
@@ -101,7 +101,7 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
         rows, cols = np.nonzero(x)
         indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=x.shape[0]), out=indptr[1:])
-        data = np.ones(len(cols), dtype) if binary else x[rows, cols].astype(dtype)
+        data = x[rows, cols].astype(dtype)
         out = sp.csr_matrix((data, cols, indptr), shape=x.shape) @ wt
     else:
         out = x.astype(dtype) @ wt

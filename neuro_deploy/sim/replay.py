@@ -182,7 +182,9 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
     return arg
 
 
-def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig) -> list[dict[str, Any]]:
+def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig
+                    ) -> tuple[list, list[dict[str, Any]]]:
+    """One batch on the backend: (LayerCounts of the batch, per-recording results)."""
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
     from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.export import encode_for_net
@@ -201,16 +203,17 @@ def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig) -> l
     counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
                             if net.layers[0].kind != "input" else None)
     decisions = running_decisions(trains[-1])
-    out = [{"counts_obj": counts}]
+    out = []
     for i, x in enumerate(xs):
         out.append({"decisions": decisions[:, i], "counts": trains[-1][:, i].sum(0),
                     "spikes": {c.name: int(c.spikes_per_sample[i]) for c in counts},
                     "synops": {c.name: int(c.synops_per_sample[i]) for c in counts},
                     "steps": int(x.shape[-1])})
-    return out
+    return counts, out
 
 
-def _worker(args: tuple) -> list[dict[str, Any]]:
+def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
+    """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
     net_path, files, geom, cfg = args
     xs, n_events = [], []
     for f in files:
@@ -220,12 +223,12 @@ def _worker(args: tuple) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
-        batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
-        layer_counts.append(batch[0]["counts_obj"])
-        results += batch[1:]
+        counts, batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
+        layer_counts.append(counts)
+        results += batch
     for r, n in zip(results, n_events):
         r["events"] = n
-    return [{"layer_counts": layer_counts}] + results
+    return layer_counts, results
 
 
 def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
@@ -249,9 +252,9 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
             outs = list(pool.map(_worker, jobs))
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
-    for job, out in zip(jobs, outs):
-        batches += out[0]["layer_counts"]
-        for f, r in zip(job[1], out[1:]):
+    for job, (counts, results) in zip(jobs, outs):
+        batches += counts
+        for f, r in zip(job[1], results):
             by_file[f] = r
     samples: list[SampleResult] = []
     for f in files:
