@@ -320,13 +320,18 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
 
 # ---------------------------------------------------------------------------- distill
 @main.command()
-@click.option("--method", default="pace", show_default=True, type=click.Choice(["pace", "dm", "random"]))
+@click.option("--method", default="pace", show_default=True,
+              type=click.Choice(["pace", "dm", "prototype", "random"]))
 @click.option("--ipc", default=10, show_default=True, help="Synthetic samples per class.")
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--root", default=None)
-@click.option("--teacher", default=None, type=click.Path(), help="Teacher checkpoint (PACE); default: train one.")
+@click.option("--teacher", default=None, type=click.Path(),
+              help="Teacher checkpoint (PACE); default: train one on the full training split and use "
+                   "its per-epoch snapshots as teachers.")
 @click.option("--teacher-epochs", default=8, show_default=True)
 @click.option("--iterations", default=200, show_default=True)
+@click.option("--lr", default=0.01, show_default=True, help="Step size on the synthetic latents.")
+@click.option("--max-count", default=1, show_default=True, help="N of PEQ-N: events per pixel per bin.")
 @click.option("--dt-us", default=10000, show_default=True)
 @click.option("--steps", "num_steps", default=30, show_default=True)
 @click.option("--seed", default=0, show_default=True)
@@ -334,31 +339,46 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
 @json_option
 @handle_errors
 def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str | None, teacher_epochs: int,
-            iterations: int, dt_us: int, num_steps: int, seed: int, out: str, as_json: bool) -> None:
+            iterations: int, lr: float, max_count: int, dt_us: int, num_steps: int, seed: int, out: str,
+            as_json: bool) -> None:
     """Distill an event data set into IPC synthetic integer event-frame samples per class."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
-    from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
+    from neuro_deploy.models import ModelConfig, TrainConfig, build_model, load_checkpoint, train_model
 
     ds = load_dataset(dataset, root=root)
     tr, _ = ds.split(0.2, seed)
     x_tr = tr.to_tensors(dt_us, num_steps)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps)
-    teacher_model = None
+    teachers: list = []
+    teacher_s = 0.0
     if method == "pace":
         if teacher:
-            teacher_model, cfg, _ = load_checkpoint(teacher)
+            model, cfg, _ = load_checkpoint(teacher)
+            teachers = [model]
         else:
-            teacher_model = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels).model
-    d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, seed=seed),
-                    teacher=teacher_model, model_cfg=cfg)
+            snaps: list[dict] = []
+            res = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels,
+                              on_epoch=lambda e, m: snaps.append({k: v.detach().clone()
+                                                                  for k, v in m.state_dict().items()}))
+            teacher_s = res.train_seconds
+            for sd in snaps:
+                teachers.append(build_model(cfg))
+                teachers[-1].load_state_dict(sd)
+        want = (2, ds.sensor[1], ds.sensor[0])
+        if tuple(cfg.input_shape) != want or cfg.num_steps != num_steps:
+            raise BadInputError(f"{teacher}: teacher input {tuple(cfg.input_shape)} x {cfg.num_steps} steps does not "
+                                f"match {dataset} frames {want} x {num_steps} steps")
+    d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, lr=lr,
+                                                           max_count=max_count, seed=seed),
+                    teacher=teachers, model_cfg=cfg)
     save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps})
     from pathlib import Path
 
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
-               "bytes": Path(out).stat().st_size, "seconds": d.seconds,
-               "real_train_bytes": int(x_tr.size // 8)}
+               "bytes": Path(out).stat().st_size, "seconds": d.seconds, "teacher_seconds": teacher_s,
+               "teachers": len(teachers), "real_train_bytes": int(x_tr.size // 8)}
     emit_json(summary) if as_json else click.echo(
         f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes) in {d.seconds:.1f} s")
 

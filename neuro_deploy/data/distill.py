@@ -43,8 +43,24 @@ class DistillConfig:
     frequencies: int = 256
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
+    calib_weight: float = 0.0      #: cross-entropy of the teacher's output on synthetic samples
+    layers: str = "first"          #: teacher layers whose SDR features are matched: first|all
+    optimizer: str = "adam"        #: adam|sgd (SGD with momentum moves only pixels with gradient)
+    momentum: float = 0.5
+    cf_pooling: str = "time"       #: CF samples: "time" pools (sample, step) pairs, "step" matches per step
+    rounding: str = "stochastic"   #: how the stored frames quantize the latents: stochastic|nearest
     seed: int = 0
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        choices = {"layers": ("first", "all"), "optimizer": ("adam", "sgd"),
+                   "cf_pooling": ("time", "step"), "rounding": ("stochastic", "nearest")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise BadInputError(f"distill {name}={getattr(self, name)!r}: choose one of {', '.join(allowed)}")
+        if self.ipc < 1 or self.iterations < 0 or self.max_count < 1:
+            raise BadInputError(f"distill: ipc ({self.ipc}) and max_count ({self.max_count}) must be >= 1, "
+                                f"iterations ({self.iterations}) >= 0")
 
 
 @dataclass
@@ -68,18 +84,28 @@ def peq(x, n_max: int):
     return q.detach() + (x - x.detach()) * keep
 
 
-def sdr_features(model, x, lam: float):
-    """First hidden layer's spikes + residual membrane (B, features, T)."""
-    block = model.blocks[0]
+def sdr_features(model, x, lam: float, layers: int = 1):
+    """SDR features of the first ``layers`` spiking layers: ``f = s + lam (1 - s) clip(v/theta, 0, 1)``,
+    each (B, features, T); the last element of the list is the output spike train."""
+    from lava.lib.dl.slayer.block.base import step_delay
+
     if x.dim() == 5 and not model.config.conv:
         x = x.reshape(x.shape[0], -1, x.shape[-1])
-    z = block.synapse(x)
-    _, voltage = block.neuron.dynamics(z)
-    s = block.neuron.spike(voltage)
     theta = float(model.config.threshold)
-    r = (voltage / theta).clamp(0, 1)
-    f = s + lam * (1 - s) * r
-    return f.reshape(f.shape[0], -1, f.shape[-1])
+    feats = []
+    for block in model.blocks:
+        if not hasattr(block, "synapse"):           # Flatten
+            x = block(x)
+            continue
+        z = block.synapse(x)
+        _, voltage = block.neuron.dynamics(z)
+        s = block.neuron.spike(voltage)
+        f = s + lam * (1 - s) * (voltage / theta).clamp(0, 1)
+        feats.append(f.reshape(f.shape[0], -1, f.shape[-1]))
+        x = step_delay(block, s) if getattr(block, "delay_shift", False) else s
+        if len(feats) == layers:
+            break
+    return feats
 
 
 def cf_loss(fr, fs, omega, scale: float):
@@ -129,6 +155,32 @@ def distill_random(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
                      time.perf_counter() - t0)
 
 
+def distill_prototype(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
+    """Class-mean baseline: ``ipc`` draws of ``q(p_c)`` where ``p_c`` is the class's mean event
+    count per (polarity, pixel, step) - the distilled set a pure first-moment match converges to."""
+    import torch
+
+    torch.manual_seed(cfg.seed)
+    t0 = time.perf_counter()
+    frames, labs = [], []
+    for c in np.unique(y):
+        pool = np.flatnonzero(y == c)
+        mean = np.zeros(x_real.shape[1:], np.float64)
+        for start in range(0, len(pool), 256):                 # bounded memory on large sets
+            mean += x_real[pool[start:start + 256]].sum(0, dtype=np.float64)
+        p = torch.from_numpy((mean / len(pool)).astype(np.float32)).expand(cfg.ipc, *mean.shape)
+        frames.append(peq(p, cfg.max_count).numpy().astype(np.uint8))
+        labs += [c] * cfg.ipc
+    return Distilled(np.concatenate(frames), np.asarray(labs), "prototype", cfg.ipc, 0,
+                     time.perf_counter() - t0)
+
+
+OPTIMIZERS: dict[str, Callable[..., Any]] = {
+    "adam": lambda params, cfg: __import__("torch").optim.Adam(params, lr=cfg.lr),
+    "sgd": lambda params, cfg: __import__("torch").optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
+}
+
+
 def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> Distilled:
     import torch
 
@@ -137,7 +189,7 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     t0 = time.perf_counter()
     idx, labs = _init_latents(x_real, y, cfg.ipc, rng)
     lat = torch.tensor(x_real[idx].astype(np.float32), requires_grad=True)   # start at real frames
-    opt = torch.optim.Adam([lat], lr=cfg.lr)
+    opt = OPTIMIZERS[cfg.optimizer]([lat], cfg)
     classes = np.unique(y)
     hist = []
     it = range(cfg.iterations)
@@ -152,7 +204,7 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
             pool = np.flatnonzero(y == c)
             rb = torch.from_numpy(x_real[rng.choice(pool, min(cfg.real_batch, len(pool)), replace=False)]).float()
             sb = peq(lat[labs == c], cfg.max_count)
-            loss = loss_fn(rb, sb, i)
+            loss = loss_fn(rb, sb, i, c)
             loss.backward()
             total += float(loss.detach())
         opt.step()
@@ -160,30 +212,49 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
             lat.clamp_(-0.5, cfg.max_count + 0.5)
         hist.append(total / len(classes))
     with torch.no_grad():
-        frames = peq(lat, cfg.max_count).numpy().astype(np.uint8)
+        q = peq(lat, cfg.max_count) if cfg.rounding == "stochastic" else torch.round(lat).clamp(0, cfg.max_count)
+        frames = q.numpy().astype(np.uint8)
     return Distilled(frames, labs, method, cfg.ipc, 0, time.perf_counter() - t0, hist)
 
 
 def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Distilled:
-    """PACE against a frozen teacher SNN (see module docstring)."""
+    """PACE against frozen teacher SNNs (see module docstring). ``teacher`` is one model or a
+    list (e.g. snapshots along the teacher's training trajectory, as NCFM uses several
+    pretrained teachers); each iteration matches features of one of them, in turn."""
     import torch
 
-    if teacher is None:
+    if teacher is None or (isinstance(teacher, (list, tuple)) and not teacher):
         raise BadInputError("PACE needs a teacher SNN trained on the full set")
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    teacher.eval()
+    teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
+    for t in teachers:
+        for p in t.parameters():
+            p.requires_grad_(False)
+        t.eval()
     gen = torch.Generator().manual_seed(cfg.seed)
-
-    def loss_fn(rb, sb, i):
-        fr = sdr_features(teacher, rb, cfg.sdr_lambda)
-        fs = sdr_features(teacher, sb, cfg.sdr_lambda)
-        d = fr.shape[1]
-        omega = torch.randn(d, cfg.frequencies, generator=gen) * 4.0
-        scale = float(fr.norm(dim=1).mean()) + 1e-6
-        spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale) for t in range(fr.shape[-1])) / fr.shape[-1]
-        mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale ** 2)   # first moment per step
-        return spatial + mean + cfg.temporal_weight * temporal_loss(fr, fs)
+    def loss_fn(rb, sb, i, c):
+        teacher = teachers[i % len(teachers)]
+        n_layers = 1 if cfg.layers == "first" else len(teacher.blocks)
+        frs = sdr_features(teacher, rb, cfg.sdr_lambda, n_layers)
+        fss = sdr_features(teacher, sb, cfg.sdr_lambda, n_layers)
+        total = 0.0
+        for fr, fs in zip(frs, fss):
+            omega = torch.randn(fr.shape[1], cfg.frequencies, generator=gen) * 4.0
+            scale = float(fr.norm(dim=1).mean()) + 1e-6
+            if cfg.cf_pooling == "time":      # time-expanded: every (sample, step) is a draw
+                spatial = cf_loss(fr.permute(0, 2, 1).reshape(-1, fr.shape[1]),
+                                  fs.permute(0, 2, 1).reshape(-1, fs.shape[1]), omega, scale)
+            else:
+                spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale)
+                              for t in range(fr.shape[-1])) / fr.shape[-1]
+            mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale ** 2)   # first moment per step
+            total = total + spatial + mean + cfg.temporal_weight * temporal_loss(fr, fs)
+        if cfg.calib_weight:
+            if n_layers < len(teacher.blocks):
+                fss = sdr_features(teacher, sb, 0.0, len(teacher.blocks))
+            logits = fss[-1].sum(-1)                         # output spike (+residual) counts
+            target = torch.full((len(logits),), int(c), dtype=torch.long)
+            total = total + cfg.calib_weight * torch.nn.functional.cross_entropy(logits, target)
+        return total
 
     return _optimise(x_real, y, cfg, loss_fn, "pace")
 
@@ -194,18 +265,19 @@ def distill_dm(x_real, y, cfg: DistillConfig, model_cfg=None, **_: Any) -> Disti
 
     state = {}
 
-    def loss_fn(rb, sb, i):
+    def loss_fn(rb, sb, i, c):
         if state.get("i") != i:
             state["net"], state["i"] = build_model(model_cfg), i
         net = state["net"]
-        er = sdr_features(net, rb, 0.0).mean(-1).mean(0)
-        es = sdr_features(net, sb, 0.0).mean(-1).mean(0)
+        er = sdr_features(net, rb, 0.0)[0].mean(-1).mean(0)
+        es = sdr_features(net, sb, 0.0)[0].mean(-1).mean(0)
         return ((er - es) ** 2).sum()
 
     return _optimise(x_real, y, cfg, loss_fn, "dm")
 
 
-METHODS: dict[str, Callable[..., Distilled]] = {"pace": distill_pace, "dm": distill_dm, "random": distill_random}
+METHODS: dict[str, Callable[..., Distilled]] = {"pace": distill_pace, "dm": distill_dm, "random": distill_random,
+                                                "prototype": distill_prototype}
 
 
 def distill(method: str, x_real: np.ndarray, y: np.ndarray, cfg: DistillConfig, **kwargs: Any) -> Distilled:

@@ -183,12 +183,14 @@ def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
 
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                selector: Any = None, init: Callable[[Any], None] | None = None) -> TrainResult:
+                selector: Any = None, init: Callable[[Any], None] | None = None,
+                on_epoch: Callable[[int, Any], None] | None = None) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
     ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
     loss weights; without one every example is used with weight 1 (SLAYER's ``SpikeRate``
-    with ``reduction='sum'``)."""
+    with ``reduction='sum'``). ``on_epoch(epoch, model)`` runs after every epoch (e.g. to keep
+    snapshots of the training trajectory as PACE teachers)."""
     import torch
 
     slayer = import_slayer()
@@ -250,6 +252,8 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
         if x_val is not None and y_val is not None and len(x_val):
             rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
         history.append(rec)
+        if on_epoch is not None:
+            on_epoch(epoch, model)
     if bar is not None:
         bar.close()
     model.eval()
