@@ -49,6 +49,7 @@ class DistillConfig:
     momentum: float = 0.5
     cf_pooling: str = "time"       #: CF samples: "time" pools (sample, step) pairs, "step" matches per step
     rounding: str = "stochastic"   #: how the stored frames quantize the latents: stochastic|nearest
+    init_real_weight: float = 1.0  #: latents start at w * real sample + (1 - w) * class-mean counts
     seed: int = 0
     progress: bool = True
 
@@ -155,6 +156,15 @@ def distill_random(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
                      time.perf_counter() - t0)
 
 
+def _class_mean(x_real: np.ndarray, y: np.ndarray, c: int) -> np.ndarray:
+    """Mean event count of class ``c`` per (polarity, pixel, step), in bounded memory."""
+    pool = np.flatnonzero(y == c)
+    mean = np.zeros(x_real.shape[1:], np.float64)
+    for start in range(0, len(pool), 256):
+        mean += x_real[pool[start:start + 256]].sum(0, dtype=np.float64)
+    return (mean / len(pool)).astype(np.float32)
+
+
 def distill_prototype(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
     """Class-mean baseline: ``ipc`` draws of ``q(p_c)`` where ``p_c`` is the class's mean event
     count per (polarity, pixel, step) - the distilled set a pure first-moment match converges to."""
@@ -164,11 +174,8 @@ def distill_prototype(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
     t0 = time.perf_counter()
     frames, labs = [], []
     for c in np.unique(y):
-        pool = np.flatnonzero(y == c)
-        mean = np.zeros(x_real.shape[1:], np.float64)
-        for start in range(0, len(pool), 256):                 # bounded memory on large sets
-            mean += x_real[pool[start:start + 256]].sum(0, dtype=np.float64)
-        p = torch.from_numpy((mean / len(pool)).astype(np.float32)).expand(cfg.ipc, *mean.shape)
+        mean = _class_mean(x_real, y, c)
+        p = torch.from_numpy(mean).expand(cfg.ipc, *mean.shape)
         frames.append(peq(p, cfg.max_count).numpy().astype(np.uint8))
         labs += [c] * cfg.ipc
     return Distilled(np.concatenate(frames), np.asarray(labs), "prototype", cfg.ipc, 0,
@@ -188,9 +195,14 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     torch.manual_seed(cfg.seed)
     t0 = time.perf_counter()
     idx, labs = _init_latents(x_real, y, cfg.ipc, rng)
-    lat = torch.tensor(x_real[idx].astype(np.float32), requires_grad=True)   # start at real frames
-    opt = OPTIMIZERS[cfg.optimizer]([lat], cfg)
     classes = np.unique(y)
+    init = x_real[idx].astype(np.float32)                       # start at real frames ...
+    if cfg.init_real_weight < 1.0:                              # ... pulled toward the class mean
+        for c in classes:
+            init[labs == c] = (cfg.init_real_weight * init[labs == c]
+                               + (1 - cfg.init_real_weight) * _class_mean(x_real, y, c))
+    lat = torch.tensor(init, requires_grad=True)
+    opt = OPTIMIZERS[cfg.optimizer]([lat], cfg)
     hist = []
     it = range(cfg.iterations)
     if cfg.progress:
