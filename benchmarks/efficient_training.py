@@ -6,8 +6,8 @@ latency per inference, and ratios vs full-data training; mean ± std over seeds.
         [--epochs 10] [--ipc 1 10] [--distill-iterations 200] [--out benchmarks/results/efficient_training]
 
 Methods: full data; SADP / random / EL2N / InfoBatch at keep 0.5, SADP at keep 0.7; ANN pretraining (event
-rates) + 1 epoch fine-tuning; HSD (10 teacher frames, 8 student steps, i.e. ~1/4 of the
-30 steps); PACE / DM / random real subset / class-mean prototypes at each IPC (a fresh SNN
+rates) + 1 epoch fine-tuning; HSD (10 teacher frames; 4, 8 and 15 student steps - 8 is ~1/4
+of the 30 steps); PACE / DM / random real subset / class-mean prototypes at each IPC (a fresh SNN
 trained on the stored integer frames for max(60, 3000/N) epochs). PACE's teachers are the
 snapshots of the full-data run (one per epoch), so they cost nothing extra here.
 
@@ -94,11 +94,12 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
     r = train_model(cfg, TrainConfig(epochs=1, seed=seed, lr=3e-5, progress=False), x_tr, tr.labels,
                     init=lambda mdl: transfer_to_slayer(pre.ann, mdl, scale))
     record("pretrain-ann+1ep", r.model, cfg, time.perf_counter() - t, x_va, full_bytes)
-    t = time.perf_counter()
-    h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=8, student_epochs=2, seed=seed), tr)
-    dt8 = int(np.ceil(ds.duration_us / 8))
-    cfg8 = ModelConfig(**{**cfg.__dict__, "dt_us": dt8, "num_steps": 8})
-    record("hsd-8steps", h.model, cfg8, time.perf_counter() - t, va.to_tensors(dt8, 8), full_bytes)
+    for steps in (4, 8, 15):                       # accuracy vs inference steps (full: 30)
+        t = time.perf_counter()
+        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2, seed=seed), tr)
+        dts = int(np.ceil(ds.duration_us / steps))
+        cfgs = ModelConfig(**{**cfg.__dict__, "dt_us": dts, "num_steps": steps})
+        record(f"hsd-{steps}steps", h.model, cfgs, time.perf_counter() - t, va.to_tensors(dts, steps), full_bytes)
 
     def snapshot(sd):
         m = build_model(cfg)

@@ -210,6 +210,11 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         from neuro_deploy.data.distill import load_distilled
 
         x_tr, y_tr, dmeta = load_distilled(data_path)
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("dt_us") == click.core.ParameterSource.DEFAULT and "num_steps" in dmeta \
+                and ctx.get_parameter_source("num_steps") == click.core.ParameterSource.DEFAULT:
+            dt_us, num_steps = int(dmeta["dt_us"]), int(dmeta["num_steps"])   # the distilled file's timing
+            cfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt_us, "num_steps": num_steps})
         if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or int(dmeta.get("dt_us", dt_us)) != dt_us:
             raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {dmeta.get('dt_us')} us do not match "
                                 f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
@@ -260,8 +265,14 @@ def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict
     with tempfile.TemporaryDirectory() as d:
         export_model(out, Path(d) / "s.net", verify_inputs=x_va[:4])
         dep = evaluate_deployed(load_netx(Path(d) / "s.net"), x_va, va.labels)
+    curve = []
+    if dep.trains_last is not None:                  # deployed decision read after k simulated steps
+        from neuro_deploy.sim.replay import running_decisions
+
+        curve = (running_decisions(dep.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
     return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
-            "deployed_accuracy": dep.accuracy, "student_steps": steps, "teacher_frames": frames,
+            "deployed_accuracy": dep.accuracy, "accuracy_vs_step": curve,
+            "student_steps": steps, "teacher_frames": frames,
             "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
             "history": res.history}
 
