@@ -130,7 +130,10 @@ def main() -> None:
     ap.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--distill-iterations", type=int, default=200)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficient_training"))
+    ap.add_argument("--replot", default=None, metavar="JSON", help="only rebuild table + plot from a run's JSON")
     a = ap.parse_args()
+    if a.replot:
+        return replot(a.replot)
     from neuro_deploy.data import load_dataset
 
     ds = load_dataset(a.dataset, root=a.root, progress=True)
@@ -145,6 +148,7 @@ def main() -> None:
 
 
 def write_table(a, ds, runs: list[dict]) -> str:
+    """Rows (mean/std over seeds and ratios to full data) -> JSON, Markdown and a PNG beside --out."""
     rows = []
     base = {k: np.mean([r["full"][k] for r in runs]) for k in KEYS}
     for n in runs[0]:
@@ -156,7 +160,7 @@ def write_table(a, ds, runs: list[dict]) -> str:
                      "train_time_vs_full": v["train_s"].mean() / base["train_s"],
                      "total_time_vs_full": (v["train_s"].mean() + v["prep_s"].mean()) / base["train_s"],
                      "storage_vs_full": v["bytes"].mean() / base["bytes"]})
-    n_train = len(ds.split(0.2, 0)[0])
+    n_train = ds if isinstance(ds, int) else len(ds.split(0.2, 0)[0])
     md = [f"Efficient training on `{a.dataset}` ({n_train} training samples, {len(runs)} seeds, SLAYER "
           f"2312-128-10, 30 steps of 10 ms, {a.epochs} epochs for full data; deployed = netx on the bit-exact "
           "fast backend, energy/latency = loihi2 profile per inference on the validation split)", "",
@@ -175,10 +179,57 @@ def write_table(a, ds, runs: list[dict]) -> str:
     from neuro_deploy._io import atomic_path
 
     with atomic_path(out.with_suffix(".json"), ".json") as tmp:
-        Path(tmp).write_text(json.dumps({"args": vars(a), "rows": rows, "runs": runs}, indent=2, default=float))
+        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": rows, "runs": runs}, indent=2, default=float))
     with atomic_path(out.with_suffix(".md"), ".md") as tmp:
         Path(tmp).write_text(text + "\n")
+    plot(rows, f"{a.dataset} ({n_train} training samples, {len(runs)} seeds)", out.with_suffix(".png"))
     return text
+
+
+def plot(rows: list[dict], title: str, path: Path) -> None:
+    """Deployed accuracy vs training time (relative to full data), and energy per inference."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from neuro_deploy._io import atomic_path
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 5.5), gridspec_kw={"width_ratios": [3, 2]})
+    colours = {"full": "k", "prune": "tab:blue", "pretrain": "tab:green", "hsd": "tab:orange", "distill": "tab:red"}
+    for r in rows:
+        c = colours.get(r["method"].split("-")[0], "grey")
+        ax.errorbar(r["total_time_vs_full"], r["deployed_mean"], yerr=r["deployed_std"], fmt="o", color=c, capsize=3)
+        ax.annotate(r["method"], (r["total_time_vs_full"], r["deployed_mean"]), fontsize=7,
+                    xytext=(4, 3), textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set_xlabel("training wall time / full-data training (incl. one-off distillation)")
+    ax.set_ylabel("deployed accuracy (fixed point, fast backend)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    names = [r["method"] for r in rows]
+    bx.barh(names, [r["energy_uj_mean"] for r in rows],
+            color=[colours.get(n.split("-")[0], "grey") for n in names])
+    bx.invert_yaxis()
+    bx.tick_params(axis="y", labelsize=7)
+    bx.set_xlabel("loihi2-sim energy per inference (µJ)")
+    fig.tight_layout()
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+
+
+def replot(json_path: str) -> None:
+    """Rebuild the table and plot of an earlier run from its JSON."""
+    d = json.loads(Path(json_path).read_text())
+    a = argparse.Namespace(**{**d["args"], "out": str(Path(json_path).with_suffix(""))})
+    if "n_train" in d:
+        n_train = d["n_train"]
+    else:
+        from neuro_deploy.data import load_dataset
+
+        n_train = len(load_dataset(a.dataset, root=a.root, progress=False).split(0.2, 0)[0])
+    print(write_table(a, n_train, d["runs"]))
 
 
 if __name__ == "__main__":
