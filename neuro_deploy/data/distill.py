@@ -1,4 +1,4 @@
-"""Event dataset distillation: PACE and its baselines (random real subset, DM).
+"""Event dataset distillation: PACE and its baselines (random real subset, DM, class-mean).
 
 A distilled set is ``ipc`` synthetic samples per class of integer event-count frames
 (N, 2, H, W, T) that a fresh SNN trains on instead of the full set. PACE (reconstruction
@@ -6,17 +6,25 @@ of Ye et al. 2025; ../shared/research/seeds-methods.md §1 - equations there are
 
 * **PEQ-N** - the synthetic sample is a continuous latent ``x``; the forward pass uses
   integer frames ``q(x) = clip(floor(x) + Bernoulli(x - floor(x)), 0, N)`` with a clipped
-  straight-through gradient;
-* **SDR** - dense features of a frozen teacher SNN trained on the full set: the first
-  hidden layer's spikes plus the residual membrane potential, ``f = s + lambda (1 - s)
-  clip(v / theta, 0, 1)``, per time step;
-* **ST-DSM** - real and synthetic feature distributions are matched per class in
-  amplitude and phase: across features through the empirical characteristic function at
-  random frequencies (NCFM's loss, summed over time steps: "time-expanded") and along time
-  through the DFT of the class-mean features (amplitude and phase terms).
+  straight-through gradient ``dq/dx = 1[0 <= x <= N]``;
+* **SDR** - dense features of frozen teacher SNNs trained on the full set: a layer's spikes
+  plus its residual membrane potential, ``f_t = s_t + lambda (1 - s_t) clip(v_t / theta, 0, 1)``;
+  the teachers are the snapshots of the teacher's training run, one per epoch, used in turn
+  (NCFM matches against many pretrained teachers; a single converged teacher gives a narrow
+  feature space that the synthetic frames over-fit);
+* **ST-DSM** - real and synthetic feature distributions are matched per class in amplitude
+  and phase: across features by the empirical characteristic function
+  ``phi(w) = mean_b exp(i w . f_b / s)`` at random frequencies ``w ~ N(0, 16 I)``, with
+  ``L_CF = mean_w sqrt(0.5 (|phi_r| - |phi_s|)^2 + 0.5 * 2 (|phi_r||phi_s| - Re phi_r Re phi_s
+  - Im phi_r Im phi_s))`` (NCFM), where every (sample, step) pair is one draw
+  ("time-expanded"; ``cf_pooling="step"`` matches each step separately); along time by the
+  DFT of the class-mean features, ``sum_k (|F_r,k| - |F_s,k|)^2 + 0.1 (1 - cos(angle F_r,k -
+  angle F_s,k))``; plus the per-step first moment ``||mean f_r - mean f_s||^2 / s^2``.
 
-Baselines at the same ``ipc``: ``random`` (real samples) and ``dm`` (distribution
-matching: mean embeddings of freshly initialised networks, Zhao & Bilen 2023).
+Baselines at the same ``ipc``: ``random`` (real samples), ``dm`` (distribution matching:
+mean embeddings of freshly initialised networks, Zhao & Bilen 2023) and ``prototype``
+(``ipc`` PEQ draws of each class's mean event counts - what pure first-moment matching
+converges to).
 """
 from __future__ import annotations
 
