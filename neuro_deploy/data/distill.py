@@ -62,7 +62,7 @@ class DistillConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        choices = {"layers": ("first", "all"), "optimizer": ("adam", "sgd"),
+        choices = {"layers": ("first", "all"), "optimizer": tuple(OPTIMIZERS),
                    "cf_pooling": ("time", "step"), "rounding": ("stochastic", "nearest")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
@@ -190,10 +190,19 @@ def distill_prototype(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
                      time.perf_counter() - t0)
 
 
-OPTIMIZERS: dict[str, Callable[..., Any]] = {
-    "adam": lambda params, cfg: __import__("torch").optim.Adam(params, lr=cfg.lr),
-    "sgd": lambda params, cfg: __import__("torch").optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum),
-}
+def _adam(params, cfg: DistillConfig):
+    import torch
+
+    return torch.optim.Adam(params, lr=cfg.lr)
+
+
+def _sgd(params, cfg: DistillConfig):
+    import torch
+
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+
+
+OPTIMIZERS: dict[str, Callable[..., Any]] = {"adam": _adam, "sgd": _sgd}
 
 
 def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> Distilled:
@@ -251,6 +260,7 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             p.requires_grad_(False)
         t.eval()
     gen = torch.Generator().manual_seed(cfg.seed)
+
     def loss_fn(rb, sb, i, c):
         teacher = teachers[i % len(teachers)]
         n_layers = 1 if cfg.layers == "first" else len(teacher.blocks)
