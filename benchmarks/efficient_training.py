@@ -63,7 +63,7 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
     from neuro_deploy.models.pretrain import calibrate_transfer, pretrain_ann, rate_inputs, transfer_to_slayer
     from neuro_deploy.models.pruning import make_selector
-    from neuro_deploy.models.slayer_model import build_model, evaluate
+    from neuro_deploy.models.slayer_model import Snapshots, evaluate
 
     tr, va = ds.split(0.2, seed)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), hidden=(128,), dt_us=10_000, num_steps=30)
@@ -78,10 +78,10 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
                      "train_s": train_s, "prep_s": prep_s, "bytes": nbytes}
         print(f"  seed {seed} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in out[name].items()), flush=True)
 
-    snapshots: list[dict] = []
-    keep = lambda epoch, m: snapshots.append({k: v.detach().clone() for k, v in m.state_dict().items()})
+    snapshots = Snapshots()
     t = time.perf_counter()
-    full = train_model(cfg, TrainConfig(epochs=a.epochs, seed=seed, progress=False), x_tr, tr.labels, on_epoch=keep)
+    full = train_model(cfg, TrainConfig(epochs=a.epochs, seed=seed, progress=False), x_tr, tr.labels,
+                       on_epoch=snapshots)
     record("full", full.model, cfg, time.perf_counter() - t, x_va, full_bytes)
     for m, keep_frac in (("sadp", 0.5), ("random", 0.5), ("el2n", 0.5), ("infobatch", 0.5), ("sadp", 0.7)):
         t = time.perf_counter()
@@ -101,12 +101,7 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
         cfgs = ModelConfig(**{**cfg.__dict__, "dt_us": dts, "num_steps": steps})
         record(f"hsd-{steps}steps", h.model, cfgs, time.perf_counter() - t, va.to_tensors(dts, steps), full_bytes)
 
-    def snapshot(sd):
-        m = build_model(cfg)
-        m.load_state_dict(sd)
-        return m
-
-    teachers = [snapshot(sd) for sd in snapshots]
+    teachers = snapshots.models(cfg)
     for ipc in a.ipc:
         for m in ("pace", "dm", "prototype", "random"):
             t = time.perf_counter()

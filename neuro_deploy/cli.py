@@ -355,7 +355,8 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     """Distill an event data set into IPC synthetic integer event-frame samples per class."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
-    from neuro_deploy.models import ModelConfig, TrainConfig, build_model, load_checkpoint, train_model
+    from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
+    from neuro_deploy.models.slayer_model import Snapshots
 
     ds = load_dataset(dataset, root=root)
     tr, _ = ds.split(0.2, seed)
@@ -369,14 +370,10 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
             model, cfg, _ = load_checkpoint(teacher)
             teachers = [model]
         else:
-            snaps: list[dict] = []
-            res = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels,
-                              on_epoch=lambda e, m: snaps.append({k: v.detach().clone()
-                                                                  for k, v in m.state_dict().items()}))
+            snaps = Snapshots()
+            res = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels, on_epoch=snaps)
             teacher_s = res.train_seconds
-            for sd in snaps:
-                teachers.append(build_model(cfg))
-                teachers[-1].load_state_dict(sd)
+            teachers = snaps.models(cfg)
         want = (2, ds.sensor[1], ds.sensor[0])
         if tuple(cfg.input_shape) != want or cfg.num_steps != num_steps:
             raise BadInputError(f"{teacher}: teacher input {tuple(cfg.input_shape)} x {cfg.num_steps} steps does not "

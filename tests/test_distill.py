@@ -61,16 +61,14 @@ def test_distill_cli_and_train_on_it(tmp_path):
 def test_pace_loss_decreases_with_snapshot_teachers(small):
     """The matching loss falls over the optimisation (mean of the last 5 vs the first 5 iterations),
     with a list of teachers taken in turn; the frames stay integer counts in [0, N]."""
-    from neuro_deploy.models import TrainConfig, build_model, train_model
+    from neuro_deploy.models import TrainConfig, train_model
+    from neuro_deploy.models.slayer_model import Snapshots
 
     cfg, x, y, _ = small
-    snaps = []
-    train_model(cfg, TrainConfig(epochs=2, progress=False), x, y,
-                on_epoch=lambda e, m: snaps.append({k: v.detach().clone() for k, v in m.state_dict().items()}))
-    teachers = []
-    for sd in snaps:
-        teachers.append(build_model(cfg))
-        teachers[-1].load_state_dict(sd)
+    snaps = Snapshots()
+    train_model(cfg, TrainConfig(epochs=2, progress=False), x, y, on_epoch=snaps)
+    teachers = snaps.models(cfg)
+    assert not all((a == b).all() for a, b in zip(snaps.states[0].values(), snaps.states[1].values()))
     assert len(teachers) == 2
     d = distill("pace", x, y, DistillConfig(ipc=2, iterations=30, max_count=2, progress=False), teacher=teachers)
     h = np.asarray(d.history)

@@ -260,6 +260,24 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     return TrainResult(model, cfg, history, time.perf_counter() - t0)
 
 
+class Snapshots:
+    """``on_epoch`` hook for :func:`train_model` that keeps a copy of the weights after every
+    epoch; :meth:`models` rebuilds them as frozen-ready models (e.g. PACE's teachers)."""
+
+    def __init__(self) -> None:
+        self.states: list[dict[str, Any]] = []
+
+    def __call__(self, epoch: int, model: Any) -> None:
+        self.states.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+
+    def models(self, cfg: ModelConfig) -> list[Any]:
+        out = []
+        for state in self.states:
+            out.append(build_model(cfg))
+            out[-1].load_state_dict(state)
+        return out
+
+
 def save_checkpoint(result_or_model: Any, cfg: ModelConfig, path: str | Path,
                     meta: dict[str, Any] | None = None) -> None:
     """``torch.save`` of config + weights + metadata, written atomically."""
