@@ -494,26 +494,37 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
 @main.command()
 @click.argument("net", type=click.Path())
 @click.option("--profile", default="loihi2", show_default=True, help="Profile name or YAML file.")
+@click.option("--skip-input", is_flag=True,
+              help="Leave the input layer on the host (netx skip_layers=1): it is not mapped.")
 @json_option
 @handle_errors
-def fit(net: str, profile: str, as_json: bool) -> None:
-    """Map a netx network onto cores and chips of a hardware profile (exit 3: does not fit)."""
+def fit(net: str, profile: str, skip_input: bool, as_json: bool) -> None:
+    """Map a netx network onto cores and chips of a hardware profile (exit 3: does not fit).
+
+    Prints the per-core table in the layout of Intel's compiler (output layer first, the
+    largest core of each layer), then how each layer's split was reached.
+    """
     from neuro_deploy.errors import ResourceLimitError
     from neuro_deploy.hardware import load_profile
-    from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.hardware.fit import compiler_table, fit_network
     from neuro_deploy.netx import load_netx
 
-    res = fit_network(load_netx(net), load_profile(profile))
+    res = fit_network(load_netx(net), load_profile(profile), skip_input=skip_input)
     if as_json:
         emit_json(res.to_dict())
     else:
-        click.echo(f"{net} on {res.profile}: {'fits' if res.fits else 'DOES NOT FIT'} - "
-                   f"{res.cores} cores, {res.chips} chip(s)")
-        click.echo(f"{'layer':8s} {'kind':6s} {'neurons':>8s} {'synapses':>9s} {'fan-in':>7s} "
-                   f"{'memory B':>9s} {'cores':>5s}  {'encoding':13s} limited by")
+        click.echo(f"{net} on {res.profile}: {res.summary()}")
+        for line in compiler_table(res):
+            click.echo(line)
+        click.echo("splits:")
         for l in res.layers:
-            click.echo(f"{l.name:8s} {l.kind:6s} {l.neurons:8d} {l.synapses:9d} {l.fanin_axons:7d} "
-                       f"{l.memory_bytes:9d} {l.cores:5d}  {l.encoding:13s} {l.limited_by}")
+            reason = "; ".join(l.split_log) if l.split_log else "fits one core" if l.cores == 1 else ""
+            click.echo(f"  {l.name} ({l.kind}, {l.neurons} neurons, {l.weight_bits}-bit weights, "
+                       f"{l.encoding}): {l.cores} core(s). {reason}")
+        for w in res.warnings:
+            click.echo(f"  warning: {w}")
+        for n in res.notes:
+            click.echo(f"  note: {n}")
         for v in res.violations:
             click.echo(f"  violation: {v.layer}: {v.resource} {v.used:g} > {v.limit:g}")
     if not res.fits:

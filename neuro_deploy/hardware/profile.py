@@ -1,7 +1,12 @@
 """Hardware profiles: YAML files in ``hw_profiles/`` loaded into a typed, validated object.
 
 Each number carries its provenance: ``{value, unit, kind, source}`` where ``kind`` is
-``published``, ``measured``, ``loihi1-reference`` or ``assumption``. A profile is
+``published``, ``measured`` (on hardware or, for bit widths, in Lava's bit-accurate
+simulator), ``compiler-log`` (read from what Intel's Loihi 2 compiler printed for a
+public network), ``loihi1-reference`` or ``assumption``. Limits whose kind is
+``published`` or ``compiler-log`` are hard; the others only warn (see
+:mod:`neuro_deploy.hardware.fit`). A cost may carry ``range: [low, high]``, multiplicative
+factors for the uncertainty band of the energy and latency estimates. A profile is
 selected by name (``loihi2``, ``loihi1``) or by path to a user's own YAML file.
 """
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 from neuro_deploy.errors import ProfileError
 
 SCHEMA = "neuro-deploy-hw-profile/1"
-KINDS = ("published", "measured", "loihi1-reference", "assumption")
+KINDS = ("published", "measured", "compiler-log", "loihi1-reference", "assumption")
 
 
 @dataclass(frozen=True)
@@ -22,10 +27,14 @@ class Limits:
     cores_per_chip: int
     chips_available: int | None
     neurons_per_core: int
-    core_memory_bytes: int
-    synapse_memory_bytes_per_core: int
-    fanin_axons_per_core: int
-    fanout_axons_per_core: int
+    neurons_per_core_compiler: int
+    syn_mem_words_per_core: int
+    syn_word_bits: int
+    dense_synapse_overhead_bits: int
+    conv_synapse_overhead_bits: int
+    axon_map_entry_bits: int
+    fanin_axons_per_core: int | None
+    fanout_axons_per_core: int | None
     weight_bits: int
     max_delay: int
     delay_bits: int
@@ -33,10 +42,6 @@ class Limits:
     threshold_mant_bits: int
     state_bits: int
     message_bits: int
-    neuron_state_bytes: float
-    synapse_index_bits: int
-    axon_entry_bytes: float
-    conv_weight_sharing: bool
 
 
 @dataclass(frozen=True)
@@ -74,7 +79,15 @@ class HardwareProfile:
     def assumptions(self) -> list[str]:
         """Every field whose kind is not 'published' or 'measured', with its source."""
         return [f"{k} = {v['value']} {v.get('unit', '')} [{v['kind']}]: {v['source']}"
-                for k, v in self.provenance.items() if v["kind"] in ("assumption", "loihi1-reference")]
+                for k, v in self.provenance.items()
+                if v["kind"] in ("assumption", "loihi1-reference", "compiler-log")]
+
+    def cost_range(self, name: str) -> tuple[float, float]:
+        """Multiplicative (low, high) band of a cost (1, 1 when the profile gives none)."""
+        r = self.provenance.get(name, {}).get("range")
+        if not r:
+            return 1.0, 1.0
+        return float(r[0]), float(r[1])
 
 
 def profile_dirs() -> list[Path]:
@@ -114,6 +127,11 @@ def _coerce(path: Path, section: str, name: str, typ: Any, entry: Any) -> Any:
             raise ProfileError(path, where, f"missing '{key}' (every number states where it comes from)")
     if entry["kind"] not in KINDS:
         raise ProfileError(path, where, f"kind {entry['kind']!r} is not one of {', '.join(KINDS)}")
+    rng = entry.get("range")
+    if rng is not None and not (isinstance(rng, list) and len(rng) == 2
+                                and all(isinstance(x, (int, float)) and x > 0 for x in rng)
+                                and rng[0] <= 1 <= rng[1]):
+        raise ProfileError(path, where, f"range must be [low <= 1, high >= 1] factors, got {rng!r}")
     value = entry["value"]
     optional = "None" in str(typ)
     if value is None:
