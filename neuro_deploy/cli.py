@@ -616,6 +616,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 @click.option("--sensor-size", default=None)
 @click.option("--backend", default="fast", show_default=True)
 @click.option("--profile", default="loihi2", show_default=True)
+@click.option("--skip-input", is_flag=True,
+              help="Input layer on the host (netx skip_layers=1): simulated, not mapped or costed.")
 @click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]))
 @click.option("-o", "--output", "out", default=None, type=click.Path())
 @json_option
@@ -623,8 +625,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, steps: int | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
            recordings: tuple[str, ...], labels: str | None, dt_us: int | None, downsample: float | None,
-           sensor_size: str | None, backend: str, profile: str, fmt: str, out: str | None,
-           as_json: bool) -> None:
+           sensor_size: str | None, backend: str, profile: str, skip_input: bool, fmt: str,
+           out: str | None, as_json: bool) -> None:
     """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
     from neuro_deploy._io import write_text_atomic
     from neuro_deploy.events.types import SensorSize
@@ -646,7 +648,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
         w = Workload(steps=steps, inputs=x, input_bias=bias, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
                      dt_us=dt_us, backend=backend, replay_options=opts)
-        rep, wr = build_report(spec, w, profile)
+        rep, wr = build_report(spec, w, profile, skip_input=skip_input)
         reports.append(_jsonable(rep.to_dict()))
         rasters.append(wr.raster)
     if as_json:

@@ -6,15 +6,24 @@ Per layer *l* (counts summed over a run of ``S`` samples, ``k_l`` cores from the
 
     E^{dyn}_l &= N^{syn}_l e_{syn} + U^{act}_l e_{upd,act} + U^{idle}_l e_{upd,idle}
                 + M_l (e_{spike} + \\bar h_l e_{hop}) \\\\
-    M_l &= \\text{spikes}_l \\cdot k_{l+1}  \\quad (\\text{one message per destination core;}
-           \\ k_{L+1} = 1 \\text{ for the output}) \\\\
-    t_{core,l}(t) &= \\frac{N^{syn}_l(t) t_{syn} + U^{act}_l(t) t_{upd,act}
-                    + U^{idle}_l(t) t_{upd,idle} + \\text{spikes}_l(t) t_{spike}}{k_l} \\\\
+    M_l &= \\text{spikes}_l \\cdot \\bar D_l  \\quad (\\text{one message per destination core}) \\\\
+    t_{core,l}(t) &= \\frac{n^{max}_l}{N_l}\\left(N^{syn}_l(t) t_{syn} + U^{act}_l(t) t_{upd,act}
+                    + U^{idle}_l(t) t_{upd,idle} + \\text{spikes}_l(t) t_{spike}\\right) \\\\
     t_{step}(t) &= \\max_l t_{core,l}(t) + \\bar h_{max} t_{hop} + t_{barrier} \\\\
     E^{static} &= P_{static} \\cdot \\text{chips} \\cdot \\sum_t t_{step}(t)
 
-Work of a layer is assumed spread evenly over its cores (the fit splits neurons
-evenly); all cores work in parallel and a barrier ends every step. Per inference:
+:math:`\\bar D_l` is the mean number of destination cores one spike of layer *l* reaches
+under the mapping (:attr:`~neuro_deploy.hardware.fit.LayerFit.messages_per_spike`): every
+core of a dense destination, only the tiles whose receptive fields cover the source
+position for a conv destination (a conv spike is not broadcast to the whole next layer),
+one message to the host for the output layer. A layer's work is spread over its cores in
+proportion to their neurons; the busiest (largest, :math:`n^{max}_l` neurons) core sets the
+layer's time; all cores work in parallel and a barrier ends every step. Layers the fit
+leaves on the host (``skip_input``) cost nothing on the chip.
+
+Every per-op figure may carry a ``range`` in the profile; :func:`estimate_cost` evaluates
+the model at all-low and all-high figures as well and reports the band
+(``*_band`` fields) with what it rests on. Per inference:
 ``energy_per_inference = (sum_l E^dyn_l + E^static) / S``; ``latency = sum_t t_step(t) / S``
 over the steps of one sample; ``EDP = energy x latency``. Every assumption is listed in
 :func:`assumptions` and in each report.
@@ -26,14 +35,14 @@ inference, at the energy per MAC of :data:`ANN_REFERENCES`.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 
 from neuro_deploy.energy.counts import LayerCounts
 from neuro_deploy.hardware.fit import FitResult
-from neuro_deploy.hardware.profile import HardwareProfile
+from neuro_deploy.hardware.profile import Costs, HardwareProfile
 from neuro_deploy.netx.spec import NetSpec
 
 PJ_PER_UJ = 1e6
@@ -89,6 +98,11 @@ class CostReport:
     latency_us: float
     edp_uj_us: float
     layers: list[LayerCost]
+    fits_summary: str = ""
+    dynamic_energy_uj_band: list[float] = field(default_factory=list)      #: [low, high]
+    energy_per_inference_uj_band: list[float] = field(default_factory=list)
+    time_per_step_us_band: list[float] = field(default_factory=list)
+    band_basis: str = ""
     ann_comparison: dict[str, Any] = field(default_factory=dict)
     neurobench: dict[str, Any] = field(default_factory=dict)
     assumptions: list[str] = field(default_factory=list)
@@ -101,15 +115,21 @@ def assumptions(profile: HardwareProfile) -> list[str]:
     """The modelling assumptions behind every number (plus the profile's own)."""
     return [
         "Dynamic energy = synops x e_synop + active/idle neuron updates x e_update + messages x "
-        "(e_spike + mean hops x e_hop); one message per (spike, destination core).",
+        "(e_spike + mean hops x e_hop); one message per (spike, destination core) under the fit's "
+        "mapping: every core of a dense destination, the covering tiles of a conv destination.",
         "Every neuron is updated every step; an update is active when the neuron receives synaptic "
         "input, has a bias or spikes, idle otherwise.",
-        "A layer's work is spread evenly over its cores; all cores run in parallel and each step "
-        "ends with a barrier: t_step = max over layers of per-core work + max hops x t_hop + t_barrier.",
+        "A layer's work is spread over its cores in proportion to their neurons; all cores run in "
+        "parallel and each step ends with a barrier: t_step = max over layers of the largest core's "
+        "work + max hops x t_hop + t_barrier.",
         "Static energy = static power per chip x chips x run time (sum of step times).",
         "Layers occupy disjoint cores laid out in order on the mesh (see fit); hops are mean "
         "Manhattan distances between consecutive layers' cores.",
-        "Spikes are binary messages; the input (from the host) costs nothing on the chip.",
+        "Spikes (binary or graded) are one message each; the input from the host and layers left "
+        "on the host cost nothing on the chip.",
+        "Uncertainty band: the model evaluated with every per-op figure at the low and at the high "
+        "end of its profile range (Loihi 1 figures on Intel 4, speed-ups from Intel's brief, the "
+        "spread of board static power); board runs of one network also vary by tens of percent.",
     ] + profile.assumptions()
 
 
@@ -127,19 +147,42 @@ def ann_macs(net: NetSpec) -> int:
 
 def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
                   profile: HardwareProfile) -> CostReport:
-    """Energy and latency for the run the ``counts`` describe (see module docstring)."""
-    c = profile.costs
-    samples = max(1, counts[0].samples)
-    steps = counts[0].steps
+    """Energy and latency for the run the ``counts`` describe (see module docstring), with the
+    uncertainty band from the profile's cost ranges."""
+    rep = _evaluate(net, counts, fit, profile, profile.costs)
+    lo = _evaluate(net, counts, fit, profile, _scaled_costs(profile, 0))
+    hi = _evaluate(net, counts, fit, profile, _scaled_costs(profile, 1))
+    rep.dynamic_energy_uj_band = [lo.dynamic_energy_uj, hi.dynamic_energy_uj]
+    rep.energy_per_inference_uj_band = [lo.energy_per_inference_uj, hi.energy_per_inference_uj]
+    rep.time_per_step_us_band = [lo.time_per_step_us, hi.time_per_step_us]
+    ranged = [f"{k} x[{a:g}, {b:g}]" for k in (f.name for f in fields(Costs))
+              for a, b in [profile.cost_range(k)] if (a, b) != (1.0, 1.0)]
+    rep.band_basis = ("every per-op figure at the low / high end of its range in the profile: "
+                      + ", ".join(ranged) if ranged else "the profile gives no ranges: no band")
+    return rep
+
+
+def _scaled_costs(profile: HardwareProfile, end: int) -> Costs:
+    vals = {}
+    for f in fields(Costs):
+        v = getattr(profile.costs, f.name)
+        vals[f.name] = v if f.name == "mesh_cols" else v * profile.cost_range(f.name)[end]
+    return replace(profile.costs, **vals)
+
+
+def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: HardwareProfile,
+              c: Costs) -> CostReport:
+    counts = [lc for lc in counts if fit.layer(lc.name) is not None]     # host layers cost nothing
+    samples = max(1, counts[0].samples) if counts else 1
+    steps = counts[0].steps if counts else 0
     layers: list[LayerCost] = []
     step_work_ns = np.zeros((len(counts), steps))
-    fits = {lf.name: lf for lf in fit.layers}
     for i, lc in enumerate(counts):
-        lf = fits[lc.name]
-        k_next = fit.layers[i + 1].cores if i + 1 < len(fit.layers) else 1
+        lf = fit.layer(lc.name)
+        last = i + 1 == len(counts)
         spikes = int(lc.output_spikes.sum())
-        messages = spikes * k_next
-        hops = lf.mean_hops_to_next if i + 1 < len(fit.layers) else 0.0
+        messages = spikes * lf.messages_per_spike
+        hops = 0.0 if last else lf.mean_hops_to_next
         idle = lc.neuron_updates - lc.active_updates
         e_syn = float(lc.synops.sum()) * c.e_synop_pj
         e_neu = lc.active_updates * c.e_neuron_update_active_pj + idle * c.e_neuron_update_idle_pj
@@ -150,7 +193,8 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
         work = (lc.synops * c.t_synop_ns
                 + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
                 + lc.output_spikes * c.t_spike_out_ns)
-        step_work_ns[i] = work / lf.cores / samples
+        share = lf.neurons_per_core / max(1, lc.neurons)       # the largest core's share of the layer
+        step_work_ns[i] = work * min(1.0, share) / samples
         layers.append(LayerCost(
             name=lc.name, kind=lc.kind, cores=lf.cores, synops=float(lc.synops.sum()) / samples,
             neuron_updates=lc.neuron_updates / samples, active_neuron_updates=lc.active_updates / samples,
@@ -160,7 +204,7 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
             busy_time_us=float(work.sum()) / NS_PER_US / samples,
             activation_sparsity=1.0 - spikes / max(1, lc.neurons * steps * samples)))
     max_hops = max([l.mean_hops for l in layers] + [0.0])
-    t_step_ns = step_work_ns.max(axis=0) + max_hops * c.t_hop_ns + c.t_barrier_ns
+    t_step_ns = (step_work_ns.max(axis=0) if len(counts) else np.zeros(steps)) + max_hops * c.t_hop_ns + c.t_barrier_ns
     latency_us = float(t_step_ns.sum()) / NS_PER_US
     static_uj = c.static_power_w_per_chip * fit.chips * latency_us          # W x us = uJ
     dynamic_uj = sum(l.dynamic_energy_uj for l in layers)
@@ -192,5 +236,6 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
         active_neuron_updates=sum(l.active_neuron_updates for l in layers),
         spikes=sum(l.spikes for l in layers),
         dynamic_energy_uj=dynamic_uj, static_energy_uj=static_uj, energy_per_inference_uj=energy,
-        time_per_step_us=latency_us / steps, latency_us=latency_us, edp_uj_us=energy * latency_us,
-        layers=layers, ann_comparison=ann, neurobench=neurobench, assumptions=assumptions(profile))
+        time_per_step_us=latency_us / max(1, steps), latency_us=latency_us, edp_uj_us=energy * latency_us,
+        layers=layers, fits_summary=fit.summary(), ann_comparison=ann, neurobench=neurobench,
+        assumptions=assumptions(profile))

@@ -123,6 +123,7 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped_layers: list[str] = field(default_factory=list)
+    budgets: dict[str, float] = field(default_factory=dict)   #: per-core budgets (resource -> limit)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,8 +210,9 @@ class _Plan:
 def _budgets(prof: HardwareProfile) -> dict[str, float]:
     lim = prof.limits
     out = {"neurons": lim.neurons_per_core_compiler, "syn_mem": lim.syn_mem_words_per_core}
-    if lim.fanin_axons_per_core is not None:
-        out["axon_in"] = lim.fanin_axons_per_core
+    if lim.fanin_axons_per_core is not None and \
+            prof.provenance.get("fanin_axons_per_core", {}).get("kind") in HARD_KINDS:
+        out["axon_in"] = lim.fanin_axons_per_core       # splitting cannot lower a dense core's fan-in
     return out
 
 
@@ -346,7 +348,8 @@ def _classify(prof: HardwareProfile, fld: str, layer: str, resource: str, used: 
     else:
         src = prof.provenance.get(fld, {}).get("source", "")
         warnings.append(f"{layer}: {resource} {used:g} exceeds {limit:g}, a limit that rests on a "
-                        f"{kind} ({src}); not refused, since no published Loihi 2 figure says so")
+                        f"{kind} figure ({src}); warned, not refused: no published Loihi 2 figure or "
+                        f"compiler output says a chip refuses it")
 
 
 # ------------------------------------------------------------------ mesh
@@ -425,6 +428,10 @@ def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
         for fld, res, used, limit in _limit_check(layer, profile):
             _classify(profile, fld, layer.name, res, used, limit, violations, warnings)
         plan = PLANNERS[layer.kind](layer, profile)
+        if lim.fanin_axons_per_core is not None and plan.res.axon_in > lim.fanin_axons_per_core \
+                and "axon_in" not in _budgets(profile):
+            _classify(profile, "fanin_axons_per_core", layer.name, "input axons per core",
+                      plan.res.axon_in, lim.fanin_axons_per_core, violations, warnings)
         ratio, what = _worst(plan.res, _budgets(profile))
         if ratio > 1.0:
             violations.append(Violation(layer.name, f"{_label(what)} per core (no split fits)",
@@ -466,7 +473,8 @@ def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
              "Loihi 1 references or read from a compiler log (see the profile file)"]
     if skipped:
         notes.append(f"{', '.join(skipped)} runs on the host (skip_layers=1): not mapped")
-    return FitResult(profile.name, not violations, cores, chips, out, violations, warnings, notes, skipped)
+    return FitResult(profile.name, not violations, cores, chips, out, violations, warnings, notes, skipped,
+                     dict(_budgets(profile)))
 
 
 def compiler_table(res: FitResult) -> list[str]:

@@ -159,29 +159,39 @@ class ModelReport:
     accuracy_vs_step: list[float]
     assumptions: list[str]
     wall_s: float
+    fits_summary: str = ""
+    skip_input: bool = False
+    dynamic_energy_uj_band: list[float] = field(default_factory=list)      #: [low, high]
+    energy_per_inference_uj_band: list[float] = field(default_factory=list)
+    time_per_step_us_band: list[float] = field(default_factory=list)
+    band_basis: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2"
-                 ) -> tuple[ModelReport, WorkloadResult]:
+def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2",
+                 skip_input: bool = False) -> tuple[ModelReport, WorkloadResult]:
+    """Run the workload, fit the network and cost the run; ``skip_input`` leaves the input
+    layer on the host (netx ``skip_layers=1``): simulated, but neither mapped nor costed."""
     from neuro_deploy.energy.cost import estimate_cost
     from neuro_deploy.hardware import load_profile
     from neuro_deploy.hardware.fit import fit_network
 
     profile = load_profile(profile_name)
-    fit = fit_network(net, profile)
+    fit = fit_network(net, profile, skip_input=skip_input)
     wr = run_workload(net, workload)
     cost = estimate_cost(net, wr.counts, fit, profile)
-    fits = {l.name: l for l in fit.layers}
+    counts_by_name = {c.name: c for c in wr.counts}
     layers = []
-    for lc, counts in zip(cost.layers, wr.counts):
+    for lc in cost.layers:
         d = asdict(lc)
-        lf = fits[lc.name]
+        lf = fit.layer(lc.name)
+        counts = counts_by_name[lc.name]
         d.update(neurons=lf.neurons, synapses=lf.synapses, memory_bytes=lf.memory_bytes,
                  limited_by=lf.limited_by, input_spikes=float(counts.input_spikes.sum()) / max(1, counts.samples),
-                 spike_rate=float(lc.spikes) / max(1, lf.neurons * cost.steps_per_inference))
+                 spike_rate=float(lc.spikes) / max(1, lf.neurons * cost.steps_per_inference),
+                 per_core=asdict(lf.per_core), tile=lf.tile, messages_per_spike=lf.messages_per_spike)
         layers.append(d)
     rep = ModelReport(
         schema=REPORT_SCHEMA, network=str(net.path), profile=profile.name, workload=wr.description,
@@ -193,5 +203,8 @@ def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2"
         latency_us=cost.latency_us, edp_uj_us=cost.edp_uj_us, cores=fit.cores, chips=fit.chips,
         fits=fit.fits, layers=layers, fit=fit.to_dict(), ann_comparison=cost.ann_comparison,
         neurobench=cost.neurobench, accuracy_vs_step=wr.accuracy_vs_step,
-        assumptions=cost.assumptions, wall_s=wr.wall_s)
+        assumptions=cost.assumptions, wall_s=wr.wall_s, fits_summary=fit.summary(),
+        skip_input=skip_input, dynamic_energy_uj_band=cost.dynamic_energy_uj_band,
+        energy_per_inference_uj_band=cost.energy_per_inference_uj_band,
+        time_per_step_us_band=cost.time_per_step_us_band, band_basis=cost.band_basis)
     return rep, wr

@@ -36,6 +36,35 @@ LAYER_KEYS = [("name", "layer"), ("kind", "kind"), ("neurons", "neurons"), ("cor
               ("busy_time_us", "busy time (us)")]
 
 
+BANDED = {"energy_per_inference_uj": "energy_per_inference_uj_band", "dynamic_energy_uj": "dynamic_energy_uj_band",
+          "time_per_step_us": "time_per_step_us_band"}
+PER_CORE_KEYS = [("axon_in", "AxonIn"), ("neuron_groups", "NeuronGr"), ("neurons", "Neurons"),
+                 ("synapses", "Synapses"), ("axon_map", "AxonMap"), ("axon_mem", "AxonMem"),
+                 ("syn_mem", "SynMem")]
+
+
+def _value(r: dict[str, Any], key: str) -> str:
+    """A summary value, with its uncertainty band where the report has one."""
+    band = r.get(BANDED.get(key, ""), None)
+    if band:
+        return f"{_fmt(r[key])} (band {_fmt(band[0])} - {_fmt(band[1])})"
+    return _fmt(r[key])
+
+
+def per_core_rows(r: dict[str, Any]) -> list[list[Any]]:
+    """The fit's per-core table (largest core of each layer), output layer first, as the
+    Loihi 2 compiler prints it."""
+    rows = []
+    for lf in reversed(r["fit"]["layers"]):
+        pc = lf["per_core"]
+        tile = "Conv(" + ", ".join(str(v) for v in lf["tile"]) + ")" if lf.get("tile") else ""
+        rows.append([lf["name"]] + [pc[k] for k, _ in PER_CORE_KEYS] + [lf["cores"], tile, lf["limited_by"]])
+    return rows
+
+
+PER_CORE_HEADER = ["layer"] + [h for _, h in PER_CORE_KEYS] + ["Cores", "tile", "limited by"]
+
+
 def to_json(reports: list[dict[str, Any]]) -> str:
     if len(reports) == 1:
         return json.dumps(reports[0], indent=2)
@@ -64,11 +93,14 @@ def to_markdown(reports: list[dict[str, Any]]) -> str:
             ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"]), ""]
     for r in reports:
         parts += [f"## {r['network']}", "", f"Profile `{r['profile']}`, workload: {r['workload']}, "
-                  f"backend `{r['backend']}`.", "",
-                  _md_table([[label, _fmt(r[k])] for k, label in SUMMARY_KEYS], ["quantity", "value"]), "",
+                  f"backend `{r['backend']}`. The network **{r.get('fits_summary', '')}**.", "",
+                  _md_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]), "",
+                  f"Uncertainty band: {r.get('band_basis', '')}.", "",
                   "### Layers", "",
                   _md_table([[_fmt(l.get(k)) for k, _ in LAYER_KEYS] for l in r["layers"]],
                             [label for _, label in LAYER_KEYS]), "",
+                  "### Per-core mapping (largest core of each layer, output layer first)", "",
+                  _md_table([[_fmt(c) for c in row] for row in per_core_rows(r)], PER_CORE_HEADER), "",
                   "### Compared with a dense ANN", ""]
         ann = r["ann_comparison"]
         parts.append(f"{ann['macs_per_step']} MACs per evaluation; frame-by-frame over "
@@ -130,6 +162,20 @@ def figures(r: dict[str, Any], raster: dict[str, np.ndarray] | None) -> list[tup
     ax.set(title="energy per inference (uJ)", ylabel="uJ")
     ax.legend(fontsize=8)
     figs.append(("Energy breakdown", _png(fig)))
+    budgets = r["fit"].get("budgets") or {}
+    if budgets and r["fit"]["layers"]:
+        fl = r["fit"]["layers"]
+        fig, ax = plt.subplots(figsize=(9, 3.4))
+        xs = np.arange(len(fl))
+        width = 0.8 / len(budgets)
+        for j, (res, cap) in enumerate(sorted(budgets.items())):
+            ax.bar(xs + j * width, [100.0 * l["per_core"][res] / cap for l in fl], width, label=f"{res} (of {cap:g})")
+        ax.axhline(100, color="k", lw=0.8, ls="--")
+        ax.set_xticks(xs + width * (len(budgets) - 1) / 2, [f"{l['name']}\n{l['cores']} cores" for l in fl],
+                      fontsize=8)
+        ax.set(title="per-core utilization (largest core of each layer)", ylabel="% of the core's budget")
+        ax.legend(fontsize=8)
+        figs.append(("Per-core utilization", _png(fig)))
     if r.get("accuracy_vs_step"):
         fig, ax = plt.subplots(figsize=(8, 3.2))
         ax.plot(np.arange(1, len(r["accuracy_vs_step"]) + 1), r["accuracy_vs_step"], color="C2")
@@ -177,13 +223,19 @@ def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] |
     for r, raster in zip(reports, rasters):
         out.append(f"<h2>{html.escape(r['network'])}</h2><p>Profile <code>{html.escape(r['profile'])}</code>, "
                    f"workload: {html.escape(r['workload'])}, backend <code>{html.escape(r['backend'])}</code>.</p>")
+        out.append(f"<p class='fit'>The network <b>{html.escape(r.get('fits_summary', ''))}</b>.</p>")
         for k, label in SUMMARY_KEYS[:7]:
-            out.append(f"<div class='kpi'>{html.escape(label)}<b>{html.escape(_fmt(r[k]))}</b></div>")
-        out.append(_html_table([[label, r[k]] for k, label in SUMMARY_KEYS], ["quantity", "value"]))
+            band = r.get(BANDED.get(k, ""), None)
+            sub = f"<small>band {html.escape(_fmt(band[0]))} - {html.escape(_fmt(band[1]))}</small>" if band else ""
+            out.append(f"<div class='kpi'>{html.escape(label)}<b>{html.escape(_fmt(r[k]))}</b>{sub}</div>")
+        out.append(_html_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]))
+        out.append(f"<p>Uncertainty band: {html.escape(r.get('band_basis', ''))}.</p>")
         for title, b64 in figures(r, raster):
             out.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
         out.append("<h3>Layers and fit</h3>" + _html_table(
             [[l.get(k) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS]))
+        out.append("<h3>Per-core mapping (largest core of each layer, output layer first)</h3>"
+                   + _html_table(per_core_rows(r), PER_CORE_HEADER))
         ann = r["ann_comparison"]
         out.append("<h3>Compared with a dense ANN</h3>" + _html_table(
             [[k, v["pj_per_mac"], v["energy_per_inference_uj"], v["loihi_vs_ann_ratio"], v["source"]]
