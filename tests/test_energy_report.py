@@ -163,3 +163,57 @@ def test_html_report_renders_in_chromium(fixtures, tiny_dense, tmp_path):
 
     img = np.asarray(Image.open(shot).convert("L"))
     assert img.shape[0] >= 1000 and img.std() > 10        # a real page, not a blank one
+
+
+def _pilotnet_frames(steps: int) -> np.ndarray:
+    """A smooth scene panning 2 px per frame, 0..255: netx input layout (W, H, C, T)."""
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    scene = gaussian_filter(rng.random((3, 66, 200 + 2 * steps)), (0, 4, 4))
+    scene = (scene - scene.min()) / (scene.max() - scene.min()) * 255
+    frames = np.stack([scene[:, :, 2 * t:2 * t + 200] for t in range(steps)], -1)
+    return np.transpose(frames, (2, 1, 0, 3)).astype(np.int32)
+
+
+def test_pilotnet_report_on_one_chip_mj_per_frame(tmp_path, fixtures):
+    """Intel's PilotNet SDNN driven by frames (input on the host as in its benchmark): one chip,
+    energy per frame in the millijoule range, time per step in the tens to hundreds of us, with
+    the uncertainty band around both, the per-core table and the fit summary in the report."""
+    pn = need(fixtures / "lava-dl/pilotnet_sdnn/network.net")
+    steps = 16
+    np.save(tmp_path / "frames.npy", _pilotnet_frames(steps))
+    r = CliRunner().invoke(main, ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps",
+                                  str(steps), "--skip-input", "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["fits"] and d["cores"] == 61 and d["chips"] == 1 and d["fits_summary"] == "fits on 61 cores of 1 chip(s)"
+    per_frame_mj = d["energy_per_inference_uj"] / steps / 1e3
+    assert 0.05 < per_frame_mj < 5, per_frame_mj
+    assert 10 < d["time_per_step_us"] < 1000
+    for key in ("energy_per_inference_uj", "dynamic_energy_uj", "time_per_step_us"):
+        lo, hi = d[key + "_band"]
+        assert lo < d[key] <= hi * (1 + 1e-12)
+    assert "e_synop_pj" in d["band_basis"]
+    # every message is counted under the mapping: far fewer than one per spike and next-layer core
+    l1 = next(l for l in d["layers"] if l["name"] == "layer1")
+    assert l1["messages"] < 2 * l1["spikes"] and l1["tile"] == [4, 32, 24]
+    assert {l["name"] for l in d["layers"]} == {f"layer{i}" for i in range(1, 10)}   # input on the host
+    md = CliRunner().invoke(main, ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps",
+                                   str(steps), "--skip-input", "--format", "md"]).output
+    assert "Per-core mapping" in md and "| layer1 | 2 | 1 | 3072 | 81 |" in md and "band" in md
+
+
+def test_band_collapses_without_ranges(tmp_path):
+    net = _tiny_net(tmp_path)
+    data = yaml.safe_load(open(load_profile("loihi2").path))
+    for v in data["costs"].values():
+        v.pop("range", None)
+    p = tmp_path / "flat.yaml"
+    p.write_text(yaml.safe_dump(data))
+    prof = load_profile(p)
+    x = np.zeros((1, 2, 5), dtype=np.int32)
+    x[0, :, :4] = 1
+    cost = estimate_cost(net, _counts(net, RunSpec(steps=5, inputs=x)), fit_network(net, prof), prof)
+    assert cost.energy_per_inference_uj_band == [cost.energy_per_inference_uj] * 2
+    assert "no band" in cost.band_basis
