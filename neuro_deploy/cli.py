@@ -133,6 +133,19 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
     for l in r.layers:
         click.echo(f"{l['name']:8s} {l['kind']:6s} {l['neurons']:8d} {l['spikes_per_sample']:14.1f} "
                    f"{l['synops_per_sample']:14.1f}")
+    h = r.loihi2
+    if h:
+        e_lo, e_hi = h["energy_per_inference_uj_band"]
+        t_lo, t_hi = h["time_per_step_us_band"]
+        click.echo("")
+        click.echo(f"on {h['profile']}: {h['fit_summary']} "
+                   f"({', '.join(f'{k} {v}' for k, v in h['cores_per_layer'].items())})")
+        click.echo(f"energy per inference             {h['energy_per_inference_uj']:.4g} uJ "
+                   f"(band {e_lo:.3g} - {e_hi:.3g}; dynamic {h['dynamic_energy_uj']:.3g}, static "
+                   f"{h['static_energy_uj']:.3g})")
+        click.echo(f"time per step                    {h['time_per_step_us']:.4g} us "
+                   f"(band {t_lo:.3g} - {t_hi:.3g}); latency {h['latency_us']:.4g} us over "
+                   f"{h['steps_per_inference']} steps")
     click.echo("")
     for k, v in r.files.items():
         click.echo(f"{k:10s} {v}")

@@ -56,6 +56,26 @@ class DemoResult:
     export: dict[str, Any] = field(default_factory=dict)
     files: dict[str, str] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    loihi2: dict[str, Any] = field(default_factory=dict)   #: fit, energy and latency on the profile
+
+
+def loihi2_summary(net: Any, counts: list, profile_name: str = "loihi2") -> dict[str, Any]:
+    """Fit, energy and latency per inference of ``net`` for the run ``counts`` describe."""
+    from neuro_deploy.energy.cost import estimate_cost
+    from neuro_deploy.hardware import load_profile
+    from neuro_deploy.hardware.fit import fit_network
+
+    profile = load_profile(profile_name)
+    fit = fit_network(net, profile)
+    cost = estimate_cost(net, counts, fit, profile)
+    return {"profile": profile.name, "fits": fit.fits, "fit_summary": fit.summary(), "cores": fit.cores,
+            "chips": fit.chips, "cores_per_layer": {lf.name: lf.cores for lf in fit.layers},
+            "energy_per_inference_uj": cost.energy_per_inference_uj,
+            "energy_per_inference_uj_band": cost.energy_per_inference_uj_band,
+            "dynamic_energy_uj": cost.dynamic_energy_uj, "static_energy_uj": cost.static_energy_uj,
+            "time_per_step_us": cost.time_per_step_us, "time_per_step_us_band": cost.time_per_step_us_band,
+            "latency_us": cost.latency_us, "steps_per_inference": cost.steps_per_inference,
+            "band_basis": cost.band_basis}
 
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
@@ -117,7 +137,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
                      spikes_per_sample=float(c.output_spikes.sum() / max(1, c.samples)))
                 for c in (lava.counts if lava else fast.counts)],
         export=rep.to_dict(), history=res.history,
-        files={"checkpoint": str(ckpt), "netx": str(net_path)})
+        files={"checkpoint": str(ckpt), "netx": str(net_path)},
+        loihi2=loihi2_summary(net, fast.counts))
     if lava is not None:
         lava_layers = [c.totals() for c in lava.counts]
         fast_sub = evaluate_deployed(net, x_va[:lava.samples], None, backend="fast")

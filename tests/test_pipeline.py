@@ -19,3 +19,23 @@ def test_demo_end_to_end(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["schema"] == "neuro-deploy-demo/1"
     assert (tmp_path / "model.net").exists() and (tmp_path / "summary.png").stat().st_size > 1000
+    # the main job ends the way the mission does: fit, energy and latency on Loihi 2, one answer
+    h = r.loihi2
+    assert h["fits"] and h["chips"] == 1 and h["cores"] == sum(h["cores_per_layer"].values())
+    lo, hi = h["energy_per_inference_uj_band"]
+    assert 0 < lo < h["energy_per_inference_uj"] < hi
+    assert h["time_per_step_us"] > 0 and summary["loihi2"]["fit_summary"] == h["fit_summary"]
+    from neuro_deploy.energy.cost import estimate_cost
+    from neuro_deploy.hardware import load_profile
+    from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim.evaluate import evaluate_deployed
+
+    net = load_netx(tmp_path / "model.net")
+    from neuro_deploy.data import load_dataset
+
+    _, val = load_dataset("digits", progress=False).split(0.2, 0)
+    ev = evaluate_deployed(net, val.to_tensors(5000, 60), val.labels, backend="fast", batch_size=64)
+    prof = load_profile("loihi2")
+    again = estimate_cost(net, ev.counts, fit_network(net, prof), prof)
+    assert again.energy_per_inference_uj == h["energy_per_inference_uj"]      # same counts, same cost
