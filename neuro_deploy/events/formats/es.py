@@ -37,6 +37,12 @@ def open_es(path: Path, **_: str) -> EventStream:
         head = f.read(12)
     if head != b"Event Stream":
         raise CorruptRecordingError(path, 0, "missing 'Event Stream' signature")
+    try:
+        import faery  # noqa: F401 - imported here, once, not in every decoding child (0.3 s each)
+    except ImportError:  # pragma: no cover
+        from neuro_deploy.errors import EnvironmentProblem
+
+        raise EnvironmentProblem("Event Stream needs the 'faery' package: pip install faery") from None
     from neuro_deploy.events.formats.common import run_isolated
 
     events, (w, h), error = run_isolated(_decode_es, (str(path),), path, "Event Stream")
