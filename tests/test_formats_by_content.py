@@ -378,3 +378,18 @@ def test_make_events_round_trip_through_npz_keeps_order(tmp_path):
     write_events(ev, tmp_path / "u.npz")
     rec = read_events(tmp_path / "u.npz")
     assert rec.events.tolist() == ev.tolist() and any("unsorted" in w for w in rec.warnings)
+
+
+def test_nmnist_data_set_folder_refuses_garbage(fixtures, tmp_path):
+    from neuro_deploy.data import load_dataset
+
+    d = need(fixtures / "events" / "nmnist" / "train")
+    for i in (1, 2):
+        (tmp_path / f"{i}.bin").write_bytes((d / f"{i}.bin").read_bytes())
+    (tmp_path / "labels.txt").write_text("1 5\n2 0\n3 4\n")
+    (tmp_path / "3.bin").write_bytes(np.random.default_rng(0).bytes(50_000))
+    with pytest.raises(ImplausibleRecordingError, match="3.bin"):
+        load_dataset("nmnist", root=tmp_path)
+    (tmp_path / "3.bin").write_bytes((need(fixtures / "events" / "dvs_gesture" / "1.bin")).read_bytes())
+    with pytest.raises(ImplausibleRecordingError, match="outside the declared 34x34"):
+        load_dataset("nmnist", root=tmp_path)
