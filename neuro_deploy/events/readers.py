@@ -135,8 +135,6 @@ def choose_reader(path: Path, fmt: str | None = None) -> ReaderInfo:
         return headerless[0]
     from neuro_deploy.events.sniff import looks_like
 
-    if not any(ext in r.extensions for r in READERS.values()) and not head:
-        raise UnknownFormatError(path, supported_formats())
     raise UnidentifiedRecordingError(path, looks_like(head, path.stat().st_size), supported_formats())
 
 
