@@ -42,6 +42,28 @@ def json_option(f: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
 
 
+def event_format_option(*names: str) -> Callable:
+    """``--format NAME``: force an event reader (default: identified by the file's content)."""
+    def deco(f: Callable) -> Callable:
+        return click.option(*names, "event_fmt", default=None,
+                            help="Force an event reader by name (see `events formats`); default: "
+                                 "identified by the file's header or signature.")(f)
+    return deco
+
+
+def on_error_option(f: Callable) -> Callable:
+    return click.option("--on-error", "on_error", default="fail", show_default=True,
+                        type=click.Choice(["fail", "skip", "keep-partial"]),
+                        help="A bad recording: stop (fail), leave it out and list it under "
+                             "'skipped' (skip), or keep the complete events of a truncated one "
+                             "(keep-partial; undecodable ones are skipped).")(f)
+
+
+def echo_warnings(warnings: list[str], prefix: str = "") -> None:
+    for w in warnings:
+        click.echo(f"warning: {prefix}{w}", err=True)
+
+
 def handle_errors(f: Callable) -> Callable:
     """Typed errors -> one line on stderr and their exit code; no traceback."""
     @functools.wraps(f)
@@ -572,13 +594,15 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @click.option("--denoise-us", default=None, type=int, help="tonic Denoise filter time.")
 @click.option("--refractory-us", default=None, type=int, help="tonic RefractoryPeriod delta.")
 @click.option("--evt3-timing", default="spec", type=click.Choice(["spec", "expelliarmus"]))
+@event_format_option("--format", "--event-format")
+@on_error_option
 @click.option("-o", "--output", "out", default=None, type=click.Path(), help="Also write the JSON here.")
 @json_option
 @handle_errors
 def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
            workers: int, steps: int | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
-           evt3_timing: str, out: str | None, as_json: bool) -> None:
+           evt3_timing: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
     """Stream DVS recordings through a network: predictions, accuracy, latency, counts."""
     from neuro_deploy.data.datasets import read_labels
     from neuro_deploy.events.types import SensorSize
@@ -592,8 +616,11 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
     cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps,
                        sensor_size=(size.width, size.height) if size else None,
                        crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
-                       refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing)
+                       refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing,
+                       fmt=event_fmt, on_error=on_error)
     res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None)
+    echo_warnings(res.notes)
+    echo_warnings([f"skipped {k['file']}: {k['reason']}" for k in res.skipped])
     d = res.to_dict()
     if out:
         from neuro_deploy._io import write_text_atomic
@@ -632,6 +659,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 @click.option("--skip-input", is_flag=True,
               help="Input layer on the host (netx skip_layers=1): simulated, not mapped or costed.")
 @click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]))
+@event_format_option("--event-format")
+@on_error_option
 @click.option("-o", "--output", "out", default=None, type=click.Path())
 @json_option
 @handle_errors
@@ -639,7 +668,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
            recordings: tuple[str, ...], labels: str | None, dt_us: int | None, downsample: float | None,
            sensor_size: str | None, backend: str, profile: str, skip_input: bool, fmt: str,
-           out: str | None, as_json: bool) -> None:
+           event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
     """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
     from neuro_deploy._io import write_text_atomic
     from neuro_deploy.events.types import SensorSize
@@ -655,6 +684,8 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
     if sensor_size:
         sz = SensorSize.parse(sensor_size)
         opts["sensor_size"] = (sz.width, sz.height)
+    if recordings:
+        opts.update(fmt=event_fmt, on_error=on_error)
     reports, rasters = [], []
     for net_path in nets:
         spec = load_netx(net_path)
@@ -662,6 +693,9 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
                      dt_us=dt_us, backend=backend, replay_options=opts)
         rep, wr = build_report(spec, w, profile, skip_input=skip_input)
+        if net_path == nets[0]:
+            echo_warnings(rep.input_warnings)
+            echo_warnings([f"skipped {k['file']}: {k['reason']}" for k in rep.skipped])
         reports.append(_jsonable(rep.to_dict()))
         rasters.append(wr.raster)
     if as_json:
@@ -739,6 +773,7 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing
     from neuro_deploy.events.info import recording_info
 
     info = recording_info(file, sensor_size=sensor_size, fmt=fmt, evt3_timing=evt3_timing)
+    echo_warnings(info.get("warnings", []))
     if as_json:
         emit_json(info)
     else:
@@ -757,15 +792,26 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
     from neuro_deploy.events.readers import read_events
     from neuro_deploy.events.types import SensorSize
-    from neuro_deploy.events.writers import write_events
+    from neuro_deploy.events.writers import holds_triggers, write_events
 
-    rec = read_events(file, fmt)
-    size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
-    write_events(rec.events, out, (size.width, size.height) if size else None)
+    declared = SensorSize.parse(sensor_size) if sensor_size else None
+    rec = read_events(file, fmt, sensor_size=declared)
+    echo_warnings(rec.warnings)
+    size = declared or rec.sensor_size
+    triggers = rec.meta.get("triggers")
+    n_trig = 0 if triggers is None else len(triggers)
+    kept = n_trig if holds_triggers(out) else 0
+    if n_trig and not kept:
+        echo_warnings([f"{n_trig} trigger events not written: {Path(out).suffix} cannot hold them "
+                       "(.npz and .h5 can)"])
+    write_events(rec.events, out, (size.width, size.height) if size else None,
+                 triggers if n_trig else None)
     if as_json:
-        emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})
+        emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events),
+                   "triggers": n_trig, "triggers_written": kept})
     else:
-        click.echo(f"{len(rec.events)} events -> {out}")
+        click.echo(f"{len(rec.events)} events" + (f", {kept} of {n_trig} triggers" if n_trig else "")
+                   + f" -> {out}")
 
 
 @events.command("show")
@@ -781,8 +827,10 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, a
     from neuro_deploy.events.readers import read_events
     from neuro_deploy.events.types import SensorSize
 
-    rec = read_events(file, fmt)
-    size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
+    declared = SensorSize.parse(sensor_size) if sensor_size else None
+    rec = read_events(file, fmt, sensor_size=declared)
+    echo_warnings(rec.warnings)
+    size = declared or rec.sensor_size
     plot_recording(rec, out, size)
     if as_json:
         emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})

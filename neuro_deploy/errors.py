@@ -80,6 +80,22 @@ class UnknownFormatError(BadInputError):
         super().__init__(f"{path}: unknown event format; supported: {', '.join(self.supported)}")
 
 
+class UnidentifiedRecordingError(UnknownFormatError):
+    """A recording whose header or signature names no supported format (and no ``--format``
+    was given); ``looks_like`` says what the bytes look like instead."""
+
+    def __init__(self, path: str | Path, looks_like: str, supported: Iterable[str]) -> None:
+        self.path, self.looks_like, self.supported = str(path), looks_like, sorted(supported)
+        BadInputError.__init__(
+            self, f"{path}: not a recognised event recording: it looks like {looks_like}; "
+                  f"supported: {', '.join(self.supported)} (pass --format NAME to force a reader)")
+
+
+class ImplausibleRecordingError(CorruptRecordingError):
+    """Decoded events that no camera can produce (outside the sensor, time running
+    backwards, more events in one microsecond than pixels): garbage, not a recording."""
+
+
 class ProfileError(BadInputError):
     """A hardware profile that fails validation (the field is named)."""
 

@@ -205,7 +205,11 @@ def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
                            "'name class' lines, or class sub-folders like Train/3/)")
     if limit:
         files = files[:limit]
-    events = [read_events(f, "nmnist-bin").events for f, _ in files]
+    from neuro_deploy.events.types import SensorSize
+
+    # the data set is 34x34: its files are checked against that (plausibility, events.readers)
+    n_mnist = SensorSize(34, 34, "N-MNIST data set")
+    events = [read_events(f, "nmnist-bin", sensor_size=n_mnist).events for f, _ in files]
     return EventDataset("nmnist", events, np.asarray([c for _, c in files], dtype=np.int64),
                         (34, 34), 300_000 if not events else
                         int(max(300_000, max(int(e["t"].max()) + 1 for e in events if len(e)))),

@@ -11,10 +11,12 @@ from neuro_deploy.events.types import SensorSize
 
 def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = None,
                    **options: str) -> dict[str, Any]:
-    """format, width, height, events, t_start_us, t_end_us, duration_us, on, off, rate."""
-    rec = read_events(path, fmt, **options)
+    """format, width, height, events, t_start_us, t_end_us, duration_us, on, off, rate, and
+    ``warnings`` (plausibility, empty file; see :mod:`neuro_deploy.events.plausibility`)."""
+    declared = SensorSize.parse(sensor_size) if sensor_size else None
+    rec = read_events(path, fmt, sensor_size=declared, **options)
     ev = rec.events
-    size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
+    size = declared or rec.sensor_size
     n = len(ev)
     t0 = int(ev["t"].min()) if n else None
     t1 = int(ev["t"].max()) if n else None

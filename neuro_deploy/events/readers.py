@@ -1,14 +1,35 @@
 """Event-file readers into :data:`~neuro_deploy.events.types.EVENT_DTYPE`, by format.
 
 Readers live in :mod:`neuro_deploy.events.formats` and register here with the
-extensions they claim and a content sniffer; :func:`open_events` picks one (by name,
-else by extension, then content) and returns an
-:class:`~neuro_deploy.events.formats.common.EventStream` whose ``chunks()`` stream the
-file in bounded memory; :func:`read_events` reads it whole into a :class:`Recording`.
-Truncated or corrupt input raises
-:class:`~neuro_deploy.errors.CorruptRecordingError` (file, byte offset, reason); an
-unknown format raises :class:`~neuro_deploy.errors.UnknownFormatError` listing the
-supported ones.
+extensions they claim, a ``signature`` test over the file's first bytes and the
+:class:`~neuro_deploy.events.plausibility.FormatLimits` of their content.
+
+**Formats by content, not by extension.** :func:`choose_reader` picks a reader
+
+1. by name when ``fmt`` (``--format``) is given - refused if the file's own header or
+   signature names a different format;
+2. else by signature: the header or magic bytes that the format's writers always put first
+   (``% evt 2.0`` / ``% evt 3.0`` / ``% format EVTn`` lines of Prophesee RAW, DAT's ``%``
+   header followed by its event type and size bytes, ``#!AER-DAT2`` / ``3`` / ``4``,
+   ``Event Stream``, numpy's ``\x93NUMPY``, zip's ``PK``, HDF5's ``\x89HDF``), whatever the
+   extension;
+3. else, for the two formats that have no header at all - N-MNIST ``.bin``/``.bs2`` and
+   text ``.csv``/``.txt`` - by extension, after which the content decides: the text must
+   parse as four columns, and the binary must pass the plausibility checks strictly (whole
+   5-byte records, y below 240, time never decreasing, coordinates inside the declared sensor);
+4. else :class:`~neuro_deploy.errors.UnidentifiedRecordingError`, saying what the file looks
+   like (:func:`neuro_deploy.events.sniff.looks_like`).
+
+**Empty files** (0 bytes) are the same in every format: a recording with no events (format
+from ``fmt``, else from the extension), with the warning "empty file" - never an error, never
+a guess from content.
+
+:func:`open_events` returns an :class:`~neuro_deploy.events.formats.common.EventStream`
+whose ``chunks()`` stream the file in bounded memory and run the plausibility checks;
+:func:`read_events` reads it whole into a :class:`Recording`. Truncated or corrupt input
+raises :class:`~neuro_deploy.errors.CorruptRecordingError` (file, byte offset, reason),
+or - with ``keep_partial`` - keeps the complete events before the damage
+(``meta["partial"]``). Warnings are in ``Recording.meta["warnings"]``.
 """
 from __future__ import annotations
 
@@ -18,8 +39,13 @@ from typing import Callable
 
 import numpy as np
 
-from neuro_deploy.errors import CorruptRecordingError, UnknownFormatError, UnknownNameError
+from neuro_deploy.errors import (CorruptRecordingError, UnidentifiedRecordingError, UnknownFormatError,
+                                 UnknownNameError)
+from neuro_deploy.events.plausibility import FormatLimits
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
+
+#: bytes read from the start of a file to find a signature
+HEAD_BYTES = 1 << 16
 
 
 @dataclass
@@ -32,23 +58,33 @@ class Recording:
     sensor_size: SensorSize | None
     meta: dict = field(default_factory=dict)
 
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.meta.get("warnings", []))
+
 
 @dataclass(frozen=True)
 class ReaderInfo:
     name: str
     extensions: tuple[str, ...]
-    open: Callable[[Path], "object"]
+    open: Callable[..., "object"]
     sniff: Callable[[bytes], bool] | None = None
     description: str = ""
+    limits: FormatLimits = FormatLimits()
+    #: no header or signature exists: identified by extension, then by content plausibility
+    headerless: bool = False
 
 
 READERS: dict[str, ReaderInfo] = {}
 
 
 def register_reader(name: str, extensions: tuple[str, ...], description: str = "",
-                    sniff: Callable[[bytes], bool] | None = None):
+                    sniff: Callable[[bytes], bool] | None = None, limits: FormatLimits = FormatLimits(),
+                    headerless: bool = False):
+    """Register a reader. ``sniff(head)`` is True when the first bytes carry the format's
+    signature; a reader without one must say ``headerless=True``."""
     def deco(fn):
-        READERS[name] = ReaderInfo(name, extensions, fn, sniff, description)
+        READERS[name] = ReaderInfo(name, extensions, fn, sniff, description, limits, headerless)
         return fn
     return deco
 
@@ -62,40 +98,85 @@ def supported_formats() -> list[str]:
     return [f"{r.name} ({', '.join(r.extensions)})" for r in READERS.values()]
 
 
+def reader_names() -> list[str]:
+    """Names ``--format`` accepts."""
+    _load_formats()
+    return list(READERS)
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(HEAD_BYTES)
+
+
+def identify(head: bytes) -> list[ReaderInfo]:
+    """Readers whose signature the first bytes carry (normally one, or none)."""
+    _load_formats()
+    return [r for r in READERS.values() if r.sniff is not None and r.sniff(head)]
+
+
 def choose_reader(path: Path, fmt: str | None = None) -> ReaderInfo:
+    """The reader for ``path`` (see the module docstring for the rules)."""
+    _load_formats()
+    if fmt is not None and fmt not in READERS:
+        raise UnknownNameError("event format", fmt, READERS)
+    head = _head(path)
+    signed = identify(head)
+    if fmt is not None:
+        if signed and READERS[fmt] not in signed:
+            raise CorruptRecordingError(path, 0, f"--format {fmt} given, but the file's header says "
+                                                 f"{signed[0].name} ({signed[0].description})")
+        return READERS[fmt]
+    if signed:
+        return signed[0]
+    ext = path.suffix.lower()
+    headerless = [r for r in READERS.values() if r.headerless and ext in r.extensions]
+    if headerless:
+        return headerless[0]
+    from neuro_deploy.events.sniff import looks_like
+
+    raise UnidentifiedRecordingError(path, looks_like(head, path.stat().st_size), supported_formats())
+
+
+def _empty_stream(path: Path, fmt: str | None):
+    from neuro_deploy.events.formats.common import EventStream
+
     _load_formats()
     if fmt is not None:
         if fmt not in READERS:
             raise UnknownNameError("event format", fmt, READERS)
-        return READERS[fmt]
-    ext = path.suffix.lower()
-    candidates = [r for r in READERS.values() if ext in r.extensions]
-    if not candidates:
+        names = [fmt]
+    else:
+        names = [r.name for r in READERS.values() if path.suffix.lower() in r.extensions]
+    if not names:
         raise UnknownFormatError(path, supported_formats())
-    if len(candidates) == 1:
-        return candidates[0]
-    with open(path, "rb") as f:
-        head = f.read(4096)
-    sniffed = [r for r in candidates if r.sniff is not None and r.sniff(head)]
-    if sniffed:
-        return sniffed[0]
-    plain = [r for r in candidates if r.sniff is None]
-    return (plain or candidates)[0]
+    return EventStream(str(path), "|".join(names), None, lambda cb: iter(()), {"empty_file": True},
+                       open_warnings=["empty file (0 bytes): a recording with no events"])
 
 
-def open_events(path: str | Path, fmt: str | None = None, **options: str):
-    """Open a recording for streaming (see module docstring). ``options`` go to the
-    reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
+def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSize | None = None,
+                **options: str):
+    """Open a recording for streaming (see module docstring). ``sensor_size`` is the
+    user's declared sensor (``--sensor-size``): the coordinates are checked against it.
+    ``options`` go to the reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
     path = Path(path)
     if not path.is_file():
         raise CorruptRecordingError(path, None, "no such file")
-    return choose_reader(path, fmt).open(path, **options)
+    if path.stat().st_size == 0:
+        stream = _empty_stream(path, fmt)
+    else:
+        reader = choose_reader(path, fmt)
+        stream = reader.open(path, **options)
+        stream.limits = reader.limits
+    stream.declared_sensor = sensor_size
+    return stream
 
 
-def read_events(path: str | Path, fmt: str | None = None, **options: str) -> Recording:
-    """Read a whole recording."""
-    stream = open_events(path, fmt, **options)
-    ev = stream.read_all()
+def read_events(path: str | Path, fmt: str | None = None, *, sensor_size: SensorSize | None = None,
+                keep_partial: bool = False, **options: str) -> Recording:
+    """Read a whole recording (``keep_partial``: see :meth:`EventStream.chunks`)."""
+    stream = open_events(path, fmt, sensor_size, **options)
+    ev = stream.read_all(keep_partial=keep_partial)
     size = stream.sensor_size
     if size is None and len(ev):
         from neuro_deploy.events.formats.common import guessed_size
@@ -114,5 +195,5 @@ def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray
     return decode_atis_words(raw.reshape(-1, 5))[0]
 
 
-__all__ = ["EVENT_DTYPE", "READERS", "Recording", "decode_atis_bin", "open_events", "read_events",
-           "register_reader", "supported_formats"]
+__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "decode_atis_bin", "identify", "open_events",
+           "read_events", "reader_names", "register_reader", "supported_formats"]

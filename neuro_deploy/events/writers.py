@@ -1,5 +1,11 @@
 """Event writers by extension: ``.npz`` / ``.npy`` (structured), ``.h5``, ``.csv``,
-``.bin`` (N-MNIST 40-bit). All write atomically."""
+``.bin`` (N-MNIST 40-bit). All write atomically.
+
+External triggers (Prophesee EXT_TRIGGER, ``Recording.meta["triggers"]``: an (N, 3) int64
+array of t_us, value, channel) are kept where the container can hold them - ``.npz`` (a
+``triggers`` array) and ``.h5`` (a ``triggers`` dataset) - and read back by the array
+readers; :func:`holds_triggers` says whether a destination keeps them.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,10 +52,25 @@ def encode_atis_bin(events: np.ndarray) -> bytes:
     return np.stack(words).tobytes()
 
 
-def _write_npz(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
+#: columns of a triggers array
+TRIGGER_COLUMNS = ("t_us", "value", "channel")
+
+
+def _triggers(triggers: np.ndarray | None) -> np.ndarray | None:
+    if triggers is None:
+        return None
+    trig = np.asarray(triggers, dtype=np.int64)
+    if trig.ndim != 2 or trig.shape[1] != len(TRIGGER_COLUMNS):
+        raise BadInputError(f"triggers must be (N, 3): {', '.join(TRIGGER_COLUMNS)}; got shape {trig.shape}")
+    return trig
+
+
+def _write_npz(events: np.ndarray, path: Path, sensor: tuple[int, int] | None,
+               triggers: np.ndarray | None = None) -> None:
+    extra = {} if triggers is None else {"triggers": _triggers(triggers)}
     with atomic_path(path, ".npz") as tmp:
         np.savez_compressed(tmp, events=events.astype(EVENT_DTYPE),
-                            sensor_size=np.asarray(sensor or (-1, -1)))
+                            sensor_size=np.asarray(sensor or (-1, -1)), **extra)
 
 
 def _write_npy(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
@@ -57,7 +78,8 @@ def _write_npy(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -
         np.save(tmp, events.astype(EVENT_DTYPE))
 
 
-def _write_h5(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
+def _write_h5(events: np.ndarray, path: Path, sensor: tuple[int, int] | None,
+              triggers: np.ndarray | None = None) -> None:
     import h5py
 
     with atomic_path(path, ".h5") as tmp:
@@ -67,6 +89,9 @@ def _write_h5(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) ->
                 g.create_dataset(k, data=events[k], compression="gzip")
             if sensor:
                 h5.attrs["width"], h5.attrs["height"] = sensor
+            if triggers is not None:
+                d = h5.create_dataset("triggers", data=_triggers(triggers))
+                d.attrs["columns"] = ",".join(TRIGGER_COLUMNS)
 
 
 def _write_csv(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
@@ -83,15 +108,28 @@ def _write_bin(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -
         tmp.write_bytes(data)
 
 
-WRITERS: dict[str, Callable[[np.ndarray, Path, tuple[int, int] | None], None]] = {
+WRITERS: dict[str, Callable[..., None]] = {
     ".npz": _write_npz, ".npy": _write_npy, ".h5": _write_h5, ".hdf5": _write_h5,
     ".csv": _write_csv, ".txt": _write_csv, ".bin": _write_bin,
 }
+#: extensions whose writer also stores triggers
+TRIGGER_WRITERS = (".npz", ".h5", ".hdf5")
 
 
-def write_events(events: np.ndarray, path: str | Path, sensor: tuple[int, int] | None = None) -> None:
+def holds_triggers(path: str | Path) -> bool:
+    """Whether :func:`write_events` keeps triggers in a file of this name."""
+    return Path(path).suffix.lower() in TRIGGER_WRITERS
+
+
+def write_events(events: np.ndarray, path: str | Path, sensor: tuple[int, int] | None = None,
+                 triggers: np.ndarray | None = None) -> None:
+    """Write ``events`` (and ``triggers`` where the format holds them, see
+    :func:`holds_triggers`; elsewhere they are not written)."""
     path = Path(path)
     writer = WRITERS.get(path.suffix.lower())
     if writer is None:
         raise UnknownNameError("output format", path.suffix or path.name, WRITERS)
-    writer(events, path, sensor)
+    if triggers is not None and holds_triggers(path):
+        writer(events, path, sensor, triggers)
+    else:
+        writer(events, path, sensor)

@@ -49,6 +49,9 @@ class WorkloadResult:
     raster: dict[str, np.ndarray]              #: layer name -> (T, N) spikes of the first sample
     wall_s: float
     description: str
+    skipped: list[dict[str, str]] = field(default_factory=list)   #: recordings left out (--on-error)
+    partial: list[dict[str, Any]] = field(default_factory=list)   #: recordings kept in part
+    notes: list[str] = field(default_factory=list)                #: warnings about the inputs
 
 
 def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
@@ -116,7 +119,9 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), cfg)
     return WorkloadResult("recordings", res.counts, len(res.samples), res.counts[0].steps, res.accuracy,
                           res.accuracy_vs_step, _first_sample_raster(net, x[None]), time.perf_counter() - t0,
-                          f"{len(res.samples)} recordings replayed at dt {w.dt_us} us")
+                          f"{len(res.samples)} recordings replayed at dt {w.dt_us} us"
+                          + (f", {len(res.skipped)} skipped" if res.skipped else ""),
+                          res.skipped, res.partial, res.notes)
 
 
 def _first_sample_raster(net: NetSpec, tensors: np.ndarray) -> dict[str, np.ndarray]:
@@ -165,6 +170,9 @@ class ModelReport:
     energy_per_inference_uj_band: list[float] = field(default_factory=list)
     time_per_step_us_band: list[float] = field(default_factory=list)
     band_basis: str = ""
+    skipped: list[dict[str, str]] = field(default_factory=list)   #: file, reason, error (--on-error)
+    partial: list[dict[str, Any]] = field(default_factory=list)   #: file, offset, reason, events kept
+    input_warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -206,5 +214,6 @@ def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2",
         assumptions=cost.assumptions, wall_s=wr.wall_s, fits_summary=fit.summary(),
         skip_input=skip_input, dynamic_energy_uj_band=cost.dynamic_energy_uj_band,
         energy_per_inference_uj_band=cost.energy_per_inference_uj_band,
-        time_per_step_us_band=cost.time_per_step_us_band, band_basis=cost.band_basis)
+        time_per_step_us_band=cost.time_per_step_us_band, band_basis=cost.band_basis,
+        skipped=wr.skipped, partial=wr.partial, input_warnings=wr.notes)
     return rep, wr

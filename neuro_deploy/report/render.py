@@ -112,6 +112,8 @@ def to_markdown(reports: list[dict[str, Any]]) -> str:
         parts += ["", "### NeuroBench-style metrics", "",
                   _md_table([[k, _fmt(v)] for k, v in r["neurobench"].items()], ["metric", "value"]), "",
                   "### Assumptions", ""] + [f"- {a}" for a in r["assumptions"]] + [""]
+        if r.get("skipped"):
+            parts += ["### Recordings skipped", ""] + [f"- `{k['file']}`: {k['reason']}" for k in r["skipped"]] + [""]
     return "\n".join(parts)
 
 

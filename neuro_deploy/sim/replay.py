@@ -1,6 +1,8 @@
 """Replay DVS recordings through a netx network and score them.
 
-Each recording is decoded (any supported format), optionally preprocessed (tonic's
+Each recording is decoded (any supported format, identified by content; bad files
+handled by ``on_error``, see :mod:`neuro_deploy.events.collection`: skipped ones are listed
+in ``skipped``, truncated ones kept in part in ``partial``), optionally preprocessed (tonic's
 ``Denoise``/``RefractoryPeriod``, then crop and downsample), binned at ``dt_us`` into
 the network's input layout, and run for ``steps + len(net)`` steps on a backend. Per
 recording:
@@ -27,11 +29,11 @@ from typing import Any
 import numpy as np
 
 from neuro_deploy.errors import BadInputError, ShapeError
+from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
+from neuro_deploy.events.readers import Recording
 from neuro_deploy.netx.spec import NetSpec
 
 REPLAY_SCHEMA = "neuro-deploy-replay/1"
-RECORDING_SUFFIXES = (".bin", ".bs2", ".raw", ".dat", ".aedat", ".aedat3", ".aedat4", ".es",
-                      ".npy", ".npz", ".h5", ".hdf5", ".csv")
 
 
 @dataclass
@@ -47,6 +49,8 @@ class ReplayConfig:
     workers: int = 1
     batch_size: int = 64
     evt3_timing: str = "spec"
+    fmt: str | None = None                    #: force a reader (``--format``); default: by content
+    on_error: str = "fail"                    #: fail | skip | keep-partial (events.collection)
 
 
 @dataclass
@@ -80,28 +84,13 @@ class ReplayResult:
     layers: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: list = field(default_factory=list, repr=False)   #: LayerCounts over all recordings
+    skipped: list[dict[str, str]] = field(default_factory=list)  #: file, reason, error (--on-error)
+    partial: list[dict[str, Any]] = field(default_factory=list)  #: file, offset, reason, events kept
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("counts", None)
         return d
-
-
-def expand_inputs(paths: list[str | Path]) -> list[Path]:
-    """Files as given; folders contribute their recordings (sorted naturally)."""
-    out: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in RECORDING_SUFFIXES
-                     and not f.name.endswith(".reference.npy")]
-            out += sorted(files, key=lambda f: (str(f.parent), len(f.stem), f.stem))
-        elif p.exists():
-            out.append(p)
-        else:
-            raise BadInputError(f"{p}: no such recording or folder")
-    if not out:
-        raise BadInputError("no recordings found in " + ", ".join(map(str, paths)))
-    return out
 
 
 def input_geometry(net: NetSpec) -> tuple[int, int, int, bool]:
@@ -151,13 +140,18 @@ def preprocess(events: np.ndarray, sensor: tuple[int, int], cfg: ReplayConfig) -
     return ev, (w, h)
 
 
-def load_recording(path: Path, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
+def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
                    ) -> tuple[np.ndarray, int]:
-    """Decode + preprocess + bin one recording: (C, H, W, T) uint8 and its event count."""
+    """Decode (unless given decoded) + preprocess + bin one recording: (C, H, W, T) uint8
+    and its event count."""
     from neuro_deploy.events.readers import read_events
     from neuro_deploy.events.tensor import bin_events
 
-    rec = read_events(path, evt3_timing=cfg.evt3_timing)
+    if isinstance(path, Recording):
+        rec, path = path, Path(path.path)
+    else:
+        rec = read_events(path, cfg.fmt, keep_partial=cfg.on_error == "keep-partial",
+                          evt3_timing=cfg.evt3_timing)
     size = cfg.sensor_size or ((rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None)
     if size is None:
         raise BadInputError(f"{path}: sensor size unknown; pass --sensor-size WxH")
@@ -217,7 +211,7 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     net_path, files, geom, cfg = args
     xs, n_events = [], []
     for f in files:
-        x, n = load_recording(Path(f), geom, cfg)
+        x, n = load_recording(f, geom, cfg)
         xs.append(x)
         n_events.append(n)
     results: list[dict[str, Any]] = []
@@ -235,13 +229,17 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
            labels: dict[str, int] | None = None, progress: bool = False) -> ReplayResult:
     """Replay recordings (files or folders) through ``net``; see module docstring."""
     from neuro_deploy.data.datasets import label_for
+    from neuro_deploy.events.collection import read_recordings
+    from neuro_deploy.events.types import SensorSize
 
     t0 = time.perf_counter()
-    files = expand_inputs(recordings)
+    size = SensorSize(*cfg.sensor_size, "user") if cfg.sensor_size else None
+    recs, skipped = read_recordings(recordings, cfg.on_error, cfg.fmt, size, evt3_timing=cfg.evt3_timing)
+    files = [Path(r.path) for r in recs]
     geom = input_geometry(net)
     workers = max(1, min(cfg.workers, len(files)))
-    shares = [files[i::workers] for i in range(workers)]
-    jobs = [(net.path, [str(f) for f in share], geom, cfg) for share in shares if share]
+    shares = [recs[i::workers] for i in range(workers)]
+    jobs = [(net.path, share, geom, cfg) for share in shares if share]
     if workers == 1:
         outs = [_worker(jobs[0])]
     else:
@@ -254,8 +252,8 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     batches: list = []
     for job, (counts, results) in zip(jobs, outs):
         batches += counts
-        for f, r in zip(job[1], results):
-            by_file[f] = r
+        for rec, r in zip(job[1], results):
+            by_file[rec.path] = r
     samples: list[SampleResult] = []
     for f in files:
         r = by_file[str(f)]
@@ -288,9 +286,13 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     layers = [{"name": k, "spikes": int(sum(s.spikes[k] for s in samples)),
                "synops": int(sum(s.synops[k] for s in samples))} for k in layer_names]
     c, h, w, flat = geom
+    notes = [f"{r.path}: {m}" for r in recs for m in r.warnings]
+    partial = [{"file": r.path, **r.meta["partial"]} for r in recs if "partial" in r.meta]
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        counts=merge_counts(batches))
+                        notes, counts=merge_counts(batches),
+                        skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
+                        partial=partial)
 
 
 def merge_counts(batches: list[list]) -> list:

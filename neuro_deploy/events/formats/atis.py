@@ -3,6 +3,17 @@
 Each event is 5 bytes: ``x`` (8 b), ``y`` (8 b), polarity (MSB of byte 2) and a 23-bit
 timestamp in µs. Words with ``y == 240`` are timestamp-overflow markers (the N-MNIST
 convention, as tonic reads it): each adds ``2^13`` µs to all later events.
+
+The format has no header, no signature and no geometry. A file is taken for one only when
+its extension says so (``.bin``/``.bs2``) or ``--format nmnist-bin`` is given, and its
+content then has to be plausible, strictly (any break is an error, see
+:mod:`neuro_deploy.events.plausibility`): whole 5-byte records; y below 240 (240 marks an
+overflow word, nothing above it exists) and, when a sensor is declared (``--sensor-size``),
+every coordinate inside it - without one, x < 256 / y < 240 only, because the same layout
+carries 34x34 N-MNIST, 128x128 DVS Gesture clips and N-Caltech101's ATIS frames; time never
+decreasing; no more events in one microsecond than the (guessed) sensor has pixels.
+Random bytes fail (about 6 % of records have y > 240 and half the timestamps go back), as
+do runs of zeros (thousands of events at one pixel in one microsecond).
 """
 from __future__ import annotations
 
@@ -12,6 +23,7 @@ from typing import Iterator
 import numpy as np
 
 from neuro_deploy.events.formats.common import EventStream, iter_words
+from neuro_deploy.events.plausibility import FormatLimits
 from neuro_deploy.events.readers import register_reader
 from neuro_deploy.events.types import SensorSize, make_events
 
@@ -34,8 +46,14 @@ def decode_atis_words(words: np.ndarray, overflows_before: int = 0) -> tuple[np.
     return make_events(x, y, t, p), count
 
 
+#: x is 8 bits, y = 240 is the overflow marker: no record may exceed this without a declared sensor
+ATIS_LIMITS = FormatLimits(bound=(256, OVERFLOW_Y), bound_source="8-bit x, y below the overflow "
+                           "marker 240", strict=True)
+
+
 @register_reader("nmnist-bin", (".bin", ".bs2"),
-                 "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)")
+                 "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)",
+                 limits=ATIS_LIMITS, headerless=True)
 def open_atis_bin(path: Path, **_: str) -> EventStream:
     dt = np.dtype((np.uint8, 5))
 

@@ -8,7 +8,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from neuro_deploy.errors import CorruptRecordingError
+from neuro_deploy.errors import CorruptRecordingError, ImplausibleRecordingError
+from neuro_deploy.events.plausibility import FormatLimits, Tally, verdict
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
 
 DEFAULT_CHUNK_BYTES = 8 * 2 ** 20
@@ -20,6 +21,11 @@ class EventStream:
 
     ``chunks()`` yields :data:`EVENT_DTYPE` arrays; memory is bounded by the chunk size
     (``chunk_bytes`` of the file at a time), so hour-long recordings can be streamed.
+    Every pass also runs the plausibility checks of
+    :mod:`neuro_deploy.events.plausibility` against ``declared_sensor`` (the user's
+    ``--sensor-size``), else a header-given ``sensor_size``, else the format's ``limits``;
+    at the end of the pass their warnings land in ``meta["warnings"]`` and garbage raises
+    :class:`~neuro_deploy.errors.ImplausibleRecordingError`.
     """
 
     path: str
@@ -27,17 +33,92 @@ class EventStream:
     sensor_size: SensorSize | None
     _chunks: Callable[[int], Iterator[np.ndarray]]
     meta: dict = field(default_factory=dict)
+    limits: FormatLimits = FormatLimits()
+    declared_sensor: SensorSize | None = None
+    #: warnings known when the file was opened (e.g. an empty file)
+    open_warnings: list[str] = field(default_factory=list)
 
-    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES) -> Iterator[np.ndarray]:
-        yield from self._chunks(chunk_bytes)
+    def check_sensor(self) -> tuple[int, int, bool] | None:
+        """(width, height, declared?) the coordinates are checked against, or None."""
+        if self.declared_sensor is not None:
+            return self.declared_sensor.width, self.declared_sensor.height, True
+        if self.sensor_size is not None and self.sensor_size.source.startswith("header"):
+            return self.sensor_size.width, self.sensor_size.height, True
+        if self.limits.bound is not None:
+            return self.limits.bound[0], self.limits.bound[1], False
+        return None
 
-    def read_all(self) -> np.ndarray:
-        parts = list(self.chunks())
+    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
+               keep_partial: bool = False) -> Iterator[np.ndarray]:
+        """Decoded events in file order. A decoder error mid-file is raised after the
+        complete events before it were yielded; with ``keep_partial`` it is not raised but
+        recorded in ``meta["partial"]`` (byte offset, reason) and as a warning."""
+        tally = Tally(self.check_sensor())
+        self.meta.pop("partial", None)
+        warnings = list(self.open_warnings)
+        try:
+            for chunk in self._chunks(chunk_bytes):
+                tally.update(chunk)
+                yield chunk
+        except ImplausibleRecordingError:
+            raise
+        except CorruptRecordingError as exc:
+            if not keep_partial:
+                raise
+            where = f" at byte {exc.offset}" if exc.offset is not None else ""
+            self.meta["partial"] = {"offset": exc.offset, "reason": exc.reason, "events": tally.events}
+            warnings.append(f"kept the {tally.events:,} complete events before the error{where}: {exc.reason}")
+        guess = (self.sensor_size.width, self.sensor_size.height) if self.sensor_size else None
+        v = verdict(tally, self.limits, self.format, guess)
+        self.meta["warnings"] = warnings + v.warnings
+        if v.errors:
+            raise ImplausibleRecordingError(self.path, None, f"not a plausible {self.format} recording: "
+                                            + "; ".join(v.errors))
+
+    def read_all(self, keep_partial: bool = False) -> np.ndarray:
+        parts = list(self.chunks(keep_partial=keep_partial))
+        if len(parts) == 1:
+            return parts[0]
         return np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
 
 
+def unwrap_counter(t: np.ndarray, period: int, state: list[int]) -> np.ndarray:
+    """Undo a free-running timer's wrap: every backwards jump of more than half the
+    ``period`` adds one ``period``. ``state`` = [last raw value or None, wraps so far],
+    carried across chunks and updated in place."""
+    t = t.astype(np.int64)
+    if not len(t):
+        return t
+    prev = np.empty(len(t), np.int64)
+    prev[0] = t[0] if state[0] is None else state[0]
+    prev[1:] = t[:-1]
+    jumps = (t - prev) < -(period // 2)
+    wraps = np.cumsum(jumps) + state[1]
+    state[0], state[1] = int(t[-1]), int(wraps[-1])
+    return t + wraps * period
+
+
+def percent_header_lines(head: bytes) -> tuple[list[str], int | None]:
+    """The ``%`` header lines at the start of ``head`` (without the ``%``) and the byte
+    offset after the header, or None when ``head`` ends inside the header."""
+    lines: list[str] = []
+    pos = 0
+    while head[pos:pos + 1] == b"%":
+        nl = head.find(b"\n", pos)
+        if nl < 0:
+            lines.append(head[pos + 1:].decode("latin-1").strip())
+            return lines, None
+        text = head[pos:nl + 1].decode("latin-1").rstrip("\r\n")
+        lines.append(text[1:].strip())
+        pos = nl + 1
+        if text.strip().lower() == "% end":
+            break
+    return lines, pos
+
+
 def read_percent_header(path: Path, max_bytes: int = 1 << 20) -> tuple[list[str], int]:
-    """Prophesee-style ``%``-prefixed ASCII header lines and the byte offset after them."""
+    """Prophesee-style ``%``-prefixed ASCII header lines and the byte offset after them.
+    A file that ends inside a header line (no newline) is truncated inside its header."""
     lines: list[str] = []
     with open(path, "rb") as f:
         pos = 0
@@ -46,6 +127,9 @@ def read_percent_header(path: Path, max_bytes: int = 1 << 20) -> tuple[list[str]
             if first != b"%":
                 break
             line = first + f.readline()
+            if not line.endswith(b"\n"):
+                raise CorruptRecordingError(path, pos, f"truncated inside its '%' header (the file ends "
+                                                       f"in the middle of header line {len(lines) + 1})")
             pos += len(line)
             text = line.decode("latin-1").rstrip("\r\n")
             lines.append(text[1:].strip())
@@ -95,23 +179,24 @@ def geometry_from_header(lines: list[str]) -> SensorSize | None:
 
 def iter_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int,
                what: str) -> Iterator[tuple[int, np.ndarray]]:
-    """Fixed-size words after ``offset``, in chunks: yields (byte offset, words)."""
+    """Fixed-size words after ``offset``, in chunks: yields (byte offset, words). A
+    truncated last word raises :class:`CorruptRecordingError` after the whole words."""
     size = path.stat().st_size
-    body = size - offset
-    if body % dtype.itemsize:
-        raise CorruptRecordingError(path, offset + body - body % dtype.itemsize,
-                                    f"truncated: {body % dtype.itemsize} trailing byte(s) of a "
-                                    f"{dtype.itemsize}-byte {what}")
+    body = max(0, size - offset)
+    whole_end = offset + body - body % dtype.itemsize
     per = max(1, chunk_bytes // dtype.itemsize)
     pos = offset
     with open(path, "rb") as f:
         f.seek(offset)
-        while pos < size:
-            words = np.fromfile(f, dtype=dtype, count=per)
+        while pos < whole_end:
+            words = np.fromfile(f, dtype=dtype, count=min(per, (whole_end - pos) // dtype.itemsize))
             if len(words) == 0:
                 break
             yield pos, words
             pos += len(words) * dtype.itemsize
+    if body % dtype.itemsize:
+        raise CorruptRecordingError(path, whole_end, f"truncated: {body % dtype.itemsize} trailing byte(s) "
+                                                     f"of a {dtype.itemsize}-byte {what}")
 
 
 def guessed_size(events: np.ndarray) -> SensorSize | None:

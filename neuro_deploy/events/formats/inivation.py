@@ -5,7 +5,8 @@ pairs. The address layout depends on the camera: DVS128 (x = bits 1-7, y = bits 
 polarity = bit 0) or DAVIS (bit 31 = APS/IMU, skipped; bit 10 = special event, skipped;
 x = bits 12-21, y = bits 22-30, polarity = bit 11), chosen from the header's chip name or,
 failing that, from the addresses. jAER's 32-bit signed timestamps wrap; every backwards
-jump of more than 2^31 µs adds 2^32 µs.
+jump of more than 2^31 µs adds 2^32 µs. Identified by the ``#!AER-DAT2`` first line
+jAER always writes (AEDAT 3.1 and 4.0 likewise by theirs).
 
 AEDAT 3.1: ``#!AER-DAT3.1`` header up to ``#!END-HEADER``, then packets: a 28-byte
 little-endian header (type, source, event size, ts offset, ts overflow, capacity,
@@ -25,7 +26,8 @@ from typing import Iterator
 import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
-from neuro_deploy.events.formats.common import EventStream, iter_words
+from neuro_deploy.events.formats.common import EventStream, iter_words, unwrap_counter
+from neuro_deploy.events.plausibility import FormatLimits
 from neuro_deploy.events.readers import register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize, make_events
 
@@ -53,23 +55,18 @@ def _hash_header(path: Path, end_marker: bytes | None = None) -> tuple[list[str]
     return lines, pos
 
 
-def _unwrap_jaer(t: np.ndarray, offset: int) -> tuple[np.ndarray, int]:
-    """int32 jAER timestamps -> monotonic int64 (2^32 added at each big backwards jump)."""
-    t = t.astype(np.int64)
-    if len(t) == 0:
-        return t, offset
-    jumps = np.zeros(len(t), dtype=np.int64)
-    jumps[1:] = (np.diff(t) < -(1 << 31)).astype(np.int64)
-    return t + (np.cumsum(jumps) + offset) * (1 << 32), offset + int(jumps.sum())
-
-
 def sniff_aedat(version: str):
     def sniff(head: bytes) -> bool:
         return head.startswith(f"#!AER-DAT{version}".encode())
     return sniff
 
 
-@register_reader("aedat2", (".aedat", ".dat"), "jAER AEDAT 2.0 (DVS128, DAVIS)", sniff=sniff_aedat("2"))
+#: the largest jAER DAVIS sensor (DAVIS640); a DVS128 layout cannot exceed 128x128
+JAER_LIMITS = FormatLimits(bound=(640, 480), bound_source="the largest jAER sensor, DAVIS640")
+
+
+@register_reader("aedat2", (".aedat", ".dat"), "jAER AEDAT 2.0 (DVS128, DAVIS)", sniff=sniff_aedat("2"),
+                 limits=JAER_LIMITS)
 def open_aedat2(path: Path, **_: str) -> EventStream:
     lines, offset = _hash_header(path)
     text = " ".join(lines).lower()
@@ -83,17 +80,10 @@ def open_aedat2(path: Path, **_: str) -> EventStream:
         meta["layout_guessed"] = layout
 
     def chunks(cb: int) -> Iterator[np.ndarray]:
-        wraps, last = 0, None
+        wrap: list = [None, 0]          # jAER's int32 timestamps wrap at 2^32 us
         for _, w in iter_words(path, offset, dt, cb, "AEDAT 2.0 event"):
             a = w["a"].astype(np.int64)
-            t = w["t"].astype(np.int64)
-            if last is not None:
-                t = np.concatenate([[last], t])
-            tt, wraps_new = _unwrap_jaer(t, wraps)
-            if last is not None:
-                tt = tt[1:]
-            wraps = wraps_new
-            last = int(w["t"][-1])
+            tt = unwrap_counter(w["t"], 1 << 32, wrap)
             if layout == "dvs128":
                 yield make_events((a >> 1) & 0x7F, (a >> 8) & 0x7F, tt, a & 1)
             else:
@@ -151,23 +141,28 @@ def open_aedat3(path: Path, **_: str) -> EventStream:
 
 
 def _decode_aedat4(path: str):
-    """Whole-file decode with ``aedat`` (runs in an isolated child process)."""
+    """Whole-file decode with ``aedat`` (runs in an isolated child process). A decoder
+    error part-way is returned (with the events before it), not raised."""
     import aedat
 
     decoder = aedat.Decoder(path)
     streams = {int(i): dict(s) for i, s in decoder.id_to_stream().items()}
     ev_ids = sorted(i for i, s in streams.items() if s["type"] == "events")
     parts, counts = [], {}
-    for packet in decoder:
-        sid = int(packet["stream_id"])
-        kind = streams.get(sid, {}).get("type", "unknown")
-        if kind != "events" or not ev_ids or sid != ev_ids[0]:
-            counts[kind] = counts.get(kind, 0) + 1
-            continue
-        e = packet["events"]
-        parts.append(make_events(e["x"], e["y"], e["t"], e["on"]))
+    error = None
+    try:
+        for packet in decoder:
+            sid = int(packet["stream_id"])
+            kind = streams.get(sid, {}).get("type", "unknown")
+            if kind != "events" or not ev_ids or sid != ev_ids[0]:
+                counts[kind] = counts.get(kind, 0) + 1
+                continue
+            e = packet["events"]
+            parts.append(make_events(e["x"], e["y"], e["t"], e["on"]))
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt file
+        error = f"{type(exc).__name__}: {exc}"
     events = np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)
-    return events, streams, ev_ids, counts
+    return events, streams, ev_ids, counts, error
 
 
 @register_reader("aedat4", (".aedat4",), "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame "
@@ -187,7 +182,7 @@ def open_aedat4(path: Path, **_: str) -> EventStream:
             raise CorruptRecordingError(path, 0, "missing '#!AER-DAT4' signature")
     from neuro_deploy.events.formats.common import run_isolated
 
-    events, streams, ev_ids, counts = run_isolated(_decode_aedat4, (str(path),), path, "AEDAT 4")
+    events, streams, ev_ids, counts, error = run_isolated(_decode_aedat4, (str(path),), path, "AEDAT 4")
     size = None
     if ev_ids:
         s = streams[ev_ids[0]]
@@ -199,5 +194,7 @@ def open_aedat4(path: Path, **_: str) -> EventStream:
         per = max(1, cb // EVENT_DTYPE.itemsize)
         for i in range(0, len(events), per):
             yield events[i:i + per]
+        if error is not None:
+            raise CorruptRecordingError(path, None, f"AEDAT 4: {error}")
 
     return EventStream(str(path), "aedat4", size, chunks, meta)

@@ -17,14 +17,23 @@ the recording appears twice as long. ``evt3_timing="expelliarmus"`` reproduces t
 decode exactly, for comparison with data sets decoded by it.
 
 EVT 2.0 (32-bit words, type in the 4 MSBs): ``0x0`` CD_OFF / ``0x1`` CD_ON (t low 6 bits
-at 22-27, x at 11-21, y at 0-10), ``0x8`` TIME_HIGH (t >> 6 in bits 0-27), ``0xA``
-EXT_TRIGGER, ``0xE`` OTHERS, ``0xF`` CONTINUED.
+at 22-27, x at 11-21, y at 0-10), ``0x8`` TIME_HIGH (t >> 6 in bits 0-27; a TIME_HIGH
+more than half its range below the previous one is a 2^34 us wrap, as OpenEB counts it),
+``0xA`` EXT_TRIGGER (value bit 0, channel bits 8-12: ``meta['triggers']``), ``0xE``
+OTHERS, ``0xF`` CONTINUED.
 
 DAT: ``%`` header, then 2 bytes (event type, event size = 8), then (uint32 t, uint32
-data) with x in bits 0-13, y in 14-27, polarity in 28-31.
+data) with x in bits 0-13, y in 14-27, polarity in 28-31; t wraps at 2^32 us (unwrapped).
+
+Identification (:mod:`neuro_deploy.events.readers`): RAW by its ``% evt X.Y`` or ``% format
+EVTn`` header line (EVT 2.1 and 4.0 are recognised and refused); DAT by a ``%`` header
+with no RAW-only key, followed by the event type byte and an event size byte of 8 (or by
+nothing: a header-only DAT is an empty recording). Triggers are in
+``meta['triggers']`` as an (N, 3) int64 array of (t_us, value, channel).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -32,30 +41,52 @@ import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
 from neuro_deploy.events.formats.common import (EventStream, geometry_from_header, iter_words,
-                                                read_percent_header)
-from neuro_deploy.events.readers import register_reader
+                                                percent_header_lines, read_percent_header, unwrap_counter)
+from neuro_deploy.events.plausibility import FormatLimits
+from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, make_events
 
 
 def _raw_version(lines: list[str]) -> str | None:
+    """"2", "3", "2.1", "4" ... from ``% evt X.Y`` or ``% format EVTn;...``; None if absent."""
     for line in lines:
         low = line.lower().replace(" ", "")
-        if low.startswith("evt") and ("3" in low or "2" in low):
-            return "3" if "3" in low else "2"
-        if low.startswith("format"):
-            if "evt3" in low:
-                return "3"
-            if "evt2" in low or "evt21" in low:
-                return "2" if "evt21" not in low else "2.1"
+        m = re.match(r"evt(\d+(?:\.\d+)?)", low)
+        if m:
+            v = m.group(1)
+            return v[:-2] if v.endswith(".0") else v
+        m = re.match(r"format(?:=|:)?evt(\d)(\d?)", low)
+        if m:
+            return m.group(1) + (f".{m.group(2)}" if m.group(2) and m.group(2) != "0" else "")
     return None
+
+
+#: header keys only RAW files carry (a ``%`` header with one of them is not a DAT)
+RAW_KEYS = ("evt", "format", "plugin_name", "integrator_name", "camera_integrator_name", "firmware_version",
+            "serial_number", "system_id", "geometry", "generation", "sensor_generation", "end")
 
 
 def sniff_raw(version: str):
     def sniff(head: bytes) -> bool:
-        text = head.decode("latin-1", "replace")
-        lines = [l[1:].strip() for l in text.splitlines() if l.startswith("%")]
+        lines, _ = percent_header_lines(head)
         return _raw_version(lines) == version
     return sniff
+
+
+def sniff_dat(head: bytes) -> bool:
+    """A ``%`` header without RAW keys, then (event type, size 8) or the end of the file."""
+    if not head.startswith(b"%"):
+        return False
+    lines, end = percent_header_lines(head)
+    if end is None or any(l.lower().split(" ")[0] in RAW_KEYS for l in lines if l):
+        return False
+    if end == len(head):
+        return len(head) < HEAD_BYTES
+    return end + 1 < len(head) and head[end + 1] == 8
+
+
+#: largest sensor writing Prophesee RAW / DAT (IMX636, Gen4.1: 1280x720)
+PROPHESEE_LIMITS = FormatLimits(bound=(1280, 720), bound_source="the largest Prophesee sensor, 1280x720")
 
 
 def _evt3_kernel():
@@ -172,28 +203,33 @@ def _evt2_kernel():
 
     @numba.njit(cache=True)
     def decode(words, state, ev, trig):
-        # state: [t_high (-1 = none yet), n_trig]
+        # state: [t_high (-1 = none yet), n_trig, wraps]
         t_high = state[0]
+        loops = state[2]
         n = 0
         nt = 0
         for i in range(words.shape[0]):
             w = np.int64(words[i])
             kind = w >> 28
             if kind == 0x8:
-                t_high = w & 0x0FFFFFFF
+                h = w & 0x0FFFFFFF
+                if t_high >= 0 and h < t_high and t_high - h > 0x8000000:
+                    loops += 1
+                t_high = h
             elif (kind == 0x0 or kind == 0x1) and t_high >= 0:
                 ev[n].x = (w >> 11) & 0x7FF
                 ev[n].y = w & 0x7FF
-                ev[n].t = (t_high << 6) | ((w >> 22) & 0x3F)
+                ev[n].t = (loops << 34) | (t_high << 6) | ((w >> 22) & 0x3F)
                 ev[n].p = kind
                 n += 1
             elif kind == 0xA and t_high >= 0:
-                trig[nt, 0] = (t_high << 6) | ((w >> 22) & 0x3F)
+                trig[nt, 0] = (loops << 34) | (t_high << 6) | ((w >> 22) & 0x3F)
                 trig[nt, 1] = w & 1
                 trig[nt, 2] = (w >> 8) & 0x1F
                 nt += 1
         state[0] = t_high
         state[1] = nt
+        state[2] = loops
         return n
 
     return decode
@@ -206,7 +242,7 @@ def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int) -> Itera
     global _EVT2
     if _EVT2 is None:
         _EVT2 = _evt2_kernel()
-    state = np.array([-1, 0], dtype=np.int64)      # TIME_HIGH carried across chunks
+    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across chunks
     triggers: list[np.ndarray] = []
     for _, words in iter_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word"):
         kinds = np.bincount(words >> 28, minlength=16)
@@ -236,18 +272,17 @@ def _open_raw(path: Path, version: str, **opts: str) -> EventStream:
     return EventStream(str(path), fmt, size, lambda cb: _evt2_chunks(path, offset, meta, cb), meta)
 
 
-@register_reader("evt3", (".raw",), "Prophesee RAW EVT 3.0", sniff=sniff_raw("3"))
+@register_reader("evt3", (".raw",), "Prophesee RAW EVT 3.0", sniff=sniff_raw("3"), limits=PROPHESEE_LIMITS)
 def open_evt3(path: Path, evt3_timing: str = "spec", **_: str) -> EventStream:
     return _open_raw(path, "3", evt3_timing=evt3_timing)
 
 
-@register_reader("evt2", (".raw",), "Prophesee RAW EVT 2.0", sniff=sniff_raw("2"))
+@register_reader("evt2", (".raw",), "Prophesee RAW EVT 2.0", sniff=sniff_raw("2"), limits=PROPHESEE_LIMITS)
 def open_evt2(path: Path, **_: str) -> EventStream:
     return _open_raw(path, "2")
 
 
-@register_reader("dat", (".dat",), "Prophesee DAT (CD events)",
-                 sniff=lambda head: head.startswith(b"%") or not head.startswith(b"#"))
+@register_reader("dat", (".dat",), "Prophesee DAT (CD events)", sniff=sniff_dat, limits=PROPHESEE_LIMITS)
 def open_dat(path: Path, **_: str) -> EventStream:
     lines, offset = read_percent_header(path)
     size_b = path.stat().st_size
@@ -263,9 +298,11 @@ def open_dat(path: Path, **_: str) -> EventStream:
     dt = np.dtype([("t", "<u4"), ("d", "<u4")])
 
     def chunks(cb: int) -> Iterator[np.ndarray]:
+        wrap: list = [None, 0]
         for _, words in iter_words(path, offset + 2, dt, cb, "DAT event"):
             d = words["d"].astype(np.int64)
-            yield make_events(d & 0x3FFF, (d >> 14) & 0x3FFF, words["t"].astype(np.int64), (d >> 28) & 0xF)
+            yield make_events(d & 0x3FFF, (d >> 14) & 0x3FFF, unwrap_counter(words["t"], 1 << 32, wrap),
+                              (d >> 28) & 0xF)
 
     return EventStream(str(path), "dat", geometry_from_header(lines), chunks,
                        {"header": lines, "event_type": int(ev_type)})
