@@ -14,7 +14,11 @@ recording:
 * spikes and synaptic operations per layer.
 
 Recordings are split over ``workers`` processes (``fork``), each simulating its share
-as one batch.
+in batches of ``batch_size``. Every recording is simulated and counted for its own
+length plus the ``len(net)`` drain steps, whatever else is in its batch
+(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
+:func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the worker count
+or the batch size.
 """
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, ShapeError
 from neuro_deploy.netx.spec import NetSpec
 
@@ -184,32 +189,26 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
 
 def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig
                     ) -> tuple[list, list[dict[str, Any]]]:
-    """One batch on the backend: (LayerCounts of the batch, per-recording results)."""
-    from neuro_deploy.energy.counts import count_activity, lava_to_trains
+    """One batch on the backend: (LayerCounts of the batch, per-recording results); each
+    recording runs for its own length + ``len(net)`` steps (see module docstring)."""
     from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import encode_for_net
-    from neuro_deploy.sim import RunSpec, get_backend
-    from neuro_deploy.sim.fast import _source_spikes
+    from neuro_deploy.sim.evaluate import run_tensors
 
     net = load_netx(net_path)
     t_max = max(x.shape[-1] for x in xs)
-    batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max + len(net),), dtype=np.uint8)
+    batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max,), dtype=np.uint8)
     for i, x in enumerate(xs):
         batch[i, ..., : x.shape[-1]] = x
-    inp = encode_for_net(net, batch)
-    spec = RunSpec(steps=t_max + len(net), inputs=inp, probe="all")
-    res = get_backend(cfg.backend).run(net, spec)
-    trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
-                            if net.layers[0].kind != "input" else None)
-    decisions = running_decisions(trains[-1])
+    run = run_tensors(net, batch, np.array([x.shape[-1] for x in xs]), cfg.backend)
+    decisions = running_decisions(run.trains[-1])
     out = []
     for i, x in enumerate(xs):
-        out.append({"decisions": decisions[:, i], "counts": trains[-1][:, i].sum(0),
-                    "spikes": {c.name: int(c.spikes_per_sample[i]) for c in counts},
-                    "synops": {c.name: int(c.synops_per_sample[i]) for c in counts},
+        own = int(run.run_steps[i])
+        out.append({"decisions": decisions[:own, i], "counts": run.trains[-1][:own, i].sum(0),
+                    "spikes": {c.name: int(c.spikes_per_sample[i]) for c in run.counts},
+                    "synops": {c.name: int(c.synops_per_sample[i]) for c in run.counts},
                     "steps": int(x.shape[-1])})
-    return counts, out
+    return run.counts, out
 
 
 def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
@@ -252,10 +251,13 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
             outs = list(pool.map(_worker, jobs))
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
+    run_order: list[str] = []                     # file of each merged sample, in run order
     for job, (counts, results) in zip(jobs, outs):
         batches += counts
+        run_order += job[1]
         for f, r in zip(job[1], results):
             by_file[f] = r
+    position = {f: k for k, f in enumerate(run_order)}
     samples: list[SampleResult] = []
     for f in files:
         r = by_file[str(f)]
@@ -290,31 +292,4 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     c, h, w, flat = geom
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        counts=merge_counts(batches))
-
-
-def merge_counts(batches: list[list]) -> list:
-    """Sum LayerCounts of several batches (time axes padded to the longest)."""
-    if not batches:
-        return []
-    from dataclasses import replace
-
-    steps = max(b[0].steps for b in batches)
-
-    def pad(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
-
-    merged = []
-    for per_layer in zip(*batches):
-        first = per_layer[0]
-        merged.append(replace(
-            first, steps=steps, samples=sum(c.samples for c in per_layer),
-            input_spikes=sum(pad(c.input_spikes) for c in per_layer),
-            synops=sum(pad(c.synops) for c in per_layer),
-            output_spikes=sum(pad(c.output_spikes) for c in per_layer),
-            neuron_updates=sum(c.neuron_updates for c in per_layer),
-            active_updates=sum(c.active_updates for c in per_layer),
-            synops_per_sample=np.concatenate([c.synops_per_sample for c in per_layer]),
-            spikes_per_sample=np.concatenate([c.spikes_per_sample for c in per_layer]),
-            input_spikes_per_sample=np.concatenate([c.input_spikes_per_sample for c in per_layer])))
-    return merged
+                        counts=merge_counts(batches, [position[str(f)] for f in files]))
