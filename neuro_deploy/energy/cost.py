@@ -146,7 +146,7 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
         e_spk = messages * (c.e_spike_in_core_pj + hops * c.e_hop_pj)
         # per-step work: synops and spikes per step; updates split active/idle in proportion
         act_frac = lc.active_updates / max(1, lc.neuron_updates)
-        upd_per_step = lc.neurons * samples
+        upd_per_step = lc.neurons * (lc.samples_per_step if lc.samples_per_step is not None else samples)
         work = (lc.synops * c.t_synop_ns
                 + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
                 + lc.output_spikes * c.t_spike_out_ns)
@@ -158,7 +158,7 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
             neuron_energy_uj=e_neu / PJ_PER_UJ / samples, spike_energy_uj=e_spk / PJ_PER_UJ / samples,
             dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
             busy_time_us=float(work.sum()) / NS_PER_US / samples,
-            activation_sparsity=1.0 - spikes / max(1, lc.neurons * steps * samples)))
+            activation_sparsity=1.0 - spikes / max(1, lc.neuron_updates)))
     max_hops = max([l.mean_hops for l in layers] + [0.0])
     t_step_ns = step_work_ns.max(axis=0) + max_hops * c.t_hop_ns + c.t_barrier_ns
     latency_us = float(t_step_ns.sum()) / NS_PER_US
@@ -181,7 +181,7 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
         "effective_macs_per_inference": 0.0,
         "effective_acs_per_inference": syn_total,
         "activation_sparsity": 1.0 - sum(l.spikes for l in layers) / max(1, sum(
-            lc.neurons * steps for lc in counts)),
+            lc.neuron_updates for lc in counts) / samples),
         "connection_sparsity": 1.0 - sum(int(np.count_nonzero(w)) for w in weights) / max(1, n_w),
         "footprint_bytes": int(sum(lf.memory_bytes for lf in fit.layers)),
         "parameter_count": n_w,

@@ -187,14 +187,12 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
     return arg
 
 
-def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig
+def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
                     ) -> tuple[list, list[dict[str, Any]]]:
     """One batch on the backend: (LayerCounts of the batch, per-recording results); each
     recording runs for its own length + ``len(net)`` steps (see module docstring)."""
-    from neuro_deploy.netx import load_netx
     from neuro_deploy.sim.evaluate import run_tensors
 
-    net = load_netx(net_path)
     t_max = max(x.shape[-1] for x in xs)
     batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max,), dtype=np.uint8)
     for i, x in enumerate(xs):
@@ -219,10 +217,13 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
         x, n = load_recording(Path(f), geom, cfg)
         xs.append(x)
         n_events.append(n)
+    from neuro_deploy.netx import load_netx
+
+    net = load_netx(net_path)
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
-        counts, batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
+        counts, batch = _simulate_batch(net, xs[start:start + cfg.batch_size], cfg)
         layer_counts.append(counts)
         results += batch
     for r, n in zip(results, n_events):
