@@ -1,8 +1,11 @@
 """Replay DVS recordings through a netx network and score them.
 
 Each recording is decoded (any supported format), optionally preprocessed (tonic's
-``Denoise``/``RefractoryPeriod``, then crop and downsample), binned at ``dt_us`` into
-the network's input layout, and run for ``steps + len(net)`` steps on a backend. Per
+``Denoise``/``RefractoryPeriod``, then crop and downsample), binned into the network's
+input layout with the network's own :class:`~neuro_deploy.events.tensor.Binning` (the
+one ``evaluate`` and training use: time origin and window from the export metadata,
+unless ``time_origin``/``steps`` override them; a network without a window gets each
+recording for its own length), and run for ``steps + len(net)`` steps on a backend. Per
 recording:
 
 * ``predicted`` = output neuron with the most spikes (ties: lowest index);
@@ -26,13 +29,16 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, ShapeError
 from neuro_deploy.netx.spec import NetSpec
+
+if TYPE_CHECKING:
+    from neuro_deploy.events.tensor import Binning
 
 REPLAY_SCHEMA = "neuro-deploy-replay/1"
 RECORDING_SUFFIXES = (".bin", ".bs2", ".raw", ".dat", ".aedat", ".aedat3", ".aedat4", ".es",
@@ -43,7 +49,8 @@ RECORDING_SUFFIXES = (".bin", ".bs2", ".raw", ".dat", ".aedat", ".aedat3", ".aed
 class ReplayConfig:
     dt_us: int
     backend: str = "fast"
-    steps: int | None = None                  #: input steps per recording (default: its duration)
+    steps: int | None = None                  #: input steps per recording (default: the network's
+    #: window from its metadata, else each recording's own length)
     sensor_size: tuple[int, int] | None = None
     crop: tuple[int, int, int, int] | None = None      #: x0, y0, width, height
     downsample: float | None = None
@@ -52,6 +59,24 @@ class ReplayConfig:
     workers: int = 1
     batch_size: int = 64
     evt3_timing: str = "spec"
+    time_origin: str | None = None            #: default: the network's (metadata), else "zero"
+
+    def binning(self) -> "Binning":
+        """The binning these settings give (``None`` fields at the toolkit defaults); use
+        :func:`resolve_config` first to fill them from the network."""
+        from neuro_deploy.events.tensor import DEFAULT_TIME_ORIGIN, Binning
+
+        return Binning(self.dt_us, self.time_origin or DEFAULT_TIME_ORIGIN, self.steps)
+
+
+def resolve_config(net: NetSpec, cfg: ReplayConfig) -> ReplayConfig:
+    """``cfg`` with the network's binning filled in (:func:`neuro_deploy.netx.meta.binning_for`)."""
+    from dataclasses import replace
+
+    from neuro_deploy.netx.meta import binning_for, read_meta
+
+    b = binning_for(read_meta(net.path), cfg.dt_us, cfg.steps, cfg.time_origin, what=str(net.path))
+    return replace(cfg, dt_us=b.dt_us, steps=b.num_steps, time_origin=b.time_origin)
 
 
 @dataclass
@@ -85,6 +110,8 @@ class ReplayResult:
     layers: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     counts: list = field(default_factory=list, repr=False)   #: LayerCounts over all recordings
+    time_origin: str = "zero"                 #: where step 0 of each recording started
+    window_steps: int | None = None           #: fixed input steps per recording, or None (own length)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -158,9 +185,9 @@ def preprocess(events: np.ndarray, sensor: tuple[int, int], cfg: ReplayConfig) -
 
 def load_recording(path: Path, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
                    ) -> tuple[np.ndarray, int]:
-    """Decode + preprocess + bin one recording: (C, H, W, T) uint8 and its event count."""
+    """Decode + preprocess + bin one recording with ``cfg.binning()``: (C, H, W, T) uint8
+    and its event count."""
     from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.tensor import bin_events
 
     rec = read_events(path, evt3_timing=cfg.evt3_timing)
     size = cfg.sensor_size or ((rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None)
@@ -171,9 +198,7 @@ def load_recording(path: Path, net_geom: tuple[int, int, int, bool], cfg: Replay
     if (w, h) != (nw, nh):
         raise ShapeError(f"{path}: recording geometry (W,H) after crop/downsample; the network "
                          "wants (use --sensor-size, --crop, --downsample)", (nw, nh), (w, h))
-    t0 = int(ev["t"].min()) if len(ev) else 0
-    steps = cfg.steps or max(1, int(math.ceil(((int(ev["t"].max()) - t0 + 1) if len(ev) else 1) / cfg.dt_us)))
-    x = bin_events(ev, (w, h), cfg.dt_us, steps, t0_us=t0)
+    x = cfg.binning().bin(ev, (w, h), str(path))
     if c == 1:
         x = x.max(axis=0, keepdims=True)
     return x, len(ev)
@@ -239,6 +264,7 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     t0 = time.perf_counter()
     files = expand_inputs(recordings)
     geom = input_geometry(net)
+    cfg = resolve_config(net, cfg)
     workers = max(1, min(cfg.workers, len(files)))
     shares = [files[i::workers] for i in range(workers)]
     jobs = [(net.path, [str(f) for f in share], geom, cfg) for share in shares if share]
@@ -293,4 +319,5 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     c, h, w, flat = geom
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        counts=merge_counts(batches, [position[str(f)] for f in files]))
+                        counts=merge_counts(batches, [position[str(f)] for f in files]),
+                        time_origin=str(cfg.time_origin), window_steps=cfg.steps)
