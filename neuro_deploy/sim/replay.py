@@ -236,14 +236,14 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
 
 def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
+    from neuro_deploy.netx import load_netx
+
     net_path, files, geom, cfg = args
     xs, n_events = [], []
     for f in files:
         x, n = load_recording(Path(f), geom, cfg)
         xs.append(x)
         n_events.append(n)
-    from neuro_deploy.netx import load_netx
-
     net = load_netx(net_path)
     results: list[dict[str, Any]] = []
     layer_counts: list = []
