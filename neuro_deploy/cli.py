@@ -16,6 +16,10 @@ import click
 import numpy as np
 
 from neuro_deploy.errors import BadInputError, NeuroDeployError
+from neuro_deploy.events.tensor import TIME_ORIGINS
+
+TIME_ORIGIN_HELP = ("Where step 0 of a recording starts: 'zero' = t = 0 of its own clock, 'first-event' = "
+                    "its first event (one binning for training, evaluate, replay and report)")
 
 
 def _jsonable(obj: Any) -> Any:
@@ -182,6 +186,8 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--hidden", default="128", show_default=True, help="Comma-separated hidden widths.")
 @click.option("--dt-us", default=5000, show_default=True)
 @click.option("--steps", "num_steps", default=60, show_default=True)
+@click.option("--time-origin", default="zero", show_default=True, type=click.Choice(list(TIME_ORIGINS)),
+              help=TIME_ORIGIN_HELP + "; stored in the checkpoint and its exports.")
 @click.option("--val-fraction", default=0.2, show_default=True)
 @click.option("--seed", default=0, show_default=True)
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
@@ -206,7 +212,7 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
-          num_steps: int, val_fraction: float, seed: int, framework: str, prune: str | None,
+          num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
           pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
           student_steps: int, as_json: bool) -> None:
@@ -215,7 +221,9 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
     from neuro_deploy.models.slayer_model import evaluate
 
-    ds = load_dataset(dataset, root=root)
+    import dataclasses
+
+    ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
     tr, va = ds.split(val_fraction, seed)
     widths = tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
@@ -227,7 +235,7 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
             click.echo(f"warning: {w}", err=True)
         return
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      hidden=widths, dt_us=dt_us, num_steps=num_steps)
+                      hidden=widths, dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
         summary = _train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr)
         emit_json(summary) if as_json else click.echo(
@@ -284,7 +292,8 @@ def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict
     from neuro_deploy.netx.export import export_model
     from neuro_deploy.sim.evaluate import evaluate_deployed
 
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths)
+    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths,
+                      time_origin=ds.time_origin)
     h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
                   **({"lr": lr} if lr is not None else {}))
     res = train_hsd(cfg, h, tr)
@@ -354,6 +363,10 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
     res = train_norse(cfg, x_tr, tr.labels)
     acc, out_float = evaluate_norse(res.model, x_va, va.labels)
     graph = norse_to_nir(res.model, cfg)
+    from neuro_deploy.netx.meta import binning_meta
+
+    graph.metadata = {**(getattr(graph, "metadata", None) or {}), "dt": cfg.dt,   # NIR step; data binning:
+                      **binning_meta(dt_us, num_steps, tr.time_origin)}
     write_nir(graph, out)
     k = min(64, len(x_va))
     ref = simulate_nir(graph, x_va[:k].reshape(k, -1, x_va.shape[-1]), cfg.dt)[-1]
@@ -397,7 +410,7 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     tr, _ = ds.split(0.2, seed)
     x_tr = tr.to_tensors(dt_us, num_steps)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      dt_us=dt_us, num_steps=num_steps)
+                      dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
     if method == "pace":
@@ -432,11 +445,12 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
 @click.option("--target", default="loihi2-sim", show_default=True)
 @click.option("-o", "--output", "out", required=True, type=click.Path())
 @click.option("--profile", default=None, help="Hardware profile name or YAML file.")
-@click.option("--dt", default=1e-3, show_default=True, type=float,
-              help="Seconds per time step (NIR time constants -> 12-bit decays).")
+@click.option("--dt", default=None, type=float,
+              help="Seconds per time step (NIR time constants <-> 12-bit decays). Default: the "
+                   "checkpoint's own step for --target nir; the NIR file's (else 1 ms) for a .nir.")
 @json_option
 @handle_errors
-def export(model: str, target: str, out: str, profile: str | None, dt: float, as_json: bool) -> None:
+def export(model: str, target: str, out: str, profile: str | None, dt: float | None, as_json: bool) -> None:
     """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
     after writing) or nir (SLAYER checkpoint -> NIR)."""
     from neuro_deploy.netx.export import TARGETS, export_model
@@ -464,8 +478,9 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float, as
                    f"agreement per layer {[round(a, 3) for a in f['layer_count_agreement']]}")
         for w in rep.nir["conversion"]["warnings"] + f["warnings"]:
             click.echo(f"warning: {w}")
-    click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
-               f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
+    if rep.layers:
+        click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
+                   f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
     for q in rep.layers:
         click.echo(f"{q.name:8s} {q.kind:6s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
                    f"{q.weight_rmse:7.3f} {q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} "
@@ -587,7 +602,10 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @click.option("--labels", default=None, type=click.Path(), help="'name class' lines (# comments).")
 @click.option("--backend", default="fast", show_default=True)
 @click.option("--workers", default=1, show_default=True, help="Parallel processes.")
-@click.option("--steps", default=None, type=int, help="Input steps per recording (default: its length).")
+@click.option("--steps", default=None, type=int, help="Input steps per recording (default: the network's "
+              "training window from its export metadata, else each recording's own length).")
+@click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
+              help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
 @click.option("--sensor-size", default=None, help="WxH of the recordings (overrides headers).")
 @click.option("--crop", default=None, help="X0,Y0,W,H crop before downsampling.")
 @click.option("--downsample", default=None, type=float, help="Spatial factor, e.g. 0.25.")
@@ -600,7 +618,7 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @json_option
 @handle_errors
 def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
-           workers: int, steps: int | None, sensor_size: str | None, crop: str | None,
+           workers: int, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
            evt3_timing: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
     """Stream DVS recordings through a network: predictions, accuracy, latency, counts."""
@@ -613,7 +631,7 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
     spec = load_netx(net)
     get_backend(backend)
     size = SensorSize.parse(sensor_size) if sensor_size else None
-    cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps,
+    cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps, time_origin=time_origin,
                        sensor_size=(size.width, size.height) if size else None,
                        crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
                        refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing,
@@ -652,6 +670,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
               help="Recording file or folder (repeat the option for several).")
 @click.option("--labels", default=None, type=click.Path())
 @click.option("--dt-us", default=None, type=int)
+@click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
+              help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
 @click.option("--downsample", default=None, type=float)
 @click.option("--sensor-size", default=None)
 @click.option("--backend", default="fast", show_default=True)
@@ -666,9 +686,9 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 @handle_errors
 def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, steps: int | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
-           recordings: tuple[str, ...], labels: str | None, dt_us: int | None, downsample: float | None,
-           sensor_size: str | None, backend: str, profile: str, skip_input: bool, fmt: str,
-           event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
+           recordings: tuple[str, ...], labels: str | None, dt_us: int | None, time_origin: str | None,
+           downsample: float | None, sensor_size: str | None, backend: str, profile: str, skip_input: bool,
+           fmt: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
     """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
     from neuro_deploy._io import write_text_atomic
     from neuro_deploy.events.types import SensorSize
@@ -691,7 +711,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
         spec = load_netx(net_path)
         w = Workload(steps=steps, inputs=x, input_bias=bias, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
-                     dt_us=dt_us, backend=backend, replay_options=opts)
+                     dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin)
         rep, wr = build_report(spec, w, profile, skip_input=skip_input)
         if net_path == nets[0]:
             echo_warnings(rep.input_warnings)
@@ -720,33 +740,35 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 @click.option("--root", default=None)
 @click.option("--backend", default="fast", show_default=True)
 @click.option("--dt-us", default=None, type=int, help="Default: from the export metadata.")
-@click.option("--steps", "num_steps", default=None, type=int)
+@click.option("--steps", "num_steps", default=None, type=int, help="Input steps per recording (default: "
+              "the network's training window from its export metadata, else each recording's own length).")
+@click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
+              help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
 @click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True)
 @click.option("--limit", default=None, type=int)
 @json_option
 @handle_errors
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
-             num_steps: int | None, split: str, limit: int | None, as_json: bool) -> None:
+             num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool) -> None:
     """Deployed (fixed-point) accuracy of a netx network on a labelled data set."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.meta import read_meta
+    from neuro_deploy.netx.meta import binning_for, read_meta
     from neuro_deploy.sim.evaluate import evaluate_deployed
 
     spec = load_netx(net)
-    meta = read_meta(net)
-    dt_us = dt_us or meta.get("dt_us") or 1000
+    binning = binning_for(read_meta(net), dt_us, num_steps, time_origin, what=net)
     ds = load_dataset(dataset, root=root)
-    steps = num_steps or meta.get("num_steps") or ds.num_steps(dt_us)
     if split != "all":
         tr, va = ds.split(0.2, 0)
         ds = va if split == "val" else tr
     if limit:
         ds = ds.subset(np.arange(min(limit, len(ds))))
-    ev = evaluate_deployed(spec, ds.to_tensors(dt_us, steps), ds.labels, backend=backend,
-                           progress=not as_json)
+    x, lengths = ds.bin(binning)
+    ev = evaluate_deployed(spec, x, ds.labels, backend=backend, progress=not as_json, lengths=lengths)
     summary = {"accuracy": ev.accuracy, "samples": ev.samples, "backend": backend,
-               "dt_us": dt_us, "steps": steps, "wall_s": ev.wall_s,
+               "dt_us": binning.dt_us, "steps": binning.num_steps or int(lengths.max(initial=1)),
+               "time_origin": binning.time_origin, "wall_s": ev.wall_s,
                "layers": [c.totals() for c in ev.counts]}
     emit_json(summary) if as_json else click.echo(
         f"{backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")

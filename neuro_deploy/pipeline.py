@@ -93,7 +93,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     ds = load_dataset(cfg.dataset, root=cfg.root, progress=cfg.progress)
     train, val = ds.split(cfg.val_fraction, cfg.seed)
     mcfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                       hidden=tuple(cfg.hidden), dt_us=cfg.dt_us, num_steps=cfg.num_steps)
+                       hidden=tuple(cfg.hidden), dt_us=cfg.dt_us, num_steps=cfg.num_steps,
+                       time_origin=ds.time_origin)
     x_tr = train.to_tensors(cfg.dt_us, cfg.num_steps)
     x_va = val.to_tensors(cfg.dt_us, cfg.num_steps)
     log(f"      {len(train)} train / {len(val)} validation recordings -> spike tensors "

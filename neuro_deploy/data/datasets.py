@@ -18,7 +18,7 @@ import numpy as np
 
 from neuro_deploy._io import atomic_path, cache_dir
 from neuro_deploy.errors import DatasetError, UnknownNameError
-from neuro_deploy.events.tensor import bin_events
+from neuro_deploy.events.tensor import DEFAULT_TIME_ORIGIN, Binning
 from neuro_deploy.events.types import EVENT_DTYPE
 
 CACHE_VERSION = 1
@@ -26,7 +26,11 @@ CACHE_VERSION = 1
 
 @dataclass
 class EventDataset:
-    """Recordings with integer labels, one sensor geometry."""
+    """Recordings with integer labels, one sensor geometry.
+
+    ``time_origin`` is where step 0 of each recording starts when it is binned
+    (:class:`~neuro_deploy.events.tensor.Binning`); training stores it in the checkpoint.
+    """
 
     name: str
     events: list[np.ndarray]
@@ -35,6 +39,7 @@ class EventDataset:
     duration_us: int
     names: list[str] = field(default_factory=list)
     num_classes: int = 10
+    time_origin: str = DEFAULT_TIME_ORIGIN
 
     def __len__(self) -> int:
         return len(self.events)
@@ -44,7 +49,7 @@ class EventDataset:
         return EventDataset(name or self.name, [self.events[i] for i in idx], self.labels[idx],
                             self.sensor, self.duration_us,
                             [self.names[i] for i in idx] if self.names else [],
-                            self.num_classes)
+                            self.num_classes, self.time_origin)
 
     def split(self, val_fraction: float = 0.2, seed: int = 0) -> tuple["EventDataset", "EventDataset"]:
         """Stratified train/validation split, deterministic for ``seed``."""
@@ -62,10 +67,23 @@ class EventDataset:
         return int(np.ceil(self.duration_us / dt_us))
 
     def to_tensors(self, dt_us: int, num_steps: int | None = None) -> np.ndarray:
-        """(N, 2, H, W, T) uint8 binary spike tensors."""
+        """(N, 2, H, W, T) uint8 binary spike tensors: a ``num_steps`` window (default: the
+        data set's duration) from this data set's ``time_origin``."""
         steps = num_steps or self.num_steps(dt_us)
-        return np.stack([bin_events(ev, self.sensor, dt_us, steps) for ev in self.events]) \
-            if self.events else np.zeros((0, 2, self.sensor[1], self.sensor[0], steps), np.uint8)
+        return self.bin(Binning(dt_us, self.time_origin, steps))[0]
+
+    def bin(self, binning: Binning) -> tuple[np.ndarray, np.ndarray]:
+        """All recordings with ``binning``: (N, 2, H, W, T) uint8 tensors (zero padded to the
+        longest) and each recording's own steps (N,) (all ``T`` for a fixed window)."""
+        names = self.names or [str(i) for i in range(len(self))]
+        xs = [binning.bin(ev, self.sensor, f"{self.name} sample {n}", check=False)
+              for ev, n in zip(self.events, names)]
+        lengths = np.asarray([x.shape[-1] for x in xs], dtype=np.int64)
+        t = int(lengths.max()) if len(xs) else (binning.num_steps or 1)
+        out = np.zeros((len(xs), 2, self.sensor[1], self.sensor[0], t), np.uint8)
+        for i, x in enumerate(xs):
+            out[i, ..., :x.shape[-1]] = x
+        return out, lengths
 
 
 def _pack(events: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

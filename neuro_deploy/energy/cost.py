@@ -189,7 +189,7 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         e_spk = messages * (c.e_spike_in_core_pj + hops * c.e_hop_pj)
         # per-step work: synops and spikes per step; updates split active/idle in proportion
         act_frac = lc.active_updates / max(1, lc.neuron_updates)
-        upd_per_step = lc.neurons * samples
+        upd_per_step = lc.neurons * (lc.samples_per_step if lc.samples_per_step is not None else samples)
         work = (lc.synops * c.t_synop_ns
                 + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
                 + lc.output_spikes * c.t_spike_out_ns)
@@ -202,10 +202,16 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
             neuron_energy_uj=e_neu / PJ_PER_UJ / samples, spike_energy_uj=e_spk / PJ_PER_UJ / samples,
             dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
             busy_time_us=float(work.sum()) / NS_PER_US / samples,
-            activation_sparsity=1.0 - spikes / max(1, lc.neurons * steps * samples)))
+            activation_sparsity=1.0 - spikes / max(1, lc.neuron_updates)))
     max_hops = max([l.mean_hops for l in layers] + [0.0])
-    t_step_ns = (step_work_ns.max(axis=0) if len(counts) else np.zeros(steps)) + max_hops * c.t_hop_ns + c.t_barrier_ns
+    # a sample's steps end with its own length: routing and barrier are paid while it runs
+    running = (np.asarray(counts[0].samples_per_step, dtype=float) if counts and counts[0].samples_per_step
+               is not None else np.full(steps, float(samples)))
+    frac = running / samples
+    t_step_ns = (step_work_ns.max(axis=0) if len(counts) else np.zeros(steps)) + frac * (
+        max_hops * c.t_hop_ns + c.t_barrier_ns)
     latency_us = float(t_step_ns.sum()) / NS_PER_US
+    mean_steps = float(frac.sum()) or 1.0
     static_uj = c.static_power_w_per_chip * fit.chips * latency_us          # W x us = uJ
     dynamic_uj = sum(l.dynamic_energy_uj for l in layers)
     energy = dynamic_uj + static_uj
@@ -225,7 +231,7 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         "effective_macs_per_inference": 0.0,
         "effective_acs_per_inference": syn_total,
         "activation_sparsity": 1.0 - sum(l.spikes for l in layers) / max(1, sum(
-            lc.neurons * steps for lc in counts)),
+            lc.neuron_updates for lc in counts) / samples),
         "connection_sparsity": 1.0 - sum(int(np.count_nonzero(w)) for w in weights) / max(1, n_w),
         "footprint_bytes": int(sum(lf.memory_bytes for lf in fit.layers)),
         "parameter_count": n_w,
@@ -236,6 +242,6 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         active_neuron_updates=sum(l.active_neuron_updates for l in layers),
         spikes=sum(l.spikes for l in layers),
         dynamic_energy_uj=dynamic_uj, static_energy_uj=static_uj, energy_per_inference_uj=energy,
-        time_per_step_us=latency_us / max(1, steps), latency_us=latency_us, edp_uj_us=energy * latency_us,
+        time_per_step_us=latency_us / mean_steps, latency_us=latency_us, edp_uj_us=energy * latency_us,
         layers=layers, fits_summary=fit.summary(), ann_comparison=ann, neurobench=neurobench,
         assumptions=assumptions(profile))

@@ -16,6 +16,11 @@ input layer (neurons driven by bias or direct input) has no synapses. Every neur
 synaptic input that step (some presynaptic neuron connected to it by a nonzero weight
 spiked on the previous step), has a nonzero bias, or spikes; otherwise it is "idle"
 (approximation, stated in reports: a neuron whose state merely decays counts as idle).
+
+A run may give each sample its own length (``lengths``, steps): sample *b* is counted for
+its first ``lengths[b]`` steps only, whatever the other samples of its batch need, so a
+sample's counts never depend on the batch it ran in. Counts of several runs are summed
+with :func:`merge_counts`, the one merge every path (evaluate, replay, report) uses.
 """
 from __future__ import annotations
 
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neuro_deploy.netx.spec import LayerSpec, NetSpec
+from neuro_deploy.sim.base import valid_steps
 
 
 @dataclass
@@ -44,6 +50,7 @@ class LayerCounts:
     synops_per_sample: np.ndarray | None = None        #: (B,)
     spikes_per_sample: np.ndarray | None = None        #: (B,)
     input_spikes_per_sample: np.ndarray | None = None  #: (B,)
+    samples_per_step: np.ndarray | None = None         #: (T,) samples still running at step t
     extra: dict = field(default_factory=dict)
 
     def totals(self) -> dict:
@@ -51,7 +58,7 @@ class LayerCounts:
                 "input_spikes": int(self.input_spikes.sum()), "synops": int(self.synops.sum()),
                 "spikes": int(self.output_spikes.sum()), "neuron_updates": self.neuron_updates,
                 "active_neuron_updates": self.active_updates,
-                "spike_rate": float(self.output_spikes.sum() / max(1, self.neurons * self.steps * self.samples))}
+                "spike_rate": float(self.output_spikes.sum() / max(1, self.neuron_updates))}
 
 
 def fanout(layer: LayerSpec) -> np.ndarray:
@@ -95,17 +102,26 @@ def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
 
 
 def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | None = None,
-                   input_bias: np.ndarray | None = None) -> list[LayerCounts]:
+                   input_bias: np.ndarray | None = None, lengths: np.ndarray | None = None
+                   ) -> list[LayerCounts]:
     """Counts for every layer from the spike trains of a run.
 
     ``trains`` are the per-layer (T, B, N) spikes (C,H,W order) as the fast backend
     produces them, or converted from Lava sinks with :func:`lava_to_trains`; ``inputs``
     is what the source sent to the first synapse layer (T, B, N_in) when it has one;
-    ``input_bias`` the input layer's bias override, if the run had one.
+    ``input_bias`` the input layer's bias override, if the run had one; ``lengths`` the
+    steps each sample ran (see module docstring; default: all ``T``).
     """
     out: list[LayerCounts] = []
-    upstream = inputs
+    t_all, b_all = trains[0].shape[:2] if trains else (0, 0)
+    valid = valid_steps(t_all, b_all, lengths)
+
+    def mask(a: np.ndarray) -> np.ndarray:
+        return a if lengths is None else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
+
+    upstream = None if inputs is None else mask(inputs)
     for layer, s_out in zip(net.layers, trains):
+        s_out = mask(s_out)
         steps, batch, n = s_out.shape
         if layer.kind == "input" or upstream is None:
             in_tb = np.zeros((steps, batch), dtype=np.int64)
@@ -128,14 +144,68 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
         if layer.kind != "input" and upstream is not None:
             got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
             act[1:] |= got[:-1]
+        if lengths is not None:
+            act &= valid[:, :, None]
         out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
-                               out_tb.sum(1), neuron_updates=int(steps * batch * n),
+                               out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
                                active_updates=int(act.sum()),
                                fanout_mean=float(fo.mean()) if fo.size else 0.0,
                                synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
-                               input_spikes_per_sample=in_tb.sum(0)))
+                               input_spikes_per_sample=in_tb.sum(0),
+                               samples_per_step=valid.sum(1).astype(np.int64)))
         upstream = s_out
     return out
+
+
+def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None) -> list[LayerCounts]:
+    """Sum the per-layer counts of several runs (batches) into one list, as if all their
+    samples had run together: per-step arrays are aligned at step 0 and padded with zeros
+    to the longest run, scalars are summed, per-sample arrays concatenated in run order
+    (or, with ``order``, sample *k* of the result is sample ``order[k]`` of that
+    concatenation, e.g. to restore file order after splitting over workers).
+
+    The result does not depend on how the samples were split into runs (this is the one
+    merge used by ``evaluate``, ``replay`` and ``report``).
+    """
+    runs = [r for r in runs if r]
+    if not runs:
+        return []
+    from dataclasses import replace
+
+    steps = max(r[0].steps for r in runs)
+
+    def pad(a: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
+
+    def cat(arrays: list[np.ndarray | None]) -> np.ndarray | None:
+        if any(a is None for a in arrays):
+            return None
+        joined = np.concatenate(arrays)
+        return joined if order is None else joined[np.asarray(order, dtype=np.int64)]
+
+    def per_step(c: LayerCounts) -> np.ndarray:
+        if c.samples_per_step is not None:
+            return c.samples_per_step
+        return np.full(c.steps, c.samples, dtype=np.int64)
+
+    merged = []
+    for per_layer in zip(*runs):
+        first = per_layer[0]
+        if any(c.name != first.name for c in per_layer):
+            raise ValueError(f"merge_counts: layers differ between runs ({[c.name for c in per_layer]})")
+        merged.append(replace(
+            first, steps=steps, samples=sum(c.samples for c in per_layer),
+            input_spikes=sum(pad(c.input_spikes) for c in per_layer),
+            synops=sum(pad(c.synops) for c in per_layer),
+            output_spikes=sum(pad(c.output_spikes) for c in per_layer),
+            neuron_updates=sum(c.neuron_updates for c in per_layer),
+            active_updates=sum(c.active_updates for c in per_layer),
+            synops_per_sample=cat([c.synops_per_sample for c in per_layer]),
+            spikes_per_sample=cat([c.spikes_per_sample for c in per_layer]),
+            input_spikes_per_sample=cat([c.input_spikes_per_sample for c in per_layer]),
+            samples_per_step=sum(pad(per_step(c)) for c in per_layer),
+            extra=dict(first.extra)))
+    return merged
 
 
 def lava_to_trains(net: NetSpec, spikes: dict[str, np.ndarray]) -> list[np.ndarray]:

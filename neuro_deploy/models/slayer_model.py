@@ -49,6 +49,7 @@ class ModelConfig:
     dropout: float = 0.05
     dt_us: int = 5000
     num_steps: int = 60
+    time_origin: str = "zero"        #: binning origin of the training data (events.tensor.TIME_ORIGINS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":

@@ -5,7 +5,8 @@ the quantizers Loihi uses (weights as even integers in [-256, 254] = 8-bit manti
 decays as 12-bit integers, thresholds as ``vThMant = threshold * 64``). On top of it
 this module
 
-* adds a ``neuro_deploy`` group (schema version, input layout, ``dt_us``, steps);
+* adds a ``neuro_deploy`` group (schema version, input layout, and the training binning:
+  ``dt_us``, ``num_steps``, ``time_origin``, see :mod:`neuro_deploy.netx.meta`);
 * reports the quantization error of every layer (float weight x 64 vs stored integer);
 * enforces the hard limits of the hardware profile (weight range, 12-bit decays,
   17-bit threshold mantissa, delays <= 62) with :class:`ResourceLimitError`;
@@ -160,6 +161,7 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
     import h5py
 
     from neuro_deploy.models import load_checkpoint
+    from neuro_deploy.netx.meta import binning_meta
 
     model, cfg, meta = load_checkpoint(checkpoint)
     limits = getattr(profile, "export_limits", lambda: {})() if profile is not None else {}
@@ -170,8 +172,8 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
             g.attrs["schema"] = NETX_SCHEMA
             g.attrs["input_shape_chw"] = np.asarray(cfg.input_shape)
             g.attrs["input_layout"] = "chw-flat" if not cfg.conv else "whc"
-            g.attrs["dt_us"] = cfg.dt_us
-            g.attrs["num_steps"] = cfg.num_steps
+            for k, v in binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin).items():
+                g.attrs[k] = v
             g.attrs["num_classes"] = cfg.num_classes
             g.attrs["source"] = str(checkpoint)
         model2, _, _ = load_checkpoint(checkpoint)      # export disabled weight-norm on `model`
@@ -193,14 +195,24 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
 
 
 def export_nir_to_loihi2_sim(model: str | Path, out: str | Path, *, profile: Any = None,
-                             dt: float = 1e-3, verify_samples: int = 8, seed: int = 0,
+                             dt: float | None = None, verify_samples: int = 8, seed: int = 0,
                              verify_inputs: np.ndarray | None = None, **_: Any) -> ExportReport:
-    """NIR graph -> netx (:mod:`neuro_deploy.nir.importer`), then the fidelity check."""
+    """NIR graph -> netx (:mod:`neuro_deploy.nir.importer`), then the fidelity check.
+
+    ``dt`` (seconds per Loihi step) defaults to the graph's own ``dt`` metadata (written by
+    ``export --target nir``), else 1 ms with a warning: NIR is continuous-time, the step
+    sets every decay."""
     from neuro_deploy.nir import NirImportConfig, nir_to_netx
     from neuro_deploy.nir.fidelity import fidelity
     from neuro_deploy.nir.importer import load_graph
 
     graph = load_graph(model)
+    stored_dt = (getattr(graph, "metadata", None) or {}).get("dt")
+    dt_warning = None
+    if dt is None:
+        dt = float(stored_dt) if stored_dt else 1e-3
+        if not stored_dt:
+            dt_warning = f"{model}: the NIR graph does not say its time step; converted at dt = 1 ms (pass --dt)"
     with atomic_path(out, ".net") as tmp:
         conv = nir_to_netx(graph, tmp, NirImportConfig(dt=dt))
         if verify_inputs is None:
@@ -214,22 +226,27 @@ def export_nir_to_loihi2_sim(model: str | Path, out: str | Path, *, profile: Any
             from neuro_deploy.netx.spec import load_netx
 
             fit = fit_network(load_netx(tmp), profile, strict=True).to_dict()
+    if dt_warning:
+        conv.warnings.append(dt_warning)
     layers = [LayerQuantization(name=m.name, kind=m.kind, weight_int_min=m.weight_int_range[0],
-                                weight_int_max=m.weight_int_range[1], weight_rmse=float("nan"),
-                                weight_rel_error=m.weight_rel_error, clipped_fraction=0.0, zero_fraction=0.0,
+                                weight_int_max=m.weight_int_range[1], weight_rmse=m.weight_rmse,
+                                weight_rel_error=m.weight_rel_error, clipped_fraction=0.0,
+                                zero_fraction=m.zero_fraction,
                                 i_decay=m.i_decay, v_decay=m.v_decay, vth_mant=m.vth_mant) for m in conv.layers]
     agreement = None
     if fid is not None:
         agreement = Agreement(samples=fid.samples, steps=fid.steps, class_agreement=fid.class_agreement,
-                              output_count_exact=float("nan"), output_count_mae=float("nan"),
+                              output_count_exact=fid.output_count_exact, output_count_mae=fid.output_count_mae,
                               float_predictions=fid.float_predictions, fixed_predictions=fid.fixed_predictions)
     rep = ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
     rep.nir = {"conversion": conv.to_dict(), "fidelity": fid.to_dict() if fid else None}  # type: ignore[attr-defined]
     return rep
 
 
-def export_checkpoint_to_nir(model: str | Path, out: str | Path, *, dt: float = 1e-3, **_: Any) -> ExportReport:
-    """SLAYER checkpoint -> NIR file (:func:`neuro_deploy.nir.io.slayer_to_nir`)."""
+def export_checkpoint_to_nir(model: str | Path, out: str | Path, *, dt: float | None = None,
+                             **_: Any) -> ExportReport:
+    """SLAYER checkpoint -> NIR file (:func:`neuro_deploy.nir.io.slayer_to_nir`), at the
+    checkpoint's own time step."""
     from neuro_deploy.nir.io import slayer_to_nir, write_nir
 
     graph = slayer_to_nir(model, dt)

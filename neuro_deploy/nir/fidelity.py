@@ -93,6 +93,8 @@ class Fidelity:
     float_predictions: list[int] = field(default_factory=list)
     fixed_predictions: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    output_count_exact: float = 0.0         #: share of samples with identical output spike counts
+    output_count_mae: float = 0.0           #: mean |float - fixed| output count per output neuron
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,11 +129,13 @@ def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: fl
         fc = f.astype(np.float64).sum(0).reshape(f.shape[1], -1)
         tot = (rc + fc).sum()
         agree.append(float(1 - np.abs(rc - fc).sum() / tot) if tot else 1.0)
-    fp = np.abs(ref[-1]).sum(0).reshape(x.shape[0], -1).argmax(-1)
-    xp = trains[-1].sum(0).reshape(x.shape[0], -1).argmax(-1)
+    f_counts = np.abs(ref[-1]).sum(0).reshape(x.shape[0], -1)
+    x_counts = trains[-1].astype(np.float64).sum(0).reshape(x.shape[0], -1)
+    fp, xp = f_counts.argmax(-1), x_counts.argmax(-1)
     ca = float(np.mean(fp == xp))
     warns = [f"layer{i}: spike counts agree only {a:.2f}" for i, a in enumerate(agree) if a < warn_below]
     if ca < warn_below:
         warns.append(f"classification agreement {ca:.2f} below {warn_below}: quantization or a "
                      "semantic mismatch changes behaviour")
-    return Fidelity(int(x.shape[0]), int(steps), agree, ca, fp.tolist(), xp.tolist(), warns)
+    return Fidelity(int(x.shape[0]), int(steps), agree, ca, fp.tolist(), xp.tolist(), warns,
+                    float(np.mean((f_counts == x_counts).all(-1))), float(np.mean(np.abs(f_counts - x_counts))))

@@ -63,6 +63,8 @@ class LayerMapping:
     weight_int_range: tuple[int, int]
     weight_rel_error: float
     notes: list[str] = field(default_factory=list)
+    weight_rmse: float = 0.0            #: RMS(w_float x scale - w_int), integer units
+    zero_fraction: float = 0.0          #: share of weights stored as 0
 
 
 @dataclass
@@ -377,7 +379,10 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
         name=f"layer{len([l for l in st.layers if l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l)]) - 1}",
         nodes=st.pending_nodes + [name], kind=syn["type"], neuron=type(node).__name__, scale=s,
         i_decay=i_dec, v_decay=v_dec, vth_mant=vth_mant, weight_int_range=(int(w_int.min()), int(w_int.max())),
-        weight_rel_error=rel, notes=notes))
+        weight_rel_error=rel, notes=notes,
+        weight_rmse=float(np.sqrt(np.mean((syn["weight"] * prm["gain"].reshape(-1)[0] * s - w_int) ** 2)))
+        if w_int.size else 0.0,
+        zero_fraction=float(np.mean(w_int == 0)) if w_int.size else 0.0))
     st.warnings += [f"{name}: {m}" for m in notes]
     st.pending, st.pending_nodes = None, []
 
@@ -418,6 +423,12 @@ def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig = NirI
                                     "the graph ends with a synapse; add a neuron (e.g. LI) after it")
     if not any(l["type"] in ("dense", "conv") for l in st.layers):
         raise BadInputError("NIR graph has no synapse + neuron layer to convert")
+    from neuro_deploy.netx.meta import binning_meta
+
+    gm = dict(getattr(graph, "metadata", {}) or {})
+    binning = binning_meta(int(gm.get("dt_us") or round(cfg.dt * 1e6)), gm.get("num_steps"),
+                           str(gm.get("time_origin") or "zero"))
     write_netx(out, st.layers, attrs={"schema": "neuro-deploy-netx/1", "source": "nir",
-                                      "dt_s": cfg.dt, "input_shape_chw": np.asarray(st.input_shape or ())})
+                                      "dt_s": cfg.dt, "input_shape_chw": np.asarray(st.input_shape or ()),
+                                      **binning})
     return ConversionReport(str(out), cfg.dt, st.mappings, tuple(st.input_shape or ()), st.warnings)

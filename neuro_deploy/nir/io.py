@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from neuro_deploy._io import atomic_path
+from neuro_deploy.errors import BadInputError
 
 
 def _to_numpy(v: Any) -> Any:
@@ -36,7 +37,8 @@ def sanitize(graph: Any) -> Any:
         new = type(node)(**kwargs)
         new.metadata = dict(getattr(node, "metadata", {}) or {})
         nodes[name] = new
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), type_check=False)
+    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(getattr(graph, "metadata", {}) or {}),
+                        type_check=False)
 
 
 def write_nir(graph: Any, path: str | Path) -> None:
@@ -47,8 +49,13 @@ def write_nir(graph: Any, path: str | Path) -> None:
         nir.write(str(tmp), sanitize(graph))
 
 
-def slayer_to_nir(checkpoint: str | Path, dt: float = 1e-3):
+def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     """A SLAYER CUBA checkpoint as a NIR graph (dense and conv blocks, CubaLIF neurons).
+
+    ``dt`` (seconds per step) is the checkpoint's own ``dt_us``: the time constants are
+    only right for the step the model was trained at, so another ``dt`` is an error. The
+    graph's metadata carries ``dt`` and the model's binning (``dt_us``, ``num_steps``,
+    ``time_origin``), which the importer writes into the netx it builds.
 
     SLAYER's integer dynamics ``i = (1 - cd) i + W s``, ``v = (1 - vd) v + i``, spike
     ``v >= theta``, reset 0 are NIR's CubaLIF under the importer's Euler mapping with
@@ -60,9 +67,15 @@ def slayer_to_nir(checkpoint: str | Path, dt: float = 1e-3):
     import nir
 
     from neuro_deploy.models import load_checkpoint
+    from neuro_deploy.netx.meta import binning_meta
     from neuro_deploy.netx.spec import load_netx
 
     _, cfg, _ = load_checkpoint(checkpoint)
+    trained_dt = cfg.dt_us * 1e-6
+    if dt is not None and abs(dt - trained_dt) > 1e-9:
+        raise BadInputError(f"{checkpoint}: trained at {cfg.dt_us} us per step; --dt {dt:g} s would write "
+                            f"time constants for another step (omit --dt, or pass {trained_dt:g})")
+    dt = trained_dt
     import tempfile
 
     from neuro_deploy.netx.export import export_model
@@ -103,7 +116,7 @@ def slayer_to_nir(checkpoint: str | Path, dt: float = 1e-3):
         prev = neu_name
     nodes["output"] = nir.Output({"output": np.asarray(net.layers[-1].shape_chw)})
     edges.append((prev, "output"))
-    meta = {"source": "neuro-deploy slayer", "dt": dt}
+    meta = {"source": "neuro-deploy slayer", "dt": dt, **binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin)}
     try:
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     except ValueError:          # NIR's shape inference does not cover every node combination

@@ -36,6 +36,7 @@ class Workload:
     dt_us: int | None = None
     backend: str = "fast"
     replay_options: dict[str, Any] = field(default_factory=dict)
+    time_origin: str | None = None              #: default: the network's (its metadata)
 
 
 @dataclass
@@ -84,26 +85,27 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
 
 def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.netx.meta import read_meta
+    from neuro_deploy.netx.meta import binning_for, read_meta
     from neuro_deploy.sim.evaluate import evaluate_deployed
     from neuro_deploy.sim.replay import running_decisions
 
-    meta = read_meta(net.path)
-    dt = w.dt_us or meta.get("dt_us") or 1000
+    binning = binning_for(read_meta(net.path), w.dt_us, w.steps, w.time_origin, what=str(net.path))
+    dt = binning.dt_us
     ds = load_dataset(w.dataset, root=w.root, progress=False)
-    steps = w.steps or meta.get("num_steps") or ds.num_steps(dt)
     _, val = ds.split(0.2, 0)
     val = val.subset(np.arange(min(w.limit, len(val))))
-    x = val.to_tensors(dt, steps)
-    ev = evaluate_deployed(net, x, val.labels, backend=w.backend)
+    x, lengths = val.bin(binning)
+    steps = binning.num_steps or int(lengths.max(initial=1))
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
         curve = (dec == val.labels[None, :]).mean(1).round(6).tolist()
-    raster = _first_sample_raster(net, x[:1])
+    raster = _first_sample_raster(net, x[:1, ..., :int(lengths[0]) if len(lengths) else None])
     return WorkloadResult("dataset", ev.counts, ev.samples, ev.steps, ev.accuracy, curve, raster,
                           time.perf_counter() - t0,
-                          f"{w.dataset} validation split, {ev.samples} samples, dt {dt} us, {steps} steps")
+                          f"{w.dataset} validation split, {ev.samples} samples, dt {dt} us, {steps} steps"
+                          f" from t0 = {binning.time_origin}")
 
 
 def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
@@ -112,11 +114,12 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
 
     if not w.dt_us:
         raise BadInputError("--dt-us is required with --recordings")
-    cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, **w.replay_options)
+    cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, time_origin=w.time_origin,
+                       **w.replay_options)
     res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
-    from neuro_deploy.sim.replay import input_geometry, load_recording
+    from neuro_deploy.sim.replay import input_geometry, load_recording, resolve_config
 
-    x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), cfg)
+    x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), resolve_config(net, cfg))
     return WorkloadResult("recordings", res.counts, len(res.samples), res.counts[0].steps, res.accuracy,
                           res.accuracy_vs_step, _first_sample_raster(net, x[None]), time.perf_counter() - t0,
                           f"{len(res.samples)} recordings replayed at dt {w.dt_us} us"

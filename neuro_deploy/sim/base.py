@@ -20,6 +20,11 @@ class RunSpec:
     ``input_bias`` sets the input layer's ``bias_mant`` (shape of that layer in Lava's
     layout, or broadcastable to it). ``reset_interval`` builds netx's ``LIFReset``
     neurons with ``reset_offset + 1 + layer`` phases.
+
+    ``lengths`` (optional, one per sample, each ``1..steps``) gives every sample its own
+    run length: sample *b* is simulated for ``lengths[b]`` steps and its recorded spikes
+    after that are zero, exactly what a run of ``lengths[b]`` steps alone would give
+    (the dynamics are causal, so the steps a longer batch-mate needs cannot change it).
     """
 
     steps: int
@@ -28,9 +33,32 @@ class RunSpec:
     reset_interval: int | None = None
     reset_offset: int = 0
     probe: str = "all"                  #: "all" or "output"
+    lengths: np.ndarray | None = None   #: (B,) steps per sample (default: ``steps`` each)
 
     def batch_size(self) -> int:
         return 1 if self.inputs is None else int(self.inputs.shape[0])
+
+    def sample_steps(self) -> np.ndarray:
+        """(B,) steps each sample runs."""
+        if self.lengths is None:
+            return np.full(self.batch_size(), self.steps, dtype=np.int64)
+        return np.asarray(self.lengths, dtype=np.int64)
+
+
+def valid_steps(steps: int, batch: int, lengths: np.ndarray | None) -> np.ndarray:
+    """(T, B) bool: step *t* belongs to sample *b*'s run (``t < lengths[b]``; all when ``None``)."""
+    if lengths is None:
+        return np.ones((steps, batch), dtype=bool)
+    return np.arange(steps)[:, None] < np.asarray(lengths, dtype=np.int64)[None, :]
+
+
+def mask_after_lengths(trains: list[np.ndarray], lengths: np.ndarray | None) -> list[np.ndarray]:
+    """Zero every (T, B, N) train after its sample's length (in place; returns ``trains``)."""
+    if lengths is None:
+        return trains
+    for t in trains:
+        t[~valid_steps(t.shape[0], t.shape[1], lengths)] = 0
+    return trains
 
 
 @dataclass
@@ -72,6 +100,13 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
             np.broadcast_to(spec.input_bias, first.lava_shape)
         except ValueError:
             raise ShapeError("input bias", first.lava_shape, spec.input_bias.shape) from None
+    if spec.lengths is not None:
+        lengths = np.asarray(spec.lengths)
+        if lengths.shape != (spec.batch_size(),):
+            raise ShapeError("per-sample lengths", (spec.batch_size(),), lengths.shape)
+        if lengths.size and (lengths.min() < 1 or lengths.max() > spec.steps):
+            raise BadInputError(f"per-sample lengths must be in 1..{spec.steps} (the run's steps), "
+                                f"got {int(lengths.min())}..{int(lengths.max())}")
     if spec.reset_interval is not None and spec.reset_interval < 1:
         raise BadInputError(f"reset interval must be >= 1, got {spec.reset_interval}")
 

@@ -1,4 +1,12 @@
-"""Deployed accuracy: spike tensors through a netx network on a backend, by class."""
+"""Deployed accuracy: spike tensors through a netx network on a backend, by class.
+
+:func:`run_tensors` is the one way every path (``evaluate``, ``replay``, ``report``) runs
+binned recordings: sample *b* gets its ``lengths[b]`` input steps, then ``len(net)``
+empty steps so its last input reaches the output (one step per layer), and is simulated
+and counted for exactly those ``lengths[b] + len(net)`` steps, whatever else is in its
+batch. Batch results are combined with :func:`neuro_deploy.energy.counts.merge_counts`,
+so neither the batch size nor the number of workers changes any figure.
+"""
 from __future__ import annotations
 
 import time
@@ -10,62 +18,85 @@ from neuro_deploy.netx.spec import NetSpec
 
 
 @dataclass
+class TensorRun:
+    """One batch through :func:`run_tensors`."""
+
+    trains: list[np.ndarray]          #: per layer (T, B, N), zero after each sample's run
+    counts: list                      #: LayerCounts of the batch
+    run_steps: np.ndarray             #: (B,) simulated steps per sample (input + drain)
+
+
+@dataclass
 class DeployedEval:
     backend: str
     samples: int
-    steps: int                         #: simulated steps per sample (input + pipeline)
+    steps: int                         #: simulated steps of the longest sample (input + pipeline)
     predictions: np.ndarray
     output_counts: np.ndarray          #: (N, classes) output spikes per sample
     accuracy: float | None
     counts: list = field(default_factory=list)     #: LayerCounts, summed over samples
     wall_s: float = 0.0
     trains_last: np.ndarray | None = None          #: (T, N, classes) output spikes
+    run_steps: np.ndarray | None = None            #: (N,) simulated steps per sample
 
 
-def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | None = None,
-                      backend: str = "fast", batch_size: int = 128, progress: bool = False
-                      ) -> DeployedEval:
-    """Run (N, C, H, W, T) spike tensors, each padded with ``len(net)`` empty steps so the
-    last input reaches the output; class = output neuron with the most spikes."""
+def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = None,
+                backend: str = "fast") -> TensorRun:
+    """Simulate (B, C, H, W, T) spike tensors; sample *b* uses its first ``lengths[b]``
+    input steps (default ``T``) and runs ``lengths[b] + len(net)`` steps (module docstring)."""
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
     from neuro_deploy.netx.export import encode_for_net
     from neuro_deploy.sim import RunSpec, get_backend
     from neuro_deploy.sim.fast import _source_spikes
 
-    be = get_backend(backend)
+    b, t_in = tensors.shape[0], tensors.shape[-1]
+    lens = np.full(b, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
+    drain = len(net)
+    steps = int(lens.max()) + drain if b else drain
+    x = encode_for_net(net, tensors[..., :steps - drain])
+    if (lens < x.shape[-1]).any():                # a sample's input ends at its own length
+        x = x.copy()
+        for i, n_i in enumerate(lens):
+            x[i, ..., n_i:] = 0
+    inp = np.concatenate([x, np.zeros(x.shape[:-1] + (steps - x.shape[-1],), dtype=x.dtype)], axis=-1)
+    run_steps = lens + drain
+    spec = RunSpec(steps=steps, inputs=inp, probe="all",
+                   lengths=None if (run_steps == steps).all() else run_steps)
+    res = get_backend(backend).run(net, spec)
+    trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
+    counts = count_activity(net, trains, _source_spikes(spec, net, steps)
+                            if net.layers[0].kind != "input" else None, lengths=spec.lengths)
+    return TensorRun(trains, counts, run_steps)
+
+
+def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | None = None,
+                      backend: str = "fast", batch_size: int = 128, progress: bool = False,
+                      lengths: np.ndarray | None = None) -> DeployedEval:
+    """Run (N, C, H, W, T) spike tensors through :func:`run_tensors` in batches; class =
+    output neuron with the most spikes (ties: lowest index). ``lengths`` (N,) are the
+    input steps of each sample (default: all ``T``)."""
+    from neuro_deploy.energy.counts import merge_counts
+
     n, t_in = len(tensors), tensors.shape[-1]
-    steps = t_in + len(net)
+    lens = np.full(n, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
+    steps = (int(lens.max()) if n else t_in) + len(net)
     t0 = time.perf_counter()
-    preds, counts_out, agg, lasts = [], [], None, []
+    preds, counts_out, runs, lasts = [], [], [], []
     chunks = range(0, n, batch_size)
     if progress:
         from tqdm import tqdm
 
         chunks = tqdm(chunks, desc=f"deploying on {backend}", unit="batch")
     for start in chunks:
-        x = encode_for_net(net, tensors[start:start + batch_size])
-        pad = np.zeros(x.shape[:-1] + (len(net),), dtype=x.dtype)
-        spec = RunSpec(steps=steps, inputs=np.concatenate([x, pad], axis=-1), probe="all")
-        res = be.run(net, spec)
-        trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-        layer_counts = count_activity(net, trains, _source_spikes(spec, net, steps)
-                                      if net.layers[0].kind != "input" else None)
-        if agg is None:
-            agg = layer_counts
-        else:
-            for a, c in zip(agg, layer_counts):
-                a.input_spikes += c.input_spikes
-                a.synops += c.synops
-                a.output_spikes += c.output_spikes
-                a.neuron_updates += c.neuron_updates
-                a.samples += c.samples
-        last = trains[-1]
+        r = run_tensors(net, tensors[start:start + batch_size], lens[start:start + batch_size], backend)
+        runs.append(r.counts)
+        last = r.trains[-1]
         c = last.sum(0)
         counts_out.append(c)
         preds.append(c.argmax(-1))
-        lasts.append(last)
+        lasts.append(np.concatenate([last, np.zeros((steps - len(last),) + last.shape[1:], last.dtype)]))
     pred = np.concatenate(preds) if preds else np.zeros(0, int)
     acc = float(np.mean(pred == labels)) if labels is not None and len(labels) else None
     return DeployedEval(backend, n, steps, pred, np.concatenate(counts_out) if counts_out else
-                        np.zeros((0, 0)), acc, agg or [], time.perf_counter() - t0,
-                        np.concatenate(lasts, axis=1) if lasts else None)
+                        np.zeros((0, 0)), acc, merge_counts(runs), time.perf_counter() - t0,
+                        np.concatenate(lasts, axis=1) if lasts else None, lens + len(net))

@@ -23,7 +23,7 @@ import numpy as np
 
 from neuro_deploy.netx.spec import LayerSpec, NetSpec
 from neuro_deploy.sim import fixed_point as fx
-from neuro_deploy.sim.base import RunResult, RunSpec, register_backend, validate_run
+from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, register_backend, validate_run
 
 SPARSE_DENSITY = 0.05
 CONV_CHUNK_BYTES = 128 * 2 ** 20
@@ -342,7 +342,7 @@ class FastBackend:
     def run(self, net: NetSpec, spec: RunSpec) -> RunResult:
         validate_run(net, spec)
         t0 = time.perf_counter()
-        trains = simulate(net, spec)
+        trains = mask_after_lengths(simulate(net, spec), spec.lengths)   # causal: = own-length runs
         spikes = {}
         for layer, s in zip(net.layers, trains):
             if spec.probe == "output" and layer is not net.layers[-1]:

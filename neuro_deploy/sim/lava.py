@@ -129,12 +129,32 @@ def run_concatenated(net: NetSpec, spec: RunSpec) -> dict[str, np.ndarray]:
     return out
 
 
+def _run_own_length(net: NetSpec, spec: RunSpec, sample: int) -> dict[str, np.ndarray]:
+    """Sample ``sample`` alone for its own length, its record zero-padded to ``spec.steps``."""
+    import dataclasses
+
+    steps = int(spec.sample_steps()[sample])
+    if steps == spec.steps:
+        return run_one(net, spec, sample)
+    x = None
+    if spec.inputs is not None:
+        data = np.asarray(spec.inputs)[sample:sample + 1]
+        x = data[..., :min(data.shape[-1], steps)]          # the ring buffer's first `steps` columns
+    one = dataclasses.replace(spec, steps=steps, inputs=x, lengths=None)
+    out = run_one(net, one, 0)
+    return {k: np.concatenate([v, np.zeros(v.shape[:-1] + (spec.steps - steps,), v.dtype)], axis=-1)
+            for k, v in out.items()}
+
+
 @register_backend("lava")
 class LavaBackend:
     """Reference backend: Lava's CPU simulator.
 
     A batch runs as one network with staggered resets when that is provably the same
     as one network per sample (:func:`can_concatenate`), otherwise sample by sample.
+    With per-sample ``lengths`` a sample run alone lasts exactly its length (the rest of
+    its record is zero); in a concatenated run its spikes after its length are dropped,
+    which is the same thing because the dynamics are causal.
     """
 
     name = "lava"
@@ -144,9 +164,12 @@ class LavaBackend:
         t0 = time.perf_counter()
         if can_concatenate(net, spec):
             spikes = run_concatenated(net, spec)
+            for v in spikes.values():
+                for b, n in enumerate(spec.sample_steps()):
+                    v[b, ..., n:] = 0
             mode = "concatenated"
         else:
-            per_sample = [run_one(net, spec, i) for i in range(spec.batch_size())]
+            per_sample = [_run_own_length(net, spec, i) for i in range(spec.batch_size())]
             spikes = {k: np.stack([s[k] for s in per_sample]) for k in per_sample[0]}
             mode = "per-sample"
         return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0,

@@ -3,8 +3,11 @@
 Each recording is decoded (any supported format, identified by content; bad files
 handled by ``on_error``, see :mod:`neuro_deploy.events.collection`: skipped ones are listed
 in ``skipped``, truncated ones kept in part in ``partial``), optionally preprocessed (tonic's
-``Denoise``/``RefractoryPeriod``, then crop and downsample), binned at ``dt_us`` into
-the network's input layout, and run for ``steps + len(net)`` steps on a backend. Per
+``Denoise``/``RefractoryPeriod``, then crop and downsample), binned into the network's
+input layout with the network's own :class:`~neuro_deploy.events.tensor.Binning` (the
+one ``evaluate`` and training use: time origin and window from the export metadata,
+unless ``time_origin``/``steps`` override them; a network without a window gets each
+recording for its own length), and run for ``steps + len(net)`` steps on a backend. Per
 recording:
 
 * ``predicted`` = output neuron with the most spikes (ties: lowest index);
@@ -16,7 +19,11 @@ recording:
 * spikes and synaptic operations per layer.
 
 Recordings are split over ``workers`` processes (``fork``), each simulating its share
-as one batch.
+in batches of ``batch_size``. Every recording is simulated and counted for its own
+length plus the ``len(net)`` drain steps, whatever else is in its batch
+(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
+:func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the worker count
+or the batch size.
 """
 from __future__ import annotations
 
@@ -24,14 +31,18 @@ import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, ShapeError
 from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
 from neuro_deploy.events.readers import Recording
 from neuro_deploy.netx.spec import NetSpec
+
+if TYPE_CHECKING:
+    from neuro_deploy.events.tensor import Binning
 
 REPLAY_SCHEMA = "neuro-deploy-replay/1"
 
@@ -40,7 +51,8 @@ REPLAY_SCHEMA = "neuro-deploy-replay/1"
 class ReplayConfig:
     dt_us: int
     backend: str = "fast"
-    steps: int | None = None                  #: input steps per recording (default: its duration)
+    steps: int | None = None                  #: input steps per recording (default: the network's
+    #: window from its metadata, else each recording's own length)
     sensor_size: tuple[int, int] | None = None
     crop: tuple[int, int, int, int] | None = None      #: x0, y0, width, height
     downsample: float | None = None
@@ -51,6 +63,24 @@ class ReplayConfig:
     evt3_timing: str = "spec"
     fmt: str | None = None                    #: force a reader (``--format``); default: by content
     on_error: str = "fail"                    #: fail | skip | keep-partial (events.collection)
+    time_origin: str | None = None            #: default: the network's (metadata), else "zero"
+
+    def binning(self) -> "Binning":
+        """The binning these settings give (``None`` fields at the toolkit defaults); use
+        :func:`resolve_config` first to fill them from the network."""
+        from neuro_deploy.events.tensor import DEFAULT_TIME_ORIGIN, Binning
+
+        return Binning(self.dt_us, self.time_origin or DEFAULT_TIME_ORIGIN, self.steps)
+
+
+def resolve_config(net: NetSpec, cfg: ReplayConfig) -> ReplayConfig:
+    """``cfg`` with the network's binning filled in (:func:`neuro_deploy.netx.meta.binning_for`)."""
+    from dataclasses import replace
+
+    from neuro_deploy.netx.meta import binning_for, read_meta
+
+    b = binning_for(read_meta(net.path), cfg.dt_us, cfg.steps, cfg.time_origin, what=str(net.path))
+    return replace(cfg, dt_us=b.dt_us, steps=b.num_steps, time_origin=b.time_origin)
 
 
 @dataclass
@@ -86,6 +116,8 @@ class ReplayResult:
     counts: list = field(default_factory=list, repr=False)   #: LayerCounts over all recordings
     skipped: list[dict[str, str]] = field(default_factory=list)  #: file, reason, error (--on-error)
     partial: list[dict[str, Any]] = field(default_factory=list)  #: file, offset, reason, events kept
+    time_origin: str = "zero"                 #: where step 0 of each recording started
+    window_steps: int | None = None           #: fixed input steps per recording, or None (own length)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -142,10 +174,9 @@ def preprocess(events: np.ndarray, sensor: tuple[int, int], cfg: ReplayConfig) -
 
 def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
                    ) -> tuple[np.ndarray, int]:
-    """Decode (unless given decoded) + preprocess + bin one recording: (C, H, W, T) uint8
-    and its event count."""
+    """Decode (unless given decoded) + preprocess + bin one recording with ``cfg.binning()``:
+    (C, H, W, T) uint8 and its event count."""
     from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.tensor import bin_events
 
     if isinstance(path, Recording):
         rec, path = path, Path(path.path)
@@ -160,9 +191,7 @@ def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool],
     if (w, h) != (nw, nh):
         raise ShapeError(f"{path}: recording geometry (W,H) after crop/downsample; the network "
                          "wants (use --sensor-size, --crop, --downsample)", (nw, nh), (w, h))
-    t0 = int(ev["t"].min()) if len(ev) else 0
-    steps = cfg.steps or max(1, int(math.ceil(((int(ev["t"].max()) - t0 + 1) if len(ev) else 1) / cfg.dt_us)))
-    x = bin_events(ev, (w, h), cfg.dt_us, steps, t0_us=t0)
+    x = cfg.binning().bin(ev, (w, h), str(path))
     if c == 1:
         x = x.max(axis=0, keepdims=True)
     return x, len(ev)
@@ -176,48 +205,43 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
     return arg
 
 
-def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig
+def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
                     ) -> tuple[list, list[dict[str, Any]]]:
-    """One batch on the backend: (LayerCounts of the batch, per-recording results)."""
-    from neuro_deploy.energy.counts import count_activity, lava_to_trains
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import encode_for_net
-    from neuro_deploy.sim import RunSpec, get_backend
-    from neuro_deploy.sim.fast import _source_spikes
+    """One batch on the backend: (LayerCounts of the batch, per-recording results); each
+    recording runs for its own length + ``len(net)`` steps (see module docstring)."""
+    from neuro_deploy.sim.evaluate import run_tensors
 
-    net = load_netx(net_path)
     t_max = max(x.shape[-1] for x in xs)
-    batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max + len(net),), dtype=np.uint8)
+    batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max,), dtype=np.uint8)
     for i, x in enumerate(xs):
         batch[i, ..., : x.shape[-1]] = x
-    inp = encode_for_net(net, batch)
-    spec = RunSpec(steps=t_max + len(net), inputs=inp, probe="all")
-    res = get_backend(cfg.backend).run(net, spec)
-    trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
-                            if net.layers[0].kind != "input" else None)
-    decisions = running_decisions(trains[-1])
+    run = run_tensors(net, batch, np.array([x.shape[-1] for x in xs]), cfg.backend)
+    decisions = running_decisions(run.trains[-1])
     out = []
     for i, x in enumerate(xs):
-        out.append({"decisions": decisions[:, i], "counts": trains[-1][:, i].sum(0),
-                    "spikes": {c.name: int(c.spikes_per_sample[i]) for c in counts},
-                    "synops": {c.name: int(c.synops_per_sample[i]) for c in counts},
+        own = int(run.run_steps[i])
+        out.append({"decisions": decisions[:own, i], "counts": run.trains[-1][:own, i].sum(0),
+                    "spikes": {c.name: int(c.spikes_per_sample[i]) for c in run.counts},
+                    "synops": {c.name: int(c.synops_per_sample[i]) for c in run.counts},
                     "steps": int(x.shape[-1])})
-    return counts, out
+    return run.counts, out
 
 
 def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
+    from neuro_deploy.netx import load_netx
+
     net_path, files, geom, cfg = args
     xs, n_events = [], []
     for f in files:
         x, n = load_recording(f, geom, cfg)
         xs.append(x)
         n_events.append(n)
+    net = load_netx(net_path)
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
-        counts, batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
+        counts, batch = _simulate_batch(net, xs[start:start + cfg.batch_size], cfg)
         layer_counts.append(counts)
         results += batch
     for r, n in zip(results, n_events):
@@ -237,6 +261,7 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     recs, skipped = read_recordings(recordings, cfg.on_error, cfg.fmt, size, evt3_timing=cfg.evt3_timing)
     files = [Path(r.path) for r in recs]
     geom = input_geometry(net)
+    cfg = resolve_config(net, cfg)
     workers = max(1, min(cfg.workers, len(files)))
     shares = [recs[i::workers] for i in range(workers)]
     jobs = [(net.path, share, geom, cfg) for share in shares if share]
@@ -250,10 +275,13 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
             outs = list(pool.map(_worker, jobs))
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
+    run_order: list[str] = []                     # file of each merged sample, in run order
     for job, (counts, results) in zip(jobs, outs):
         batches += counts
+        run_order += [str(rec.path) for rec in job[1]]
         for rec, r in zip(job[1], results):
-            by_file[rec.path] = r
+            by_file[str(rec.path)] = r
+    position = {f: k for k, f in enumerate(run_order)}
     samples: list[SampleResult] = []
     for f in files:
         r = by_file[str(f)]
@@ -290,33 +318,6 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     partial = [{"file": r.path, **r.meta["partial"]} for r in recs if "partial" in r.meta]
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        notes, counts=merge_counts(batches),
+                        notes, counts=merge_counts(batches, [position[str(f)] for f in files]),
                         skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
-                        partial=partial)
-
-
-def merge_counts(batches: list[list]) -> list:
-    """Sum LayerCounts of several batches (time axes padded to the longest)."""
-    if not batches:
-        return []
-    from dataclasses import replace
-
-    steps = max(b[0].steps for b in batches)
-
-    def pad(a: np.ndarray) -> np.ndarray:
-        return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
-
-    merged = []
-    for per_layer in zip(*batches):
-        first = per_layer[0]
-        merged.append(replace(
-            first, steps=steps, samples=sum(c.samples for c in per_layer),
-            input_spikes=sum(pad(c.input_spikes) for c in per_layer),
-            synops=sum(pad(c.synops) for c in per_layer),
-            output_spikes=sum(pad(c.output_spikes) for c in per_layer),
-            neuron_updates=sum(c.neuron_updates for c in per_layer),
-            active_updates=sum(c.active_updates for c in per_layer),
-            synops_per_sample=np.concatenate([c.synops_per_sample for c in per_layer]),
-            spikes_per_sample=np.concatenate([c.spikes_per_sample for c in per_layer]),
-            input_spikes_per_sample=np.concatenate([c.input_spikes_per_sample for c in per_layer])))
-    return merged
+                        partial=partial, time_origin=str(cfg.time_origin), window_steps=cfg.steps)
