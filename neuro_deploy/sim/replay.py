@@ -15,6 +15,10 @@ recording:
 
 Recordings are split over ``workers`` processes (``fork``), each simulating its share
 as one batch.
+
+``net`` may also be a checkpoint's float model (:class:`~neuro_deploy.sim.float_model.FloatNet`,
+backend ``float``): it gets exactly the binned input and steps the deployed network gets,
+so :func:`float_vs_deployed` compares the two recording by recording.
 """
 from __future__ import annotations
 
@@ -111,6 +115,9 @@ def input_geometry(net: NetSpec) -> tuple[int, int, int, bool]:
     shape = first.in_shape_chw if first.kind != "input" else first.shape_chw
     if len(shape) == 3:
         return int(shape[0]), int(shape[1]), int(shape[2]), False
+    full = tuple(int(v) for v in net.input_shape_chw)
+    if len(full) == 3 and int(np.prod(full)) == shape[0]:    # e.g. a checkpoint's float model
+        return full[0], full[1], full[2], True
     from neuro_deploy.netx.meta import read_meta
 
     meta = read_meta(net.path)
@@ -186,12 +193,12 @@ def _simulate_batch(net_path: str, xs: list[np.ndarray], cfg: ReplayConfig
                     ) -> tuple[list, list[dict[str, Any]]]:
     """One batch on the backend: (LayerCounts of the batch, per-recording results)."""
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
-    from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.export import encode_for_net
     from neuro_deploy.sim import RunSpec, get_backend
     from neuro_deploy.sim.fast import _source_spikes
+    from neuro_deploy.sim.float_model import load_network
 
-    net = load_netx(net_path)
+    net = load_network(net_path)
     t_max = max(x.shape[-1] for x in xs)
     batch = np.zeros((len(xs),) + xs[0].shape[:-1] + (t_max + len(net),), dtype=np.uint8)
     for i, x in enumerate(xs):
@@ -318,3 +325,47 @@ def merge_counts(batches: list[list]) -> list:
             spikes_per_sample=np.concatenate([c.spikes_per_sample for c in per_layer]),
             input_spikes_per_sample=np.concatenate([c.input_spikes_per_sample for c in per_layer])))
     return merged
+
+
+@dataclass
+class FloatVsDeployed:
+    """One set of recordings replayed through a checkpoint's float model and its export."""
+
+    samples: int
+    labelled: int
+    dt_us: int
+    deployed_backend: str
+    float_accuracy: float | None
+    deployed_accuracy: float | None
+    prediction_agreement: float            #: share of recordings with the same predicted class
+    output_count_exact: float              #: share with identical output spike counts
+    accuracy_drop_points: float | None     #: 100 * (float - deployed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_replays(fl: ReplayResult, dep: ReplayResult) -> FloatVsDeployed:
+    """Sample-by-sample comparison of two replays of the same recordings."""
+    if [s.file for s in fl.samples] != [s.file for s in dep.samples]:
+        raise BadInputError("the two replays cover different recordings")
+    n = len(fl.samples)
+    same = [a.predicted == b.predicted for a, b in zip(fl.samples, dep.samples)]
+    exact = [a.output_counts == b.output_counts for a, b in zip(fl.samples, dep.samples)]
+    drop = (100.0 * (fl.accuracy - dep.accuracy)) if fl.accuracy is not None and dep.accuracy is not None else None
+    return FloatVsDeployed(n, sum(s.label is not None for s in fl.samples), fl.dt_us, dep.backend,
+                           fl.accuracy, dep.accuracy, float(np.mean(same)) if n else float("nan"),
+                           float(np.mean(exact)) if n else float("nan"), drop)
+
+
+def float_vs_deployed(checkpoint: str | Path, net: NetSpec, recordings: list[str | Path],
+                      labels: dict[str, int] | None, cfg: ReplayConfig) -> FloatVsDeployed:
+    """Replay ``recordings`` through the checkpoint (backend ``float``) and through ``net``
+    (``cfg.backend``) with identical binning and steps, and compare them."""
+    from dataclasses import replace
+
+    from neuro_deploy.sim.float_model import load_network
+
+    fl = replay(load_network(checkpoint), recordings, replace(cfg, backend="float"), labels)
+    dep = replay(net, recordings, cfg, labels)
+    return compare_replays(fl, dep)
