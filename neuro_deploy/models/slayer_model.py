@@ -278,6 +278,9 @@ def deployable(model: Any, exponents: list[int]) -> Any:
     computes: the effective weights baked in, then rounded per layer at ``2**e`` by the
     export quantizer (lossless where ``2**e`` is at least the scale they were rounded at)."""
     dep = build_model(model.config, model.quant_spec)     # a copy (deepcopy fails on weight norm)
+    for src, dst in zip(model.synaptic_blocks(), dep.synaptic_blocks()):
+        if not src.synapse.weight_norm_enabled:            # already baked
+            dst.synapse.disable_weight_norm()
     dep.load_state_dict(model.state_dict())
     dep.eval()
     dep.bake_effective_weights()
