@@ -742,14 +742,20 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 @handle_errors
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
              num_steps: int | None, split: str, limit: int | None, as_json: bool) -> None:
-    """Deployed (fixed-point) accuracy of a netx network on a labelled data set."""
+    """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
+    checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float)."""
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.meta import read_meta
+    from neuro_deploy.sim import load_network
     from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.float_model import FloatNet
 
-    spec = load_netx(net)
-    meta = read_meta(net)
+    spec = load_network(net)
+    if isinstance(spec, FloatNet):
+        backend = "float"
+        meta = {"dt_us": spec.model.config.dt_us, "num_steps": spec.model.config.num_steps}
+    else:
+        meta = read_meta(net)
     dt_us = dt_us or meta.get("dt_us") or 1000
     ds = load_dataset(dataset, root=root)
     steps = num_steps or meta.get("num_steps") or ds.num_steps(dt_us)
