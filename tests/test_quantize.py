@@ -175,3 +175,15 @@ def test_export_check_prints_float_vs_deployed(fixtures, tiny_dense, tmp_path):
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "n.net"), "--check",
                                   str(tmp_path / "missing")])
     assert r.exit_code == 2 and "missing" in r.output and not (tmp_path / "n.net").exists()
+
+
+def test_evaluate_checkpoint_is_float_on_the_deployed_inputs(tiny_dense):
+    runs = {}
+    for name in ("ckpt", "net"):
+        r = CliRunner().invoke(main, ["evaluate", str(tiny_dense[name]), "--limit", "40", "--json"])
+        assert r.exit_code == 0, r.output
+        runs[name] = json.loads(r.output)
+    assert runs["ckpt"]["backend"] == "float" and runs["net"]["backend"] == "fast"
+    assert runs["ckpt"]["steps"] == runs["net"]["steps"] == 30
+    assert runs["ckpt"]["accuracy"] == runs["net"]["accuracy"]          # QAT: by construction
+    assert runs["ckpt"]["layers"] == runs["net"]["layers"]
