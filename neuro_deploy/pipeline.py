@@ -3,8 +3,9 @@
 :func:`run_demo` builds (or reads) the data set, trains a SLAYER CUBA model with a
 progress bar, exports it with ``export --target loihi2-sim``, runs the held-out
 samples on Lava's ``Loihi2SimCfg(select_tag='fixed_pt')`` and on the bit-exact fast
-backend, and reports float vs deployed accuracy with per-layer spike and synaptic-op
-counts. Everything lands in ``out_dir`` (checkpoint, ``model.net``, ``summary.json``,
+backend, and reports float vs deployed accuracy (the float model run by the ``float``
+backend on the same inputs and steps, :func:`~neuro_deploy.sim.evaluate.evaluate_deployed`)
+with per-layer spike and synaptic-op counts. Everything lands in ``out_dir`` (checkpoint, ``model.net``, ``summary.json``,
 ``summary.png``).
 """
 from __future__ import annotations
@@ -57,6 +58,8 @@ class DemoResult:
     files: dict[str, str] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     loihi2: dict[str, Any] = field(default_factory=dict)   #: fit, energy and latency on the profile
+    float_fast_prediction_agreement: float | None = None   #: same class, float model vs deployed (fast)
+    quantization: str = ""                                 #: the trained model's forward-pass mode
 
 
 def loihi2_summary(net: Any, counts: list, profile_name: str = "loihi2") -> dict[str, Any]:
@@ -81,10 +84,10 @@ def loihi2_summary(net: Any, counts: list, profile_name: str = "loihi2") -> dict
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.slayer_model import evaluate
     from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.export import export_model
     from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.float_model import float_net
 
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +106,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     log(f"[2/5] training SLAYER CUBA {mcfg.input_shape} -> {mcfg.hidden} -> {mcfg.num_classes}")
     res = train_model(mcfg, TrainConfig(epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress),
                       x_tr, train.labels)
-    float_acc, _ = evaluate(res.model, x_va, val.labels)
+    flt = evaluate_deployed(float_net(res.model), x_va, val.labels, backend="float")
+    float_acc = float(flt.accuracy)
     ckpt = out / "model.pt"
     save_checkpoint(res, mcfg, ckpt, meta={"dataset": cfg.dataset, "history": res.history})
     log(f"      float (SLAYER) validation accuracy {float_acc:.4f} after {res.train_seconds:.1f} s")
@@ -139,6 +143,8 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
                 for c in (lava.counts if lava else fast.counts)],
         export=rep.to_dict(), history=res.history,
         files={"checkpoint": str(ckpt), "netx": str(net_path)},
+        float_fast_prediction_agreement=float(np.mean(flt.predictions == fast.predictions)),
+        quantization=res.model.quantization[0],
         loihi2=loihi2_summary(net, fast.counts))
     if lava is not None:
         lava_layers = [c.totals() for c in lava.counts]

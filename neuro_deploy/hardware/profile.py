@@ -76,6 +76,14 @@ class HardwareProfile:
                 "threshold_mant_max": 2 ** self.limits.threshold_mant_bits - 1,
                 "decay_max": 2 ** self.limits.decay_bits}
 
+    def quant_spec(self):
+        """The weight quantizer's limits on this hardware (:class:`~neuro_deploy.models.quantize.QuantSpec`)."""
+        from neuro_deploy.models.quantize import QuantSpec
+
+        return QuantSpec(weight_bits=self.limits.weight_bits,
+                         threshold_mant_bits=self.limits.threshold_mant_bits,
+                         state_bits=self.limits.state_bits)
+
     def assumptions(self) -> list[str]:
         """Every field whose kind is not 'published' or 'measured', with its source."""
         return [f"{k} = {v['value']} {v.get('unit', '')} [{v['kind']}]: {v['source']}"

@@ -1,18 +1,33 @@
 """Export trained models to a target, by name: ``loihi2-sim`` writes lava-dl netx HDF5.
 
-The netx writer is lava-dl's own (``block.export_hdf5``): SLAYER already trains with
-the quantizers Loihi uses (weights as even integers in [-256, 254] = 8-bit mantissa,
-decays as 12-bit integers, thresholds as ``vThMant = threshold * 64``). On top of it
-this module
+The netx writer is lava-dl's own (``block.export_hdf5``). What it writes is set by the
+per-layer scale ``2**e`` (:mod:`neuro_deploy.models.quantize`): weights become the integer
+mantissas ``w * 2**e`` (even, in [-256, 254]), thresholds ``vThMant = threshold * 2**e``,
+decays stay 12-bit integers. The scale is chosen by a *scaling* rule (:data:`SCALINGS`):
 
-* adds a ``neuro_deploy`` group (schema version, input layout, and the training binning:
-  ``dt_us``, ``num_steps``, ``time_origin``, see :mod:`neuro_deploy.netx.meta`);
-* reports the quantization error of every layer (float weight x 64 vs stored integer);
+* ``auto`` (default): a QAT checkpoint keeps the exponents it was trained with (float and
+  deployed then agree by construction); any other checkpoint gets ``range``;
+* ``range``: per layer the largest exponent that keeps the model's effective weights inside
+  the mantissa range, the threshold inside 17 bits and the calibrated state peaks (x2)
+  inside Lava's 24-bit ``u``/``v`` (:func:`neuro_deploy.models.quantize.exponent_limits`;
+  a checkpoint without stored peaks is calibrated on the verification inputs). The weights the model computes with are rounded at that scale, so a
+  checkpoint
+  whose forward pass already rounded at SLAYER's ``2**6`` keeps its behaviour while its
+  weights span the range;
+* ``slayer``: SLAYER's fixed ``2**6`` for every layer (the export before per-layer scaling).
+
+On top of the writer this module
+
+* adds a ``neuro_deploy`` group (schema version, input layout, exponents and the training
+  binning: ``dt_us``, ``num_steps``, ``time_origin``, see :mod:`neuro_deploy.netx.meta`);
+* reports per layer the weight range, exponent, mantissa bits used, distinct levels, the
+  quantization error against the float model's weights, and the peak state on the
+  verification inputs (bits of the 24 Lava keeps);
 * enforces the hard limits of the hardware profile (weight range, 12-bit decays,
   17-bit threshold mantissa, delays <= 62) with :class:`ResourceLimitError`;
-* verifies the written file: reads it back with the netx reader, runs the fixed-point
-  model (fast backend) and the float SLAYER model on the same inputs and reports their
-  agreement (output spike counts and predicted class);
+* verifies the written file: the float model (backend ``float``) and the written network
+  (backend ``fast``) run the same inputs for the same steps; it reports their agreement
+  (output spike counts and predicted class);
 * writes atomically: a failed export leaves no file behind.
 """
 from __future__ import annotations
@@ -25,9 +40,9 @@ import numpy as np
 
 from neuro_deploy._io import atomic_path
 from neuro_deploy.errors import ResourceLimitError, UnknownNameError
+from neuro_deploy.models.quantize import LAVA_STATE_SHIFT
 
 NETX_SCHEMA = "neuro-deploy-netx/1"
-W_SCALE = 64          # SLAYER CUBA weight scale: netx integer = float weight * 64
 
 
 @dataclass
@@ -36,14 +51,22 @@ class LayerQuantization:
     kind: str
     weight_int_min: int
     weight_int_max: int
-    weight_rmse: float            #: RMS(|w_float*64 - w_int|), in integer units
-    weight_rel_error: float       #: weight_rmse / RMS(w_float*64)
+    weight_rmse: float            #: RMS(w_float * 2**e - w_int), in integer units
+    weight_rel_error: float       #: weight_rmse / RMS(w_float * 2**e)
     clipped_fraction: float       #: share of weights outside [-256, 254] before clipping
     zero_fraction: float          #: share of weights stored as 0 (not stored on chip)
     i_decay: int
     v_decay: int
     vth_mant: int
     delay_max: int = 0
+    weight_exponent: int | None = None     #: scale 2**e between float weight and integer
+    exponent_limited_by: str = ""          #: range | threshold | float32 | state | trained (QAT) | slayer
+    weight_bits_used: int | None = None    #: signed bits of the 8-bit mantissa in use
+    weight_levels: int | None = None       #: distinct stored values
+    float_weight_min: float = float("nan")  #: the float model's weights (what it computes with)
+    float_weight_max: float = float("nan")
+    real_weight_rel_error: float = float("nan")  #: vs the real-valued (latent) weights
+    state_peak_bits: int | None = None     #: bits of the largest |u| or |v| on the verification inputs (of 24)
 
 
 @dataclass
@@ -64,6 +87,8 @@ class ExportReport:
     layers: list[LayerQuantization]
     agreement: Agreement | None
     fit: dict[str, Any] | None = None
+    scaling: str = ""
+    quantization: str = ""                     #: the checkpoint's forward-pass mode (slayer, float, qat)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,22 +105,58 @@ def _check_limits(name: str, q: LayerQuantization, limits: dict[str, float]) -> 
         raise ResourceLimitError(name, "synaptic delay (steps)", q.delay_max, dmax)
 
 
-def quantization_report(model, h5_path: str | Path) -> list[LayerQuantization]:
-    """Compare each block's float weights with the integers written to ``h5_path``."""
+def _scaling_auto(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    mode, exps = model.quantization
+    return (exps, ["trained"] * len(exps)) if mode == "qat" else _scaling_range(model, spec, calib)
+
+
+def _scaling_range(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    from neuro_deploy.models.quantize import exponent_limits
+    from neuro_deploy.models.slayer_model import choose_exponents, measure_state_peaks
+
+    weights = model.effective_weights()
+    peaks = [float(p) for p in model.state_peaks]
+    if not any(peaks) and len(calib):       # checkpoint without calibration: the verification inputs
+        peaks = measure_state_peaks(model, calib)
+    exps = choose_exponents(model, weights, spec, peaks)
+    why = []
+    for w, p, e in zip(weights, peaks, exps):
+        lim = exponent_limits(w, model.config.threshold, spec, p or None)
+        why.append(next((k for k, v in lim.items() if v == e), "minimum"))
+    return exps, why
+
+
+def _scaling_slayer(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    from neuro_deploy.models.quantize import SLAYER_EXPONENT
+
+    n = len(model.synaptic_blocks())
+    return [SLAYER_EXPONENT] * n, ["slayer"] * n
+
+
+#: Scaling rules by name: (model, QuantSpec, calibration spikes) -> (exponent per layer,
+#: what limited each).
+SCALINGS: dict[str, Callable[[Any, Any, np.ndarray], tuple[list[int], list[str]]]] = {
+    "auto": _scaling_auto, "range": _scaling_range, "slayer": _scaling_slayer}
+
+
+def quantization_report(model: Any, deployed: Any, h5_path: str | Path, exponents: list[int],
+                        limited_by: list[str], peaks: list[int] | None = None) -> list[LayerQuantization]:
+    """Compare each layer's float weights (what ``model`` computes with) with the integers
+    written to ``h5_path`` at scale ``2**e``; ``deployed`` is the model the file encodes."""
+    from neuro_deploy.models.quantize import bits_used
     from neuro_deploy.netx.spec import load_netx
 
-    import torch
-
     spec = load_netx(h5_path)
-    cfg = getattr(model, "config", None)
-    with torch.no_grad():      # refresh weight-normed weights (computed in a forward pre-hook)
-        model(torch.zeros((1,) + tuple(cfg.input_shape) + (2,)))
-    blocks = [b for b in model.blocks if hasattr(b, "synapse") and b.synapse is not None]
+    eff, real = model.effective_weights(), model.float_weights()
     out = []
-    for layer, block in zip([l for l in spec.layers if l.kind != "input"], blocks):
-        w_float = block.synapse.weight.detach().cpu().numpy().reshape(layer.weight.shape) * W_SCALE
+    layers = [l for l in spec.layers if l.kind != "input"]
+    for i, (layer, w_e, w_r, e) in enumerate(zip(layers, eff, real, exponents)):
+        s = 2.0 ** e
+        w_float = w_e.reshape(layer.weight.shape).astype(np.float64) * s
         err = w_float - layer.weight
         rms = float(np.sqrt(np.mean(w_float ** 2))) or 1.0
+        err_r = w_r.reshape(layer.weight.shape).astype(np.float64) * s - layer.weight
+        rms_r = float(np.sqrt(np.mean((w_r.astype(np.float64) * s) ** 2))) or 1.0
         nr = layer.neuron
         out.append(LayerQuantization(
             name=layer.name, kind=layer.kind,
@@ -104,35 +165,32 @@ def quantization_report(model, h5_path: str | Path) -> list[LayerQuantization]:
             clipped_fraction=float(np.mean((w_float < -256) | (w_float > 254))),
             zero_fraction=float(np.mean(layer.weight == 0)),
             i_decay=nr.du + 1, v_decay=nr.dv, vth_mant=nr.vth,
-            delay_max=int(layer.delay.max()) if layer.delay is not None else 0))
+            delay_max=int(layer.delay.max()) if layer.delay is not None else 0,
+            weight_exponent=int(e), exponent_limited_by=limited_by[i],
+            weight_bits_used=bits_used(layer.weight), weight_levels=int(np.unique(layer.weight).size),
+            float_weight_min=float(w_e.min()), float_weight_max=float(w_e.max()),
+            real_weight_rel_error=float(np.sqrt(np.mean(err_r ** 2)) / rms_r),
+            state_peak_bits=(int(np.ceil(np.log2(peaks[i] + 1))) + 1 if peaks[i] else 0)
+            if peaks is not None else None))
     return out
 
 
-def verify_agreement(model, net_path: str | Path, inputs: np.ndarray) -> Agreement:
-    """Run float SLAYER and fixed-point netx (fast backend) on (N, C, H, W, T) spikes.
-
-    The netx network sees each sample padded with ``len(layers)`` empty steps so the
-    last input reaches the output (one step per layer, like SLAYER's delay shift).
-    """
-    import torch
-
+def verify_agreement(model: Any, net_path: str | Path, inputs: np.ndarray) -> Agreement:
+    """The float model (backend ``float``) and the netx network (backend ``fast``) on the
+    same (N, C, H, W, T) spikes, each padded with one empty step per layer
+    (:func:`neuro_deploy.sim.evaluate.evaluate_deployed`, one function for both)."""
     from neuro_deploy.netx.spec import load_netx
-    from neuro_deploy.sim import RunSpec, get_backend
+    from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.float_model import float_net
 
-    net = load_netx(net_path)
-    n, steps = len(inputs), inputs.shape[-1]
-    with torch.no_grad():
-        fl = model(torch.from_numpy(inputs).float()).numpy()
-    float_counts = fl.reshape(n, -1, steps).sum(-1)
-    x = encode_for_net(net, inputs)
-    res = get_backend("fast").run(net, RunSpec(steps=steps + len(net), inputs=x, probe="output"))
-    out = res.spikes[net.layers[-1].name]
-    fixed_counts = out.reshape(n, -1, out.shape[-1]).sum(-1)
-    fp, xp = float_counts.argmax(-1), fixed_counts.argmax(-1)
-    return Agreement(samples=n, steps=steps, class_agreement=float(np.mean(fp == xp)),
-                     output_count_exact=float(np.mean((float_counts == fixed_counts).all(-1))),
-                     output_count_mae=float(np.mean(np.abs(float_counts - fixed_counts))),
-                     float_predictions=fp.tolist(), fixed_predictions=xp.tolist())
+    fl = evaluate_deployed(float_net(model), inputs, None, backend="float")
+    fx = evaluate_deployed(load_netx(net_path), inputs, None, backend="fast")
+    fc, xc = fl.output_counts, fx.output_counts
+    return Agreement(samples=len(inputs), steps=int(inputs.shape[-1]),
+                     class_agreement=float(np.mean(fl.predictions == fx.predictions)),
+                     output_count_exact=float(np.mean((fc == xc).all(-1))),
+                     output_count_mae=float(np.mean(np.abs(fc - xc))),
+                     float_predictions=fl.predictions.tolist(), fixed_predictions=fx.predictions.tolist())
 
 
 def encode_for_net(net, tensors: np.ndarray) -> np.ndarray:
@@ -156,17 +214,27 @@ def encode_for_net(net, tensors: np.ndarray) -> np.ndarray:
 
 def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any = None,
                       verify_inputs: np.ndarray | None = None, verify_samples: int = 8,
-                      seed: int = 0, **_: Any) -> ExportReport:
+                      seed: int = 0, scaling: str = "auto", **_: Any) -> ExportReport:
     """Checkpoint -> netx HDF5 for Lava's Loihi 2 simulator (see module docstring)."""
     import h5py
 
     from neuro_deploy.models import load_checkpoint
     from neuro_deploy.netx.meta import binning_meta
+    from neuro_deploy.models.slayer_model import deployable
 
+    if scaling not in SCALINGS:
+        raise UnknownNameError("scaling", scaling, SCALINGS)
     model, cfg, meta = load_checkpoint(checkpoint)
     limits = getattr(profile, "export_limits", lambda: {})() if profile is not None else {}
+    qspec = profile.quant_spec() if profile is not None else model.quant_spec
+    if verify_inputs is None:
+        rng = np.random.default_rng(seed)
+        verify_inputs = (rng.random((verify_samples,) + tuple(cfg.input_shape) + (cfg.num_steps,))
+                         < 0.05).astype(np.uint8)
+    exps, why = SCALINGS[scaling](model, qspec, verify_inputs)
+    deployed = deployable(model, exps)
     with atomic_path(out, ".net") as tmp:
-        model.export_hdf5(tmp)
+        deployed.export_hdf5(tmp)                     # lava-dl's writer, at the chosen scales
         with h5py.File(tmp, "a") as h5:
             g = h5.create_group("neuro_deploy")
             g.attrs["schema"] = NETX_SCHEMA
@@ -176,22 +244,26 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
                 g.attrs[k] = v
             g.attrs["num_classes"] = cfg.num_classes
             g.attrs["source"] = str(checkpoint)
-        model2, _, _ = load_checkpoint(checkpoint)      # export disabled weight-norm on `model`
-        layers = quantization_report(model2, tmp)
+            g.attrs["weight_exponents"] = np.asarray(exps, dtype=np.int64)
+            g.attrs["scaling"] = scaling
+            g.attrs["quantization"] = model.quantization[0]
+        peaks = None
+        if len(verify_inputs):
+            from neuro_deploy.models.slayer_model import measure_state_peaks
+
+            peaks = [int(round(p * 2.0 ** (e + LAVA_STATE_SHIFT)))
+                     for p, e in zip(measure_state_peaks(deployed, verify_inputs), exps)]
+        layers = quantization_report(model, deployed, tmp, exps, why, peaks)
         for q in layers:
             _check_limits(q.name, q, limits)
-        if verify_inputs is None:
-            rng = np.random.default_rng(seed)
-            verify_inputs = (rng.random((verify_samples,) + tuple(cfg.input_shape) + (cfg.num_steps,))
-                             < 0.05).astype(np.uint8)
-        agreement = verify_agreement(model2, tmp, verify_inputs) if len(verify_inputs) else None
+        agreement = verify_agreement(model, tmp, verify_inputs) if len(verify_inputs) else None
         fit = None
         if profile is not None:
             from neuro_deploy.hardware.fit import fit_network
             from neuro_deploy.netx.spec import load_netx
 
             fit = fit_network(load_netx(tmp), profile, strict=True).to_dict()
-    return ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
+    return ExportReport(str(out), "loihi2-sim", layers, agreement, fit, scaling, model.quantization[0])
 
 
 def export_nir_to_loihi2_sim(model: str | Path, out: str | Path, *, profile: Any = None,

@@ -122,8 +122,10 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
 
 
 def get_backend(name: str) -> Backend:
-    """A backend by name: ``fast`` (bit-exact numpy) or ``lava`` (Loihi2SimCfg fixed_pt)."""
+    """A backend by name: ``fast`` (bit-exact numpy), ``lava`` (Loihi2SimCfg fixed_pt) or
+    ``float`` (a checkpoint's SLAYER model in torch)."""
     import neuro_deploy.sim.fast  # noqa: F401  (registers)
+    import neuro_deploy.sim.float_model  # noqa: F401
     import neuro_deploy.sim.lava  # noqa: F401
 
     if name not in BACKENDS:
