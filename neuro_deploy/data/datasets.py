@@ -105,9 +105,9 @@ def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
     batch = 2000
     it = range(0, len(images), batch)
     if progress and len(images) > batch:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        it = tqdm(it, desc=f"emulating {name}", unit="batch")
+        it = progress_bar(it, desc=f"emulating {name}", unit="batch")
     for start in it:
         events += emulate_saccades(images[start:start + batch], cfg, seed=seed + start)
     return EventDataset(name, events, np.asarray(labels, dtype=np.int64), cfg.sensor,
@@ -155,7 +155,12 @@ def read_labels(path: str | Path) -> dict[str, int]:
     if not path.is_file():
         raise DatasetError(f"{path}: labels file not found")
     out: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    where: dict[str, int] = {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the labels file ({exc})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -163,10 +168,50 @@ def read_labels(path: str | Path) -> dict[str, int]:
         if len(parts) < 2:
             raise DatasetError(f"{path}:{lineno}: expected 'name class', got {line!r}")
         try:
-            out[parts[0]] = int(parts[1])
+            cls = int(parts[1])
         except ValueError:
             raise DatasetError(f"{path}:{lineno}: class {parts[1]!r} is not an integer") from None
+        if cls < 0:
+            raise DatasetError(f"{path}:{lineno}: class {cls} of {parts[0]!r} is negative")
+        if parts[0] in out and out[parts[0]] != cls:
+            raise DatasetError(f"{path}:{lineno}: {parts[0]!r} is labelled {cls} here but "
+                               f"{out[parts[0]]} on line {where[parts[0]]}")
+        out[parts[0]] = cls
+        where.setdefault(parts[0], lineno)
     return out
+
+
+def check_labels(labels: dict[str, int], files: list[Path], num_classes: int,
+                 source: str = "labels") -> list[str]:
+    """Labels against the recordings and the network's classes.
+
+    Error (:class:`~neuro_deploy.errors.DatasetError`): a class outside
+    ``0 .. num_classes - 1``, or two labels (name and stem) for one recording that
+    disagree. Warnings (returned): recordings without a label (not scored), and a
+    labels file none of whose names matches a recording.
+    """
+    bad = {k: v for k, v in labels.items() if not 0 <= v < num_classes}
+    if bad:
+        name, cls = next(iter(bad.items()))
+        raise DatasetError(f"{source}: class {cls} of {name!r} is outside the network's "
+                           f"{num_classes} classes (0..{num_classes - 1})"
+                           + (f"; {len(bad) - 1} more like it" if len(bad) > 1 else ""))
+    missing = []
+    for f in files:
+        found = {labels[k] for k in (f.name, f.stem) if k in labels}
+        if len(found) > 1:
+            raise DatasetError(f"{source}: {f.name} is labelled {sorted(found)} (by name and by stem)")
+        if not found:
+            missing.append(f.name)
+    notes = []
+    if missing and len(missing) == len(files) and labels:
+        notes.append(f"{source}: none of its {len(labels)} names matches a recording (names there look "
+                     f"like {next(iter(labels))!r}, recordings like {files[0].name!r}); nothing is scored")
+    elif missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        notes.append(f"{source}: {len(missing)} of {len(files)} recordings have no label and are not "
+                     f"scored ({shown})")
+    return notes
 
 
 def label_for(labels: dict[str, int], file: Path) -> int | None:

@@ -223,9 +223,9 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     hist = []
     it = range(cfg.iterations)
     if cfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        it = tqdm(it, desc=f"distilling ({method})", unit="it")
+        it = progress_bar(it, desc=f"distilling ({method})", unit="it")
     for i in it:
         total = 0.0
         opt.zero_grad()

@@ -15,6 +15,8 @@ def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = 
     rec = read_events(path, fmt, **options)
     ev = rec.events
     size = SensorSize.parse(sensor_size) if sensor_size else rec.sensor_size
+    if sensor_size:
+        size.check_contains(ev, path)
     n = len(ev)
     t0 = int(ev["t"].min()) if n else None
     t1 = int(ev["t"].max()) if n else None

@@ -27,6 +27,7 @@ class Workload:
     steps: int | None = None
     inputs: np.ndarray | None = None            #: one sample, net.inp.shape + (T,)
     input_bias: np.ndarray | None = None
+    input_fit: str = "exact"                   #: inputs vs steps: exact | pad | tile (sim.base.fit_input_length)
     reset_interval: int | None = None
     dataset: str | None = None
     root: str | None = None
@@ -68,7 +69,11 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
         return _dataset_workload(net, w, t0)
     if w.steps is None:
         raise BadInputError("--steps is required with --input/--input-bias")
-    x = None if w.inputs is None else np.asarray(w.inputs)[None]
+    x = None
+    if w.inputs is not None:
+        from neuro_deploy.sim.base import fit_input_length
+
+        x = fit_input_length(np.asarray(w.inputs), w.steps, w.input_fit, "--input")[None]
     spec = RunSpec(steps=w.steps, inputs=x, input_bias=w.input_bias, reset_interval=w.reset_interval)
     res = get_backend(w.backend).run(net, spec)
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)

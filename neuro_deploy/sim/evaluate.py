@@ -39,9 +39,9 @@ def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | No
     preds, counts_out, agg, lasts = [], [], None, []
     chunks = range(0, n, batch_size)
     if progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        chunks = tqdm(chunks, desc=f"deploying on {backend}", unit="batch")
+        chunks = progress_bar(chunks, desc=f"deploying on {backend}", unit="batch")
     for start in chunks:
         x = encode_for_net(net, tensors[start:start + batch_size])
         pad = np.zeros(x.shape[:-1] + (len(net),), dtype=x.dtype)

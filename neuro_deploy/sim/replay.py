@@ -13,20 +13,24 @@ recording:
   which the running arg-max equals the label (null without label or never);
 * spikes and synaptic operations per layer.
 
-Recordings are split over ``workers`` processes (``fork``), each simulating its share
-as one batch.
+Recordings are split over ``workers`` processes (``fork``, through
+:func:`neuro_deploy._process.map_in_processes`: Ctrl-C stops them, they die with the
+parent), each simulating its share as one batch.
 """
 from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neuro_deploy.errors import BadInputError, ShapeError
+from neuro_deploy._process import map_in_processes
+from neuro_deploy._progress import task, tick
+from neuro_deploy.errors import BadInputError, NeuroDeployWarning, ShapeError
 from neuro_deploy.netx.spec import NetSpec
 
 REPLAY_SCHEMA = "neuro-deploy-replay/1"
@@ -158,6 +162,10 @@ def load_recording(path: Path, net_geom: tuple[int, int, int, bool], cfg: Replay
     from neuro_deploy.events.tensor import bin_events
 
     rec = read_events(path, evt3_timing=cfg.evt3_timing)
+    if cfg.sensor_size:
+        from neuro_deploy.events.types import SensorSize
+
+        SensorSize(*cfg.sensor_size, source="--sensor-size").check_contains(rec.events, str(path))
     size = cfg.sensor_size or ((rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None)
     if size is None:
         raise BadInputError(f"{path}: sensor size unknown; pass --sensor-size WxH")
@@ -226,6 +234,7 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
         counts, batch = _simulate_batch(net_path, xs[start:start + cfg.batch_size], cfg)
         layer_counts.append(counts)
         results += batch
+        tick(len(batch))
     for r, n in zip(results, n_events):
         r["events"] = n
     return layer_counts, results
@@ -239,17 +248,21 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     t0 = time.perf_counter()
     files = expand_inputs(recordings)
     geom = input_geometry(net)
+    notes: list[str] = []
+    if labels is not None:
+        from neuro_deploy.data.datasets import check_labels
+
+        notes = check_labels(labels, files, net.layers[-1].num_neurons)
+        for note in notes:
+            warnings.warn(note, NeuroDeployWarning, stacklevel=2)
     workers = max(1, min(cfg.workers, len(files)))
     shares = [files[i::workers] for i in range(workers)]
     jobs = [(net.path, [str(f) for f in share], geom, cfg) for share in shares if share]
-    if workers == 1:
-        outs = [_worker(jobs[0])]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            outs = list(pool.map(_worker, jobs))
+    with task(len(files), f"replay on {cfg.backend}", "recordings", enabled=progress):
+        if workers == 1:
+            outs = [_worker(jobs[0])]
+        else:
+            outs = map_in_processes(_worker, jobs)
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
     for job, (counts, results) in zip(jobs, outs):
@@ -290,7 +303,7 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     c, h, w, flat = geom
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        counts=merge_counts(batches))
+                        notes=notes, counts=merge_counts(batches))
 
 
 def merge_counts(batches: list[list]) -> list:
