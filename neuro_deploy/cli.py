@@ -723,7 +723,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
         spec = load_netx(net_path)
         w = Workload(steps=steps, inputs=x, input_bias=bias, input_fit=fit_how, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
-                     dt_us=dt_us, backend=backend, replay_options=opts)
+                     dt_us=dt_us, backend=backend, replay_options=opts, progress=not as_json)
         rep, wr = build_report(spec, w, profile)
         reports.append(_jsonable(rep.to_dict()))
         rasters.append(wr.raster)
@@ -973,6 +973,13 @@ def events_simulate(images: str | None, key: str | None, labels_key: str | None,
     recs = emulate_saccades(imgs, cfg, seed=seed)
     outp = Path(out)
     if outp.suffix == ".npz":
+        if labels is None:
+            import warnings
+
+            from neuro_deploy.errors import NeuroDeployWarning
+
+            warnings.warn(f"{images or 'the images'}: no labels; {out} labels every recording 0",
+                          NeuroDeployWarning, stacklevel=1)
         lab = np.asarray(labels if labels is not None else np.zeros(len(recs)), dtype=np.int64)
         save_dataset(EventDataset("simulated", recs, lab, cfg.sensor, cfg.duration_us,
                                   [str(i + 1) for i in range(len(recs))]), outp)

@@ -174,6 +174,7 @@ def writes_output(param: str = "out", *, folder: bool | Callable[[str], bool] = 
                     Path(out).parent.mkdir(parents=True, exist_ok=True)
                 check_output(out, inputs, folder=folder(out) if callable(folder) else folder)
             return f(*args, **kwargs)
+        wrapper.writes_output = param            # type: ignore[attr-defined]  (tests find writers)
         return wrapper
     return deco
 

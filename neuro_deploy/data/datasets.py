@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,46 @@ from neuro_deploy.events.tensor import bin_events
 from neuro_deploy.events.types import EVENT_DTYPE
 
 CACHE_VERSION = 1
+#: images emulated per call (they share the saccade path and one random stream, so a
+#: recording's events depend on its batch: the batches are part of the data set's identity)
+EMULATION_BATCH = 2000
+
+
+class LazyEvents(Sequence):
+    """Recordings made one batch at a time, on first use, and cached on disk.
+
+    ``make(start, stop)`` returns the recordings ``start..stop-1``; :meth:`take` is a
+    view that emulates only the batches its indices fall in (``evaluate --limit 20``
+    emulates one batch, not the whole set).
+    """
+
+    def __init__(self, n: int, make: Callable[[int, int], list[np.ndarray]],
+                 batch: int = EMULATION_BATCH, index: np.ndarray | None = None,
+                 memo: dict[int, list[np.ndarray]] | None = None) -> None:
+        self._n, self._make, self._batch = n, make, batch
+        self._index = np.arange(n) if index is None else np.asarray(index, dtype=int)
+        self._memo = {} if memo is None else memo
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _get(self, j: int) -> np.ndarray:
+        k = j // self._batch
+        if k not in self._memo:
+            self._memo[k] = self._make(k * self._batch, min(self._n, (k + 1) * self._batch))
+        return self._memo[k][j - k * self._batch]
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return self.take(np.arange(len(self))[i])
+        return self._get(int(self._index[i]))
+
+    def take(self, idx: np.ndarray | list[int]) -> "LazyEvents":
+        return LazyEvents(self._n, self._make, self._batch, self._index[np.asarray(idx, dtype=int)],
+                          self._memo)
+
+    def batches_made(self) -> int:
+        return len(self._memo)
 
 
 @dataclass
@@ -41,7 +82,8 @@ class EventDataset:
 
     def subset(self, idx: np.ndarray | list[int], name: str | None = None) -> "EventDataset":
         idx = np.asarray(idx, dtype=int)
-        return EventDataset(name or self.name, [self.events[i] for i in idx], self.labels[idx],
+        events = self.events.take(idx) if isinstance(self.events, LazyEvents) else [self.events[i] for i in idx]
+        return EventDataset(name or self.name, events, self.labels[idx],
                             self.sensor, self.duration_us,
                             [self.names[i] for i in idx] if self.names else [],
                             self.num_classes)
@@ -102,7 +144,7 @@ def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
 
     cfg = SaccadeConfig()
     events: list[np.ndarray] = []
-    batch = 2000
+    batch = EMULATION_BATCH
     it = range(0, len(images), batch)
     if progress and len(images) > batch:
         from neuro_deploy._progress import progress_bar
@@ -137,16 +179,33 @@ def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | N
     if not root.is_file():
         raise DatasetError(f"{root}: no such file (mnist-dvs wants an .npz with train_images)")
     n = limit or 60000
-    path = cache_dir() / f"mnist-dvs-v{CACHE_VERSION}-{root.stat().st_size}-n{n}-seed{seed}.npz"
+    tag = f"mnist-dvs-v{CACHE_VERSION}-{root.stat().st_size}"
+    path = cache_dir() / f"{tag}-n{n}-seed{seed}.npz"
     if path.exists():
         return load_saved(path)
-    with np.load(root) as z:
-        if "train_images" not in z:
-            raise DatasetError(f"{root}: no 'train_images' array")
-        images, labels = z["train_images"][:n] / 255.0, z["train_labels"][:n]
-    ds = _emulated("mnist-dvs", images, labels, seed, progress)
-    save_dataset(ds, path)
-    return ds
+    try:
+        with np.load(root) as z:
+            if "train_images" not in z or "train_labels" not in z:
+                raise DatasetError(f"{root}: no 'train_images'/'train_labels' arrays")
+            images, labels = z["train_images"][:n], z["train_labels"][:n]
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{root}: cannot read as .npz ({exc})") from None
+    from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
+
+    cfg = SaccadeConfig()
+
+    def make(start: int, stop: int) -> list[np.ndarray]:
+        """Batch ``start:stop`` exactly as a whole-set emulation makes it (same seed)."""
+        part = cache_dir() / f"{tag}-{start}-{stop}-seed{seed}.npz"
+        if part.exists():
+            return load_saved(part).events
+        ev = emulate_saccades(images[start:stop] / 255.0, cfg, seed=seed + start)
+        save_dataset(EventDataset("mnist-dvs", ev, np.asarray(labels[start:stop], np.int64), cfg.sensor,
+                                  cfg.duration_us, [str(i) for i in range(start, stop)], 10), part)
+        return ev
+
+    return EventDataset("mnist-dvs", LazyEvents(len(images), make, EMULATION_BATCH), np.asarray(labels, dtype=np.int64),
+                        cfg.sensor, cfg.duration_us, [f"{i}" for i in range(len(images))], 10)
 
 
 def read_labels(path: str | Path) -> dict[str, int]:

@@ -37,6 +37,7 @@ class Workload:
     dt_us: int | None = None
     backend: str = "fast"
     replay_options: dict[str, Any] = field(default_factory=dict)
+    progress: bool = False                     #: progress reports (neuro_deploy._progress)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class WorkloadResult:
 
 
 def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
+    from neuro_deploy._progress import task
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
     from neuro_deploy.sim import RunSpec, get_backend
     from neuro_deploy.sim.fast import _source_spikes
@@ -75,7 +77,9 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
 
         x = fit_input_length(np.asarray(w.inputs), w.steps, w.input_fit, "--input")[None]
     spec = RunSpec(steps=w.steps, inputs=x, input_bias=w.input_bias, reset_interval=w.reset_interval)
-    res = get_backend(w.backend).run(net, spec)
+    with task(w.steps, f"report on {w.backend}", "steps", enabled=w.progress) as bar:
+        res = get_backend(w.backend).run(net, spec)
+        bar.update(max(0, w.steps - bar.n))
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
     counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
                             if net.layers[0].kind != "input" else None, w.input_bias)
@@ -97,7 +101,7 @@ def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     _, val = ds.split(0.2, 0)
     val = val.subset(np.arange(min(w.limit, len(val))))
     x = val.to_tensors(dt, steps)
-    ev = evaluate_deployed(net, x, val.labels, backend=w.backend)
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, progress=w.progress)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
@@ -115,7 +119,7 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     if not w.dt_us:
         raise BadInputError("--dt-us is required with --recordings")
     cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, **w.replay_options)
-    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
+    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None, progress=w.progress)
     from neuro_deploy.sim.replay import input_geometry, load_recording
 
     x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), cfg)
