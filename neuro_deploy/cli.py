@@ -350,7 +350,8 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
 # ---------------------------------------------------------------------------- distill
 @main.command()
 @click.option("--method", default="pace", show_default=True,
-              type=click.Choice(["pace", "dm", "prototype", "random"]))
+              type=click.Choice(["pace", "dm", "prototype", "random"]),
+              help="pace: reconstruction against the teacher; dm: distribution matching; prototype/random: baselines.")
 @click.option("--ipc", default=10, show_default=True, type=POSITIVE_INT, help="Synthetic samples per class.")
 @click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
 @click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")

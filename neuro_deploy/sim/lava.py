@@ -90,7 +90,7 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
     with child_policy():
         try:
             run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
-            for n in run_chunks(spec.steps):
+            for n in run_chunks(spec.steps, CHUNK_MIN_STEPS, PROGRESS_CHUNKS):
                 net.run(condition=RunSteps(num_steps=n), run_cfg=run_cfg)
                 tick(n)
             for k, sink in sinks:
