@@ -140,7 +140,7 @@ def remove_stale_temps(folder: str | Path) -> list[str]:
     return removed
 
 
-_GUARDIAN_CODE = r"""
+_GUARDIAN_CODE = r"""# neuro-deploy temp-file guardian
 import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_IGN)
 live = set()
@@ -164,21 +164,28 @@ class _Guardian:
         self._pid = -1
         self._failed = False
 
+    def start(self) -> None:
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._failed or (self._proc is not None and self._pid == os.getpid()):
+            return
+        try:
+            # its own session: Ctrl-C or a kill of our process group leaves it alive to
+            # clean up; it ends as soon as every copy of our end of the pipe is closed
+            self._proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", _GUARDIAN_CODE],
+                                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                          stderr=subprocess.DEVNULL, start_new_session=True)
+            self._pid = os.getpid()
+        except OSError:
+            self._failed = True
+
     def _send(self, op: str, path: str) -> None:
         with self._lock:
-            if self._failed:
+            self._start()
+            if self._failed or self._proc is None:
                 return
-            if self._proc is None or self._pid != os.getpid():
-                try:
-                    # its own session: Ctrl-C or a kill of our process group leaves it alive
-                    # to clean up; it ends as soon as our end of the pipe closes
-                    self._proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", _GUARDIAN_CODE],
-                                                  stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                                  stderr=subprocess.DEVNULL, start_new_session=True)
-                    self._pid = os.getpid()
-                except OSError:
-                    self._failed = True
-                    return
             try:
                 assert self._proc.stdin is not None
                 self._proc.stdin.write(f"{op}{os.fsencode(path).hex()}\n".encode())
@@ -201,28 +208,30 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     check_output(target, probe=False)
     real = Path(os.path.realpath(target))
     remove_stale_temps(real.parent)
-    try:
-        fd, tmp = _mkstemp(real.parent, real.name, suffix or real.suffix or ".tmp")
-    except OSError as exc:
-        raise OutputPathError(target, f"cannot write in {real.parent} ({exc.strerror})") from None
-    os.close(fd)
-    tmp_path = Path(tmp)
-    _GUARDIAN._send("+", tmp)
+    _GUARDIAN.start()                               # before the temp exists: no window without it
+    tmp: str | None = None
     try:
         try:
-            yield tmp_path
+            fd, tmp = _mkstemp(real.parent, real.name, suffix or real.suffix or ".tmp")
+            os.close(fd)
+        except OSError as exc:
+            raise OutputPathError(target, f"cannot write in {real.parent} ({exc.strerror})") from None
+        _GUARDIAN._send("+", tmp)
+        try:
+            yield Path(tmp)
             umask = os.umask(0)
             os.umask(umask)
-            os.chmod(tmp_path, 0o666 & ~umask)         # the temp is 0600; give the usual mode
-            os.replace(tmp_path, real)
+            os.chmod(tmp, 0o666 & ~umask)          # the temp is 0600; give the usual mode
+            os.replace(tmp, real)
         except OSError as exc:
             if exc.errno in WRITE_ERRNOS:
                 raise OutputPathError(target, f"cannot write ({os.strerror(exc.errno)})") from None
             raise
     finally:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
-        _GUARDIAN._send("-", tmp)
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            _GUARDIAN._send("-", tmp)
 
 
 def write_text_atomic(target: str | Path, text: str) -> None:
