@@ -304,3 +304,13 @@ def test_readme_documents_the_cache():
     text = (ROOT / "README.md").read_text()
     assert "NEURO_DEPLOY_CACHE" in text and "~/.cache/neuro-deploy" in text
     assert "events formats" in text and "neuro-deploy profiles" in text
+
+
+def test_training_log_has_plain_lines_not_carriage_returns(tmp_path):
+    """The demo log was 99 kB of tqdm redraws: in a log, training prints a line per 10 %."""
+    r = CliRunner().invoke(main, ["train", "--epochs", "2", "--hidden", "8", "--steps", "10", "--dt-us",
+                                  "30000", "-o", str(tmp_path / "m.pt")])
+    assert r.exit_code == 0, r.output
+    lines = [l for l in r.stderr.splitlines() if l.startswith("training")]
+    assert "\r" not in r.stderr and 1 <= len(lines) <= 11, r.stderr
+    assert lines[-1].startswith("training: 100%")

@@ -307,6 +307,9 @@ def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
     if not files:
         raise DatasetError(f"{root}: no labelled .bin files (want a '*labels*.txt' with "
                            "'name class' lines, or class sub-folders like Train/3/)")
+    bad = [(f, c) for f, c in files if not 0 <= c < 10]
+    if bad:
+        raise DatasetError(f"{root}: {bad[0][0].name} has class {bad[0][1]}; N-MNIST classes are 0..9")
     if limit:
         files = files[:limit]
     events = [read_events(f, "nmnist-bin").events for f, _ in files]
