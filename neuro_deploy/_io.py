@@ -69,8 +69,8 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *, folder:
     to learn whether it takes files at all (read-only mounts, ``/proc``, permissions).
     Raises :class:`~neuro_deploy.errors.OutputPathError` (exit 2, one line).
     """
-    if str(path) == "":
-        raise OutputPathError("''", "empty path")
+    if str(path) == "" or "\0" in str(path):
+        raise OutputPathError(repr(str(path)), "not a usable path")
     p = Path(path)
     if p.exists() or p.is_symlink():
         try:
@@ -104,7 +104,7 @@ def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *, folder:
 
 
 def _mkstemp(folder: Path, name: str, suffix: str) -> tuple[int, str]:
-    tmp = folder / f".{name}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+    tmp = folder / f".{name[:120]}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{suffix[:16]}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     return fd, str(tmp)
 
@@ -237,6 +237,25 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
 def write_text_atomic(target: str | Path, text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text)
+
+
+def load_numpy(path: str | Path, what: str = "array file"):
+    """``np.load`` (no pickles) of a user's ``.npy``/``.npz``; any failure to read it is a
+    :class:`~neuro_deploy.errors.BadInputError` naming the file (a zip that is not one,
+    a truncated array, a pickled object, a folder ...)."""
+    import zipfile
+
+    import numpy as np
+
+    from neuro_deploy.errors import BadInputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise BadInputError(f"{what} {p} not found")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeError) as exc:
+        raise BadInputError(f"{p}: cannot read {what} as .npy/.npz ({exc})") from None
 
 
 def cache_dir() -> Path:

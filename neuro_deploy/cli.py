@@ -1,7 +1,9 @@
 """The ``neuro-deploy`` command line: a thin front end over the package's functions.
 
 Exit codes: 0 ok; 1 internal error; 2 bad input or usage; 3 the model does not fit
-the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`).
+the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Option types, the output policy and
+what every command runs inside are in :mod:`neuro_deploy.cli_options`.
 """
 from __future__ import annotations
 
@@ -68,13 +70,13 @@ def handle_errors(f: Callable) -> Callable:
 def _load_array(path: str | None, what: str) -> np.ndarray | None:
     if path is None:
         return None
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{what} file {p} not found")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise BadInputError(f"{p}: cannot read {what} as a .npy array ({exc})") from None
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, what)
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise BadInputError(f"{path}: {what} must be one .npy array, not an .npz archive")
+    return arr
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -892,10 +894,9 @@ def events_formats(as_json: bool) -> None:
 def _images_and_labels(path: str, key: str | None, labels_key: str | None
                        ) -> tuple[np.ndarray, np.ndarray | None]:
     """(N,H,W) images in 0..1 and their labels (or None), checked before anything is written."""
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise BadInputError(f"{path}: cannot read as .npy/.npz ({exc})") from None
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, "images")
     labels = None
     if isinstance(arr, np.lib.npyio.NpzFile):
         with arr:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
 from pathlib import Path
 
@@ -33,7 +34,8 @@ CHEAP = {"epochs": "1", "teacher_epochs": "1", "pretrain_epochs": "1", "iteratio
          "lava_samples": "0", "ipc": "1", "hidden": "8", "limit": "3", "teacher_frames": "2",
          "student_steps": "3"}
 OUT_SUFFIXES = ["", ".net", ".npz", ".json", ".pt", ".png", ".nir", ".csv", ".bin", ".h5", ".md", ".txt"]
-JUNK = ["", " ", "-", "--", "nan", "inf", "-inf", "1e309", "0x10", "é", "a,b", "1,2,3,4,5", "\x00", "99999999999999999999"]
+#: (no NUL: a command line cannot carry one)
+JUNK = ["", " ", "-", "--", "nan", "inf", "-inf", "1e309", "0x10", "é", "a,b", "1,2,3,4,5", "99999999999999999999"]
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +56,10 @@ def pool(tmp_path_factory, tiny_dense, fixtures):
     np.save(d / "nan.npy", np.full((2312, 6), np.nan))
     np.save(d / "bias.npy", np.zeros((3, 3, 3), np.int32))
     np.savez(d / "imgs.npz", images=np.random.default_rng(3).random((2, 8, 8)), labels=np.array([1, 2]))
+    kinds = {"net": [str(tiny_dense["net"])], "ckpt": [str(tiny_dense["ckpt"])],
+             "rec": [str(recs / "1.bin"), str(recs)], "labels": [str(d / "labels.txt")],
+             "x": [str(d / "x.npy")], "bias": [str(d / "bias.npy")], "recs": [str(rec_dir.parent)],
+             "imgs": [str(d / "imgs.npz")]}
     files = [str(tiny_dense["net"]), str(tiny_dense["ckpt"]), str(recs / "1.bin"), str(recs),
              str(d / "labels.txt"), str(d / "bad_labels.txt"), str(d / "empty.bin"), str(d / "junk.net"),
              str(d / "junk.pt"), str(d / "x.npy"), str(d / "nan.npy"), str(d / "bias.npy"),
@@ -61,7 +67,21 @@ def pool(tmp_path_factory, tiny_dense, fixtures):
     tinynet = fixtures / "lava-dl" / "tinynet" / "tiny.net"
     if tinynet.exists():
         files.append(str(tinynet))
-    return {"dir": d, "files": files}
+        kinds["net"].append(str(tinynet))
+    return {"dir": d, "files": files, "kinds": kinds}
+
+
+#: the kind of file a path parameter usually wants (drawn 70 % of the time; else any file)
+PREFERRED = {"net": "net", "nets": "net", "model": "ckpt", "teacher": "ckpt", "recordings": "rec",
+             "file": "rec", "labels": "labels", "input_path": "x", "bias_path": "bias", "root": "recs",
+             "images": "imgs"}
+OUT_SUFFIX = {"run": ".npz", "export": ".net", "report": ".json", "replay": ".json", "train": ".pt",
+              "distill": ".npz", "events convert": ".npz", "events show": ".png"}
+
+
+def _mostly(valid: st.SearchStrategy[str], invalid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+    """70 % valid values (so that cases get past parsing), 30 % edges and junk."""
+    return st.integers(0, 9).flatmap(lambda k: valid if k < 7 else invalid)
 
 
 def _edge_ints(t: click.IntRange) -> st.SearchStrategy[str]:
@@ -69,41 +89,46 @@ def _edge_ints(t: click.IntRange) -> st.SearchStrategy[str]:
     edges = {lo - 1, lo, lo + 1, 0, -1}
     if t.max is not None:
         edges |= {t.max, t.max + 1}
-    return st.one_of(st.sampled_from(sorted(edges)).map(str), st.integers(lo, lo + 3).map(str),
-                     st.sampled_from(JUNK + ["1.5", "-5000"]))
+    return _mostly(st.integers(lo, lo + 3).map(str),
+                   st.one_of(st.sampled_from(sorted(edges)).map(str), st.sampled_from(JUNK + ["1.5", "-5000"])))
 
 
 def _edge_floats(t: click.FloatRange) -> st.SearchStrategy[str]:
     lo = t.min if t.min is not None else -1.0
     hi = t.max if t.max is not None else lo + 2.0
     edges = [lo, hi, lo - 1, hi + 0.5, 0.0, -0.0, 1e-300, (lo + hi) / 2]
-    return st.one_of(st.sampled_from(edges).map(repr), st.floats(lo, hi).map(repr),
-                     st.sampled_from(JUNK + ["-5000", "1.5"]))
+    valid = st.floats(lo, hi, exclude_min=bool(t.min_open), exclude_max=bool(t.max_open))
+    return _mostly(valid.map(repr),
+                   st.one_of(st.sampled_from(edges).map(repr), st.sampled_from(JUNK + ["-5000", "1.5"])))
 
 
 def _text(param: click.Parameter) -> st.SearchStrategy[str]:
     t = param.type
     if isinstance(t, SensorSizeType):
-        pool = ["34x34", "0x0", "1x1", "34x", "x34", "-1x5", "128x128", "100000x100000", "34X34"]
+        pool = ["34x34", "128x128", "0x0", "1x1", "34x", "x34", "-1x5", "100000x100000", "34X34"]
     elif isinstance(t, CropType):
-        pool = ["0,0,34,34", "0,0,0,5", "-1,0,5,5", "0,0,5", "1,1,10,10", "0,0,100000,100000"]
+        pool = ["0,0,34,34", "1,1,10,10", "0,0,0,5", "-1,0,5,5", "0,0,5", "0,0,100000,100000"]
     elif isinstance(t, WidthsType):
         pool = ["8", "8,4", "", "0", "-4", "a", "8,,4"]
     else:
-        pool = ["0", "1", "x", "loihi2", "loihi1", "images", "labels", "events"]
-    return st.one_of(st.sampled_from(pool), st.sampled_from(JUNK), st.text(max_size=6))
+        pool = ["loihi2", "images", "0", "1", "x", "loihi1", "labels", "events"]
+    return _mostly(st.sampled_from(pool[:2]), st.one_of(st.sampled_from(pool), st.sampled_from(JUNK),
+                                                       st.text(st.characters(exclude_characters="\x00"), max_size=6)))
 
 
 def _value(param: click.Parameter, pool: dict) -> st.SearchStrategy[str]:
     t = param.type
     if isinstance(t, (click.Choice, RegistryChoice)):
-        return st.one_of(st.sampled_from(list(t.choices)), st.sampled_from(["gpu", "", "FAST", "xyz"]))
+        return _mostly(st.sampled_from(list(t.choices)), st.sampled_from(["gpu", "", "FAST", "xyz"]))
     if isinstance(t, click.IntRange):
         return _edge_ints(t)
     if isinstance(t, click.FloatRange):
         return _edge_floats(t)
     if isinstance(t, click.Path):
-        return st.sampled_from(pool["files"])
+        kind = PREFERRED.get(param.name or "")
+        if kind is None:
+            return st.sampled_from(pool["files"])
+        return st.integers(0, 9).flatmap(lambda k: st.sampled_from(pool["kinds"][kind] if k < 7 else pool["files"]))
     if t is click.INT:
         return st.one_of(st.integers(-2, 5).map(str), st.sampled_from(JUNK))
     if t is click.FLOAT:
@@ -115,39 +140,84 @@ def _is_output(param: click.Parameter) -> bool:
     return bool(set(getattr(param, "opts", [])) & {"-o", "--output", "--out"})
 
 
+#: a known-good minimal command line per command (parameter -> value; "@kind" = a file of
+#: that kind from the pool), which the fuzzer mutates: cases get past parsing and the first
+#: checks often enough to reach the code behind them
+BASE = {
+    "run": {"net": "@net", "steps": "5", "out": "{CASE}/out.npz"},
+    "replay": {"net": "@net", "recordings": "@rec", "dt_us": "10000"},
+    "report": {"nets": "@net", "steps": "5"},
+    "export": {"model": "@ckpt", "out": "{CASE}/out.net"},
+    "train": {"out": "{CASE}/out.pt"},
+    "distill": {"out": "{CASE}/out.npz"},
+    "evaluate": {"net": "@net"},
+    "fit": {"net": "@net"},
+    "events info": {"file": "@rec"},
+    "events convert": {"file": "@rec", "out": "{CASE}/out.npz"},
+    "events show": {"file": "@rec", "out": "{CASE}/out.png"},
+    "events simulate": {"limit": "2", "out": "{CASE}/out"},
+    "demo": {"out_dir": "{CASE}/out"},
+}
+MUTATE_P, ADD_P = 3, 3          #: out of 10: mutate a base value / add another option
+
+
+def _resolve(value: str, pool: dict) -> st.SearchStrategy[str]:
+    if value.startswith("@"):
+        return st.sampled_from(pool["kinds"][value[1:]])
+    return st.just(value)
+
+
+def _output(draw, name: str, pool: dict) -> str:
+    k = draw(st.integers(0, 9))
+    if k < 7:
+        return "{CASE}/out" + OUT_SUFFIX.get(name, "")
+    if k < 8:
+        return draw(st.sampled_from(OUT_SUFFIXES).map(lambda s: "{CASE}/out" + s))
+    # not the pool's files: a valid overwrite would spoil them for the cases after
+    return draw(st.sampled_from(["{CASE}", "/dev/full", "/nonexistent_nd/x.npz", "/proc/x.json",
+                                 "{CASE}/sub/x.npz"]))
+
+
 @st.composite
 def command_lines(draw, name: str, pool: dict) -> list[str]:
+    """A base command line with some values mutated and some options added."""
     cmd = COMMANDS[name]
+    base = BASE.get(name, {})
     argv = name.split()
     for p in cmd.params:
+        if p.name == "help":
+            continue
+        mutate = draw(st.integers(0, 9)) < MUTATE_P
         if isinstance(p, click.Argument):
             n = 1 if p.nargs == 1 else draw(st.integers(1, 2))
-            argv += [draw(_value(p, pool)) for _ in range(n)]
+            for _ in range(n):
+                v = base.get(p.name or "")
+                argv.append(draw(_resolve(v, pool) if v is not None and not mutate else _value(p, pool)))
             continue
-        if p.name in ("help",) or not isinstance(p, click.Option):
+        if not isinstance(p, click.Option):
             continue
-        include = p.required or draw(st.integers(0, 9)) < 3
-        if _is_output(p):
-            if include or p.required:
-                dest = draw(st.one_of(
-                    st.sampled_from(OUT_SUFFIXES).map(lambda s: "{CASE}/out" + s),
-                    st.sampled_from(["{CASE}", "/dev/full", "/nonexistent_nd/x.npz", "/proc/x.json"]),
-                    st.sampled_from(pool["files"])))
-                argv += [p.opts[0], dest]
+        in_base = (p.name or "") in base
+        include = p.required or in_base or draw(st.integers(0, 9)) < ADD_P
+        if not include:
+            if p.name in CHEAP:
+                argv += [p.opts[-1], CHEAP[p.name]]
             continue
         if p.is_flag:
-            if include:
-                argv.append(p.opts[0])
+            argv.append(p.opts[0])
             continue
-        if include:
-            for _ in range(1 if not p.multiple else draw(st.integers(1, 2))):
-                argv += [p.opts[-1], draw(_value(p, pool))]
-        elif p.name in CHEAP:
-            argv += [p.opts[-1], CHEAP[p.name]]
+        for _ in range(1 if not p.multiple else draw(st.integers(1, 2))):
+            if in_base and not mutate:
+                value = draw(_resolve(base[p.name], pool))
+            elif _is_output(p):
+                value = _output(draw, name, pool)
+            else:
+                value = draw(_value(p, pool))
+            argv += [p.opts[0] if _is_output(p) else p.opts[-1], value]
     return argv
 
 
 FIGURES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+MESSAGES: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
 
 
 def _run_case(zygote, argv: list[str], case_dir: Path) -> tuple[int | None, str]:
@@ -180,6 +250,9 @@ def _judge(name: str, argv: list[str], code: int | None, output: str) -> str | N
     if code in (2, 3) and not output.strip():
         f["silent errors"] += 1
         return f"exit {code} without a message: {argv}"
+    if code in (2, 3):
+        last = output.strip().splitlines()[-1]
+        MESSAGES[name][re.sub(r"(/[^ :']+)+", "PATH", last)[:90]] += 1
     return None
 
 
@@ -202,8 +275,13 @@ def _fuzz(zygote, pool, tmp_path, names: list[str], cases: int, derandomize: boo
         total = collections.Counter()
         for n in names:
             total.update(FIGURES[n])
+        msgs = collections.Counter()
+        for n in names:
+            msgs.update(MESSAGES[n])
         print(f"\nfuzz figures ({', '.join(names) if len(names) < 4 else f'{len(names)} commands'}): "
               f"{json.dumps(dict(sorted(total.items())))}")
+        for m, k in msgs.most_common(int(os.environ.get("FUZZ_SHOW_MESSAGES", "0"))):
+            print(f"  {k:4d}  {m}")
 
 
 def test_cli_fuzz_every_command(zygote, pool, tmp_path):

@@ -314,3 +314,20 @@ def test_training_log_has_plain_lines_not_carriage_returns(tmp_path):
     lines = [l for l in r.stderr.splitlines() if l.startswith("training")]
     assert "\r" not in r.stderr and 1 <= len(lines) <= 11, r.stderr
     assert lines[-1].startswith("training: 100%")
+
+
+def test_train_data_that_is_not_a_distilled_npz_is_bad_input(tmp_path):
+    """Found by the CLI fuzz: `train --data x.npy` ended in a TypeError traceback."""
+    np.save(tmp_path / "x.npy", np.zeros((3, 3)))
+    (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04junk")
+    for f in ("x.npy", "junk.npz"):
+        r = CliRunner().invoke(main, ["train", "--epochs", "1", "--data", str(tmp_path / f),
+                                      "-o", str(tmp_path / "m.pt")])
+        assert r.exit_code == 2 and "not a neuro-deploy distilled data set" in r.output, r.output
+
+
+def test_array_options_take_one_npy(tmp_path, tiny_dense):
+    np.savez(tmp_path / "a.npz", x=np.zeros(3))
+    r = CliRunner().invoke(main, ["run", str(tiny_dense["net"]), "--steps", "3", "--input", str(tmp_path / "a.npz"),
+                                  "-o", str(tmp_path / "o.npz")])
+    assert r.exit_code == 2 and "not an .npz archive" in r.output, r.output

@@ -183,13 +183,16 @@ def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | N
     path = cache_dir() / f"{tag}-n{n}-seed{seed}.npz"
     if path.exists():
         return load_saved(path)
-    try:
-        with np.load(root) as z:
-            if "train_images" not in z or "train_labels" not in z:
-                raise DatasetError(f"{root}: no 'train_images'/'train_labels' arrays")
-            images, labels = z["train_images"][:n], z["train_labels"][:n]
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{root}: cannot read as .npz ({exc})") from None
+    from neuro_deploy._io import load_numpy
+
+    z = load_numpy(root, "the mnist-dvs images")
+    if not isinstance(z, np.lib.npyio.NpzFile) or "train_images" not in z or "train_labels" not in z:
+        raise DatasetError(f"{root}: no 'train_images'/'train_labels' arrays (mnist-dvs wants an .npz)")
+    with z:
+        images, labels = z["train_images"][:n], z["train_labels"][:n]
+    if images.ndim != 3 or labels.shape != (len(images),):
+        raise DatasetError(f"{root}: train_images {images.shape} / train_labels {labels.shape} are not "
+                           "(N,H,W) / (N,)")
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
 
     cfg = SaccadeConfig()
