@@ -951,6 +951,21 @@ def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int 
 
 
 # ---------------------------------------------------------------------------- events
+def _read_recording(file: str, fmt: str | None, sensor_size: str | None) -> tuple[Any, Any]:
+    """Read a recording for ``events`` commands: (Recording, sensor size), its warnings
+    printed, a declared ``--sensor-size`` checked against the events."""
+    from neuro_deploy.events.readers import read_events
+    from neuro_deploy.events.types import SensorSize
+
+    declared = SensorSize.parse(sensor_size) if sensor_size else None
+    rec = read_events(file, fmt, sensor_size=declared)
+    echo_warnings(rec.warnings)
+    size = declared or rec.sensor_size
+    if declared:
+        size.check_contains(rec.events, file)
+    return rec, size
+
+
 @main.group()
 def events() -> None:
     """Event recordings: inspect, convert, emulate."""
@@ -996,12 +1011,7 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
     from neuro_deploy.events.types import SensorSize
     from neuro_deploy.events.writers import holds_triggers, write_events
 
-    declared = SensorSize.parse(sensor_size) if sensor_size else None
-    rec = read_events(file, fmt, sensor_size=declared)
-    echo_warnings(rec.warnings)
-    size = declared or rec.sensor_size
-    if declared:
-        size.check_contains(rec.events, file)
+    rec, size = _read_recording(file, fmt, sensor_size)
     triggers = rec.meta.get("triggers")
     n_trig = 0 if triggers is None else len(triggers)
     kept = n_trig if holds_triggers(out) else 0
@@ -1033,12 +1043,7 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, a
     from neuro_deploy.events.readers import read_events
     from neuro_deploy.events.types import SensorSize
 
-    declared = SensorSize.parse(sensor_size) if sensor_size else None
-    rec = read_events(file, fmt, sensor_size=declared)
-    echo_warnings(rec.warnings)
-    size = declared or rec.sensor_size
-    if declared:
-        size.check_contains(rec.events, file)
+    rec, size = _read_recording(file, fmt, sensor_size)
     plot_recording(rec, out, size)
     if as_json:
         emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})

@@ -343,10 +343,17 @@ class FastBackend:
         validate_run(net, spec)
         t0 = time.perf_counter()
         trains = mask_after_lengths(simulate(net, spec), spec.lengths)   # causal: = own-length runs
-        spikes = {}
-        for layer, s in zip(net.layers, trains):
-            if spec.probe == "output" and layer is not net.layers[-1]:
-                continue
-            spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
-        return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0,
-                         extra={"trains": trains})
+        return result_from_trains(net, spec, trains, self.name, t0)
+
+
+def result_from_trains(net: NetSpec, spec: RunSpec, trains: list[np.ndarray], backend: str,
+                       t0: float) -> RunResult:
+    """A :class:`RunResult` from per-layer (T, B, N) trains, each layer in Lava's layout
+    (``out.shape + (T,)``; every layer, or the output only as ``spec.probe`` says)."""
+    spikes = {}
+    for layer, s in zip(net.layers, trains):
+        if spec.probe == "output" and layer is not net.layers[-1]:
+            continue
+        spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
+    return RunResult(spikes=spikes, backend=backend, wall_s=time.perf_counter() - t0,
+                     extra={"trains": trains})

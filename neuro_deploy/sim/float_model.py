@@ -100,7 +100,7 @@ class FloatBackend:
     name = "float"
 
     def run(self, net: NetSpec, spec: RunSpec) -> RunResult:
-        from neuro_deploy.sim.fast import internal_to_lava, lava_to_internal
+        from neuro_deploy.sim.fast import lava_to_internal, result_from_trains
 
         if not isinstance(net, FloatNet):
             raise BadInputError(f"backend 'float' runs a checkpoint (.pt); {net.path} is a netx "
@@ -117,10 +117,4 @@ class FloatBackend:
             if x.shape[-1] != spec.steps:
                 x = x[..., np.arange(spec.steps) % x.shape[-1]]
         trains = mask_after_lengths(net.run_trains(x), spec.lengths)   # causal: = own-length runs
-        spikes = {}
-        for layer, s in zip(net.layers, trains):
-            if spec.probe == "output" and layer is not net.layers[-1]:
-                continue
-            spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
-        return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0,
-                         extra={"trains": trains})
+        return result_from_trains(net, spec, trains, self.name, t0)
