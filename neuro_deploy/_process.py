@@ -155,7 +155,7 @@ def _child_main(func: Callable[[Any], Any], job: Any, conn: Any) -> None:
 
     code = 0
     try:
-        with forward_ticks(lambda n: conn.send(("progress", n))):
+        with forward_ticks(lambda n, unit: conn.send(("progress", n, unit))):
             msg: tuple = ("ok", func(job))
     except Terminated:
         msg, code = ("interrupted", None), 143
@@ -202,7 +202,7 @@ def map_in_processes(func: Callable[[Any], Any], jobs: Sequence[Any]) -> list[An
                     try:
                         msg = r.recv()
                         if msg[0] == "progress":
-                            tick(msg[1])
+                            tick(msg[1], msg[2])
                             continue
                         answers[pending.pop(r)] = msg
                     except EOFError:

@@ -110,27 +110,34 @@ def progress_bar(iterable: Iterable | None = None, total: int | None = None, des
 
 @contextlib.contextmanager
 def task(total: int, desc: str, unit: str = "it", enabled: bool = True) -> Iterator[Any]:
-    """A bar that :func:`tick` advances while the block runs."""
+    """A bar that :func:`tick` with the same ``unit`` advances while the block runs."""
     bar = progress_bar(total=total, desc=desc, unit=unit, enabled=enabled)
-    _state["sinks"].append(bar.update)
+    entry = (unit, bar.update)
+    _state["sinks"].append(entry)
     try:
         yield bar
     finally:
-        _state["sinks"].remove(bar.update)
+        _state["sinks"].remove(entry)
         bar.close()
 
 
-def tick(n: int = 1) -> None:
-    """Advance the innermost :func:`task` bar (or the parent's, from a worker)."""
-    if _state["sinks"]:
-        _state["sinks"][-1](n)
+def tick(n: int = 1, unit: str = "it") -> None:
+    """Advance the innermost :func:`task` bar counting ``unit`` (Lava's simulated steps do
+    not move a bar of recordings), or forward to the parent's bars from a worker."""
+    for sink_unit, update in reversed(_state["sinks"]):
+        if sink_unit == unit:
+            update(n)
+            return
+        if sink_unit == "*":                     # a worker forwarding to its parent
+            update(n, unit)
+            return
 
 
 @contextlib.contextmanager
-def forward_ticks(send: Callable[[int], None]) -> Iterator[None]:
+def forward_ticks(send: Callable[[int, str], None]) -> Iterator[None]:
     """Send this process's ticks elsewhere (a worker's pipe to its parent)."""
     saved = list(_state["sinks"])
-    _state["sinks"][:] = [send]
+    _state["sinks"][:] = [("*", send)]
     try:
         yield
     finally:

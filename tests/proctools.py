@@ -99,6 +99,8 @@ def lava_workers_started(cli: Cli, n: int = 3) -> Callable[[], bool]:
 
 ZYGOTE_CODE = r"""
 import json, os, signal, sys
+from neuro_deploy._process import watch_parent
+watch_parent(os.getppid())                    # the test process dies: so does the zygote
 import numpy, torch, h5py                     # the heavy imports, once, before any thread exists
 import neuro_deploy.cli
 import neuro_deploy.models.slayer_model, neuro_deploy.netx.export, neuro_deploy.sim.fast

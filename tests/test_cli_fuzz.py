@@ -4,8 +4,9 @@ and wrong names, paths of every kind, junk text) - and runs them as real process
 Accepted: exit 0, 2, 3 or 130, with a message for 2 and 3; never a traceback, never a
 hang (a case is killed after ``FUZZ_TIMEOUT_S``).
 
-Default run: ``FUZZ_CASES`` cases (default 24) over all commands, derandomized.
-``-m slow``: ``FUZZ_CASES_PER_COMMAND`` (default 30) per command.
+Default run: ``FUZZ_CASES`` cases (default 12) over the commands that do not train,
+derandomized. ``-m slow``: ``FUZZ_CASES_PER_COMMAND`` (default 30) per command (a share
+of it for the commands that train: ``HEAVY``).
 Each test prints its figures.
 """
 from __future__ import annotations
@@ -284,11 +285,17 @@ def _fuzz(zygote, pool, tmp_path, names: list[str], cases: int, derandomize: boo
             print(f"  {k:4d}  {m}")
 
 
+#: commands whose valid cases train a model: a share of the per-command cases
+HEAVY = {"demo": 0.15, "distill": 0.4, "train": 0.5}
+
+
 def test_cli_fuzz_every_command(zygote, pool, tmp_path):
-    _fuzz(zygote, pool, tmp_path, sorted(COMMANDS), int(os.environ.get("FUZZ_CASES", "24")), True)
+    names = sorted(n for n in COMMANDS if n not in HEAVY)
+    _fuzz(zygote, pool, tmp_path, names, int(os.environ.get("FUZZ_CASES", "12")), True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_cli_fuzz_per_command(zygote, pool, tmp_path, name):
-    _fuzz(zygote, pool, tmp_path, [name], int(os.environ.get("FUZZ_CASES_PER_COMMAND", "30")), False)
+    cases = int(os.environ.get("FUZZ_CASES_PER_COMMAND", "30"))
+    _fuzz(zygote, pool, tmp_path, [name], max(2, int(cases * HEAVY.get(name, 1.0))), False)

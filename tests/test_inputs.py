@@ -252,7 +252,8 @@ def test_progress_lines_in_logs_and_quiet(tmp_path, capsys):
 
     with _progress.task(50, "replay on fast", "recordings") as bar:
         for _ in range(50):
-            _progress.tick()
+            _progress.tick(1, "recordings")
+            _progress.tick(7, "steps")            # Lava steps inside: another bar's unit
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert "\r" not in err and len(lines) == 10, err

@@ -13,7 +13,8 @@ from neuro_deploy.errors import CorruptRecordingError, ShapeError
 
 
 def _square(x):
-    _progress.tick(1)
+    _progress.tick(1, "jobs")
+    _progress.tick(100, "steps")              # another unit: does not move the jobs bar
     return x * x
 
 
@@ -36,7 +37,7 @@ def _sigint_disposition(_):
 
 
 def test_results_in_job_order_and_ticks_reach_the_parent_bar(capsys):
-    with _progress.task(4, "jobs") as bar:
+    with _progress.task(4, "jobs", "jobs") as bar:
         assert _process.map_in_processes(_square, [1, 2, 3, 4]) == [1, 4, 9, 16]
         assert bar.n == 4
 

@@ -92,7 +92,7 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
             run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
             for n in run_chunks(spec.steps, CHUNK_MIN_STEPS, PROGRESS_CHUNKS):
                 net.run(condition=RunSteps(num_steps=n), run_cfg=run_cfg)
-                tick(n)
+                tick(n, "steps")
             for k, sink in sinks:
                 out[f"layer{k}"] = np.asarray(sink.data.get())
         except BaseException as exc:

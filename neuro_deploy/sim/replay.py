@@ -261,7 +261,7 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
         counts, batch = _simulate_batch(net, xs[start:start + cfg.batch_size], cfg)
         layer_counts.append(counts)
         results += batch
-        tick(len(batch))
+        tick(len(batch), "recordings")
     for r, n in zip(results, n_events):
         r["events"] = n
     return layer_counts, results
