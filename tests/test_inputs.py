@@ -59,7 +59,7 @@ def test_every_option_has_help_and_choices_show(tmp_path):
                for p in cmd.params if isinstance(p, __import__("click").Option) and not p.help]
     assert missing == []
     for cmd, option, choices in ((["export"], "--target", "[loihi2-sim|nir]"),
-                                 (["run"], "--backend", "[fast|lava]"),
+                                 (["run"], "--backend", "[fast|float|lava]"),
                                  (["evaluate"], "--dataset", "[digits|mnist-dvs|nmnist]"),
                                  (["events", "info"], "--format", "nmnist-bin")):
         out = CliRunner().invoke(main, cmd + ["--help"]).output
