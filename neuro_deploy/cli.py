@@ -217,17 +217,20 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
           pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
           student_steps: int, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
+    import dataclasses
+
+    from neuro_deploy import recipes
     from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
     from neuro_deploy.models.slayer_model import evaluate
 
-    import dataclasses
-
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
-    tr, va = ds.split(val_fraction, seed)
+    split = Split.of(ds, val_fraction, seed)                   # recorded with the model
+    tr, va = split.apply(ds)
     widths = tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
-        summary = _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out)
+        summary = recipes.train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
             f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
@@ -237,7 +240,7 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       hidden=widths, dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
-        summary = _train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr)
+        summary = recipes.train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
@@ -254,6 +257,11 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
 
         x_tr, y_tr, dmeta = load_distilled(data_path)
         ctx = click.get_current_context()
+        given = {k: ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT for k in ("val_fraction", "seed")}
+        tr, va, split, notes = recorded_split(ds, dmeta, what=data_path,    # validate outside distillation's pool
+                                              val_fraction=val_fraction if given["val_fraction"] else None,
+                                              seed=seed if given["seed"] else None)
+        echo_warnings(notes)
         if ctx.get_parameter_source("dt_us") == click.core.ParameterSource.DEFAULT and "num_steps" in dmeta \
                 and ctx.get_parameter_source("num_steps") == click.core.ParameterSource.DEFAULT:
             dt_us, num_steps = int(dmeta["dt_us"]), int(dmeta["num_steps"])   # the distilled file's timing
@@ -267,114 +275,21 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
             selector = make_selector(prune, len(x_tr), keep, epochs, seed)
     init, pre_info = None, {}
     if pretrain == "ann":
-        init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
-                                          pretrain_epochs, seed)
+        init, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                                 pretrain_epochs, seed)
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
                                        lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
                       x_tr, y_tr, selector=selector, init=init)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
-                                         "history": res.history, "prune": prune, "keep": keep})
+                                         "history": res.history, "prune": prune, "keep": keep,
+                                         "split": split.to_meta()})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
                "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
                "examples_seen": int(sum(h["examples"] for h in res.history)), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")
-
-
-def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict:
-    """HSD teacher/student training (models.hsd); the student checkpoint runs ``steps`` steps."""
-    from neuro_deploy.models import ModelConfig, save_checkpoint
-    from neuro_deploy.models.hsd import HSDConfig, train_hsd
-    from neuro_deploy.models.slayer_model import evaluate
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
-    from neuro_deploy.sim.evaluate import evaluate_deployed
-
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths,
-                      time_origin=ds.time_origin)
-    h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
-                  **({"lr": lr} if lr is not None else {}))
-    res = train_hsd(cfg, h, tr)
-    dt = int(np.ceil(ds.duration_us / steps))
-    scfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt, "num_steps": steps})
-    x_va = va.to_tensors(dt, steps)
-    acc, _ = evaluate(res.model, x_va, va.labels)
-    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "teacher_frames": frames,
-                                                "student_steps": steps, "history": res.history})
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        export_model(out, Path(d) / "s.net", verify_inputs=x_va[:4])
-        dep = evaluate_deployed(load_netx(Path(d) / "s.net"), x_va, va.labels)
-    curve = []
-    if dep.trains_last is not None:                  # deployed decision read after k simulated steps
-        from neuro_deploy.sim.replay import running_decisions
-
-        curve = (running_decisions(dep.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
-    return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
-            "deployed_accuracy": dep.accuracy, "accuracy_vs_step": curve,
-            "student_steps": steps, "teacher_frames": frames,
-            "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
-            "history": res.history}
-
-
-def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):
-    """ANN pretraining (models.pretrain): returns the SNN initialiser and a summary."""
-    from neuro_deploy.models.pretrain import (calibrate_transfer, images_to_ann_inputs, pretrain_ann,
-                                              rate_inputs, transfer_to_slayer)
-
-    if source == "events":
-        xa, ya = rate_inputs(x_tr), tr.labels
-    else:
-        if images_path:
-            with np.load(images_path) as z:
-                imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
-        elif dataset == "digits":
-            from sklearn.datasets import load_digits
-
-            d = load_digits()
-            idx = np.array([int(n) for n in tr.names])
-            imgs, ya = d.images[idx] / 16.0, tr.labels
-        else:
-            raise BadInputError("--pretrain-source images needs --pretrain-images NPZ for this data set")
-        xa = images_to_ann_inputs(imgs, (cfg.input_shape[2], cfg.input_shape[1]))
-    pre = pretrain_ann(cfg, xa, np.asarray(ya), epochs=epochs, seed=seed)
-    k = min(200, len(x_tr))
-    scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
-    info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
-                         "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
-    return (lambda m: transfer_to_slayer(pre.ann, m, scale)), info
-
-
-def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
-    """norse training, NIR export (norse's exporter), and a check of the NIR semantics
-    against the norse model itself (both float)."""
-    from neuro_deploy.models.norse_model import NorseConfig, evaluate_norse, norse_to_nir, train_norse
-    from neuro_deploy.nir.fidelity import simulate_nir
-    from neuro_deploy.nir.io import write_nir
-
-    if not out.endswith(".nir"):
-        raise BadInputError("--framework norse writes a NIR graph: give -o FILE.nir")
-    x_tr, x_va = tr.to_tensors(dt_us, num_steps), va.to_tensors(dt_us, num_steps)
-    cfg = NorseConfig(input_size=int(np.prod(x_tr.shape[1:-1])), hidden=widths, epochs=epochs, seed=seed)
-    res = train_norse(cfg, x_tr, tr.labels)
-    acc, out_float = evaluate_norse(res.model, x_va, va.labels)
-    graph = norse_to_nir(res.model, cfg)
-    from neuro_deploy.netx.meta import binning_meta
-
-    graph.metadata = {**(getattr(graph, "metadata", None) or {}), "dt": cfg.dt,   # NIR step; data binning:
-                      **binning_meta(dt_us, num_steps, tr.time_origin)}
-    write_nir(graph, out)
-    k = min(64, len(x_va))
-    ref = simulate_nir(graph, x_va[:k].reshape(k, -1, x_va.shape[-1]), cfg.dt)[-1]
-    agree = float(np.mean(ref.sum(0).argmax(-1) == out_float[:, :k].sum(0).argmax(-1)))
-    warns = [] if agree >= 0.95 else [f"the exported NIR graph (simulated in float) agrees with the norse "
-                                      f"model on only {agree:.2f} of samples: a semantic mismatch"]
-    return {"nir": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "history": res.history,
-            "dt": cfg.dt, "nir_vs_norse": {"class_agreement": agree, "samples": k, "warnings": warns}}
 
 
 # ---------------------------------------------------------------------------- distill

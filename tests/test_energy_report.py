@@ -19,7 +19,7 @@ from neuro_deploy.hardware.fit import fit_network
 from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
-from neuro_deploy.sim.fast import _source_spikes
+from neuro_deploy.sim.fast import source_spikes
 
 
 def _tiny_net(tmp_path):
@@ -33,7 +33,7 @@ def _tiny_net(tmp_path):
 def _counts(net, spec, backend="fast"):
     res = run_network(net, spec, backend)
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    return count_activity(net, trains, _source_spikes(spec, net, spec.steps), spec.input_bias)
+    return count_activity(net, trains, source_spikes(spec, net, spec.steps), spec.input_bias)
 
 
 def test_counts_hand_checked(tmp_path):

@@ -162,6 +162,20 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
     return rep
 
 
+def fit_and_cost(net: NetSpec, counts: list[LayerCounts], profile: HardwareProfile | str = "loihi2",
+                 skip_input: bool = False) -> tuple[FitResult, CostReport]:
+    """Fit ``net`` to a hardware profile (an object, a name or a YAML path) and cost the run
+    ``counts`` describe (:func:`estimate_cost`): the one step from a simulated run to fit,
+    energy and latency that ``deploy``, ``report``, the demo and the benchmarks share.
+    ``skip_input`` leaves the input layer on the host (netx ``skip_layers=1``)."""
+    from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.hardware.profile import load_profile
+
+    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    fit = fit_network(net, prof, skip_input=skip_input)
+    return fit, estimate_cost(net, counts, fit, prof)
+
+
 def _scaled_costs(profile: HardwareProfile, end: int) -> Costs:
     vals = {}
     for f in fields(Costs):

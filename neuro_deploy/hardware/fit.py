@@ -187,12 +187,12 @@ def dest_cores_per_input(layer: LayerSpec, tile: list[int], out_w: int, out_h: i
 
 def count_synapses(layer: LayerSpec) -> int:
     """Stored connections: nonzero dense weights; conv: every (input, output) pair of a
-    nonzero kernel tap, counted with :func:`~neuro_deploy.energy.counts.fanout`."""
+    nonzero kernel tap, counted with :func:`~neuro_deploy.netx.spec.fanout`."""
     if layer.kind == "input":
         return 0
     if layer.kind == "dense":
         return int(np.count_nonzero(layer.weight))
-    from neuro_deploy.energy.counts import fanout
+    from neuro_deploy.netx.spec import fanout
 
     return int(fanout(layer).sum())
 
@@ -328,7 +328,8 @@ def _limit_check(layer: LayerSpec, prof: HardwareProfile) -> list[tuple[str, str
         lo, hi = int(layer.weight.min()), int(layer.weight.max())
         if hi > wmax - 2 or lo < -wmax:
             bad = hi if hi > wmax - 2 else lo
-            out.append(("weight_bits", "weight (8-bit mantissa, [-256, 254])", bad, wmax - 2 if bad > 0 else -wmax))
+            out.append(("weight_bits", f"weight ({lim.weight_bits}-bit mantissa, [{-wmax}, {wmax - 2}])", bad,
+                        wmax - 2 if bad > 0 else -wmax))
     if layer.delay is not None and layer.attrs.get("raw_delay_max", 0) > lim.max_delay:
         out.append(("max_delay", "synaptic delay (steps)", layer.attrs["raw_delay_max"], lim.max_delay))
     nr = layer.neuron

@@ -24,9 +24,9 @@ CHECKPOINT_VERSION = 1
 
 def import_slayer():
     """Import lava-dl's slayer quietly (it prints a notice at import)."""
-    import neuro_deploy  # noqa: F401  (Python 3.11 shim for Lava)
+    from neuro_deploy._compat import lava_compat, quiet_imports
 
-    from neuro_deploy._compat import quiet_imports
+    lava_compat.install()                # the Python 3.11 shim for Lava (idempotent)
 
     with quiet_imports():
         import lava.lib.dl.slayer as slayer
@@ -59,6 +59,10 @@ class ModelConfig:
         d["conv"] = tuple(tuple(c) for c in d.get("conv", ()))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def build(self) -> Any:
+        """A fresh, randomly initialised network of this configuration (:func:`build_model`)."""
+        return build_model(self)
 
 
 @dataclass

@@ -111,7 +111,13 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
         raise BadInputError(f"reset interval must be >= 1, got {spec.reset_interval}")
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {}
+#: Backends by name: a factory, or a ``"module:attr"`` path imported on first use (entry-point
+#: style: the implementations import this module and register themselves with
+#: :func:`register_backend`; this module never imports them, so there is no import circle).
+BACKENDS: dict[str, Callable[[], Backend] | str] = {
+    "fast": "neuro_deploy.sim.fast:FastBackend",
+    "lava": "neuro_deploy.sim.lava:LavaBackend",
+}
 
 
 def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[], Backend]]:
@@ -123,9 +129,13 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
 
 def get_backend(name: str) -> Backend:
     """A backend by name: ``fast`` (bit-exact numpy) or ``lava`` (Loihi2SimCfg fixed_pt)."""
-    import neuro_deploy.sim.fast  # noqa: F401  (registers)
-    import neuro_deploy.sim.lava  # noqa: F401
+    import importlib
 
     if name not in BACKENDS:
         raise UnknownNameError("backend", name, BACKENDS)
-    return BACKENDS[name]()
+    entry = BACKENDS[name]
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        BACKENDS[name] = entry
+    return entry()
