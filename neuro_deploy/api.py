@@ -81,9 +81,11 @@ def _profile(profile: ProfileLike | None) -> HardwareProfile | None:
 
 
 def _net(net: NetSpec | PathLike) -> NetSpec:
-    from neuro_deploy.netx.spec import load_netx
+    """A netx network (a :class:`NetSpec` or its file), or a checkpoint (``.pt``) as the
+    ``float`` backend's :class:`~neuro_deploy.sim.float_model.FloatNet`."""
+    from neuro_deploy.sim.float_model import load_network
 
-    return net if hasattr(net, "layers") else load_netx(net)       # type: ignore[return-value]
+    return net if hasattr(net, "layers") else load_network(net)    # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------- data
@@ -175,7 +177,8 @@ TARGETS = ("loihi2-sim", "nir")
 
 def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: ProfileLike | None = None,
            verify_inputs: np.ndarray | None = None, verify_samples: int = 8, seed: int = 0,
-           **options: Any) -> ExportReport:
+           check_recordings: Sequence[PathLike] | None = None, check_labels: dict[str, int] | None = None,
+           check_backend: str = "fast", **options: Any) -> ExportReport:
     """Export a checkpoint (``.pt``) or NIR graph (``.nir``) for ``target``.
 
     ``loihi2-sim`` writes netx HDF5 and verifies it before it is moved into place: a
@@ -183,8 +186,10 @@ def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: 
     ``verify_samples`` random spike trains; an empty array skips the check) and their
     agreement is reported; a NIR graph gets the fidelity check of
     :mod:`neuro_deploy.nir.fidelity`. With ``profile`` the network must fit that hardware
-    (:class:`~neuro_deploy.errors.ResourceLimitError` otherwise). ``nir`` writes a NIR graph.
-    Nothing is left at ``out`` when any step fails."""
+    (:class:`~neuro_deploy.errors.ResourceLimitError` otherwise). With ``check_recordings``
+    the checkpoint and the written network also replay those recordings (float vs
+    ``check_backend``; ``rep.check``). ``nir`` writes a NIR graph. ``options`` go to the
+    route (``dt``, ``scaling``). Nothing is left at ``out`` when any step fails."""
     from neuro_deploy._io import atomic_path
     from neuro_deploy.netx.export import source_kind
 
@@ -214,6 +219,12 @@ def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: 
             from neuro_deploy.hardware.fit import fit_network
 
             rep.fit = fit_network(_net(tmp), prof, strict=True).to_dict()
+        if check_recordings is not None:              # the file appears only once the check has run too
+            from neuro_deploy.netx.meta import read_meta
+            from neuro_deploy.sim.replay import ReplayConfig, float_vs_deployed
+
+            rep.check = float_vs_deployed(model, _net(tmp), list(check_recordings), check_labels,
+                                          ReplayConfig(dt_us=int(read_meta(tmp)["dt_us"]), backend=check_backend))
     rep.path = os.fspath(out)
     if isinstance(getattr(rep, "nir", None), dict):
         rep.nir["conversion"]["path"] = rep.path         # type: ignore[attr-defined]
@@ -225,8 +236,10 @@ def fit(net: NetSpec | PathLike, profile: ProfileLike = "loihi2", skip_input: bo
     """Map a netx network onto the cores and chips of a hardware profile (never raises for a
     network that does not fit: see ``.fits`` and ``.violations``)."""
     from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.netx.spec import load_netx
 
-    return fit_network(_net(net), _profile(profile), skip_input=skip_input)
+    spec = net if hasattr(net, "layers") else load_netx(net)
+    return fit_network(spec, _profile(profile), skip_input=skip_input)     # type: ignore[arg-type]
 
 
 def run(net: NetSpec | PathLike, inputs: np.ndarray | None = None, steps: int | None = None,
@@ -294,13 +307,13 @@ class Evaluation:
         return d
 
 
-def _scoring_data(net: NetSpec, data: DataLike, part: str, limit: int | None, dt_us: int | None,
-                  steps: int | None, time_origin: str | None, extra_meta: dict[str, Any] | None = None):
-    """(tensors, lengths, labels, binning, split dict, warnings) for scoring ``net`` on ``data``."""
-    from neuro_deploy.netx.meta import binning_for, read_meta
+def _scoring_data(meta: dict[str, Any], what: str, data: DataLike, part: str, limit: int | None,
+                  dt_us: int | None = None, steps: int | None = None, time_origin: str | None = None):
+    """(tensors, lengths, labels, binning, split dict, warnings) for scoring a network whose
+    metadata (binning and split) is ``meta`` on ``data``."""
+    from neuro_deploy.netx.meta import binning_for
 
-    meta = read_meta(net.path)
-    binning = binning_for(meta, dt_us, steps, time_origin, what=str(net.path))
+    binning = binning_for(meta, dt_us, steps, time_origin, what=what)
     if isinstance(data, tuple):
         x, y = np.asarray(data[0]), np.asarray(data[1])
         if limit:
@@ -314,7 +327,7 @@ def _scoring_data(net: NetSpec, data: DataLike, part: str, limit: int | None, dt
     notes: list[str] = []
     split_meta: dict[str, Any] = {}
     if part != "all":
-        tr, va, used, notes = recorded_split(ds, {**(extra_meta or {}), **meta}, what=Path(net.path).name)
+        tr, va, used, notes = recorded_split(ds, meta, what=Path(what).name)
         ds = va if part == "val" else tr
         split_meta = used.to_meta()
     if limit:
@@ -326,15 +339,20 @@ def _scoring_data(net: NetSpec, data: DataLike, part: str, limit: int | None, dt
 def evaluate(net: NetSpec | PathLike, data: DataLike = "digits", backend: str = "fast", split: str = "val",
              limit: int | None = None, dt_us: int | None = None, steps: int | None = None,
              time_origin: str | None = None, batch_size: int = 128, progress: bool = False) -> Evaluation:
-    """Deployed (fixed-point) accuracy of a netx network on a labelled data set.
+    """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
+    checkpoint (``.pt``) the float model's accuracy on the same inputs and steps (backend ``float``).
 
     ``split``: ``val`` (default) or ``train`` - the part of the split the network records
     (its training run's), or the default split with a :class:`SplitWarning` - or ``all``.
     The binning (``dt_us``, window, time origin) is the network's own unless given."""
     from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.float_model import FloatNet, network_meta
 
     spec = _net(net)
-    x, lengths, y, binning, split_meta, notes = _scoring_data(spec, data, split, limit, dt_us, steps, time_origin)
+    if isinstance(spec, FloatNet):                  # a checkpoint runs its float model
+        backend = "float"
+    x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(spec), str(spec.path), data, split,
+                                                              limit, dt_us, steps, time_origin)
     _warn(notes)
     ev = evaluate_deployed(spec, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths)
     return Evaluation(str(spec.path), backend, ev.accuracy, ev.samples, binning.dt_us,
@@ -380,7 +398,9 @@ class Deployment:
     band_basis: str
     binning: dict[str, Any]
     split: dict[str, Any]
+    float_deployed_agreement: float | None = None   #: share of samples with the same predicted class
     warnings: list[str] = field(default_factory=list)
+    network: NetSpec | None = field(default=None, repr=False)
     fit: FitResult | None = field(default=None, repr=False)
     cost: CostReport | None = field(default=None, repr=False)
     evaluation: DeployedEval | None = field(default=None, repr=False)
@@ -394,7 +414,7 @@ class Deployment:
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-ready data (the fit, cost and export in full)."""
-        d = {k: v for k, v in asdict(self).items() if k not in ("fit", "cost", "evaluation", "export")}
+        d = {k: v for k, v in asdict(self).items() if k not in ("fit", "cost", "evaluation", "export", "network")}
         d["latency_us_band"] = self.latency_us_band
         d["fit"] = self.fit.to_dict() if self.fit is not None else None
         d["layers"] = [asdict(lc) for lc in self.cost.layers] if self.cost is not None else []
@@ -428,7 +448,9 @@ class Deployment:
             ("netx", self.netx),
             (f"fit on {self.profile}", self.fit_summary),
             ("float accuracy", acc(self.float_accuracy) + f" ({self.samples} samples)"),
-            (f"deployed accuracy ({self.backend})", acc(self.deployed_accuracy) + f" ({self.samples} samples)"),
+            (f"deployed accuracy ({self.backend})", acc(self.deployed_accuracy) + f" ({self.samples} samples"
+             + (f"; same class as float {self.float_deployed_agreement:.3f})"
+                if self.float_deployed_agreement is not None else ")")),
             ("energy per inference", f"{self.energy_per_inference_uj:.4g} uJ (band {e_lo:.3g} - {e_hi:.3g}; "
                                      f"dynamic {self.dynamic_energy_uj:.3g}, static {self.static_energy_uj:.3g})"),
             ("latency per inference", f"{self.latency_us:.4g} us (band {l_lo:.3g} - {l_hi:.3g}) over "
@@ -467,45 +489,49 @@ def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target:
 
     ``model_or_checkpoint``: a checkpoint (``.pt``, or what :func:`train` returns), a NIR
     graph (``.nir``) or an already exported netx file (``.net``). It is exported for
-    ``target`` to ``out`` (default: beside the model, ``.net``), fitted to ``profile``, run
-    on ``backend`` over ``data`` (a data set or its name: the validation part of the split
-    the model records; or ``(tensors, labels)``), and the run's activity is costed on the
-    profile. For a checkpoint the float model runs the same inputs (float accuracy)."""
+    ``target`` to ``out`` (default: beside the model, ``.net``; verified on the first
+    ``verify_samples`` data samples), fitted to ``profile``, run on ``backend`` over ``data``
+    (a data set or its name - the validation part of the split the model records - or
+    ``(tensors, labels)``), and the run's activity is costed on the profile
+    (:func:`~neuro_deploy.energy.cost.fit_and_cost`). A checkpoint's float model runs the
+    same inputs for the same steps (backend ``float``): the float accuracy."""
     from neuro_deploy.energy.cost import fit_and_cost
     from neuro_deploy.netx.export import source_kind
     from neuro_deploy.sim.evaluate import evaluate_deployed
+    from neuro_deploy.sim.float_model import network_meta
 
     if target != "loihi2-sim":
         raise UnknownNameError("deploy target", target, ("loihi2-sim",))
+    prof = _profile(profile)                                       # checked before any work
     src = Path(os.fspath(model_or_checkpoint))
-    if not src.exists():
+    if not src.is_file():
         raise BadInputError(f"{src}: no such model (a checkpoint .pt, NIR graph .nir or netx .net)")
     is_netx = src.suffix.lower() in (".net", ".h5", ".hdf5")
     kind = "netx" if is_netx else source_kind(src)
-    float_model, ckpt_meta = None, {}
-    if kind == "checkpoint":
-        from neuro_deploy.models import load_checkpoint
-
-        float_model, _, ckpt_meta = load_checkpoint(src)
+    net_path = src if is_netx else (Path(os.fspath(out)) if out is not None else src.with_suffix(".net"))
+    if net_path.resolve() == src.resolve() and not is_netx:
+        raise BadInputError(f"{src}: the export would overwrite the model itself; pass out=")
+    float_net_ = None
     rep = None
-    if is_netx:
-        net_path = src
+    if kind == "checkpoint":            # binning and split from the checkpoint: data first, then export
+        float_net_ = _net(src)
+        x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(float_net_), str(src), data, split,
+                                                                  limit)
+        rep = export(src, net_path, target, verify_inputs=x[:verify_samples])
     else:
-        net_path = Path(os.fspath(out)) if out is not None else src.with_suffix(".net")
-        rep = export(src, net_path, target, verify_inputs=np.zeros((0,)))      # verified below, on the data
-    net = _net(net_path)
-    x, lengths, y, binning, split_meta, notes = _scoring_data(net, data, split, limit, None, None, None, ckpt_meta)
+        if kind == "nir":
+            rep = export(src, net_path, target)
+        x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(_net(net_path)), str(net_path), data,
+                                                                  split, limit)
     _warn(notes)
+    net = _net(net_path)
     ev = evaluate_deployed(net, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths)
-    float_acc = None
-    if float_model is not None:
-        from neuro_deploy.models.slayer_model import evaluate as float_eval
-        from neuro_deploy.sim.evaluate import verify_agreement
-
-        float_acc, _ = float_eval(float_model, x, y)
-        if rep is not None and verify_samples:
-            rep.agreement = verify_agreement(float_model, net_path, x[:verify_samples])
-    fit_res, cost = fit_and_cost(net, ev.counts, _profile(profile), skip_input=skip_input)   # type: ignore[arg-type]
+    float_acc, agree = None, None
+    if float_net_ is not None:
+        fl = evaluate_deployed(float_net_, x, y, backend="float", batch_size=batch_size, lengths=lengths)
+        float_acc = fl.accuracy
+        agree = float(np.mean(fl.predictions == ev.predictions)) if ev.samples else None
+    fit_res, cost = fit_and_cost(net, ev.counts, prof, skip_input=skip_input)     # type: ignore[arg-type]
     return Deployment(
         model=str(src), netx=str(net_path), target=target, profile=cost.profile, backend=backend,
         samples=ev.samples, float_accuracy=None if float_acc is None else float(float_acc),
@@ -516,4 +542,5 @@ def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target:
         time_per_step_us=cost.time_per_step_us, time_per_step_us_band=list(cost.time_per_step_us_band),
         latency_us=cost.latency_us, steps_per_inference=cost.steps_per_inference, band_basis=cost.band_basis,
         binning={"dt_us": binning.dt_us, "num_steps": binning.num_steps, "time_origin": binning.time_origin},
-        split=split_meta, warnings=notes, fit=fit_res, cost=cost, evaluation=ev, export=rep)
+        split=split_meta, float_deployed_agreement=agree, warnings=notes, network=net, fit=fit_res, cost=cost,
+        evaluation=ev, export=rep)

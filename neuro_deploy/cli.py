@@ -148,33 +148,36 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
         emit_json(r)
         return
     click.echo("")
-    click.echo(f"float accuracy (SLAYER)          {r.float_accuracy:.4f}  ({r.val_samples} held-out)")
-    click.echo(f"deployed accuracy (fast, fixed)  {r.fast_accuracy:.4f}  ({r.val_samples} held-out)")
-    if r.lava_accuracy is not None:
-        click.echo(f"deployed accuracy (Lava)         {r.lava_accuracy:.4f}  ({r.lava_samples} held-out; "
-                   f"fast on the same: {r.fast_accuracy_on_lava_subset:.4f}, predictions agree "
-                   f"{r.lava_fast_prediction_agreement:.3f})")
-    click.echo("")
     click.echo(f"{'layer':8s} {'kind':6s} {'neurons':>8s} {'spikes/sample':>14s} {'synops/sample':>14s}")
     for l in r.layers:
         click.echo(f"{l['name']:8s} {l['kind']:6s} {l['neurons']:8d} {l['spikes_per_sample']:14.1f} "
                    f"{l['synops_per_sample']:14.1f}")
+    click.echo("")
+    for k, v in r.files.items():
+        click.echo(f"{k:10s} {v}")
+    # the mission's ending: float vs deployed accuracy, then fit, energy and latency on Loihi 2
+    click.echo("")
+    label = f"float accuracy (SLAYER, {r.quantization})"
+    click.echo(f"{label:32s} {r.float_accuracy:.4f}  ({r.val_samples} held-out, "
+               "same inputs and steps as deployed)")
+    click.echo(f"{'deployed accuracy (fast, fixed)':32s} {r.fast_accuracy:.4f}  ({r.val_samples} held-out; same "
+               f"prediction as float {r.float_fast_prediction_agreement:.3f})")
+    if r.lava_accuracy is not None:
+        click.echo(f"{'deployed accuracy (Lava)':32s} {r.lava_accuracy:.4f}  ({r.lava_samples} held-out; "
+                   f"fast on the same: {r.fast_accuracy_on_lava_subset:.4f}, predictions agree "
+                   f"{r.lava_fast_prediction_agreement:.3f})")
     h = r.loihi2
     if h:
         e_lo, e_hi = h["energy_per_inference_uj_band"]
         t_lo, t_hi = h["time_per_step_us_band"]
-        click.echo("")
-        click.echo(f"on {h['profile']}: {h['fit_summary']} "
+        click.echo(f"{'fit on ' + h['profile']:32s} {h['fit_summary']} "
                    f"({', '.join(f'{k} {v}' for k, v in h['cores_per_layer'].items())})")
-        click.echo(f"energy per inference             {h['energy_per_inference_uj']:.4g} uJ "
+        click.echo(f"{'energy per inference':32s} {h['energy_per_inference_uj']:.4g} uJ "
                    f"(band {e_lo:.3g} - {e_hi:.3g}; dynamic {h['dynamic_energy_uj']:.3g}, static "
                    f"{h['static_energy_uj']:.3g})")
-        click.echo(f"time per step                    {h['time_per_step_us']:.4g} us "
+        click.echo(f"{'time per step':32s} {h['time_per_step_us']:.4g} us "
                    f"(band {t_lo:.3g} - {t_hi:.3g}); latency {h['latency_us']:.4g} us over "
                    f"{h['steps_per_inference']} steps")
-    click.echo("")
-    for k, v in r.files.items():
-        click.echo(f"{k:10s} {v}")
 
 
 # ---------------------------------------------------------------------------- train
@@ -209,13 +212,17 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
               "SNN student on few steps.")
 @click.option("--teacher-frames", default=10, show_default=True)
 @click.option("--student-steps", default=15, show_default=True)
+@click.option("--qat", is_flag=True, help="Quantization-aware training in every epoch (the export's "
+              "per-layer quantizer in the forward pass; float and deployed agree by construction).")
+@click.option("--qat-epochs", default=None, type=click.IntRange(min=0),
+              help="QAT in the last N epochs [default: ceil(epochs/5); 0: float training only].")
 @json_option
 @handle_errors
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
           pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
-          student_steps: int, as_json: bool) -> None:
+          student_steps: int, qat: bool, qat_epochs: int | None, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
     import dataclasses
 
@@ -277,19 +284,26 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     if pretrain == "ann":
         init, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
                                                  pretrain_epochs, seed)
-    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
-                                       lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
-                      x_tr, y_tr, selector=selector, init=init)
+    if qat and qat_epochs is not None and qat_epochs != epochs:
+        raise BadInputError(f"--qat means QAT in all {epochs} epochs; it contradicts --qat-epochs {qat_epochs}")
+    tcfg = TrainConfig(epochs=epochs, seed=seed, lr=lr if lr is not None else (3e-5 if pretrain else 1e-3),
+                       qat_epochs=epochs if qat else qat_epochs)
+    res = train_model(cfg, tcfg, x_tr, y_tr, selector=selector, init=init)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
+    mode, exps = res.model.quantization
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
                                          "history": res.history, "prune": prune, "keep": keep,
+                                         "val_fraction": split.val_fraction, "seed": split.seed,
                                          "split": split.to_meta()})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
                "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
-               "examples_seen": int(sum(h["examples"] for h in res.history)), **pre_info}
+               "examples_seen": int(sum(h["examples"] for h in res.history)),
+               "qat_epochs": tcfg.qat_epoch_count(), "quantization": mode,
+               "weight_exponents": exps if mode == "qat" else None, **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
-        f"{res.train_seconds:.1f} s training")
+        f"{res.train_seconds:.1f} s training"
+        + (f"; QAT in the last {tcfg.qat_epoch_count()} epochs, weight exponents {exps}" if mode == "qat" else ""))
 
 
 # ---------------------------------------------------------------------------- distill
@@ -318,19 +332,27 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     """Distill an event data set into IPC synthetic integer event-frame samples per class."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
     from neuro_deploy.models.slayer_model import Snapshots
 
     ds = load_dataset(dataset, root=root)
-    tr, _ = ds.split(0.2, seed)
+    teacher_loaded = load_checkpoint(teacher) if method == "pace" and teacher else None
+    if teacher_loaded is not None:          # distil from the teacher's own training part, never its held-out one
+        seed_given = click.get_current_context().get_parameter_source("seed") != click.core.ParameterSource.DEFAULT
+        tr, _, split, notes = recorded_split(ds, teacher_loaded[2], what=teacher, seed=seed if seed_given else None)
+        echo_warnings(notes)
+    else:
+        split = Split.of(ds, 0.2, seed)
+        tr, _ = split.apply(ds)
     x_tr = tr.to_tensors(dt_us, num_steps)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
     if method == "pace":
-        if teacher:
-            model, cfg, _ = load_checkpoint(teacher)
+        if teacher_loaded is not None:
+            model, cfg, _ = teacher_loaded
             teachers = [model]
         else:
             snaps = Snapshots()
@@ -344,7 +366,7 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, lr=lr,
                                                            max_count=max_count, seed=seed),
                     teacher=teachers, model_cfg=cfg)
-    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps})
+    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps, **split.to_meta()})
     from pathlib import Path
 
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
@@ -363,27 +385,50 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
 @click.option("--dt", default=None, type=float,
               help="Seconds per time step (NIR time constants <-> 12-bit decays). Default: the "
                    "checkpoint's own step for --target nir; the NIR file's (else 1 ms) for a .nir.")
+@click.option("--scaling", default="auto", show_default=True, type=click.Choice(["auto", "range", "slayer"]),
+              help="Per-layer weight scale: auto (a QAT checkpoint's own, else range), range (span the "
+                   "8-bit mantissa within the 17-bit threshold and 24-bit state), slayer (fixed 2^6).")
+@click.option("--check", "check_dir", default=None, type=click.Path(),
+              help="Recordings (folder or file) to replay through the float model and the written "
+                   "network after writing: float vs deployed accuracy and agreement.")
+@click.option("--labels", default=None, type=click.Path(), help="Labels for --check ('name class' lines).")
+@click.option("--check-backend", default="fast", show_default=True, help="Deployed backend for --check.")
 @json_option
 @handle_errors
-def export(model: str, target: str, out: str, profile: str | None, dt: float | None, as_json: bool) -> None:
+def export(model: str, target: str, out: str, profile: str | None, dt: float | None, scaling: str,
+           check_dir: str | None, labels: str | None, check_backend: str, as_json: bool) -> None:
     """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
     after writing) or nir (SLAYER checkpoint -> NIR)."""
-    from neuro_deploy.netx.export import TARGETS, export_model
+    from neuro_deploy.api import TARGETS
+    from neuro_deploy.api import export as do_export
+    from neuro_deploy.netx.export import source_kind
 
     if target not in TARGETS:
         from neuro_deploy.errors import UnknownNameError
 
         raise UnknownNameError("target", target, TARGETS)
-    prof = None
-    if profile is not None:
-        from neuro_deploy.hardware.profile import load_profile
+    check_files, check_labels = None, None
+    if check_dir is not None or labels is not None:        # validated before anything is written
+        from neuro_deploy.data.datasets import read_labels
+        from neuro_deploy.sim import get_backend
+        from neuro_deploy.sim.replay import expand_inputs
 
-        prof = load_profile(profile)
-    rep = export_model(model, out, target=target, profile=prof, dt=dt)
+        if check_dir is None:
+            raise BadInputError("--labels is for --check DIR")
+        if target != "loihi2-sim" or source_kind(model) != "checkpoint":
+            raise BadInputError("--check compares a SLAYER checkpoint with its loihi2-sim export")
+        check_files = expand_inputs([check_dir])
+        check_labels = read_labels(labels) if labels else None
+        get_backend(check_backend)
+    rep = do_export(model, out, target=target, profile=profile, dt=dt, scaling=scaling,
+                    check_recordings=check_files, check_labels=check_labels, check_backend=check_backend)
+    check = rep.check
     if as_json:
         d = rep.to_dict()
         if hasattr(rep, "nir"):
             d["nir"] = rep.nir
+        if check is not None:
+            d["check"] = check.to_dict()
         emit_json(d)
         return
     click.echo(f"wrote {rep.path} ({rep.target})")
@@ -393,18 +438,32 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
                    f"agreement per layer {[round(a, 3) for a in f['layer_count_agreement']]}")
         for w in rep.nir["conversion"]["warnings"] + f["warnings"]:
             click.echo(f"warning: {w}")
+    if rep.scaling:
+        click.echo(f"model quantization: {rep.quantization}; scaling: {rep.scaling} "
+                   "(weight = integer / 2^exp; vThMant = threshold * 2^exp)")
     if rep.layers:
-        click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
-                   f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
+        click.echo(f"{'layer':8s} {'kind':6s} {'float w range':>15s} {'exp':>3s} {'limit':>8s} {'w range':>11s} "
+                   f"{'bits':>4s} {'levels':>6s} {'rel err':>7s} {'zero':>5s} {'iDecay':>6s} {'vDecay':>6s} "
+                   f"{'vThMant':>7s} {'state':>5s}")
     for q in rep.layers:
-        click.echo(f"{q.name:8s} {q.kind:6s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
-                   f"{q.weight_rmse:7.3f} {q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} "
-                   f"{q.vth_mant:7d}")
+        fr = f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min else "-"
+        state = f"{q.state_peak_bits}/24" if q.state_peak_bits is not None else "-"
+        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {q.weight_exponent if q.weight_exponent is not None else '-':>3} "
+                   f"{q.exponent_limited_by or '-':>8s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
+                   f"{q.weight_bits_used if q.weight_bits_used is not None else '-':>4} "
+                   f"{q.weight_levels if q.weight_levels is not None else '-':>6} {q.weight_rel_error:7.4f} "
+                   f"{q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} {q.vth_mant:7d} {state:>5s}")
     if rep.agreement:
         a = rep.agreement
         click.echo(f"float vs fixed point on {a.samples} inputs: class agreement "
                    f"{a.class_agreement:.3f}, identical output counts {a.output_count_exact:.3f}, "
                    f"count MAE {a.output_count_mae:.3f}")
+    if check is not None:
+        acc = (lambda v: "n/a" if v is None else f"{v:.4f}")
+        click.echo(f"check on {check.samples} recordings ({check.labelled} labelled, dt {check.dt_us} us): "
+                   f"float accuracy {acc(check.float_accuracy)}, deployed ({check.deployed_backend}) "
+                   f"accuracy {acc(check.deployed_accuracy)}, same prediction {check.prediction_agreement:.4f}, "
+                   f"identical output counts {check.output_count_exact:.4f}")
 
 
 # ---------------------------------------------------------------------------- run
@@ -515,7 +574,8 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @click.argument("recordings", nargs=-1, required=True, type=click.Path())
 @click.option("--dt-us", required=True, type=int, help="Time bin per simulation step (us).")
 @click.option("--labels", default=None, type=click.Path(), help="'name class' lines (# comments).")
-@click.option("--backend", default="fast", show_default=True)
+@click.option("--backend", default="fast", show_default=True,
+              help="fast or lava for a netx file; a checkpoint (.pt) runs on float.")
 @click.option("--workers", default=1, show_default=True, help="Parallel processes.")
 @click.option("--steps", default=None, type=int, help="Input steps per recording (default: the network's "
               "training window from its export metadata, else each recording's own length).")
@@ -536,14 +596,23 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
            workers: int, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
            evt3_timing: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
-    """Stream DVS recordings through a network: predictions, accuracy, latency, counts."""
+    """Stream DVS recordings through a network: predictions, accuracy, latency, counts.
+
+    NET is a netx file, or a checkpoint (.pt): its float model then runs (backend "float")
+    on exactly the binned input and steps the deployed network gets."""
     from neuro_deploy.data.datasets import read_labels
     from neuro_deploy.events.types import SensorSize
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.sim import get_backend
+    from neuro_deploy.sim import get_backend, load_network
+    from neuro_deploy.sim.float_model import is_checkpoint
     from neuro_deploy.sim.replay import ReplayConfig, replay as do_replay
 
-    spec = load_netx(net)
+    if is_checkpoint(net):
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("backend") != click.core.ParameterSource.DEFAULT and backend != "float":
+            raise BadInputError(f"{net} is a checkpoint: it runs on backend 'float' (export it to run "
+                                f"on {backend!r})")
+        backend = "float"
+    spec = load_network(net)
     get_backend(backend)
     size = SensorSize.parse(sensor_size) if sensor_size else None
     cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps, time_origin=time_origin,
@@ -665,28 +734,22 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 @handle_errors
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
              num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool) -> None:
-    """Deployed (fixed-point) accuracy of a netx network on a labelled data set."""
-    from neuro_deploy.data import load_dataset
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.meta import binning_for, read_meta
-    from neuro_deploy.sim.evaluate import evaluate_deployed
+    """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
+    checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float).
+    val/train are the parts of the split the model records (its training run's)."""
+    import warnings
 
-    spec = load_netx(net)
-    binning = binning_for(read_meta(net), dt_us, num_steps, time_origin, what=net)
-    ds = load_dataset(dataset, root=root)
-    if split != "all":
-        tr, va = ds.split(0.2, 0)
-        ds = va if split == "val" else tr
-    if limit:
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    x, lengths = ds.bin(binning)
-    ev = evaluate_deployed(spec, x, ds.labels, backend=backend, progress=not as_json, lengths=lengths)
-    summary = {"accuracy": ev.accuracy, "samples": ev.samples, "backend": backend,
-               "dt_us": binning.dt_us, "steps": binning.num_steps or int(lengths.max(initial=1)),
-               "time_origin": binning.time_origin, "wall_s": ev.wall_s,
-               "layers": [c.totals() for c in ev.counts]}
-    emit_json(summary) if as_json else click.echo(
-        f"{backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+    from neuro_deploy.api import SplitWarning
+    from neuro_deploy.api import evaluate as do_evaluate
+    from neuro_deploy.data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)        # printed below, as every warning here
+        ev = do_evaluate(net, load_dataset(dataset, root=root), backend=backend, split=split, limit=limit,
+                         dt_us=dt_us, steps=num_steps, time_origin=time_origin, progress=not as_json)
+    echo_warnings(ev.warnings)
+    emit_json(ev.to_dict()) if as_json else click.echo(
+        f"{ev.backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
 
 
 # ---------------------------------------------------------------------------- events

@@ -129,7 +129,7 @@ def test_time_origin_stored_in_checkpoint_and_netx(tiny_dense, tmp_path):
     import torch
 
     from neuro_deploy.models import load_checkpoint
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     payload = torch.load(tiny_dense["ckpt"], weights_only=False)
     legacy = dict(payload, config={k: v for k, v in payload["config"].items() if k != "time_origin"})

@@ -202,7 +202,7 @@ def test_fit_cli_prints_the_compiler_table(fixtures):
 
 
 def test_export_with_profile_includes_fit(tmp_path, tiny_dense):
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     rep = export_model(tiny_dense["ckpt"], tmp_path / "m.net", profile=load_profile("loihi2"))
     assert rep.fit["fits"] and rep.fit["cores"] >= 2

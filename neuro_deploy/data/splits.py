@@ -111,19 +111,19 @@ def recorded_split(ds: EventDataset, meta: dict[str, Any] | None, what: str = "m
         tr, va = rec.apply(ds)
         return tr, va, rec, notes
     if rec is None:
-        notes.append(f"{what} does not record the split it was trained on: scoring on the default "
-                     f"{DEFAULT_VAL_FRACTION:.0%} validation split (seed {DEFAULT_SEED}), which may hold "
-                     "training samples")
+        notes.append(f"{what} does not record the data split it was made with: using the default "
+                     f"{1 - DEFAULT_VAL_FRACTION:.0%}/{DEFAULT_VAL_FRACTION:.0%} split (seed {DEFAULT_SEED}), whose "
+                     "validation part may hold samples it was trained on")
     elif not rec.matches(ds):
-        notes.append(f"{what} was trained on {rec.describe()} of {rec.samples} recordings "
-                     f"(fingerprint {rec.fingerprint or '?'}), not on this {ds.name.split('/')[0]} data set "
-                     f"({len(ds)} recordings, fingerprint {fingerprint(ds)}): its split cannot be applied and "
-                     "the validation part may hold training samples")
+        notes.append(f"{what} was made with {rec.describe()} of {rec.samples} recordings (fingerprint "
+                     f"{rec.fingerprint or '?'}), not of this {ds.name.split('/')[0]} data set ({len(ds)} recordings, "
+                     f"fingerprint {fingerprint(ds)}): its split cannot be applied, and the validation part "
+                     "used instead may hold samples it was trained on")
     use = Split.of(ds, val_fraction if val_fraction is not None else
                    (rec.val_fraction if rec is not None and rec.matches(ds) else DEFAULT_VAL_FRACTION),
                    seed if seed is not None else (rec.seed if rec is not None and rec.matches(ds) else DEFAULT_SEED))
     if rec is not None and rec.matches(ds) and (use.val_fraction, use.seed) != (rec.val_fraction, rec.seed):
-        notes.append(f"{what} was trained on {rec.describe()}; scoring on {use.describe()} instead, whose "
-                     "validation part may hold training samples")
+        notes.append(f"{what} was made with {rec.describe()}; using {use.describe()} instead, whose validation "
+                     "part may hold samples it was trained on")
     tr, va = use.apply(ds)
     return tr, va, use, notes

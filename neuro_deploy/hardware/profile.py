@@ -85,6 +85,14 @@ class HardwareProfile:
                        threshold_mant_bits=lim.threshold_mant_bits, state_bits=lim.state_bits,
                        delay_bits=lim.delay_bits, max_delay=lim.max_delay)
 
+    def quant_spec(self):
+        """The weight quantizer's limits on this hardware (:class:`~neuro_deploy.models.quantize.QuantSpec`)."""
+        from neuro_deploy.models.quantize import QuantSpec
+
+        return QuantSpec(weight_bits=self.limits.weight_bits,
+                         threshold_mant_bits=self.limits.threshold_mant_bits,
+                         state_bits=self.limits.state_bits)
+
     def assumptions(self) -> list[str]:
         """Every field whose kind is not 'published' or 'measured', with its source."""
         return [f"{k} = {v['value']} {v.get('unit', '')} [{v['kind']}]: {v['source']}"

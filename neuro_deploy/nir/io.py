@@ -61,7 +61,8 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     ``v >= theta``, reset 0 are NIR's CubaLIF under the importer's Euler mapping with
     ``tau_syn = dt / cd``, ``tau_mem = dt / vd``, ``w_in = tau_syn / dt``, ``r = tau_mem / dt``
     (so that the input-to-voltage gain is 1) and the float weights ``W = w_int / 64``; the
-    importer then recovers the same integers (scale 64). A zero decay becomes a time
+    importer then recovers the same integers (scale 64). With the export's per-layer scale
+    ``2**e`` both ``W`` and ``v_threshold`` carry the factor ``2**(e - 6)``: the same network. A zero decay becomes a time
     constant of 1e12 dt.
     """
     import nir

@@ -117,6 +117,7 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
 BACKENDS: dict[str, Callable[[], Backend] | str] = {
     "fast": "neuro_deploy.sim.fast:FastBackend",
     "lava": "neuro_deploy.sim.lava:LavaBackend",
+    "float": "neuro_deploy.sim.float_model:FloatBackend",
 }
 
 
@@ -128,7 +129,8 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
 
 
 def get_backend(name: str) -> Backend:
-    """A backend by name: ``fast`` (bit-exact numpy) or ``lava`` (Loihi2SimCfg fixed_pt)."""
+    """A backend by name: ``fast`` (bit-exact numpy), ``lava`` (Loihi2SimCfg fixed_pt) or
+    ``float`` (a checkpoint's SLAYER model in torch)."""
     import importlib
 
     if name not in BACKENDS:

@@ -108,30 +108,19 @@ def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | No
 
 
 def verify_agreement(model: Any, net_path: str | Path, inputs: np.ndarray) -> Agreement:
-    """Run a float model (a torch module, e.g. SLAYER) and the fixed-point netx network
-    (fast backend) on the same (N, C, H, W, T) spikes; their agreement in output spike
-    counts and predicted class (most output spikes).
-
-    The netx network sees each sample padded with ``len(layers)`` empty steps so the
-    last input reaches the output (one step per layer, like SLAYER's delay shift).
-    """
-    import torch
-
+    """The float model (backend ``float``) and the netx network (backend ``fast``) on the
+    same (N, C, H, W, T) spikes, each padded with one empty step per layer
+    (:func:`evaluate_deployed`, one function for both): their agreement in predicted class
+    and output spike counts. This is the check every export runs before its file is kept."""
     from neuro_deploy.netx.export import Agreement
-    from neuro_deploy.netx.spec import encode_for_net, load_netx
-    from neuro_deploy.sim import RunSpec, get_backend
+    from neuro_deploy.netx.spec import load_netx
+    from neuro_deploy.sim.float_model import float_net
 
-    net = load_netx(net_path)
-    n, steps = len(inputs), inputs.shape[-1]
-    with torch.no_grad():
-        fl = model(torch.from_numpy(inputs).float()).numpy()
-    float_counts = fl.reshape(n, -1, steps).sum(-1)
-    x = encode_for_net(net, inputs)
-    res = get_backend("fast").run(net, RunSpec(steps=steps + len(net), inputs=x, probe="output"))
-    out = res.spikes[net.layers[-1].name]
-    fixed_counts = out.reshape(n, -1, out.shape[-1]).sum(-1)
-    fp, xp = float_counts.argmax(-1), fixed_counts.argmax(-1)
-    return Agreement(samples=n, steps=steps, class_agreement=float(np.mean(fp == xp)),
-                     output_count_exact=float(np.mean((float_counts == fixed_counts).all(-1))),
-                     output_count_mae=float(np.mean(np.abs(float_counts - fixed_counts))),
-                     float_predictions=fp.tolist(), fixed_predictions=xp.tolist())
+    fl = evaluate_deployed(float_net(model), inputs, None, backend="float")
+    fx = evaluate_deployed(load_netx(net_path), inputs, None, backend="fast")
+    fc, xc = fl.output_counts, fx.output_counts
+    return Agreement(samples=len(inputs), steps=int(inputs.shape[-1]),
+                     class_agreement=float(np.mean(fl.predictions == fx.predictions)),
+                     output_count_exact=float(np.mean((fc == xc).all(-1))),
+                     output_count_mae=float(np.mean(np.abs(fc - xc))),
+                     float_predictions=fl.predictions.tolist(), fixed_predictions=fx.predictions.tolist())

@@ -24,6 +24,10 @@ length plus the ``len(net)`` drain steps, whatever else is in its batch
 (:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
 :func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the worker count
 or the batch size.
+
+``net`` may also be a checkpoint's float model (:class:`~neuro_deploy.sim.float_model.FloatNet`,
+backend ``float``): it gets exactly the binned input and steps the deployed network gets,
+so :func:`float_vs_deployed` compares the two recording by recording.
 """
 from __future__ import annotations
 
@@ -77,9 +81,10 @@ def resolve_config(net: NetSpec, cfg: ReplayConfig) -> ReplayConfig:
     """``cfg`` with the network's binning filled in (:func:`neuro_deploy.netx.meta.binning_for`)."""
     from dataclasses import replace
 
-    from neuro_deploy.netx.meta import binning_for, read_meta
+    from neuro_deploy.netx.meta import binning_for
+    from neuro_deploy.sim.float_model import network_meta
 
-    b = binning_for(read_meta(net.path), cfg.dt_us, cfg.steps, cfg.time_origin, what=str(net.path))
+    b = binning_for(network_meta(net), cfg.dt_us, cfg.steps, cfg.time_origin, what=str(net.path))
     return replace(cfg, dt_us=b.dt_us, steps=b.num_steps, time_origin=b.time_origin)
 
 
@@ -132,6 +137,9 @@ def input_geometry(net: NetSpec) -> tuple[int, int, int, bool]:
     shape = first.in_shape_chw if first.kind != "input" else first.shape_chw
     if len(shape) == 3:
         return int(shape[0]), int(shape[1]), int(shape[2]), False
+    full = tuple(int(v) for v in net.input_shape_chw)
+    if len(full) == 3 and int(np.prod(full)) == shape[0]:    # e.g. a checkpoint's float model
+        return full[0], full[1], full[2], True
     from neuro_deploy.netx.meta import read_meta
 
     meta = read_meta(net.path)
@@ -229,7 +237,7 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
 
 def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
-    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim.float_model import load_network
 
     net_path, files, geom, cfg = args
     xs, n_events = [], []
@@ -237,7 +245,7 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
         x, n = load_recording(f, geom, cfg)
         xs.append(x)
         n_events.append(n)
-    net = load_netx(net_path)
+    net = load_network(net_path)
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
@@ -321,3 +329,47 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
                         notes, counts=merge_counts(batches, [position[str(f)] for f in files]),
                         skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
                         partial=partial, time_origin=str(cfg.time_origin), window_steps=cfg.steps)
+
+
+@dataclass
+class FloatVsDeployed:
+    """One set of recordings replayed through a checkpoint's float model and its export."""
+
+    samples: int
+    labelled: int
+    dt_us: int
+    deployed_backend: str
+    float_accuracy: float | None
+    deployed_accuracy: float | None
+    prediction_agreement: float            #: share of recordings with the same predicted class
+    output_count_exact: float              #: share with identical output spike counts
+    accuracy_drop_points: float | None     #: 100 * (float - deployed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compare_replays(fl: ReplayResult, dep: ReplayResult) -> FloatVsDeployed:
+    """Sample-by-sample comparison of two replays of the same recordings."""
+    if [s.file for s in fl.samples] != [s.file for s in dep.samples]:
+        raise BadInputError("the two replays cover different recordings")
+    n = len(fl.samples)
+    same = [a.predicted == b.predicted for a, b in zip(fl.samples, dep.samples)]
+    exact = [a.output_counts == b.output_counts for a, b in zip(fl.samples, dep.samples)]
+    drop = (100.0 * (fl.accuracy - dep.accuracy)) if fl.accuracy is not None and dep.accuracy is not None else None
+    return FloatVsDeployed(n, sum(s.label is not None for s in fl.samples), fl.dt_us, dep.backend,
+                           fl.accuracy, dep.accuracy, float(np.mean(same)) if n else float("nan"),
+                           float(np.mean(exact)) if n else float("nan"), drop)
+
+
+def float_vs_deployed(checkpoint: str | Path, net: NetSpec, recordings: list[str | Path],
+                      labels: dict[str, int] | None, cfg: ReplayConfig) -> FloatVsDeployed:
+    """Replay ``recordings`` through the checkpoint (backend ``float``) and through ``net``
+    (``cfg.backend``) with identical binning and steps, and compare them."""
+    from dataclasses import replace
+
+    from neuro_deploy.sim.float_model import load_network
+
+    fl = replay(load_network(checkpoint), recordings, replace(cfg, backend="float"), labels)
+    dep = replay(net, recordings, cfg, labels)
+    return compare_replays(fl, dep)
