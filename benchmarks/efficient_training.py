@@ -168,7 +168,8 @@ def write_table(a, ds, runs: list[dict]) -> str:
     from neuro_deploy._io import atomic_path
 
     with atomic_path(out.with_suffix(".json"), ".json") as tmp:
-        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": rows, "runs": runs}, indent=2, default=float))
+        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": rows, "runs": runs},
+                                        indent=2, default=float))
     with atomic_path(out.with_suffix(".md"), ".md") as tmp:
         Path(tmp).write_text(text + "\n")
     plot(rows, f"{a.dataset} ({n_train} training samples, {len(runs)} seeds)", out.with_suffix(".png"))

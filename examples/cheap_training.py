@@ -75,8 +75,8 @@ def plot(results: list, path: Path) -> Path:
         lo, hi = dep.energy_per_inference_uj_band
         ax.scatter(train_s + prep, dep.deployed_accuracy, s=60)
         ax.annotate(name, (train_s + prep, dep.deployed_accuracy), xytext=(4, 4), textcoords="offset points")
-        bx.errorbar([name], [dep.energy_per_inference_uj], yerr=[[dep.energy_per_inference_uj - lo],
-                                                                 [hi - dep.energy_per_inference_uj]], fmt="o", capsize=4)
+        e = dep.energy_per_inference_uj
+        bx.errorbar([name], [e], yerr=[[e - lo], [hi - e]], fmt="o", capsize=4)
     ax.set(xscale="log", xlabel="training time incl. distillation (s)", ylabel="deployed accuracy (fast backend)",
            title="accuracy vs training time")
     bx.set(ylabel="energy per inference on Loihi 2 (uJ, band)", title="energy")

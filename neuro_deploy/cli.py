@@ -446,9 +446,11 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
                    f"{'bits':>4s} {'levels':>6s} {'rel err':>7s} {'zero':>5s} {'iDecay':>6s} {'vDecay':>6s} "
                    f"{'vThMant':>7s} {'state':>5s}")
     for q in rep.layers:
-        fr = f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min else "-"
+        fr = (f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min
+              else "-")
         state = f"{q.state_peak_bits}/24" if q.state_peak_bits is not None else "-"
-        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {q.weight_exponent if q.weight_exponent is not None else '-':>3} "
+        exp = q.weight_exponent if q.weight_exponent is not None else "-"
+        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {exp:>3} "
                    f"{q.exponent_limited_by or '-':>8s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
                    f"{q.weight_bits_used if q.weight_bits_used is not None else '-':>4} "
                    f"{q.weight_levels if q.weight_levels is not None else '-':>6} {q.weight_rel_error:7.4f} "

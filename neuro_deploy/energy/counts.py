@@ -12,7 +12,8 @@ Dense: :math:`F_j` = number of nonzero weights in column *j* (a zero weight is n
 stored on the chip). Conv: :math:`F_j` = number of (output position, channel) pairs
 whose receptive field covers input *j*, counted exactly with the layer's stride,
 padding, dilation and groups (computed once by a transposed convolution of ones). An
-input layer (neurons driven by bias or direct input) has no synapses. Every neuron is updated every step. An update is "active" when the neuron receives
+input layer (neurons driven by bias or direct input) has no synapses. Every neuron is updated
+every step. An update is "active" when the neuron receives
 synaptic input that step (some presynaptic neuron connected to it by a nonzero weight
 spiked on the previous step), has a nonzero bias, or spikes; otherwise it is "idle"
 (approximation, stated in reports: a neuron whose state merely decays counts as idle).
@@ -68,7 +69,7 @@ def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
     """(T, B, N_in) presynaptic activity -> (T, B, N) bool: some nonzero synapse delivers."""
     t, b, n_in = active.shape
     if layer.kind == "dense":
-        mask = (layer.weight != 0).astype(np.float32)
+        mask = (layer.synaptic_weight != 0).astype(np.float32)
         hit = active.reshape(-1, n_in).astype(np.float32) @ mask.T
         return (hit > 0).reshape(t, b, -1)
     import torch
@@ -76,7 +77,7 @@ def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
 
     c, h, w = layer.in_shape_chw
     x = torch.from_numpy(active.reshape(t * b, c, h, w).astype(np.float32))
-    k = torch.from_numpy((layer.weight != 0).astype(np.float32))
+    k = torch.from_numpy((layer.synaptic_weight != 0).astype(np.float32))
     with torch.no_grad():
         y = F.conv2d(x, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                      groups=layer.groups)
@@ -157,9 +158,10 @@ def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None)
         return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
 
     def cat(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-        if any(a is None for a in arrays):
+        present = [a for a in arrays if a is not None]
+        if len(present) < len(arrays):
             return None
-        joined = np.concatenate(arrays)
+        joined: np.ndarray = np.concatenate(present)
         return joined if order is None else joined[np.asarray(order, dtype=np.int64)]
 
     def per_step(c: LayerCounts) -> np.ndarray:

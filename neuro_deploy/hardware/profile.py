@@ -190,7 +190,7 @@ def load_profile(name_or_path: str | Path = "loihi2") -> HardwareProfile:
     if data.get("schema") != SCHEMA:
         raise ProfileError(path, "schema", f"expected {SCHEMA!r}, got {data.get('schema')!r}")
     prov: dict[str, dict[str, Any]] = {}
-    parts = {}
+    parts: dict[str, Any] = {}
     for section, cls in (("limits", Limits), ("costs", Costs)):
         sec = data.get(section)
         if not isinstance(sec, dict):

@@ -108,7 +108,8 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     return NorseResult(model, cfg, history, time.perf_counter() - t0)
 
 
-def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 128) -> tuple[float | None, np.ndarray]:
+def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None,
+                   batch_size: int = 128) -> tuple[float | None, np.ndarray]:
     """Float accuracy and output spike trains (T, N, classes)."""
     import torch
 

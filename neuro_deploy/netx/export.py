@@ -10,7 +10,8 @@ decays stay 12-bit integers. The scale is chosen by a *scaling* rule (:data:`SCA
 * ``range``: per layer the largest exponent that keeps the model's effective weights inside
   the mantissa range, the threshold inside 17 bits and the calibrated state peaks (x2)
   inside Lava's 24-bit ``u``/``v`` (:func:`neuro_deploy.models.quantize.exponent_limits`;
-  a checkpoint without stored peaks is calibrated on the verification inputs). The weights the model computes with are rounded at that scale, so a
+  a checkpoint without stored peaks is calibrated on the verification inputs). The weights
+  the model computes with are rounded at that scale, so a
   checkpoint
   whose forward pass already rounded at SLAYER's ``2**6`` keeps its behaviour while its
   weights span the range;

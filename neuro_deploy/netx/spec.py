@@ -95,6 +95,13 @@ class LayerSpec:
     def num_inputs(self) -> int:
         return int(np.prod(self.in_shape_chw))
 
+    @property
+    def synaptic_weight(self) -> np.ndarray:
+        """The synapse weights of a dense or conv layer (an input layer has none: ValueError)."""
+        if self.weight is None:
+            raise ValueError(f"{self.name} ({self.kind}) has no synaptic weights")
+        return self.weight
+
     def bias_chw(self, override: np.ndarray | None = None) -> np.ndarray | None:
         """The neurons' bias mantissas as (N,) int32 in C,H,W order, broadcast as netx's
         ``_neuron`` does (a per-channel bias of a 3-D layer covers its H,W); ``None``: no bias.

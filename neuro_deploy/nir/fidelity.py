@@ -48,7 +48,8 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
             y = F.conv2d(torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])),
                          torch.from_numpy(np.asarray(node.weight, np.float64)),
                          torch.from_numpy(np.asarray(node.bias, np.float64)) if node.bias is not None else None,
-                         stride=as_pair(node.stride), padding=pad, dilation=as_pair(node.dilation), groups=int(node.groups))
+                         stride=as_pair(node.stride), padding=pad, dilation=as_pair(node.dilation),
+                         groups=int(node.groups))
             cur = y.numpy().reshape((t, b) + tuple(y.shape[1:]))
         elif isinstance(node, nir.Delay):
             d = np.round(np.atleast_1d(np.asarray(node.delay)) / dt).astype(int)

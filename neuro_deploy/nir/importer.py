@@ -290,7 +290,8 @@ def neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name) if spiking else None,
                 "spiking": spiking}
     if isinstance(node, nir.IF):
-        return {"i_decay": np.full(n, float(UNITY)), "v_decay": np.zeros(n), "gain": _scalar_or_vec(node.r, n, "r", name),
+        return {"i_decay": np.full(n, float(UNITY)), "v_decay": np.zeros(n),
+                "gain": _scalar_or_vec(node.r, n, "r", name),
                 "bias_gain": _scalar_or_vec(node.r, n, "r", name),
                 "leak_gain": np.zeros(n), "v_leak": np.zeros(n),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
@@ -380,7 +381,7 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
                 / max(1e-12, np.abs(syn["weight"] * prm["gain"].reshape(-1)[0]).mean()))
     st.layers.append(layer)
     st.mappings.append(LayerMapping(
-        name=f"layer{len([l for l in st.layers if l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l)]) - 1}",
+        name=f"layer{sum(l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l) for l in st.layers) - 1}",
         nodes=st.pending_nodes + [name], kind=syn["type"], neuron=type(node).__name__, scale=s,
         i_decay=i_dec, v_decay=v_dec, vth_mant=vth_mant, weight_int_range=(int(w_int.min()), int(w_int.max())),
         weight_rel_error=rel, notes=notes,
@@ -404,9 +405,10 @@ SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "
                    "LIF", "CubaLIF", "IF", "LI", "Delay")
 
 
-def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig = NirImportConfig()
-                ) -> ConversionReport:
-    """Convert a NIR graph (file or ``nir.NIRGraph``) to netx HDF5 at ``out`` (atomic)."""
+def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig | None = None) -> ConversionReport:
+    """Convert a NIR graph (file or ``nir.NIRGraph``) to netx HDF5 at ``out`` (atomic);
+    ``cfg`` defaults to :class:`NirImportConfig` ()."""
+    cfg = cfg if cfg is not None else NirImportConfig()
     from neuro_deploy.netx.writer import write_netx
 
     graph = load_graph(graph_or_path)

@@ -1,7 +1,7 @@
 """Reading and writing NIR files robustly, and SLAYER checkpoints -> NIR."""
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,8 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     ``tau_syn = dt / cd``, ``tau_mem = dt / vd``, ``w_in = tau_syn / dt``, ``r = tau_mem / dt``
     (so that the input-to-voltage gain is 1) and the float weights ``W = w_int / 64``; the
     importer then recovers the same integers (scale 64). With the export's per-layer scale
-    ``2**e`` both ``W`` and ``v_threshold`` carry the factor ``2**(e - 6)``: the same network. A zero decay becomes a time
+    ``2**e`` both ``W`` and ``v_threshold`` carry the factor ``2**(e - 6)``: the same network.
+    A zero decay becomes a time
     constant of 1e12 dt.
     """
     import nir
@@ -108,8 +109,9 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
         cd, vd = (nr.du + 1) / unity, nr.dv / unity
         tau_syn = dt / cd if cd > 0 else big
         tau_mem = dt / vd if vd > 0 else big
-        shape = layer.shape_chw
-        full = lambda v: np.full(shape, float(v))  # noqa: E731
+        def full(v: float, shape: tuple[int, ...] = layer.shape_chw) -> np.ndarray:
+            return np.full(shape, float(v))
+
         neuron = nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt),
                              v_leak=full(0.0), v_threshold=full(nr.vth / scale), v_reset=full(0.0),
                              w_in=full(tau_syn / dt))
