@@ -12,6 +12,17 @@ SHARED = Path(os.environ.get("NEURO_DEPLOY_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures"
 
 
+#: session fixtures that train a network: a test using one (directly or through another
+#: fixture) is marked ``train`` (the unit tier, ``-m "not lava and not train and not slow"``, skips it)
+TRAINING_FIXTURES = {"tiny_dense", "tiny_conv"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.train)
+
+
 def need(path: Path) -> Path:
     """The fixture path, or skip the test saying which path is missing."""
     if not path.exists():

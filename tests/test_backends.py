@@ -9,6 +9,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def assert_identical(net, spec):
     fast = run_network(net, spec, "fast")

@@ -23,6 +23,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 @pytest.fixture(scope="module")
 def nmnist_train(fixtures):
