@@ -108,7 +108,7 @@ def test_every_command_json_is_one_object(path, cli_inputs):
 def test_doctor_json():
     r = CliRunner().invoke(main, ["doctor", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["ok"] and d["lava_run"]["ok"]
     for k in ("numpy", "torch", "lava-nc", "lava-dl", "tonic", "norse", "nir"):
         assert d["versions"][k]
@@ -173,7 +173,7 @@ def test_events_info_json(fixtures):
     f = need(fixtures / "events" / "formats" / "tonic_sample_nmnist_digit4.bin")
     r = CliRunner().invoke(main, ["events", "info", str(f), "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["events"] == 4325 and d["format"] == "nmnist-bin" and d["width"] == 34
     assert d["on"] + d["off"] == 4325 and d["t_end_us"] == 311175
 
@@ -188,7 +188,7 @@ def test_export_cli_success_with_profile(tmp_path, tiny_dense):
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "loihi2-sim",
                                   "-o", str(tmp_path / "m.net"), "--profile", "loihi2", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["target"] == "loihi2-sim" and d["fit"]["fits"] and len(d["layers"]) == 2
     assert (tmp_path / "m.net").stat().st_mode & 0o044          # readable like any other file
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "nir", "-o", str(tmp_path / "m.nir")])
@@ -205,12 +205,12 @@ def test_events_convert_show_simulate(tmp_path, fixtures):
 
     f = need(fixtures / "events" / "formats" / "dat2_ncars_tonic_sample_atis.dat")
     r = CliRunner().invoke(main, ["events", "convert", str(f), "-o", str(tmp_path / "e.h5"), "--json"])
-    assert r.exit_code == 0 and _json.loads(r.output)["events"] == 2009
+    assert r.exit_code == 0 and _json.loads(r.stdout)["events"] == 2009
     assert len(read_events(tmp_path / "e.h5").events) == 2009
     r = CliRunner().invoke(main, ["events", "show", str(f), "-o", str(tmp_path / "e.png")])
     assert r.exit_code == 0 and (tmp_path / "e.png").stat().st_size > 5000
     np.save(tmp_path / "imgs.npy", np.random.default_rng(0).random((3, 8, 8)))
     r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "imgs.npy"),
                                   "-o", str(tmp_path / "sim"), "--json"])
-    assert r.exit_code == 0 and _json.loads(r.output)["recordings"] == 3
+    assert r.exit_code == 0 and _json.loads(r.stdout)["recordings"] == 3
     assert len(read_events(tmp_path / "sim" / "1.bin").events) > 0

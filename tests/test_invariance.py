@@ -106,7 +106,7 @@ def test_replay_cli_workers_identical_json(nmnist_train, own_length_net):
     for workers in ("1", "2"):
         r = CliRunner().invoke(main, args + ["--workers", workers])
         assert r.exit_code == 0, r.output
-        d = json.loads(r.output)
+        d = json.loads(r.stdout)
         outs.append([d["samples"], d["layers"], d["accuracy_vs_step"]])
     assert outs[0] == outs[1]
 
