@@ -90,7 +90,8 @@ def main() -> int:
         r = nd.report(net.path, recordings=[s.file], labels=str(labels), dt_us=DT_US, steps=clip_steps,
                       replay_options={"downsample": DOWNSAMPLE}).reports[0]
         decided = f"{s.latency_steps * DT_US / 1000:.0f} ms" if s.latency_steps else "-"
-        print(f"{GESTURES[s.label]:16s} {GESTURES[s.predicted]:16s} {decided:>14s} "
+        pred = GESTURES[s.predicted] if s.predicted is not None else "(no spike)"
+        print(f"{GESTURES[s.label]:16s} {pred:16s} {decided:>14s} "
               f"{r['energy_per_inference_uj']:9.3g} {r['latency_us']:13.4g}")
     return 0
 

@@ -143,6 +143,7 @@ def test_time_origin_stored_in_checkpoint_and_netx(tiny_dense, tmp_path):
     assert binning_for(meta) == Binning(10_000, "first-event", 30)
 
 
+@pytest.mark.train
 def test_train_cli_stores_time_origin(tmp_path):
     r = CliRunner().invoke(main, ["train", "--epochs", "1", "--hidden", "8", "--steps", "10", "--dt-us", "30000",
                                   "--time-origin", "first-event", "-o", str(tmp_path / "m.pt"), "--json"])

@@ -11,6 +11,8 @@ from neuro_deploy.nir.fidelity import fidelity
 from test_backends import assert_identical
 from neuro_deploy.sim import RunSpec
 
+pytestmark = pytest.mark.train          # trains norse / SLAYER models
+
 nir = pytest.importorskip("nir")
 DT = 1e-3
 

@@ -17,6 +17,8 @@ from neuro_deploy.api import export as export_model
 from neuro_deploy.sim.evaluate import evaluate_deployed
 from neuro_deploy.sim.float_model import float_net, load_network
 
+pytestmark = pytest.mark.train          # QAT training and exports of trained models
+
 
 def test_profile_limits_are_the_quantizer_defaults():
     from neuro_deploy.hardware.profile import load_profile
