@@ -81,6 +81,7 @@ def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
     assert evaluate(warm.model, x_va, va.labels)[0] > evaluate(cold.model, x_va, va.labels)[0] + 0.1
 
 
+@pytest.mark.train
 def test_hsd_student_on_few_steps(digits):
     from neuro_deploy.models import ModelConfig
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
