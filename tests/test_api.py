@@ -69,7 +69,7 @@ def test_split_round_trip_and_matching(digits):
     for meta, kw in [({}, {}), (Split.of(digits.subset(np.arange(500)), 0.2, 0).to_meta(), {}),
                      (s.to_meta(), {"seed": 0})]:
         _, _, used, notes = recorded_split(digits, meta, "m.net", **kw)
-        assert len(notes) == 1 and "training" in notes[0] and used.seed == 0
+        assert len(notes) == 1 and "trained on" in notes[0] and used.seed == 0
 
 
 @pytest.mark.train
