@@ -1,7 +1,9 @@
 """The ``neuro-deploy`` command line: a thin front end over the package's functions.
 
 Exit codes: 0 ok; 1 internal error; 2 bad input or usage; 3 the model does not fit
-the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`).
+the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Option types, the output policy and
+what every command runs inside are in :mod:`neuro_deploy.cli_options`.
 """
 from __future__ import annotations
 
@@ -15,6 +17,10 @@ from typing import Any, Callable
 import click
 import numpy as np
 
+from neuro_deploy.cli_options import (BACKEND, CROP, DATASET, DOWNSAMPLE, EVENT_FORMAT, FRACTION,
+                                      NON_NEGATIVE_INT, OPEN_FRACTION, POSITIVE_FLOAT, POSITIVE_INT,
+                                      SEED, SENSOR_SIZE, TARGET, WIDTHS, add_common_options,
+                                      command_runtime, writes_output)
 from neuro_deploy.errors import BadInputError, NeuroDeployError
 from neuro_deploy.events.tensor import TIME_ORIGINS
 
@@ -77,28 +83,34 @@ def handle_errors(f: Callable) -> Callable:
         except NeuroDeployError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:          # Ctrl-C, or SIGTERM (Terminated)
+            from neuro_deploy._process import Terminated, stop_children
+
+            stop_children()
+            term = isinstance(exc, Terminated)
+            click.echo("terminated" if term else "interrupted", err=True)
+            sys.exit(143 if term else 130)
     return wrapper
 
 
 def _load_array(path: str | None, what: str) -> np.ndarray | None:
     if path is None:
         return None
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{what} file {p} not found")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise BadInputError(f"{p}: cannot read {what} as a .npy array ({exc})") from None
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, what)
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise BadInputError(f"{path}: {what} must be one .npy array, not an .npz archive")
+    return arr
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neuro-deploy")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """neuro-deploy: spiking networks from event data to a simulated Intel Loihi 2."""
+    ctx.with_resource(command_runtime())
 
 
 # ---------------------------------------------------------------------------- doctor
@@ -126,16 +138,18 @@ def doctor(as_json: bool, no_lava_run: bool) -> None:
 
 # ---------------------------------------------------------------------------- demo
 @main.command()
-@click.option("--out", "out_dir", default="out/demo", show_default=True, type=click.Path())
-@click.option("--dataset", default="digits", show_default=True,
+@click.option("--out", "out_dir", default="out/demo", show_default=True, type=click.Path(),
+              help="Output folder (its parent must exist unless this is the default).")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET,
               help="digits (embedded), nmnist (needs --root) or mnist-dvs (needs --root).")
-@click.option("--root", default=None, help="Data set folder or file.")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--lava-samples", default=120, show_default=True,
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file.")
+@click.option("--epochs", default=10, show_default=True, type=POSITIVE_INT, help="Training epochs.")
+@click.option("--lava-samples", default=120, show_default=True, type=NON_NEGATIVE_INT,
               help="Held-out samples to run in Lava (all run on the fast backend).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @handle_errors
+@writes_output("out_dir", folder=True, parents_if_default=True)
 def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples: int,
          seed: int, as_json: bool) -> None:
     """The main job: data -> SLAYER training -> netx export -> Lava run -> accuracy & counts."""
@@ -182,42 +196,48 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 
 # ---------------------------------------------------------------------------- train
 @main.command()
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Checkpoint (.pt).")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--hidden", default="128", show_default=True, help="Comma-separated hidden widths.")
-@click.option("--dt-us", default=5000, show_default=True)
-@click.option("--steps", "num_steps", default=60, show_default=True)
+@click.option("--epochs", default=10, show_default=True, type=POSITIVE_INT, help="Training epochs.")
+@click.option("--hidden", default="128", show_default=True, type=WIDTHS, help="Comma-separated hidden widths.")
+@click.option("--dt-us", default=5000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
+@click.option("--steps", "num_steps", default=60, show_default=True, type=POSITIVE_INT,
+              help="Time steps per sample.")
 @click.option("--time-origin", default="zero", show_default=True, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + "; stored in the checkpoint and its exports.")
-@click.option("--val-fraction", default=0.2, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
+              help="Held-out fraction, in (0, 1).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
               help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
 @click.option("--prune", default=None, type=click.Choice(["sadp", "random", "el2n", "infobatch", "full"]),
               help="Per-epoch data selection (SLAYER): spike-aware pruning or a baseline.")
-@click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
+@click.option("--keep", default=0.5, show_default=True, type=FRACTION, help="Fraction kept per epoch with --prune.")
 @click.option("--pretrain", default=None, type=click.Choice(["ann"]),
               help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD).")
 @click.option("--pretrain-source", default="events", show_default=True, type=click.Choice(["events", "images"]),
               help="events: time-averaged event rates of the training set; images: static images "
                    "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
-@click.option("--pretrain-epochs", default=15, show_default=True)
-@click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
+@click.option("--pretrain-epochs", default=15, show_default=True, type=POSITIVE_INT, help="ANN pretraining epochs.")
+@click.option("--lr", default=None, type=POSITIVE_FLOAT,
+              help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
 @click.option("--data", "data_path", default=None, type=click.Path(),
               help="Train on a distilled data set (.npz from `distill`) instead of --dataset's train split.")
 @click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
               "SNN student on few steps.")
-@click.option("--teacher-frames", default=10, show_default=True)
-@click.option("--student-steps", default=15, show_default=True)
+@click.option("--teacher-frames", default=10, show_default=True, type=POSITIVE_INT,
+              help="HSD: frames the ANN teacher sees.")
+@click.option("--student-steps", default=15, show_default=True, type=POSITIVE_INT,
+              help="HSD: time steps of the SNN student.")
 @click.option("--qat", is_flag=True, help="Quantization-aware training in every epoch (the export's "
               "per-layer quantizer in the forward pass; float and deployed agree by construction).")
 @click.option("--qat-epochs", default=None, type=click.IntRange(min=0),
               help="QAT in the last N epochs [default: ceil(epochs/5); 0: float training only].")
 @json_option
 @handle_errors
+@writes_output("out")
 def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
@@ -309,23 +329,29 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
 # ---------------------------------------------------------------------------- distill
 @main.command()
 @click.option("--method", default="pace", show_default=True,
-              type=click.Choice(["pace", "dm", "prototype", "random"]))
-@click.option("--ipc", default=10, show_default=True, help="Synthetic samples per class.")
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
+              type=click.Choice(["pace", "dm", "prototype", "random"]),
+              help="pace: reconstruction against the teacher; dm: distribution matching; prototype/random: baselines.")
+@click.option("--ipc", default=10, show_default=True, type=POSITIVE_INT, help="Synthetic samples per class.")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
 @click.option("--teacher", default=None, type=click.Path(),
               help="Teacher checkpoint (PACE); default: train one on the full training split and use "
                    "its per-epoch snapshots as teachers.")
-@click.option("--teacher-epochs", default=8, show_default=True)
-@click.option("--iterations", default=200, show_default=True)
-@click.option("--lr", default=0.01, show_default=True, help="Step size on the synthetic latents.")
-@click.option("--max-count", default=1, show_default=True, help="N of PEQ-N: events per pixel per bin.")
-@click.option("--dt-us", default=10000, show_default=True)
-@click.option("--steps", "num_steps", default=30, show_default=True)
-@click.option("--seed", default=0, show_default=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--teacher-epochs", default=8, show_default=True, type=POSITIVE_INT,
+              help="Epochs of the teacher trained when --teacher is not given.")
+@click.option("--iterations", default=200, show_default=True, type=POSITIVE_INT, help="Optimisation steps.")
+@click.option("--lr", default=0.01, show_default=True, type=POSITIVE_FLOAT,
+              help="Step size on the synthetic latents.")
+@click.option("--max-count", default=1, show_default=True, type=POSITIVE_INT,
+              help="N of PEQ-N: events per pixel per bin.")
+@click.option("--dt-us", default=10000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
+@click.option("--steps", "num_steps", default=30, show_default=True, type=POSITIVE_INT,
+              help="Time steps per sample.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Distilled data set (.npz).")
 @json_option
 @handle_errors
+@writes_output("out")
 def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str | None, teacher_epochs: int,
             iterations: int, lr: float, max_count: int, dt_us: int, num_steps: int, seed: int, out: str,
             as_json: bool) -> None:
@@ -379,10 +405,12 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
 # ---------------------------------------------------------------------------- export
 @main.command()
 @click.argument("model", type=click.Path())
-@click.option("--target", default="loihi2-sim", show_default=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path())
-@click.option("--profile", default=None, help="Hardware profile name or YAML file.")
-@click.option("--dt", default=None, type=float,
+@click.option("--target", default="loihi2-sim", show_default=True, type=TARGET,
+              help="loihi2-sim: netx HDF5; nir: a NIR graph.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Output file (.net or .nir).")
+@click.option("--profile", default=None,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
+@click.option("--dt", default=None, type=POSITIVE_FLOAT,
               help="Seconds per time step (NIR time constants <-> 12-bit decays). Default: the "
                    "checkpoint's own step for --target nir; the NIR file's (else 1 ms) for a .nir.")
 @click.option("--scaling", default="auto", show_default=True, type=click.Choice(["auto", "range", "slayer"]),
@@ -392,9 +420,11 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
               help="Recordings (folder or file) to replay through the float model and the written "
                    "network after writing: float vs deployed accuracy and agreement.")
 @click.option("--labels", default=None, type=click.Path(), help="Labels for --check ('name class' lines).")
-@click.option("--check-backend", default="fast", show_default=True, help="Deployed backend for --check.")
+@click.option("--check-backend", default="fast", show_default=True, type=BACKEND,
+              help="Deployed backend for --check.")
 @json_option
 @handle_errors
+@writes_output("out")
 def export(model: str, target: str, out: str, profile: str | None, dt: float | None, scaling: str,
            check_dir: str | None, labels: str | None, check_backend: str, as_json: bool) -> None:
     """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
@@ -469,21 +499,36 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
 
 
 # ---------------------------------------------------------------------------- run
+def _input_fit(pad: bool, tile: bool) -> str:
+    if pad and tile:
+        raise click.UsageError("--pad and --tile exclude each other")
+    return "pad" if pad else "tile" if tile else "exact"
+
+
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--steps", required=True, type=int)
-@click.option("--backend", default="fast", show_default=True, help="fast or lava.")
-@click.option("--input", "input_path", default=None,
-              help="Array shaped net.inp.shape + (T,) (.npy), as a Lava RingBuffer sends it.")
-@click.option("--input-bias", "bias_path", default=None,
+@click.option("--steps", required=True, type=POSITIVE_INT, help="Time steps to simulate.")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt).")
+@click.option("--input", "input_path", default=None, type=click.Path(),
+              help="Array shaped net.inp.shape + (T,) (.npy), as a Lava RingBuffer sends it; T must "
+                   "equal --steps unless --pad or --tile.")
+@click.option("--input-bias", "bias_path", default=None, type=click.Path(),
               help="Input layer bias_mant (.npy), shaped like the input layer (W,H,C).")
-@click.option("--reset-interval", default=None, type=int)
-@click.option("--probe", default="all", show_default=True, type=click.Choice(["all", "output"]))
-@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--pad", "fit_pad", is_flag=True, help="--input shorter than --steps: append empty steps.")
+@click.option("--tile", "fit_tile", is_flag=True,
+              help="--input shorter (longer) than --steps: repeat it (cut it), as a Lava RingBuffer does.")
+@click.option("--reset-interval", default=None, type=POSITIVE_INT,
+              help="Reset neuron state every N steps (netx LIFReset).")
+@click.option("--probe", default="all", show_default=True, type=click.Choice(["all", "output"]),
+              help="Record every layer or the output layer only.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Spikes (.npz).")
 @json_option
 @handle_errors
+@writes_output("out")
 def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: str | None,
-        reset_interval: int | None, probe: str, out: str, as_json: bool) -> None:
+        fit_pad: bool, fit_tile: bool, reset_interval: int | None, probe: str, out: str,
+        as_json: bool) -> None:
     """Run a netx network; OUT.npz holds layer0, layer1, ... shaped layer.out.shape + (T,)."""
     from neuro_deploy._io import atomic_path
     from neuro_deploy.netx import load_netx
@@ -494,14 +539,21 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
     x = _load_array(input_path, "input")
     bias = _load_array(bias_path, "input bias")
     if x is not None:
+        from neuro_deploy.sim.base import check_input_values, fit_input_length
+
         exp = spec_net.input_lava_shape
         if x.ndim != len(exp) + 1 or tuple(x.shape[:-1]) != tuple(exp):
             from neuro_deploy.errors import ShapeError
 
             raise ShapeError(f"input {input_path} (net.inp.shape + (T,))", exp + (steps,), x.shape)
-        x = x[None]
-    res = be.run(spec_net, RunSpec(steps=steps, inputs=x, input_bias=bias,
-                                   reset_interval=reset_interval, probe=probe))
+        check_input_values(spec_net, x, f"input {input_path}")
+        x = fit_input_length(x, steps, _input_fit(fit_pad, fit_tile), f"input {input_path}")[None]
+    from neuro_deploy._progress import task
+
+    with task(steps, f"run on {backend}", "steps", enabled=not as_json) as bar:
+        res = be.run(spec_net, RunSpec(steps=steps, inputs=x, input_bias=bias,
+                                       reset_interval=reset_interval, probe=probe))
+        bar.update(max(0, steps - bar.n))
     arrays = {k: v[0] for k, v in res.spikes.items()}
     with atomic_path(out, ".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
@@ -519,7 +571,8 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
 # ---------------------------------------------------------------------------- fit
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--profile", default="loihi2", show_default=True, help="Profile name or YAML file.")
+@click.option("--profile", default="loihi2", show_default=True,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
 @click.option("--skip-input", is_flag=True,
               help="Leave the input layer on the host (netx skip_layers=1): it is not mapped.")
 @json_option
@@ -560,6 +613,31 @@ def fit(net: str, profile: str, skip_input: bool, as_json: bool) -> None:
         raise ResourceLimitError(v.layer, v.resource, v.used, v.limit)
 
 
+# ---------------------------------------------------------------------------- profiles
+@main.command()
+@json_option
+@handle_errors
+def profiles(as_json: bool) -> None:
+    """The hardware profiles (for --profile): name, file and what each describes."""
+    from neuro_deploy.hardware.profile import available_profiles, load_profile
+
+    rows = []
+    for name in available_profiles():
+        p = load_profile(name)
+        rows.append({"name": p.name, "path": p.path, "description": p.description,
+                     "cores_per_chip": p.limits.cores_per_chip,
+                     "neurons_per_core": p.limits.neurons_per_core,
+                     "assumptions": len(p.assumptions())})
+    if as_json:
+        emit_json({"profiles": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['name']:8s} {r['description']}")
+        click.echo(f"{'':8s} {r['path']} ({r['cores_per_chip']} cores/chip, {r['neurons_per_core']} "
+                   f"neurons/core, {r['assumptions']} assumed figures)")
+    click.echo("a profile is also any YAML file of the same schema: --profile my.yaml")
+
+
 # ---------------------------------------------------------------------------- replay
 def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
     if not text:
@@ -574,26 +652,29 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @main.command()
 @click.argument("net", type=click.Path())
 @click.argument("recordings", nargs=-1, required=True, type=click.Path())
-@click.option("--dt-us", required=True, type=int, help="Time bin per simulation step (us).")
+@click.option("--dt-us", required=True, type=POSITIVE_INT, help="Time bin per simulation step (us).")
 @click.option("--labels", default=None, type=click.Path(), help="'name class' lines (# comments).")
-@click.option("--backend", default="fast", show_default=True,
-              help="fast or lava for a netx file; a checkpoint (.pt) runs on float.")
-@click.option("--workers", default=1, show_default=True, help="Parallel processes.")
-@click.option("--steps", default=None, type=int, help="Input steps per recording (default: the network's "
-              "training window from its export metadata, else each recording's own length).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt) for a netx file; a checkpoint "
+                   "(.pt) runs on float.")
+@click.option("--workers", default=1, show_default=True, type=POSITIVE_INT, help="Parallel processes.")
+@click.option("--steps", default=None, type=POSITIVE_INT, help="Input steps per recording (default: the "
+              "network's training window from its export metadata, else each recording's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--sensor-size", default=None, help="WxH of the recordings (overrides headers).")
-@click.option("--crop", default=None, help="X0,Y0,W,H crop before downsampling.")
-@click.option("--downsample", default=None, type=float, help="Spatial factor, e.g. 0.25.")
-@click.option("--denoise-us", default=None, type=int, help="tonic Denoise filter time.")
-@click.option("--refractory-us", default=None, type=int, help="tonic RefractoryPeriod delta.")
-@click.option("--evt3-timing", default="spec", type=click.Choice(["spec", "expelliarmus"]))
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH of the recordings (overrides headers).")
+@click.option("--crop", default=None, type=CROP, help="X0,Y0,W,H crop before downsampling.")
+@click.option("--downsample", default=None, type=DOWNSAMPLE, help="Spatial factor in (0, 1], e.g. 0.25.")
+@click.option("--denoise-us", default=None, type=POSITIVE_INT, help="tonic Denoise filter time (us).")
+@click.option("--refractory-us", default=None, type=POSITIVE_INT, help="tonic RefractoryPeriod delta (us).")
+@click.option("--evt3-timing", default="spec", show_default=True, type=click.Choice(["spec", "expelliarmus"]),
+              help="EVT 3.0 time reconstruction: Prophesee's spec, or expelliarmus 1.1's.")
 @event_format_option("--format", "--event-format")
 @on_error_option
 @click.option("-o", "--output", "out", default=None, type=click.Path(), help="Also write the JSON here.")
 @json_option
 @handle_errors
+@writes_output("out")
 def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
            workers: int, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
@@ -622,7 +703,8 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
                        crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
                        refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing,
                        fmt=event_fmt, on_error=on_error)
-    res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None)
+    res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None,
+                    progress=not as_json)
     echo_warnings(res.notes)
     echo_warnings([f"skipped {k['file']}: {k['reason']}" for k in res.skipped])
     d = res.to_dict()
@@ -645,32 +727,42 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 # ---------------------------------------------------------------------------- report
 @main.command()
 @click.argument("nets", nargs=-1, required=True, type=click.Path())
-@click.option("--input", "input_path", default=None, help="As `run`: net.inp.shape + (T,) array.")
-@click.option("--input-bias", "bias_path", default=None, help="As `run`: input layer bias_mant.")
-@click.option("--steps", default=None, type=int)
-@click.option("--reset-interval", default=None, type=int)
-@click.option("--dataset", default=None, help="Labelled data set (validation split).")
-@click.option("--root", default=None)
-@click.option("--limit", default=200, show_default=True, help="Data set samples to run.")
+@click.option("--input", "input_path", default=None, type=click.Path(),
+              help="As `run`: net.inp.shape + (T,) array; T must equal --steps unless --pad or --tile.")
+@click.option("--input-bias", "bias_path", default=None, type=click.Path(), help="As `run`: input layer bias_mant.")
+@click.option("--pad", "fit_pad", is_flag=True, help="As `run`: --input shorter than --steps gets empty steps.")
+@click.option("--tile", "fit_tile", is_flag=True, help="As `run`: --input is repeated (or cut) to --steps.")
+@click.option("--steps", default=None, type=POSITIVE_INT,
+              help="Time steps (with --input/--input-bias; per recording with --recordings).")
+@click.option("--reset-interval", default=None, type=POSITIVE_INT,
+              help="Reset neuron state every N steps (netx LIFReset).")
+@click.option("--dataset", default=None, type=DATASET, help="Labelled data set (validation split).")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--limit", default=200, show_default=True, type=POSITIVE_INT, help="Data set samples to run.")
 @click.option("--recordings", multiple=True, type=click.Path(),
               help="Recording file or folder (repeat the option for several).")
-@click.option("--labels", default=None, type=click.Path())
-@click.option("--dt-us", default=None, type=int)
+@click.option("--labels", default=None, type=click.Path(), help="Labels of --recordings: 'name class' lines.")
+@click.option("--dt-us", default=None, type=POSITIVE_INT, help="Time bin per step (us).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--downsample", default=None, type=float)
-@click.option("--sensor-size", default=None)
-@click.option("--backend", default="fast", show_default=True)
-@click.option("--profile", default="loihi2", show_default=True)
+@click.option("--downsample", default=None, type=DOWNSAMPLE, help="--recordings: spatial factor in (0, 1].")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="--recordings: WxH (overrides headers).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt).")
+@click.option("--profile", default="loihi2", show_default=True,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
 @click.option("--skip-input", is_flag=True,
               help="Input layer on the host (netx skip_layers=1): simulated, not mapped or costed.")
-@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]))
+@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]),
+              help="Report format.")
 @event_format_option("--event-format")
 @on_error_option
-@click.option("-o", "--output", "out", default=None, type=click.Path())
+@click.option("-o", "--output", "out", default=None, type=click.Path(), help="Report file (default: stdout).")
 @json_option
 @handle_errors
-def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, steps: int | None,
+@writes_output("out")
+def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, fit_pad: bool,
+           fit_tile: bool, steps: int | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
            recordings: tuple[str, ...], labels: str | None, dt_us: int | None, time_origin: str | None,
            downsample: float | None, sensor_size: str | None, backend: str, profile: str, skip_input: bool,
@@ -684,6 +776,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 
     x = _load_array(input_path, "input")
     bias = _load_array(bias_path, "input bias")
+    fit_how = _input_fit(fit_pad, fit_tile)
     opts: dict[str, Any] = {}
     if downsample:
         opts["downsample"] = downsample
@@ -695,9 +788,10 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
     reports, rasters = [], []
     for net_path in nets:
         spec = load_netx(net_path)
-        w = Workload(steps=steps, inputs=x, input_bias=bias, reset_interval=reset_interval,
+        w = Workload(steps=steps, inputs=x, input_bias=bias, input_fit=fit_how, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
-                     dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin)
+                     dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin,
+                     progress=not as_json)
         rep, wr = build_report(spec, w, profile, skip_input=skip_input)
         if net_path == nets[0]:
             echo_warnings(rep.input_warnings)
@@ -722,16 +816,19 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 # ---------------------------------------------------------------------------- evaluate
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
-@click.option("--backend", default="fast", show_default=True)
-@click.option("--dt-us", default=None, type=int, help="Default: from the export metadata.")
-@click.option("--steps", "num_steps", default=None, type=int, help="Input steps per recording (default: "
-              "the network's training window from its export metadata, else each recording's own length).")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt); a checkpoint (.pt) runs on float.")
+@click.option("--dt-us", default=None, type=POSITIVE_INT,
+              help="Time bin per step (us); default: from the export metadata.")
+@click.option("--steps", "num_steps", default=None, type=POSITIVE_INT, help="Input steps per sample (default: "
+              "the network's training window from its export metadata, else each sample's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True)
-@click.option("--limit", default=None, type=int)
+@click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True,
+              help="Which part of the data set (val/train: the 80/20 split of `train`).")
+@click.option("--limit", default=None, type=POSITIVE_INT, help="At most this many samples.")
 @json_option
 @handle_errors
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
@@ -762,8 +859,9 @@ def events() -> None:
 
 @events.command("info")
 @click.argument("file", type=click.Path())
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
-@click.option("--format", "fmt", default=None, help="Force a reader by name.")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
 @click.option("--evt3-timing", default="spec", show_default=True, type=click.Choice(["spec", "expelliarmus"]),
               help="EVT 3.0 time reconstruction: Prophesee's spec, or expelliarmus 1.1's (adds 4096 us "
                    "at every TIME_LOW wrap).")
@@ -785,11 +883,14 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing
 
 @events.command("convert")
 @click.argument("file", type=click.Path())
-@click.option("-o", "--output", "out", required=True, type=click.Path())
-@click.option("--format", "fmt", default=None)
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(),
+              help="Output file; its extension picks the format (.npz .npy .h5 .csv .bin).")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
 @json_option
 @handle_errors
+@writes_output("out")
 def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None, as_json: bool) -> None:
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
     from neuro_deploy.events.readers import read_events
@@ -800,6 +901,8 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
     rec = read_events(file, fmt, sensor_size=declared)
     echo_warnings(rec.warnings)
     size = declared or rec.sensor_size
+    if declared:
+        size.check_contains(rec.events, file)
     triggers = rec.meta.get("triggers")
     n_trig = 0 if triggers is None else len(triggers)
     kept = n_trig if holds_triggers(out) else 0
@@ -819,10 +922,12 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
 @events.command("show")
 @click.argument("file", type=click.Path())
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="PNG file.")
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
-@click.option("--format", "fmt", default=None)
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
 @json_option
 @handle_errors
+@writes_output("out")
 def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
     """Accumulated ON/OFF image, time surface and event-rate plot of a recording."""
     from neuro_deploy.events.plot import plot_recording
@@ -833,6 +938,8 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, a
     rec = read_events(file, fmt, sensor_size=declared)
     echo_warnings(rec.warnings)
     size = declared or rec.sensor_size
+    if declared:
+        size.check_contains(rec.events, file)
     plot_recording(rec, out, size)
     if as_json:
         emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})
@@ -840,19 +947,92 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, a
         click.echo(f"{len(rec.events)} events -> {out}")
 
 
+@events.command("formats")
+@json_option
+@handle_errors
+def events_formats(as_json: bool) -> None:
+    """The event formats: reader names (for --format), extensions, and which can be written."""
+    from neuro_deploy.events.readers import READERS, supported_formats
+    from neuro_deploy.events.writers import WRITERS
+
+    supported_formats()                                   # loads every reader
+    rows = [{"name": r.name, "extensions": list(r.extensions), "description": r.description,
+             "detected_by_content": r.sniff is not None,
+             "writable": sorted(e for e in r.extensions if e in WRITERS)} for r in READERS.values()]
+    if as_json:
+        emit_json({"readers": rows, "writers": sorted(WRITERS)})
+        return
+    click.echo(f"{'name':11s} {'extensions':16s} {'write':6s} description")
+    for r in rows:
+        click.echo(f"{r['name']:11s} {' '.join(r['extensions']):16s} {'yes' if r['writable'] else '':6s} "
+                   f"{r['description']}")
+    click.echo(f"convert writes: {' '.join(sorted(WRITERS))} (by the output's extension)")
+
+
+def _images_and_labels(path: str, key: str | None, labels_key: str | None
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N,H,W) images in 0..1 and their labels (or None), checked before anything is written."""
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, "images")
+    labels = None
+    if isinstance(arr, np.lib.npyio.NpzFile):
+        with arr:
+            files = {n: arr[n] for n in arr.files}
+        if key is not None and key not in files:
+            raise BadInputError(f"{path}: no array {key!r} (arrays: {', '.join(files) or 'none'})")
+        names = [key] if key else [n for n, a in files.items() if a.ndim == 3]
+        if not names:
+            raise BadInputError(f"{path}: no (N,H,W) image array (arrays: {', '.join(files) or 'none'}; "
+                                "use --key)")
+        imgs = files[names[0]]
+        if labels_key is not None:
+            if labels_key not in files:
+                raise BadInputError(f"{path}: no array {labels_key!r} for --labels-key")
+            cand = [labels_key]
+        elif "images" in names[0] and names[0].replace("images", "labels") in files:
+            cand = [names[0].replace("images", "labels")]
+        else:
+            cand = [n for n, a in files.items() if n != names[0] and a.ndim == 1
+                    and a.dtype.kind in "iu" and len(a) == len(imgs)]
+            if len(cand) > 1:
+                raise BadInputError(f"{path}: several possible label arrays ({', '.join(cand)}); "
+                                    "choose one with --labels-key")
+        if cand:
+            labels = files[cand[0]]
+            if labels.shape != (len(imgs),) or labels.dtype.kind not in "iu" or \
+                    (len(labels) and labels.min() < 0):
+                raise BadInputError(f"{path}: labels {cand[0]!r} must be {len(imgs)} non-negative "
+                                    f"integers, got dtype {labels.dtype} shape {labels.shape}")
+    else:
+        imgs = arr
+    if imgs.ndim != 3 or 0 in imgs.shape:
+        raise BadInputError(f"{path}: expected an (N,H,W) image array, got {imgs.shape}")
+    if imgs.dtype.kind not in "iufb" or (imgs.dtype.kind == "f" and not np.all(np.isfinite(imgs))):
+        raise BadInputError(f"{path}: images must be finite numbers, got dtype {imgs.dtype}")
+    if imgs.min() < 0:
+        raise BadInputError(f"{path}: image values must be 0..1 or 0..255, got a minimum {imgs.min()}")
+    imgs = imgs.astype(np.float32) / (255.0 if imgs.max() > 1 else 1.0)
+    return imgs, labels
+
+
 @events.command("simulate")
 @click.option("--images", default=None, type=click.Path(),
               help=".npz/.npy with an (N,H,W) image array (0..255 or 0..1); default: "
                    "scikit-learn digits.")
 @click.option("--key", default=None, help="Array name inside an .npz (default: first 3-D array).")
-@click.option("--limit", default=None, type=int)
+@click.option("--labels-key", default=None,
+              help="Labels array inside the .npz (default: the --key name with 'images' -> 'labels', "
+                   "else the only 1-D integer array as long as the images).")
+@click.option("--limit", default=None, type=POSITIVE_INT, help="At most this many images.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(),
               help="Folder: one .bin (N-MNIST format) per image + labels.txt; or one .npz data set.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @handle_errors
-def events_simulate(images: str | None, key: str | None, limit: int | None, out: str, seed: int,
-                    as_json: bool) -> None:
+@writes_output("out", folder=lambda out: not str(out).endswith(".npz"))
+def events_simulate(images: str | None, key: str | None, labels_key: str | None, limit: int | None,
+                    out: str, seed: int, as_json: bool) -> None:
     """Turn still images into DVS recordings (saccades in front of an emulated camera)."""
     from neuro_deploy.data.datasets import EventDataset, save_dataset
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
@@ -865,19 +1045,7 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
         d = load_digits()
         imgs, labels = d.images / 16.0, d.target
     else:
-        arr = np.load(images, allow_pickle=False)
-        if isinstance(arr, np.lib.npyio.NpzFile):
-            names = [key] if key else [n for n in arr.files if arr[n].ndim == 3]
-            if not names or names[0] not in arr.files:
-                raise BadInputError(f"{images}: no (N,H,W) image array (use --key)")
-            imgs = arr[names[0]]
-            lab = names[0].replace("images", "labels")
-            labels = arr[lab] if lab in arr.files else None
-        else:
-            imgs = arr
-        if imgs.ndim != 3:
-            raise BadInputError(f"{images}: expected an (N,H,W) array, got {imgs.shape}")
-        imgs = imgs.astype(np.float32) / (255.0 if imgs.max() > 1 else 1.0)
+        imgs, labels = _images_and_labels(images, key, labels_key)
     if limit:
         imgs = imgs[:limit]
         labels = labels[:limit] if labels is not None else None
@@ -885,11 +1053,18 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
     recs = emulate_saccades(imgs, cfg, seed=seed)
     outp = Path(out)
     if outp.suffix == ".npz":
+        if labels is None:
+            import warnings
+
+            from neuro_deploy.errors import NeuroDeployWarning
+
+            warnings.warn(f"{images or 'the images'}: no labels; {out} labels every recording 0",
+                          NeuroDeployWarning, stacklevel=1)
         lab = np.asarray(labels if labels is not None else np.zeros(len(recs)), dtype=np.int64)
         save_dataset(EventDataset("simulated", recs, lab, cfg.sensor, cfg.duration_us,
                                   [str(i + 1) for i in range(len(recs))]), outp)
     else:
-        outp.mkdir(parents=True, exist_ok=True)
+        outp.mkdir(exist_ok=True)                  # the folder asked for; never its parents
         for i, ev in enumerate(recs):
             write_events(ev, outp / f"{i + 1}.bin")
         if labels is not None:
@@ -904,6 +1079,8 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
         click.echo(f"{len(recs)} recordings ({cfg.sensor[0]}x{cfg.sensor[1]}, "
                    f"{cfg.duration_us // 1000} ms) -> {out}")
 
+
+add_common_options(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -74,3 +74,13 @@ def tiny_conv(tmp_path_factory, digits):
     rep = export_model(d / "model.pt", d / "model.net", verify_inputs=x[:4])
     return {"dir": d, "ckpt": d / "model.pt", "net": d / "model.net", "cfg": cfg, "report": rep,
             "x": x, "y": sub.labels}
+
+
+@pytest.fixture(scope="session")
+def zygote(tiny_dense):
+    """Forks real CLI processes from a warm interpreter (tests/proctools.py)."""
+    from proctools import Zygote
+
+    z = Zygote(warm_net=tiny_dense["net"])
+    yield z
+    z.close()

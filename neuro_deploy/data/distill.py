@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuro_deploy._io import atomic_path
+from neuro_deploy._io import atomic_path, load_numpy
 from neuro_deploy.errors import BadInputError, UnknownNameError
 
 DISTILLED_SCHEMA = "neuro-deploy-distilled/1"
@@ -223,9 +223,9 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     hist = []
     it = range(cfg.iterations)
     if cfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        it = tqdm(it, desc=f"distilling ({method})", unit="it")
+        it = progress_bar(it, desc=f"distilling ({method})", unit="it")
     for i in it:
         total = 0.0
         opt.zero_grad()
@@ -330,7 +330,10 @@ def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p}: distilled data set not found")
-    with np.load(p, allow_pickle=False) as z:
+    z = load_numpy(p, "a distilled data set")
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise BadInputError(f"{p}: not a neuro-deploy distilled data set (an .npy array, not an .npz)")
+    with z:
         if "schema" not in z.files or str(z["schema"]) != DISTILLED_SCHEMA:
             raise BadInputError(f"{p}: not a neuro-deploy distilled data set")
         meta = {k: z[k].item() if z[k].ndim == 0 else z[k] for k in z.files if k not in ("frames", "labels")}

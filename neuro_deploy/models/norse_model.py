@@ -80,9 +80,10 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     t0 = time.perf_counter()
     bar = None
     if cfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        bar = tqdm(total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)", unit="batch")
+        bar = progress_bar(total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)",
+                           unit="batch")
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(xs))
         correct = seen = 0

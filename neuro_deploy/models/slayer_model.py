@@ -421,9 +421,9 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     epochs = range(tcfg.epochs)
     bar = None
     if tcfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        bar = tqdm(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
+        bar = progress_bar(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
                    desc="training", unit="batch")
     seen_total = 0
     for epoch in epochs:

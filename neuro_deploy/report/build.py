@@ -27,6 +27,7 @@ class Workload:
     steps: int | None = None
     inputs: np.ndarray | None = None            #: one sample, net.inp.shape + (T,)
     input_bias: np.ndarray | None = None
+    input_fit: str = "exact"                   #: inputs vs steps: exact | pad | tile (sim.base.fit_input_length)
     reset_interval: int | None = None
     dataset: str | None = None
     root: str | None = None
@@ -37,6 +38,7 @@ class Workload:
     backend: str = "fast"
     replay_options: dict[str, Any] = field(default_factory=dict)
     time_origin: str | None = None              #: default: the network's (its metadata)
+    progress: bool = False                     #: progress reports (neuro_deploy._progress)
 
 
 @dataclass
@@ -56,6 +58,7 @@ class WorkloadResult:
 
 
 def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
+    from neuro_deploy._progress import task
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
     from neuro_deploy.sim import RunSpec, get_backend
     from neuro_deploy.sim.fast import source_spikes
@@ -72,9 +75,15 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
         return _dataset_workload(net, w, t0)
     if w.steps is None:
         raise BadInputError("--steps is required with --input/--input-bias")
-    x = None if w.inputs is None else np.asarray(w.inputs)[None]
+    x = None
+    if w.inputs is not None:
+        from neuro_deploy.sim.base import fit_input_length
+
+        x = fit_input_length(np.asarray(w.inputs), w.steps, w.input_fit, "--input")[None]
     spec = RunSpec(steps=w.steps, inputs=x, input_bias=w.input_bias, reset_interval=w.reset_interval)
-    res = get_backend(w.backend).run(net, spec)
+    with task(w.steps, f"report on {w.backend}", "steps", enabled=w.progress) as bar:
+        res = get_backend(w.backend).run(net, spec)
+        bar.update(max(0, w.steps - bar.n))
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
     counts = count_activity(net, trains, source_spikes(spec, net, spec.steps)
                             if net.layers[0].kind != "input" else None, w.input_bias)
@@ -98,7 +107,8 @@ def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     val = val.subset(np.arange(min(w.limit, len(val))))
     x, lengths = val.bin(binning)
     steps = binning.num_steps or int(lengths.max(initial=1))
-    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths)
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths,
+                           progress=w.progress)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
@@ -119,7 +129,8 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
         raise BadInputError("--dt-us is required with --recordings")
     cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, time_origin=w.time_origin,
                        **w.replay_options)
-    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
+    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None,
+                 progress=w.progress)
     from neuro_deploy.sim.replay import input_geometry, load_recording, resolve_config
 
     x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), resolve_config(net, cfg))

@@ -89,9 +89,9 @@ def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | No
     preds, counts_out, runs, lasts = [], [], [], []
     chunks = range(0, n, batch_size)
     if progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        chunks = tqdm(chunks, desc=f"deploying on {backend}", unit="batch")
+        chunks = progress_bar(chunks, desc=f"deploying on {backend}", unit="batch")
     for start in chunks:
         r = run_tensors(net, tensors[start:start + batch_size], lens[start:start + batch_size], backend)
         runs.append(r.counts)

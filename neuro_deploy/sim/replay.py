@@ -18,7 +18,9 @@ recording:
   which the running arg-max equals the label (null without label or never);
 * spikes and synaptic operations per layer.
 
-Recordings are split over ``workers`` processes (``fork``), each simulating its share
+Recordings are split over ``workers`` processes (``fork``, through
+:func:`neuro_deploy._process.map_in_processes`: Ctrl-C stops them, they die with the
+parent), each simulating its share
 in batches of ``batch_size``. Every recording is simulated and counted for its own
 length plus the ``len(net)`` drain steps, whatever else is in its batch
 (:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
@@ -33,14 +35,17 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuro_deploy._process import map_in_processes
+from neuro_deploy._progress import task, tick
 from neuro_deploy.energy.counts import merge_counts
-from neuro_deploy.errors import BadInputError, ShapeError
+from neuro_deploy.errors import BadInputError, NeuroDeployWarning, ShapeError
 from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
 from neuro_deploy.events.readers import Recording
 from neuro_deploy.netx.spec import NetSpec
@@ -191,6 +196,10 @@ def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool],
     else:
         rec = read_events(path, cfg.fmt, keep_partial=cfg.on_error == "keep-partial",
                           evt3_timing=cfg.evt3_timing)
+    if cfg.sensor_size:
+        from neuro_deploy.events.types import SensorSize
+
+        SensorSize(*cfg.sensor_size, source="--sensor-size").check_contains(rec.events, str(path))
     size = cfg.sensor_size or ((rec.sensor_size.width, rec.sensor_size.height) if rec.sensor_size else None)
     if size is None:
         raise BadInputError(f"{path}: sensor size unknown; pass --sensor-size WxH")
@@ -252,6 +261,7 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
         counts, batch = _simulate_batch(net, xs[start:start + cfg.batch_size], cfg)
         layer_counts.append(counts)
         results += batch
+        tick(len(batch))
     for r, n in zip(results, n_events):
         r["events"] = n
     return layer_counts, results
@@ -270,17 +280,21 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     files = [Path(r.path) for r in recs]
     geom = input_geometry(net)
     cfg = resolve_config(net, cfg)
+    label_notes: list[str] = []
+    if labels is not None:
+        from neuro_deploy.data.datasets import check_labels
+
+        label_notes = check_labels(labels, files, net.layers[-1].num_neurons)
+        for note in label_notes:
+            warnings.warn(note, NeuroDeployWarning, stacklevel=2)
     workers = max(1, min(cfg.workers, len(files)))
     shares = [recs[i::workers] for i in range(workers)]
     jobs = [(net.path, share, geom, cfg) for share in shares if share]
-    if workers == 1:
-        outs = [_worker(jobs[0])]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            outs = list(pool.map(_worker, jobs))
+    with task(len(files), f"replay on {cfg.backend}", "recordings", enabled=progress):
+        if workers == 1:
+            outs = [_worker(jobs[0])]
+        else:
+            outs = map_in_processes(_worker, jobs)
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
     run_order: list[str] = []                     # file of each merged sample, in run order
@@ -322,7 +336,7 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     layers = [{"name": k, "spikes": int(sum(s.spikes[k] for s in samples)),
                "synops": int(sum(s.synops[k] for s in samples))} for k in layer_names]
     c, h, w, flat = geom
-    notes = [f"{r.path}: {m}" for r in recs for m in r.warnings]
+    notes = label_notes + [f"{r.path}: {m}" for r in recs for m in r.warnings]
     partial = [{"file": r.path, **r.meta["partial"]} for r in recs if "partial" in r.meta]
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
