@@ -1,13 +1,14 @@
 # The two commands a new user needs (see README):
 #   make demo   - create .venv, install everything, run the main job on the embedded data
-#   make test   - create .venv, install everything, run the test suite
+#   make test   - create .venv, install everything, lint (ruff), run the test suite
+#   make unit   - the fast unit tier; make typecheck - mypy on the typed cores
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.neuro-deploy-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install contracts bench chromium clean
+.PHONY: demo test unit lint typecheck install contracts bench chromium clean
 
 install: $(STAMP)
 
@@ -26,8 +27,21 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/neuro-deploy demo --out out/demo
 
+# lint first (ruff, configured in pyproject.toml), then the tests (all but -m slow)
 test: $(STAMP) chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the unit tier: no Lava, no training, nothing slow (under a minute)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not lava and not train and not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# mypy on the annotated pure cores (files listed in pyproject.toml [tool.mypy])
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Debian's chromium renders the HTML report in a test (skipped, with a message, without it).
 chromium:

@@ -34,22 +34,13 @@ KEYS = ("float", "deployed", "train_s", "prep_s", "bytes", "energy_uj", "latency
 
 
 def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Export, run on the fast backend, and cost on loihi2: accuracy, µJ and µs per inference."""
-    from neuro_deploy.energy.cost import estimate_cost
-    from neuro_deploy.hardware import load_profile
-    from neuro_deploy.hardware.fit import fit_network
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
-    from neuro_deploy.sim.evaluate import evaluate_deployed
+    """Deploy (export, fit, fast backend, cost on loihi2: :func:`neuro_deploy.api.deploy`):
+    deployed accuracy, µJ and µs per inference."""
+    from neuro_deploy.api import deploy
 
-    net_path = model_path.with_suffix(".net")
-    export_model(model_path, net_path, verify_inputs=np.zeros((0,)))
-    net = load_netx(net_path)
-    ev = evaluate_deployed(net, x, y)
-    profile = load_profile("loihi2")
-    cost = estimate_cost(net, ev.counts, fit_network(net, profile), profile)
-    return {"deployed": float(ev.accuracy), "energy_uj": cost.energy_per_inference_uj,
-            "latency_us": cost.latency_us}
+    dep = deploy(model_path, (x, y), verify_samples=0)
+    return {"deployed": float(dep.deployed_accuracy), "energy_uj": dep.energy_per_inference_uj,
+            "latency_us": dep.latency_us}
 
 
 def student_epochs(n: int) -> int:
@@ -65,7 +56,10 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.models.pruning import make_selector
     from neuro_deploy.models.slayer_model import Snapshots, evaluate
 
-    tr, va = ds.split(0.2, seed)
+    from neuro_deploy.data.splits import Split
+
+    split = Split.of(ds, 0.2, seed)
+    tr, va = split.apply(ds)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), hidden=(128,), dt_us=10_000, num_steps=30)
     x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
     full_bytes = int(np.packbits(x_tr).nbytes)
@@ -73,7 +67,7 @@ def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
 
     def record(name, model, mcfg, train_s, x_eval, nbytes, prep_s=0.0):
         p = d / f"{name}-{seed}.pt"
-        save_checkpoint(model, mcfg, p)
+        save_checkpoint(model, mcfg, p, meta={"split": split.to_meta()})
         out[name] = {"float": evaluate(model, x_eval, va.labels)[0], **deployed(p, x_eval, va.labels),
                      "train_s": train_s, "prep_s": prep_s, "bytes": nbytes}
         print(f"  seed {seed} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in out[name].items()), flush=True)
@@ -174,7 +168,8 @@ def write_table(a, ds, runs: list[dict]) -> str:
     from neuro_deploy._io import atomic_path
 
     with atomic_path(out.with_suffix(".json"), ".json") as tmp:
-        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": rows, "runs": runs}, indent=2, default=float))
+        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": rows, "runs": runs},
+                                        indent=2, default=float))
     with atomic_path(out.with_suffix(".md"), ".md") as tmp:
         Path(tmp).write_text(text + "\n")
     plot(rows, f"{a.dataset} ({n_train} training samples, {len(runs)} seeds)", out.with_suffix(".png"))

@@ -244,17 +244,20 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
           pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
           student_steps: int, qat: bool, qat_epochs: int | None, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
+    import dataclasses
+
+    from neuro_deploy import recipes
     from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
     from neuro_deploy.models.slayer_model import evaluate
 
-    import dataclasses
-
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
-    tr, va = ds.split(val_fraction, seed)
+    split = Split.of(ds, val_fraction, seed)                   # recorded with the model
+    tr, va = split.apply(ds)
     widths = tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
-        summary = _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out)
+        summary = recipes.train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
             f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
@@ -264,7 +267,7 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       hidden=widths, dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
-        summary = _train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr)
+        summary = recipes.train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
@@ -281,6 +284,11 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
 
         x_tr, y_tr, dmeta = load_distilled(data_path)
         ctx = click.get_current_context()
+        given = {k: ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT for k in ("val_fraction", "seed")}
+        tr, va, split, notes = recorded_split(ds, dmeta, what=data_path,    # validate outside distillation's pool
+                                              val_fraction=val_fraction if given["val_fraction"] else None,
+                                              seed=seed if given["seed"] else None)
+        echo_warnings(notes)
         if ctx.get_parameter_source("dt_us") == click.core.ParameterSource.DEFAULT and "num_steps" in dmeta \
                 and ctx.get_parameter_source("num_steps") == click.core.ParameterSource.DEFAULT:
             dt_us, num_steps = int(dmeta["dt_us"]), int(dmeta["num_steps"])   # the distilled file's timing
@@ -294,8 +302,8 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
             selector = make_selector(prune, len(x_tr), keep, epochs, seed)
     init, pre_info = None, {}
     if pretrain == "ann":
-        init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
-                                          pretrain_epochs, seed)
+        init, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                                 pretrain_epochs, seed)
     if qat and qat_epochs is not None and qat_epochs != epochs:
         raise BadInputError(f"--qat means QAT in all {epochs} epochs; it contradicts --qat-epochs {qat_epochs}")
     tcfg = TrainConfig(epochs=epochs, seed=seed, lr=lr if lr is not None else (3e-5 if pretrain else 1e-3),
@@ -305,7 +313,8 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
     mode, exps = res.model.quantization
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
                                          "history": res.history, "prune": prune, "keep": keep,
-                                         "val_fraction": val_fraction, "seed": seed})
+                                         "val_fraction": split.val_fraction, "seed": split.seed,
+                                         "split": split.to_meta()})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
                "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
                "examples_seen": int(sum(h["examples"] for h in res.history)),
@@ -315,100 +324,6 @@ def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training"
         + (f"; QAT in the last {tcfg.qat_epoch_count()} epochs, weight exponents {exps}" if mode == "qat" else ""))
-
-
-def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict:
-    """HSD teacher/student training (models.hsd); the student checkpoint runs ``steps`` steps."""
-    from neuro_deploy.models import ModelConfig, save_checkpoint
-    from neuro_deploy.models.hsd import HSDConfig, train_hsd
-    from neuro_deploy.models.slayer_model import evaluate
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
-    from neuro_deploy.sim.evaluate import evaluate_deployed
-
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths,
-                      time_origin=ds.time_origin)
-    h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
-                  **({"lr": lr} if lr is not None else {}))
-    res = train_hsd(cfg, h, tr)
-    dt = int(np.ceil(ds.duration_us / steps))
-    scfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt, "num_steps": steps})
-    x_va = va.to_tensors(dt, steps)
-    acc, _ = evaluate(res.model, x_va, va.labels)
-    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "teacher_frames": frames,
-                                                "student_steps": steps, "history": res.history})
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        export_model(out, Path(d) / "s.net", verify_inputs=x_va[:4])
-        dep = evaluate_deployed(load_netx(Path(d) / "s.net"), x_va, va.labels)
-    curve = []
-    if dep.trains_last is not None:                  # deployed decision read after k simulated steps
-        from neuro_deploy.sim.replay import running_decisions
-
-        curve = (running_decisions(dep.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
-    return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
-            "deployed_accuracy": dep.accuracy, "accuracy_vs_step": curve,
-            "student_steps": steps, "teacher_frames": frames,
-            "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
-            "history": res.history}
-
-
-def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):
-    """ANN pretraining (models.pretrain): returns the SNN initialiser and a summary."""
-    from neuro_deploy.models.pretrain import (calibrate_transfer, images_to_ann_inputs, pretrain_ann,
-                                              rate_inputs, transfer_to_slayer)
-
-    if source == "events":
-        xa, ya = rate_inputs(x_tr), tr.labels
-    else:
-        if images_path:
-            with np.load(images_path) as z:
-                imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
-        elif dataset == "digits":
-            from sklearn.datasets import load_digits
-
-            d = load_digits()
-            idx = np.array([int(n) for n in tr.names])
-            imgs, ya = d.images[idx] / 16.0, tr.labels
-        else:
-            raise BadInputError("--pretrain-source images needs --pretrain-images NPZ for this data set")
-        xa = images_to_ann_inputs(imgs, (cfg.input_shape[2], cfg.input_shape[1]))
-    pre = pretrain_ann(cfg, xa, np.asarray(ya), epochs=epochs, seed=seed)
-    k = min(200, len(x_tr))
-    scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
-    info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
-                         "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
-    return (lambda m: transfer_to_slayer(pre.ann, m, scale)), info
-
-
-def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
-    """norse training, NIR export (norse's exporter), and a check of the NIR semantics
-    against the norse model itself (both float)."""
-    from neuro_deploy.models.norse_model import NorseConfig, evaluate_norse, norse_to_nir, train_norse
-    from neuro_deploy.nir.fidelity import simulate_nir
-    from neuro_deploy.nir.io import write_nir
-
-    if not out.endswith(".nir"):
-        raise BadInputError("--framework norse writes a NIR graph: give -o FILE.nir")
-    x_tr, x_va = tr.to_tensors(dt_us, num_steps), va.to_tensors(dt_us, num_steps)
-    cfg = NorseConfig(input_size=int(np.prod(x_tr.shape[1:-1])), hidden=widths, epochs=epochs, seed=seed)
-    res = train_norse(cfg, x_tr, tr.labels)
-    acc, out_float = evaluate_norse(res.model, x_va, va.labels)
-    graph = norse_to_nir(res.model, cfg)
-    from neuro_deploy.netx.meta import binning_meta
-
-    graph.metadata = {**(getattr(graph, "metadata", None) or {}), "dt": cfg.dt,   # NIR step; data binning:
-                      **binning_meta(dt_us, num_steps, tr.time_origin)}
-    write_nir(graph, out)
-    k = min(64, len(x_va))
-    ref = simulate_nir(graph, x_va[:k].reshape(k, -1, x_va.shape[-1]), cfg.dt)[-1]
-    agree = float(np.mean(ref.sum(0).argmax(-1) == out_float[:, :k].sum(0).argmax(-1)))
-    warns = [] if agree >= 0.95 else [f"the exported NIR graph (simulated in float) agrees with the norse "
-                                      f"model on only {agree:.2f} of samples: a semantic mismatch"]
-    return {"nir": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "history": res.history,
-            "dt": cfg.dt, "nir_vs_norse": {"class_agreement": agree, "samples": k, "warnings": warns}}
 
 
 # ---------------------------------------------------------------------------- distill
@@ -443,19 +358,27 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     """Distill an event data set into IPC synthetic integer event-frame samples per class."""
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
     from neuro_deploy.models.slayer_model import Snapshots
 
     ds = load_dataset(dataset, root=root)
-    tr, _ = ds.split(0.2, seed)
+    teacher_loaded = load_checkpoint(teacher) if method == "pace" and teacher else None
+    if teacher_loaded is not None:          # distil from the teacher's own training part, never its held-out one
+        seed_given = click.get_current_context().get_parameter_source("seed") != click.core.ParameterSource.DEFAULT
+        tr, _, split, notes = recorded_split(ds, teacher_loaded[2], what=teacher, seed=seed if seed_given else None)
+        echo_warnings(notes)
+    else:
+        split = Split.of(ds, 0.2, seed)
+        tr, _ = split.apply(ds)
     x_tr = tr.to_tensors(dt_us, num_steps)
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
     if method == "pace":
-        if teacher:
-            model, cfg, _ = load_checkpoint(teacher)
+        if teacher_loaded is not None:
+            model, cfg, _ = teacher_loaded
             teachers = [model]
         else:
             snaps = Snapshots()
@@ -469,7 +392,7 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
     d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, lr=lr,
                                                            max_count=max_count, seed=seed),
                     teacher=teachers, model_cfg=cfg)
-    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps})
+    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps, **split.to_meta()})
     from pathlib import Path
 
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
@@ -506,7 +429,9 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
            check_dir: str | None, labels: str | None, check_backend: str, as_json: bool) -> None:
     """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
     after writing) or nir (SLAYER checkpoint -> NIR)."""
-    from neuro_deploy.netx.export import TARGETS, export_model, source_kind
+    from neuro_deploy.api import TARGETS
+    from neuro_deploy.api import export as do_export
+    from neuro_deploy.netx.export import source_kind
 
     if target not in TARGETS:
         from neuro_deploy.errors import UnknownNameError
@@ -525,25 +450,9 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
         check_files = expand_inputs([check_dir])
         check_labels = read_labels(labels) if labels else None
         get_backend(check_backend)
-    prof = None
-    if profile is not None:
-        from neuro_deploy.hardware.profile import load_profile
-
-        prof = load_profile(profile)
-    check = None
-    if check_files is None:
-        rep = export_model(model, out, target=target, profile=prof, dt=dt, scaling=scaling)
-    else:                          # the file appears only once the check has run too
-        from neuro_deploy._io import atomic_path
-        from neuro_deploy.netx import load_netx
-        from neuro_deploy.netx.meta import read_meta
-        from neuro_deploy.sim.replay import ReplayConfig, float_vs_deployed
-
-        with atomic_path(out, ".net") as tmp:
-            rep = export_model(model, tmp, target=target, profile=prof, dt=dt, scaling=scaling)
-            rep.path = str(out)
-            check = float_vs_deployed(model, load_netx(tmp), check_files, check_labels,
-                                      ReplayConfig(dt_us=int(read_meta(tmp)["dt_us"]), backend=check_backend))
+    rep = do_export(model, out, target=target, profile=profile, dt=dt, scaling=scaling,
+                    check_recordings=check_files, check_labels=check_labels, check_backend=check_backend)
+    check = rep.check
     if as_json:
         d = rep.to_dict()
         if hasattr(rep, "nir"):
@@ -567,9 +476,11 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
                    f"{'bits':>4s} {'levels':>6s} {'rel err':>7s} {'zero':>5s} {'iDecay':>6s} {'vDecay':>6s} "
                    f"{'vThMant':>7s} {'state':>5s}")
     for q in rep.layers:
-        fr = f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min else "-"
+        fr = (f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min
+              else "-")
         state = f"{q.state_peak_bits}/24" if q.state_peak_bits is not None else "-"
-        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {q.weight_exponent if q.weight_exponent is not None else '-':>3} "
+        exp = q.weight_exponent if q.weight_exponent is not None else "-"
+        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {exp:>3} "
                    f"{q.exponent_limited_by or '-':>8s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
                    f"{q.weight_bits_used if q.weight_bits_used is not None else '-':>4} "
                    f"{q.weight_levels if q.weight_levels is not None else '-':>6} {q.weight_rel_error:7.4f} "
@@ -909,7 +820,8 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 @click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
 @click.option("--backend", default="fast", show_default=True, type=BACKEND,
               help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt); a checkpoint (.pt) runs on float.")
-@click.option("--dt-us", default=None, type=POSITIVE_INT, help="Time bin per step (us); default: from the export metadata.")
+@click.option("--dt-us", default=None, type=POSITIVE_INT,
+              help="Time bin per step (us); default: from the export metadata.")
 @click.option("--steps", "num_steps", default=None, type=POSITIVE_INT, help="Input steps per sample (default: "
               "the network's training window from its export metadata, else each sample's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
@@ -922,32 +834,21 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
              num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool) -> None:
     """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
-    checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float)."""
-    from neuro_deploy.data import load_dataset
-    from neuro_deploy.netx.meta import binning_for
-    from neuro_deploy.sim import load_network
-    from neuro_deploy.sim.float_model import FloatNet, network_meta
-    from neuro_deploy.sim.evaluate import evaluate_deployed
-    from neuro_deploy.sim.float_model import FloatNet
+    checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float).
+    val/train are the parts of the split the model records (its training run's)."""
+    import warnings
 
-    spec = load_network(net)
-    if isinstance(spec, FloatNet):
-        backend = "float"
-    binning = binning_for(network_meta(spec), dt_us, num_steps, time_origin, what=net)
-    ds = load_dataset(dataset, root=root)
-    if split != "all":
-        tr, va = ds.split(0.2, 0)
-        ds = va if split == "val" else tr
-    if limit:
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    x, lengths = ds.bin(binning)
-    ev = evaluate_deployed(spec, x, ds.labels, backend=backend, progress=not as_json, lengths=lengths)
-    summary = {"accuracy": ev.accuracy, "samples": ev.samples, "backend": backend,
-               "dt_us": binning.dt_us, "steps": binning.num_steps or int(lengths.max(initial=1)),
-               "time_origin": binning.time_origin, "wall_s": ev.wall_s,
-               "layers": [c.totals() for c in ev.counts]}
-    emit_json(summary) if as_json else click.echo(
-        f"{backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+    from neuro_deploy.api import SplitWarning
+    from neuro_deploy.api import evaluate as do_evaluate
+    from neuro_deploy.data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)        # printed below, as every warning here
+        ev = do_evaluate(net, load_dataset(dataset, root=root), backend=backend, split=split, limit=limit,
+                         dt_us=dt_us, steps=num_steps, time_origin=time_origin, progress=not as_json)
+    echo_warnings(ev.warnings)
+    emit_json(ev.to_dict()) if as_json else click.echo(
+        f"{ev.backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
 
 
 # ---------------------------------------------------------------------------- events

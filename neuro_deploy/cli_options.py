@@ -62,7 +62,7 @@ def dataset_names() -> list[str]:
 
 
 def target_names() -> list[str]:
-    from neuro_deploy.netx.export import TARGETS
+    from neuro_deploy.api import TARGETS
 
     return list(TARGETS)
 

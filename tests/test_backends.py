@@ -9,6 +9,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def assert_identical(net, spec):
     fast = run_network(net, spec, "fast")
@@ -139,7 +141,8 @@ def test_lava_batch_concatenation_equals_per_sample(tiny_dense):
 def test_scaled_exports_run_identically_in_lava_fast_and_float(tiny_dense, tiny_conv, tmp_path):
     """Per-layer scaled exports (weights and thresholds x 2**(e-6)): Lava == fast spike for
     spike on every layer, and both equal the QAT-trained float model (backend float)."""
-    from neuro_deploy.netx.export import encode_for_net, export_model
+    from neuro_deploy.api import export as export_model
+    from neuro_deploy.netx.spec import encode_for_net
     from neuro_deploy.sim.float_model import load_network
 
     for i, model in enumerate((tiny_dense, tiny_conv)):

@@ -6,7 +6,7 @@ import pytest
 
 from neuro_deploy.errors import CheckpointError, UnknownNameError
 from neuro_deploy.netx import load_netx
-from neuro_deploy.netx.export import export_model
+from neuro_deploy.api import export as export_model
 
 
 def test_export_loads_in_lava_dl_netx_and_runs_in_lava(tiny_dense):

@@ -79,7 +79,7 @@ def spy_work(monkeypatch):
     monkeypatch.setattr(data, "load_dataset", boom)
     monkeypatch.setattr(neuro_deploy.netx, "load_netx", boom)
     monkeypatch.setattr("neuro_deploy.events.readers.read_events", boom)
-    monkeypatch.setattr("neuro_deploy.netx.export.export_model", boom)
+    monkeypatch.setattr("neuro_deploy.api.export", boom)
     return calls
 
 

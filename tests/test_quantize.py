@@ -13,9 +13,11 @@ from neuro_deploy.cli import main
 from neuro_deploy.models import load_checkpoint
 from neuro_deploy.models.quantize import QuantSpec, bits_used, choose_exponent, exponent_limits, quantize_array
 from neuro_deploy.netx import load_netx
-from neuro_deploy.netx.export import export_model
+from neuro_deploy.api import export as export_model
 from neuro_deploy.sim.evaluate import evaluate_deployed
 from neuro_deploy.sim.float_model import float_net, load_network
+
+pytestmark = pytest.mark.train          # QAT training and exports of trained models
 
 
 def test_profile_limits_are_the_quantizer_defaults():
@@ -143,7 +145,7 @@ def test_replay_checkpoint_runs_float_with_the_same_keys(fixtures, tiny_dense, t
     for name, path in (("pt", tiny_dense["ckpt"]), ("net", tiny_dense["net"])):
         r = CliRunner().invoke(main, ["replay", str(path), *files, "--dt-us", "10000", "--labels", labels, "--json"])
         assert r.exit_code == 0, r.output
-        out[name] = json.loads(r.output)
+        out[name] = json.loads(r.stdout)
     assert out["pt"]["backend"] == "float" and out["net"]["backend"] == "fast"
     assert sorted(out["pt"]) == sorted(out["net"])
     assert sorted(out["pt"]["samples"][0]) == sorted(out["net"]["samples"][0])
@@ -169,7 +171,7 @@ def test_export_check_prints_float_vs_deployed(fixtures, tiny_dense, tmp_path):
     assert " exp " in r.output and "bits" in r.output and out.exists()
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "j.net"), "--check",
                                   str(rec), "--labels", labels, "--json"])
-    c = json.loads(r.output)["check"]
+    c = json.loads(r.stdout)["check"]
     assert c["samples"] == 4 and c["prediction_agreement"] == 1.0 and c["accuracy_drop_points"] == 0.0
     # bad check input: typed error, exit 2, nothing written
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "n.net"), "--check",
@@ -182,7 +184,7 @@ def test_evaluate_checkpoint_is_float_on_the_deployed_inputs(tiny_dense):
     for name in ("ckpt", "net"):
         r = CliRunner().invoke(main, ["evaluate", str(tiny_dense[name]), "--limit", "40", "--json"])
         assert r.exit_code == 0, r.output
-        runs[name] = json.loads(r.output)
+        runs[name] = json.loads(r.stdout)
     assert runs["ckpt"]["backend"] == "float" and runs["net"]["backend"] == "fast"
     assert runs["ckpt"]["steps"] == runs["net"]["steps"] == 30
     assert runs["ckpt"]["accuracy"] == runs["net"]["accuracy"]          # QAT: by construction

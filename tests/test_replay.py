@@ -14,6 +14,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def _both(net, files, cfg_kwargs, labels=None):
     fast = replay(net, files, ReplayConfig(backend="fast", **cfg_kwargs), labels)

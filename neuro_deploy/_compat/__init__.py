@@ -20,3 +20,14 @@ def quiet_imports() -> Iterator[None]:
             yield
     finally:
         log.setLevel(level)
+
+
+def import_slayer():
+    """Import lava-dl's slayer quietly (it prints a notice at import), after the Python 3.11
+    shim for Lava (:mod:`neuro_deploy._compat.lava_compat`, idempotent)."""
+    from neuro_deploy._compat import lava_compat
+
+    lava_compat.install()
+    with quiet_imports():
+        import lava.lib.dl.slayer as slayer
+    return slayer

@@ -290,14 +290,17 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
 
 
 def distill_dm(x_real, y, cfg: DistillConfig, model_cfg=None, **_: Any) -> Distilled:
-    """DM: match class-mean embeddings of a freshly initialised SNN each iteration."""
-    from neuro_deploy.models.slayer_model import build_model
+    """DM: match class-mean embeddings of a freshly initialised SNN each iteration.
 
+    ``model_cfg`` builds those networks (``model_cfg.build()``, e.g. a
+    :class:`~neuro_deploy.models.ModelConfig`): the data layer never imports a model."""
+    if model_cfg is None or not hasattr(model_cfg, "build"):
+        raise BadInputError("distill dm needs model_cfg: a model configuration with .build() (ModelConfig)")
     state = {}
 
     def loss_fn(rb, sb, i, c):
         if state.get("i") != i:
-            state["net"], state["i"] = build_model(model_cfg), i
+            state["net"], state["i"] = model_cfg.build(), i
         net = state["net"]
         er = sdr_features(net, rb, 0.0)[0].mean(-1).mean(0)
         es = sdr_features(net, sb, 0.0)[0].mean(-1).mean(0)

@@ -89,8 +89,17 @@ def register_reader(name: str, extensions: tuple[str, ...], description: str = "
     return deco
 
 
+#: The modules that register readers, imported on first use (entry-point style: they import
+#: :func:`register_reader` from here; this module never imports them, so no import circle).
+FORMAT_MODULES = tuple(f"neuro_deploy.events.formats.{m}" for m in ("arrays", "atis", "es", "inivation",
+                                                                      "prophesee"))
+
+
 def _load_formats() -> None:
-    from neuro_deploy.events.formats import arrays, atis, es, inivation, prophesee  # noqa: F401
+    import importlib
+
+    for module in FORMAT_MODULES:
+        importlib.import_module(module)
 
 
 def supported_formats() -> list[str]:
@@ -185,15 +194,5 @@ def read_events(path: str | Path, fmt: str | None = None, *, sensor_size: Sensor
     return Recording(stream.path, stream.format, ev.astype(EVENT_DTYPE, copy=False), size, stream.meta)
 
 
-def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode N-MNIST 40-bit bytes (see :mod:`neuro_deploy.events.formats.atis`)."""
-    from neuro_deploy.events.formats.atis import decode_atis_words
-
-    if raw.size % 5:
-        raise CorruptRecordingError(path, raw.size - raw.size % 5,
-                                    f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event")
-    return decode_atis_words(raw.reshape(-1, 5))[0]
-
-
-__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "decode_atis_bin", "identify", "open_events",
+__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "identify", "open_events",
            "read_events", "reader_names", "register_reader", "supported_formats"]

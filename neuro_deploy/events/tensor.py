@@ -74,9 +74,19 @@ def flatten_chw(tensor: np.ndarray) -> np.ndarray:
     return tensor.reshape(-1, tensor.shape[-1])
 
 
-def to_lava_layout(tensor: np.ndarray) -> np.ndarray:
-    """(C, H, W, T) -> (W, H, C, T), the (x, y, z) order of Lava's netx ports."""
-    return np.transpose(tensor, (2, 1, 0, 3))
+def to_lava_layout(tensor: np.ndarray, time_axis: bool = True) -> np.ndarray:
+    """(..., C, H, W, T) -> (..., W, H, C, T), the (x, y, z) order of Lava's netx ports, for
+    any leading (batch) axes; ``time_axis=False``: (..., C, H, W) -> (..., W, H, C). A view.
+
+    The one layout conversion between our tensors (C,H,W as netx files store shapes) and
+    Lava's ports; it is its own inverse (:func:`from_lava_layout`)."""
+    return np.swapaxes(tensor, -4, -2) if time_axis else np.swapaxes(tensor, -3, -1)
+
+
+def from_lava_layout(tensor: np.ndarray, time_axis: bool = True) -> np.ndarray:
+    """(..., W, H, C, T) -> (..., C, H, W, T) (``time_axis=False``: without T): the inverse of
+    :func:`to_lava_layout` (the same axis swap)."""
+    return to_lava_layout(tensor, time_axis)
 
 
 @dataclass(frozen=True)

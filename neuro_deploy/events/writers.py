@@ -19,7 +19,7 @@ from neuro_deploy.events.types import EVENT_DTYPE
 
 
 def encode_atis_bin(events: np.ndarray) -> bytes:
-    """Inverse of :func:`~neuro_deploy.events.readers.decode_atis_bin`: 5 bytes per event;
+    """Inverse of :func:`~neuro_deploy.events.formats.atis.decode_atis_bin`: 5 bytes per event;
     timestamps >= 2^23 µs are written with ``y = 240`` overflow words (2^13 µs each)."""
     t = events["t"].astype(np.int64)
     if len(t) and (t.min() < 0 or np.any(np.diff(t) < 0)):

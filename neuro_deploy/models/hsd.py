@@ -71,7 +71,6 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
     import torch
     import torch.nn.functional as F
 
-    from neuro_deploy.models import TrainConfig
     from neuro_deploy.models.pretrain import build_ann, calibrate_transfer, transfer_to_slayer
     from neuro_deploy.models.slayer_model import build_model
 

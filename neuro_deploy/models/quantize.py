@@ -143,7 +143,7 @@ class LayerQuantizer:
         self.exponent, self.spec = int(exponent), spec
 
     def __call__(self, weight: Any, descale: bool = False) -> Any:
-        from neuro_deploy.models.slayer_model import import_slayer
+        from neuro_deploy._compat import import_slayer
 
         s = 2.0 ** self.exponent
         q = import_slayer().utils.quantize(weight, step=2 / s).clamp(

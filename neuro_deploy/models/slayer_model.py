@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from neuro_deploy._compat import import_slayer  # noqa: F401  (public here too)
 from neuro_deploy.errors import BadInputError, CheckpointError
 from neuro_deploy.models.quantize import SLAYER_EXPONENT, LayerQuantizer, QuantSpec, choose_exponent
 
@@ -38,17 +39,6 @@ CHECKPOINT_VERSION = 2          #: 2: quantization mode, exponents and QuantSpec
 
 #: Quantization modes of the forward pass (code stored in the ``quant_mode`` buffer).
 QUANT_MODES: dict[str, int] = {"slayer": 0, "float": 1, "qat": 2}
-
-
-def import_slayer():
-    """Import lava-dl's slayer quietly (it prints a notice at import)."""
-    import neuro_deploy  # noqa: F401  (Python 3.11 shim for Lava)
-
-    from neuro_deploy._compat import quiet_imports
-
-    with quiet_imports():
-        import lava.lib.dl.slayer as slayer
-    return slayer
 
 
 @dataclass
@@ -77,6 +67,10 @@ class ModelConfig:
         d["conv"] = tuple(tuple(c) for c in d.get("conv", ()))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+    def build(self) -> Any:
+        """A fresh, randomly initialised network of this configuration (:func:`build_model`)."""
+        return build_model(self)
 
 
 @dataclass

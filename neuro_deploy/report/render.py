@@ -233,7 +233,8 @@ def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] |
         out.append(_html_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]))
         out.append(f"<p>Uncertainty band: {html.escape(r.get('band_basis', ''))}.</p>")
         for title, b64 in figures(r, raster):
-            out.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
+            out.append(f"<h3>{html.escape(title)}</h3>"
+                       f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
         out.append("<h3>Layers and fit</h3>" + _html_table(
             [[l.get(k) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS]))
         out.append("<h3>Per-core mapping (largest core of each layer, output layer first)</h3>"

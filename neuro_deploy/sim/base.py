@@ -166,7 +166,14 @@ def fit_input_length(x: np.ndarray, steps: int, how: str = "exact", what: str = 
                      x.shape[:-1] + (steps,), x.shape)
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {}
+#: Backends by name: a factory, or a ``"module:attr"`` path imported on first use (entry-point
+#: style: the implementations import this module and register themselves with
+#: :func:`register_backend`; this module never imports them, so there is no import circle).
+BACKENDS: dict[str, Callable[[], Backend] | str] = {
+    "fast": "neuro_deploy.sim.fast:FastBackend",
+    "lava": "neuro_deploy.sim.lava:LavaBackend",
+    "float": "neuro_deploy.sim.float_model:FloatBackend",
+}
 
 
 def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[], Backend]]:
@@ -177,17 +184,20 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
 
 
 def backend_names() -> list[str]:
-    """Names of the registered backends."""
-    import neuro_deploy.sim.fast  # noqa: F401  (registers)
-    import neuro_deploy.sim.float_model  # noqa: F401
-    import neuro_deploy.sim.lava  # noqa: F401
-
+    """Names of the backends (registered or listed as ``"module:attr"``; none is imported)."""
     return sorted(BACKENDS)
 
 
 def get_backend(name: str) -> Backend:
     """A backend by name: ``fast`` (bit-exact numpy), ``lava`` (Loihi2SimCfg fixed_pt) or
     ``float`` (a checkpoint's SLAYER model in torch)."""
+    import importlib
+
     if name not in backend_names():
         raise UnknownNameError("backend", name, BACKENDS)
-    return BACKENDS[name]()
+    entry = BACKENDS[name]
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        BACKENDS[name] = entry
+    return entry()

@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuro_deploy.netx.spec import NetSpec
+
+if TYPE_CHECKING:
+    from neuro_deploy.netx.export import Agreement
 
 
 @dataclass
@@ -45,9 +50,9 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
     """Simulate (B, C, H, W, T) spike tensors; sample *b* uses its first ``lengths[b]``
     input steps (default ``T``) and runs ``lengths[b] + len(net)`` steps (module docstring)."""
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
-    from neuro_deploy.netx.export import encode_for_net
+    from neuro_deploy.netx.spec import encode_for_net
     from neuro_deploy.sim import RunSpec, get_backend
-    from neuro_deploy.sim.fast import _source_spikes
+    from neuro_deploy.sim.fast import source_spikes
 
     b, t_in = tensors.shape[0], tensors.shape[-1]
     lens = np.full(b, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
@@ -64,7 +69,7 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
                    lengths=None if (run_steps == steps).all() else run_steps)
     res = get_backend(backend).run(net, spec)
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    counts = count_activity(net, trains, _source_spikes(spec, net, steps)
+    counts = count_activity(net, trains, source_spikes(spec, net, steps)
                             if net.layers[0].kind != "input" else None, lengths=spec.lengths)
     return TensorRun(trains, counts, run_steps)
 
@@ -100,3 +105,22 @@ def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | No
     return DeployedEval(backend, n, steps, pred, np.concatenate(counts_out) if counts_out else
                         np.zeros((0, 0)), acc, merge_counts(runs), time.perf_counter() - t0,
                         np.concatenate(lasts, axis=1) if lasts else None, lens + len(net))
+
+
+def verify_agreement(model: Any, net_path: str | Path, inputs: np.ndarray) -> Agreement:
+    """The float model (backend ``float``) and the netx network (backend ``fast``) on the
+    same (N, C, H, W, T) spikes, each padded with one empty step per layer
+    (:func:`evaluate_deployed`, one function for both): their agreement in predicted class
+    and output spike counts. This is the check every export runs before its file is kept."""
+    from neuro_deploy.netx.export import Agreement
+    from neuro_deploy.netx.spec import load_netx
+    from neuro_deploy.sim.float_model import float_net
+
+    fl = evaluate_deployed(float_net(model), inputs, None, backend="float")
+    fx = evaluate_deployed(load_netx(net_path), inputs, None, backend="fast")
+    fc, xc = fl.output_counts, fx.output_counts
+    return Agreement(samples=len(inputs), steps=int(inputs.shape[-1]),
+                     class_agreement=float(np.mean(fl.predictions == fx.predictions)),
+                     output_count_exact=float(np.mean((fc == xc).all(-1))),
+                     output_count_mae=float(np.mean(np.abs(fc - xc))),
+                     float_predictions=fl.predictions.tolist(), fixed_predictions=fx.predictions.tolist())

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 
+from neuro_deploy.events.tensor import from_lava_layout, to_lava_layout
 from neuro_deploy.netx.spec import LayerSpec, NetSpec
 from neuro_deploy.sim import fixed_point as fx
 from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, register_backend, validate_run
@@ -42,7 +43,7 @@ def to_time_major(x: np.ndarray) -> np.ndarray:
 def lava_to_internal(x: np.ndarray, ndim_shape: int) -> np.ndarray:
     """(B, W,H,C, T) -> (B, C*H*W, T); 1-D shapes pass through."""
     if ndim_shape == 3:
-        x = np.transpose(x, (0, 3, 2, 1, 4))
+        x = from_lava_layout(x)
     return x.reshape(x.shape[0], -1, x.shape[-1])
 
 
@@ -50,26 +51,24 @@ def internal_to_lava(x: np.ndarray, shape_chw: tuple[int, ...]) -> np.ndarray:
     """(B, N, T) -> (B,) + lava shape + (T,)."""
     b, _, t = x.shape
     if len(shape_chw) == 3:
-        return np.transpose(x.reshape((b,) + tuple(shape_chw) + (t,)), (0, 3, 2, 1, 4))
+        return to_lava_layout(x.reshape((b,) + tuple(shape_chw) + (t,)))
     return x.reshape(b, -1, t)
 
 
-def _layer_bias(layer: LayerSpec, override: np.ndarray | None) -> np.ndarray | int:
-    """Bias mantissa broadcast to (N,) in C,H,W order, as netx's ``_neuron`` does."""
-    shape_chw = layer.shape_chw
-    if override is not None:
-        b = np.broadcast_to(np.asarray(override), layer.lava_shape)
-        if len(shape_chw) == 3:
-            b = np.transpose(b, (2, 1, 0))
-        return fx.effective_bias(np.asarray(b, dtype=np.int64).astype(np.int32).reshape(-1),
-                                 layer.neuron.bias_exp)
-    if layer.bias is None:
+def neuron_bias(layer: LayerSpec, override: np.ndarray | None = None) -> np.ndarray | int:
+    """What each neuron adds per step from its bias, (N,) int32 in C,H,W order (0: no bias):
+    the mantissas broadcast as netx does (:meth:`~neuro_deploy.netx.spec.LayerSpec.bias_chw`,
+    ``override`` = ``--input-bias``), scaled as the neuron model scales them - CUBA
+    ``bias_mant << bias_exp`` (:func:`~neuro_deploy.sim.fixed_point.effective_bias`), SDNN
+    ``bias << (spike_exp + state_exp)`` (netx's per-neuron/channel broadcast, then Lava's
+    ``PySigmaDeltaModelFixed`` scaling)."""
+    b = layer.bias_chw(override)
+    if b is None:
         return 0
-    b = np.asarray(layer.bias)
-    if len(shape_chw) == 3 and b.ndim == 1 and b.size == shape_chw[0]:
-        b = np.broadcast_to(b.reshape(-1, 1, 1), shape_chw)
-    b = np.broadcast_to(b, shape_chw if b.ndim else ()).astype(np.int32)
-    return fx.effective_bias(np.broadcast_to(b, shape_chw).reshape(-1), layer.neuron.bias_exp)
+    nr = layer.neuron
+    if nr.kind == "cuba":
+        return fx.effective_bias(b, nr.bias_exp)
+    return (b.astype(np.int64) << (nr.spike_exp + nr.state_exp)).astype(np.int32)
 
 
 def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
@@ -177,7 +176,7 @@ def _input_layer_current(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     return to_time_major(data)
 
 
-def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     """What the source ring buffer sends to the first synapse, (T, B, N): bool when that
     synapse takes binary spikes (any nonzero is a spike, as Lava's ``astype(bool)``),
     int32 otherwise."""
@@ -220,18 +219,6 @@ def _run_cuba(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                     nr.du, nr.dv, nr.vth, reset_interval, reset_phase)
 
 
-def _sdnn_bias(layer: LayerSpec) -> np.ndarray | int:
-    """SigmaDelta bias: netx's per-neuron/channel broadcast, then ``x 2^(spike_exp+state_exp)``."""
-    if layer.bias is None:
-        return 0
-    shape = layer.shape_chw
-    b = np.asarray(layer.bias).astype(np.int32).astype(np.int64)
-    if len(shape) == 3 and b.ndim == 1 and b.size == shape[0]:
-        b = np.broadcast_to(b.reshape(-1, 1, 1), shape)
-    b = np.broadcast_to(b, shape).reshape(-1) << (layer.neuron.spike_exp + layer.neuron.state_exp)
-    return b.astype(np.int32)
-
-
 def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Lava ``delta_dynamics``: ``d = x - act + residue``; ``s = d if |d| >= vth else 0``;
@@ -247,7 +234,7 @@ def _run_sigma_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
     encode against the previous ``act`` with ``vth << 12``; send ``s >> state_exp``."""
     nr = layer.neuron
     vth = np.int32(nr.vth << (nr.spike_exp + nr.state_exp))
-    b = _sdnn_bias(layer)
+    b = bias                                 # neuron_bias: x 2^(spike_exp + state_exp)
     steps, batch, n = a_in.shape
     sigma = np.zeros((batch, n), np.int32)
     act = np.zeros((batch, n), np.int32)
@@ -321,10 +308,10 @@ def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
         if layer.kind == "input":
             a_in = _input_layer_current(spec, net, steps)
         else:
-            s_in = upstream if upstream is not None else _source_spikes(spec, net, steps)
+            s_in = upstream if upstream is not None else source_spikes(spec, net, steps)
             a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(
                 layer, s_in, steps)
-        bias = _layer_bias(layer, spec.input_bias if layer.kind == "input" else None)
+        bias = neuron_bias(layer, spec.input_bias if layer.kind == "input" else None)
         phase = None
         if spec.reset_interval is not None:
             phase = (spec.reset_offset + 1 + layer.index) % spec.reset_interval

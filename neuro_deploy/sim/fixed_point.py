@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-UV_BITS = 24
+from neuro_deploy.loihi_format import LOIHI2
+
+UV_BITS = LOIHI2.state_bits       # 24
 MAX_UV = 2 ** (UV_BITS - 1)       # 2^23
-DECAY_SHIFT = 12                  # decays are 12-bit, MSB-aligned
+DECAY_SHIFT = LOIHI2.decay_bits   # decays are 12-bit, MSB-aligned
 DECAY_UNITY = 2 ** DECAY_SHIFT    # 4096
-VTH_SHIFT = 6                     # threshold and activation are MSB-aligned by 6 bits
-ACT_SHIFT = 6
+VTH_SHIFT = LOIHI2.vth_shift      # threshold and activation are MSB-aligned by 6 bits
+ACT_SHIFT = LOIHI2.vth_shift
 DS_OFFSET = 1                     # current decay offset register (du + 1)
 DM_OFFSET = 0
 

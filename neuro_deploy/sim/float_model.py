@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ class FloatNet(NetSpec):
     """A checkpoint's float model with the layer view of its netx export."""
 
     model: Any = None
+    meta: dict = field(default_factory=dict)     #: the checkpoint's metadata (its split, history ...)
 
     def run_trains(self, x: np.ndarray) -> list[np.ndarray]:
         """(B, N_in, T) C,H,W-flattened spikes -> per-layer (T, B, N) bool spike trains."""
@@ -65,13 +66,16 @@ def float_net(model: Any, path: str | Path = "<model>") -> FloatNet:
 
 def network_meta(net: NetSpec) -> dict[str, Any]:
     """The training metadata of a network: a netx file's ``neuro_deploy`` group
-    (:func:`~neuro_deploy.netx.meta.read_meta`), or a checkpoint's own config for a
-    :class:`FloatNet` - so both get one binning (:func:`~neuro_deploy.netx.meta.binning_for`)."""
+    (:func:`~neuro_deploy.netx.meta.read_meta`), or a checkpoint's own config and split for a
+    :class:`FloatNet` - so both get one binning (:func:`~neuro_deploy.netx.meta.binning_for`)
+    and one split (:func:`~neuro_deploy.data.splits.recorded_split`)."""
     if isinstance(net, FloatNet):
         cfg = net.model.config
+        from neuro_deploy.netx.meta import split_meta
+
         return {"dt_us": cfg.dt_us, "num_steps": cfg.num_steps,
                 "time_origin": getattr(cfg, "time_origin", "zero"),
-                "input_shape_chw": list(net.input_shape_chw)}
+                "input_shape_chw": list(net.input_shape_chw), **split_meta(net.meta)}
     from neuro_deploy.netx.meta import read_meta
 
     return read_meta(net.path)
@@ -86,8 +90,10 @@ def load_network(path: str | Path) -> NetSpec:
     if is_checkpoint(path):
         from neuro_deploy.models import load_checkpoint
 
-        model, _, _ = load_checkpoint(path)
-        return float_net(model, path)
+        model, _, meta = load_checkpoint(path)
+        net = float_net(model, path)
+        net.meta = dict(meta)
+        return net
     from neuro_deploy.netx.spec import load_netx
 
     return load_netx(path)

@@ -27,9 +27,9 @@ from neuro_deploy.sim.base import RunResult, RunSpec, register_backend, validate
 
 def import_lava():
     """Import netx and Lava's run configuration, with the fix hint on failure."""
-    import neuro_deploy  # noqa: F401  (installs the Python 3.11 shim)
+    from neuro_deploy._compat import lava_compat, quiet_imports
 
-    from neuro_deploy._compat import quiet_imports
+    lava_compat.install()                # the Python 3.11 shim for Lava (idempotent)
 
     try:
         with quiet_imports():

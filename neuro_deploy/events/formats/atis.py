@@ -22,6 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
+from neuro_deploy.errors import CorruptRecordingError
 from neuro_deploy.events.formats.common import EventStream, iter_words
 from neuro_deploy.events.plausibility import FormatLimits
 from neuro_deploy.events.readers import register_reader
@@ -44,6 +45,14 @@ def decode_atis_words(words: np.ndarray, overflows_before: int = 0) -> tuple[np.
         keep = ~overflow
         x, y, t, p = x[keep], y[keep], t[keep], p[keep]
     return make_events(x, y, t, p), count
+
+
+def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
+    """Decode N-MNIST 40-bit bytes (a whole file's ``uint8`` array) into events."""
+    if raw.size % 5:
+        raise CorruptRecordingError(path, raw.size - raw.size % 5,
+                                    f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event")
+    return decode_atis_words(raw.reshape(-1, 5))[0]
 
 
 #: x is 8 bits, y = 240 is the overflow marker: no record may exceed this without a declared sensor
