@@ -908,8 +908,6 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing
 @writes_output("out")
 def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None, as_json: bool) -> None:
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
-    from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.types import SensorSize
     from neuro_deploy.events.writers import holds_triggers, write_events
 
     rec, size = _read_recording(file, fmt, sensor_size)
@@ -941,8 +939,6 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
 def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
     """Accumulated ON/OFF image, time surface and event-rate plot of a recording."""
     from neuro_deploy.events.plot import plot_recording
-    from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.types import SensorSize
 
     rec, size = _read_recording(file, fmt, sensor_size)
     plot_recording(rec, out, size)

@@ -104,8 +104,6 @@ def test_pace_without_teacher_is_a_typed_error(small):
         distill("pace", x, y, DistillConfig(ipc=1, iterations=1, progress=False), teacher=[])
 
 
-@pytest.mark.xfail(strict=False, reason="after the QAT default recipe merge the teacher count reported by distill "
-                   "changed; to be re-checked (issue 17 branch reworks distill)")
 def test_distill_cli_pace_trains_its_teachers(tmp_path):
     r = CliRunner().invoke(main, ["distill", "--method", "pace", "--ipc", "1", "--dt-us", "20000", "--steps", "15",
                                   "--teacher-epochs", "2", "--iterations", "3", "-o", str(tmp_path / "p.npz"),
