@@ -23,7 +23,7 @@ TALLY_FIELDS = ("outside", "backward", "run", "max_run", "last_t", "have_last", 
                 "max_run_t")
 
 # error codes returned by the decoders
-OK, NEED_ROOM, TRUNCATED, X_OVERFLOW, Y_OVERFLOW, BAD_LZ4, BAD_PACKET, UNKNOWN_STREAM, BAD_IDENTIFIER = range(9)
+OK, NEED_ROOM, TRUNCATED, X_OVERFLOW, Y_OVERFLOW, BAD_LZ4, BAD_PACKET, UNKNOWN_STREAM, BAD_IDENTIFIER, NEED_DATA = range(10)
 ERRORS = {TRUNCATED: "truncated", X_OVERFLOW: "x beyond the sensor width", Y_OVERFLOW: "y beyond the sensor height",
           BAD_LZ4: "corrupt LZ4 data", BAD_PACKET: "corrupt packet", UNKNOWN_STREAM: "packet of an unknown stream id",
           BAD_IDENTIFIER: "the packet's stream id and its flatbuffer identifier do not match"}
@@ -125,7 +125,7 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     cap = ev.shape[0] - 12
     if compat:
         have_high = 1
-    t = (loops << 24) | (t_high << 12) | t_low
+    t = (loops << 24) + (t_high << 12) + t_low
     s = tally_begin(st)
     i = i0
     nw = words.shape[0]
@@ -147,7 +147,7 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
             t_low = lo
             if compat:
                 t_high = last_high + low_ovfs
-            t = (loops << 24) | (t_high << 12) | t_low
+            t = (loops << 24) + (t_high << 12) + t_low
         elif kind == 0x4 or kind == 0x5:
             bits = 12 if kind == 0x4 else 8
             if have_high:
@@ -178,7 +178,7 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
                 t_high = hi
                 last_high = hi
                 have_high = 1
-            t = (loops << 24) | (t_high << 12) | t_low
+            t = (loops << 24) + (t_high << 12) + t_low
         elif kind == 0xA:
             if have_high:
                 if nt >= trig.shape[0]:
@@ -531,18 +531,22 @@ def aedat4_emit(data, base, length, ev, n, s):
 
 
 @numba.njit(cache=True)
-def aedat4_decode(buf, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scratch, st, w, h):
+def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scratch, st, w, h):
     """Packets of an AEDAT 4.0 file from byte ``pos``: (int32 stream id, int32 size, data),
     data LZ4-framed when ``lz4``, else plain; up to ``stop`` (the header's data-table
-    position, -1 = none: then the end of the file). Events of stream ``ev_id`` go to ``ev``
-    (t int64, x int16, y int16, on bool per 16-byte Event); packets of other streams are
-    counted in ``counts`` by their kind code (``kinds``, index of their id in ``ids``),
-    not decompressed. Returns (events, position, status, error position, scratch):
-    status NEED_ROOM when the next packet's events do not fit (``pos`` at that packet)."""
+    position, -1 = none: then the end of the file, ``size`` bytes). ``buf`` holds the
+    file's bytes from ``base`` on. Events of stream ``ev_id`` go to ``ev`` (t int64, x
+    int16, y int16, on bool per 16-byte Event); packets of other streams are counted in
+    ``counts`` by their kind code (``kinds``, index of their id in ``ids``), not
+    decompressed. Returns (events, position, status, error position or bytes needed,
+    scratch): status NEED_ROOM when the next packet's events do not fit in ``ev``,
+    NEED_DATA when the next packet is not all in ``buf`` (then the 4th value is its size);
+    ``pos`` is at that packet."""
     n = 0
     s = tally_begin(st)
     status = OK
     epos = -1
+    end = base + buf.shape[0]
     while True:
         if stop > -1 and pos == stop:
             break
@@ -553,10 +557,16 @@ def aedat4_decode(buf, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scra
         if pos + 8 > size:
             status, epos = TRUNCATED, pos
             break
-        sid = u32(buf, pos)
-        plen = u32(buf, pos + 4)
+        if pos + 8 > end:
+            status, epos = NEED_DATA, 8
+            break
+        sid = u32(buf, pos - base)
+        plen = u32(buf, pos - base + 4)
         if pos + 8 + plen > size:
             status, epos = TRUNCATED, pos
+            break
+        if pos + 8 + plen > end:
+            status, epos = NEED_DATA, 8 + plen
             break
         k = -1
         for j in range(ids.shape[0]):
@@ -570,13 +580,13 @@ def aedat4_decode(buf, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scra
             pos += 8 + plen
             continue
         if lz4:
-            scratch, length = lz4_frames(buf, pos + 8, pos + 8 + plen, scratch)
+            scratch, length = lz4_frames(buf, pos - base + 8, pos - base + 8 + plen, scratch)
             if length < 0:
                 status, epos = BAD_LZ4, pos
                 break
             count, s = aedat4_emit(scratch, 0, length, ev, n, s)
         else:
-            count, s = aedat4_emit(buf, pos + 8, plen, ev, n, s)
+            count, s = aedat4_emit(buf, pos - base + 8, plen, ev, n, s)
         if count == -3:
             status = NEED_ROOM
             break
@@ -590,3 +600,143 @@ def aedat4_decode(buf, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scra
         pos += 8 + plen
     tally_end(st, s, ev, 0, n, w, h)
     return n, pos, status, epos, scratch
+
+
+# ----------------------------------------------------------------------------- encoders (writers)
+@numba.njit(cache=True)
+def evt2_encode(x, y, t, p, out):
+    """Sorted events -> EVT 2.0 words in ``out`` (room for 2 per event): a TIME_HIGH word
+    whenever ``t >> 6`` changes, then one CD word per event. Returns the word count."""
+    k = 0
+    last = -1
+    for i in range(t.shape[0]):
+        hi = t[i] >> 6
+        if hi != last:
+            out[k] = (0x8 << 28) | (hi & 0x0FFFFFFF)
+            k += 1
+            last = hi
+        out[k] = ((p[i] & 1) << 28) | ((t[i] & 0x3F) << 22) | ((x[i] & 0x7FF) << 11) | (y[i] & 0x7FF)
+        k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def evt3_encode(x, y, t, p, out):
+    """Sorted events -> EVT 3.0 words in ``out`` (room for 4 per event): TIME_HIGH /
+    TIME_LOW when they change, ADDR_Y when y changes, one ADDR_X per event. Returns the count."""
+    k = 0
+    last_hi = -1
+    last_lo = -1
+    last_y = -1
+    for i in range(t.shape[0]):
+        hi = (t[i] >> 12) & 0xFFF
+        lo = t[i] & 0xFFF
+        if (t[i] >> 12) != last_hi:
+            out[k] = (0x8 << 12) | hi
+            k += 1
+            last_hi = t[i] >> 12
+            last_lo = -1
+        if lo != last_lo:
+            out[k] = (0x6 << 12) | lo
+            k += 1
+            last_lo = lo
+        if y[i] != last_y:
+            out[k] = y[i] & 0x7FF
+            k += 1
+            last_y = y[i]
+        out[k] = (0x2 << 12) | ((p[i] & 1) << 11) | (x[i] & 0x7FF)
+        k += 1
+    return k
+
+
+@numba.njit(cache=True)
+def es_encode(x, y, t, p, height, out):
+    """Sorted events -> Event Stream 2.0 DVS bytes in ``out`` (room for 5 + dt // 127 per
+    event): ``0xFF`` per 127 us of delay, then ``dt << 1 | p``, x, ``height - 1 - y``
+    (little-endian uint16). Returns the byte count."""
+    k = 0
+    last = t[0] if t.shape[0] else 0
+    for i in range(t.shape[0]):
+        dt = t[i] - last
+        last = t[i]
+        while dt >= 127:
+            out[k] = 0xFF
+            k += 1
+            dt -= 127
+        yy = height - 1 - y[i]
+        out[k] = (dt << 1) | (p[i] & 1)
+        out[k + 1] = x[i] & 0xFF
+        out[k + 2] = (x[i] >> 8) & 0xFF
+        out[k + 3] = yy & 0xFF
+        out[k + 4] = (yy >> 8) & 0xFF
+        k += 5
+    return k
+
+
+@numba.njit(cache=True)
+def lz4_compress(src, dst):
+    """LZ4 block compression (greedy, 4096-entry hash of 4-byte sequences, as LZ4's fast
+    mode) of ``src`` into ``dst`` (room: ``len(src) + len(src) // 255 + 16``); returns the
+    compressed length. The last 5 bytes are literals and no match starts in the last 12,
+    as the block format requires."""
+    n = src.shape[0]
+    table = np.full(4096, -1, np.int64)
+    anchor = 0
+    i = 0
+    d = 0
+    while i < n - 12:
+        seq = u32(src, i)
+        hsh = ((seq * 2654435761) & 0xFFFFFFFF) >> 20
+        ref = table[hsh]
+        table[hsh] = i
+        if ref < 0 or i - ref > 65535 or u32(src, ref) != seq:
+            i += 1
+            continue
+        ml = 4
+        while i + ml < n - 5 and src[ref + ml] == src[i + ml]:
+            ml += 1
+        lit = i - anchor
+        token = d
+        d += 1
+        if lit >= 15:
+            r = lit - 15
+            while r >= 255:
+                dst[d] = 255
+                d += 1
+                r -= 255
+            dst[d] = r
+            d += 1
+        for j in range(lit):
+            dst[d + j] = src[anchor + j]
+        d += lit
+        dst[d] = (i - ref) & 0xFF
+        dst[d + 1] = (i - ref) >> 8
+        d += 2
+        m = ml - 4
+        if m >= 15:
+            r = m - 15
+            while r >= 255:
+                dst[d] = 255
+                d += 1
+                r -= 255
+            dst[d] = r
+            d += 1
+        dst[token] = (min(lit, 15) << 4) | min(m, 15)
+        i += ml
+        anchor = i
+    lit = n - anchor
+    token = d
+    d += 1
+    if lit >= 15:
+        r = lit - 15
+        while r >= 255:
+            dst[d] = 255
+            d += 1
+            r -= 255
+        dst[d] = r
+        d += 1
+    for j in range(lit):
+        dst[d + j] = src[anchor + j]
+    d += lit
+    dst[token] = min(lit, 15) << 4
+    return d

@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-from neuro_deploy.events.formats.common import EventStream, iter_words
+from neuro_deploy.events.formats.common import EventStream, decode_words
 from neuro_deploy.events.plausibility import FormatLimits, Tally
 from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
@@ -60,11 +60,14 @@ def open_atis_bin(path: Path, head: bytes | None = None, **_: str) -> EventStrea
 
         over = 0
         st, w, h = tally.fused()
-        for _, words in iter_words(path, 0, dt, cb, "40-bit event", head):
-            ev = np.empty(len(words), EVENT_DTYPE)
-            n, over = atis_decode(words, over, ev, st, w, h)
+
+        def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+            nonlocal over
+            n, over = atis_decode(words, over, out, st, w, h)
             tally.add(n)
-            yield ev[:n]
+            return n, len(words)
+
+        yield from decode_words(path, 0, dt, cb, "40-bit event", head, decode)
 
     size = None
     whole = head is not None and len(head) < HEAD_BYTES

@@ -258,6 +258,87 @@ def iter_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int,
                                                      f"of a {dtype.itemsize}-byte {what}")
 
 
+#: bytes of file decoded per kernel call: small enough to stay in cache while it is
+#: decoded, large enough that calls cost nothing
+BLOCK_BYTES = 1 << 20
+
+
+class FileBlocks:
+    """A file's bytes for the compiled decoders, without copies: a read-only memory map
+    of the file (its pages come straight from the page cache), or ``head`` when the whole
+    file is in it (then nothing is read again). :meth:`read` returns read-only uint8
+    views, so one compiled specialization of each decoder serves every file.
+
+    (A file truncated by another process while it is mapped would fault; recordings
+    being decoded are not expected to change underneath.)"""
+
+    def __init__(self, path: Path, head: bytes | None = None, block_bytes: int | None = None):
+        self.path = path
+        self.block_bytes = block_bytes or BLOCK_BYTES
+        if head is not None and len(head) < HEAD_BYTES:
+            self.data = np.frombuffer(head, np.uint8)
+        else:
+            import mmap
+
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+                self.data = (np.frombuffer(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ), np.uint8) if size
+                             else np.zeros(0, np.uint8))
+            self.data.flags.writeable = False
+        self.size = len(self.data)
+
+    def read(self, pos: int, n: int) -> np.ndarray:
+        """Up to ``n`` bytes from ``pos`` (fewer at the end of the file), uint8, read-only."""
+        return self.data[pos:pos + max(0, n)]
+
+    def close(self) -> None:
+        self.data = np.zeros(0, np.uint8)       # the map closes when no view holds it
+
+    def __enter__(self) -> "FileBlocks":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def decode_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int, what: str,
+                 head: bytes | None, decode: Callable[[np.ndarray, np.ndarray], tuple[int, int]],
+                 room_per_word: int = 1) -> Iterator[np.ndarray]:
+    """Fixed-size words after ``offset`` decoded into one events array per ``chunk_bytes``
+    of file (the whole file: one array, no concatenation). The file is read by
+    :data:`BLOCK_BYTES` blocks into a reused buffer; ``decode(words, out)`` writes events
+    to ``out`` and returns (events written, words used) - fewer words when ``out`` is full,
+    then the array grows. ``room_per_word`` events per word are allotted first. A
+    truncated last word raises :class:`CorruptRecordingError` after the whole words."""
+    size_w = dtype.itemsize
+    base, sub = dtype.subdtype or (dtype, ())         # e.g. (uint8, (5,)): 2-D words
+    with FileBlocks(path, head) as blocks:
+        body = max(0, blocks.size - offset)
+        whole_end = offset + body - body % size_w
+        per_chunk = max(1, chunk_bytes // size_w) * size_w
+        per_block = max(1, blocks.block_bytes // size_w) * size_w
+        for c0 in range(offset, whole_end, per_chunk):
+            c1 = min(whole_end, c0 + per_chunk)
+            ev = np.empty(((c1 - c0) // size_w) * room_per_word + 16, EVENT_DTYPE)
+            n = 0
+            for b0 in range(c0, c1, per_block):
+                words = blocks.read(b0, min(per_block, c1 - b0)).view(base).reshape((-1,) + sub)
+                i = 0
+                while i < len(words):
+                    k, used = decode(words[i:], ev[n:])
+                    n += k
+                    i += used
+                    if i < len(words):                          # out of room: grow
+                        grown = np.empty(2 * len(ev), EVENT_DTYPE)
+                        grown[:n] = ev[:n]
+                        ev = grown
+            if n:
+                yield ev[:n]
+    if body % size_w:
+        raise CorruptRecordingError(path, whole_end, f"truncated: {body % size_w} trailing byte(s) "
+                                                     f"of a {size_w}-byte {what}")
+
+
 def guessed_size(events: np.ndarray) -> SensorSize | None:
     if not len(events):
         return None

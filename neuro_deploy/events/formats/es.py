@@ -61,30 +61,35 @@ def open_es(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     whole = len(head) < HEAD_BYTES
 
     def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
+        from neuro_deploy.events.formats.common import BLOCK_BYTES, FileBlocks
         from neuro_deploy.events.kernels import ERRORS, es_decode
 
         st, w, h = tally.fused()
-        end = len(head) if whole else path.stat().st_size
         pos, t = offset, 0
-        with open(path, "rb") as f:
+        with FileBlocks(path, head) as blocks:
+            end = blocks.size
             while pos < end:
-                if whole:
-                    block, base = np.frombuffer(head, np.uint8), 0
-                else:
-                    f.seek(pos)
-                    block, base = np.fromfile(f, np.uint8, count=min(max(cb, 64), end - pos)), pos
-                    block.flags.writeable = False     # as the view of head: one compiled kernel
-                ev = np.empty(len(block) // 5 + 1, EVENT_DTYPE)
-                n, stop, t, err, epos = es_decode(block, pos - base, len(block), t, size.width, size.height,
-                                                  kind == "atis", ev, st, w, h)
-                tally.add(n)
+                c1 = min(end, pos + max(cb, BLOCK_BYTES))     # this chunk: up to c1, + one block
+                ev = np.empty((min(end, c1 + BLOCK_BYTES) - pos) // 5 + 1, EVENT_DTYPE)
+                n, cut = 0, False
+                while pos < c1:
+                    block = blocks.read(pos, BLOCK_BYTES)
+                    k, stop, t, err, epos = es_decode(block, 0, len(block), t, size.width, size.height,
+                                                      kind == "atis", ev[n:], st, w, h)
+                    tally.add(k)
+                    n += k
+                    if err:
+                        if n:
+                            yield ev[:n]
+                        raise CorruptRecordingError(path, pos + epos, f"Event Stream: {ERRORS[err]} "
+                                                    f"{size.width}x{size.height} of its header")
+                    if stop == 0:                   # only an event cut off by the end of the file
+                        cut = True
+                        break
+                    pos += stop
                 if n:
                     yield ev[:n]
-                if err:
-                    raise CorruptRecordingError(path, base + epos, f"Event Stream: {ERRORS[err]} "
-                                                f"{size.width}x{size.height} of its header")
-                if base + stop == pos or base + len(block) == end:
-                    break                       # at most an event cut off by the end of the file
-                pos = base + stop
+                if cut:
+                    break
 
     return EventStream(str(path), "es", size, chunks, {"event_type": kind}, tallies=True)

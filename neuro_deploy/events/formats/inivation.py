@@ -318,11 +318,9 @@ def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
                 tally.update(ev)
                 yield ev
             return
-        from neuro_deploy.events.kernels import ERRORS, NEED_ROOM, OK, aedat4_decode
+        from neuro_deploy.events.formats.common import BLOCK_BYTES, FileBlocks
+        from neuro_deploy.events.kernels import ERRORS, NEED_DATA, NEED_ROOM, OK, aedat4_decode
 
-        buf = np.frombuffer(head, np.uint8) if whole else np.fromfile(path, np.uint8)
-        buf.flags.writeable = False                   # one compiled specialization for all files
-        n_bytes = min(size_b, len(buf))
         ids = np.array(list(streams), np.int64)
         kinds = np.array([KIND_NAMES.index(s["type"]) for s in streams.values()], np.int64)
         counts = np.zeros(len(KIND_NAMES), np.int64)
@@ -330,20 +328,36 @@ def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
         scratch = np.empty(1 << 16, np.uint8)
         st, w, h = tally.fused()
         pos = data_start
-        room = min(max(1024, (n_bytes - pos) // (5 if lz4 else 16) + 64), max(1024, cb // EVENT_DTYPE.itemsize))
-        while True:
-            ev = np.empty(room, EVENT_DTYPE)
-            n, pos, status, epos, scratch = aedat4_decode(buf, pos, n_bytes, stop, lz4, ids, kinds,
-                                                          ev_ids[0] if ev_ids else -1, ev, counts, scratch, st, w, h)
-            tally.add(n)
-            meta["other_packets"] = {KIND_NAMES[k]: int(c) for k, c in enumerate(counts) if c}
-            if n:
-                yield ev[:n]
-            if status == NEED_ROOM:
-                room = room if n else 2 * room
-                continue
-            if status != OK:
-                raise CorruptRecordingError(path, epos, f"AEDAT 4: {ERRORS[status]}")
-            return
+        # events per chunk: about cb bytes of file (LZ4 packs an event in ~8 bytes; plain 16)
+        per_byte = 5 if lz4 else 16
+        with FileBlocks(path, head) as blocks:
+            buf, base = blocks.read(pos, BLOCK_BYTES), pos
+            while True:
+                room = max(1024, min(blocks.size - pos, cb) // per_byte + 64)
+                ev = np.empty(room, EVENT_DTYPE)
+                n = 0
+                while True:
+                    k, pos, status, epos, scratch = aedat4_decode(
+                        buf, base, pos, blocks.size, stop, lz4, ids, kinds, ev_ids[0] if ev_ids else -1,
+                        ev[n:], counts, scratch, st, w, h)
+                    tally.add(k)
+                    n += k
+                    if status == NEED_DATA:             # next packet not in the buffer: read on
+                        buf, base = blocks.read(pos, max(BLOCK_BYTES, epos)), pos
+                        continue
+                    if status == NEED_ROOM and (n == 0 or cb >= blocks.size):
+                        grown = np.empty(2 * len(ev), EVENT_DTYPE)   # whole file: one array
+                        grown[:n] = ev[:n]
+                        ev = grown
+                        continue
+                    break
+                meta["other_packets"] = {KIND_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+                if n:
+                    yield ev[:n]
+                if status == NEED_ROOM:
+                    continue
+                if status != OK:
+                    raise CorruptRecordingError(path, epos, f"AEDAT 4: {ERRORS[status]}")
+                return
 
     return EventStream(str(path), "aedat4", size, chunks, meta, tallies=True)

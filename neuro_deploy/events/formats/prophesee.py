@@ -40,7 +40,7 @@ from typing import Iterator
 import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
-from neuro_deploy.events.formats.common import (EventStream, geometry_from_header, iter_words,
+from neuro_deploy.events.formats.common import (EventStream, decode_words, geometry_from_header,
                                                 percent_header_lines, read_percent_header)
 from neuro_deploy.events.plausibility import FormatLimits, Tally
 from neuro_deploy.events.readers import HEAD_BYTES, register_reader
@@ -97,7 +97,7 @@ NO_TRIGGERS = np.zeros((0, 3), np.int64)
 
 def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
                  timing: str = "spec", head: bytes | None = None) -> Iterator[np.ndarray]:
-    """EVT 3.0 decoded by :func:`neuro_deploy.events.kernels.evt3_decode`, block by block."""
+    """EVT 3.0 decoded by :func:`neuro_deploy.events.kernels.evt3_decode`."""
     from neuro_deploy.events.kernels import evt3_decode
 
     if timing not in EVT3_TIMINGS:
@@ -109,50 +109,49 @@ def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: T
     st, w, h = tally.fused()
     triggers: list[np.ndarray] = []
     trig = np.empty((256, 3), np.int64)
-    for _, words in iter_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word", head):
-        parts = []
-        i = 0
-        room = len(words) + 16                  # about one event per word; more room if not
-        while i < len(words):
-            ev = np.empty(room, EVENT_DTYPE)
+
+    def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+        nonlocal trig
+        n, i = 0, 0
+        while True:
             state[8] = 0
-            n, i = evt3_decode(words, i, state, ev, trig, compat, st, w, h)
-            tally.add(n)
+            k, i = evt3_decode(words, i, state, out[n:], trig, compat, st, w, h)
+            tally.add(k)
+            n += k
             if state[8]:
                 triggers.append(trig[: state[8]].copy())
-            if n:
-                parts.append(ev[:n])
-            if n > room - 13:                   # stopped for want of room: more next time
-                room *= 2
-            if state[8] == len(trig):
-                trig = np.empty((2 * len(trig), 3), np.int64)
-        if parts:
-            yield parts[0] if len(parts) == 1 else np.concatenate(parts)
+            if i >= len(words) or state[8] < len(trig):
+                return n, i                     # done, or out of room for events
+            trig = np.empty((2 * len(trig), 3), np.int64)
+
+    yield from decode_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word", head, decode)
     meta["triggers"] = np.concatenate(triggers) if triggers else NO_TRIGGERS.copy()
 
 
 def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
                  head: bytes | None = None) -> Iterator[np.ndarray]:
-    """EVT 2.0 decoded by :func:`neuro_deploy.events.kernels.evt2_decode`, block by block."""
+    """EVT 2.0 decoded by :func:`neuro_deploy.events.kernels.evt2_decode` (one event per word at most)."""
     from neuro_deploy.events.kernels import evt2_decode
 
-    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across chunks
+    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across blocks
     st, w, h = tally.fused()
     triggers: list[np.ndarray] = []
     trig = np.empty((1024, 3), np.int64)
-    for _, words in iter_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word", head):
-        ev = np.empty(len(words), EVENT_DTYPE)       # at most one event per word
+
+    def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+        nonlocal trig
         before, st_before = state.copy(), st.copy()
-        n = evt2_decode(words, state, ev, trig, st, w, h)
+        n = evt2_decode(words, state, out, trig, st, w, h)
         if state[1] > len(trig):                      # more triggers than room: once more, with room
             trig = np.empty((int(state[1]), 3), np.int64)
             state[:], st[:] = before, st_before
-            n = evt2_decode(words, state, ev, trig, st, w, h)
+            n = evt2_decode(words, state, out, trig, st, w, h)
         tally.add(n)
         if state[1]:
             triggers.append(trig[: state[1]].copy())
-        if n:
-            yield ev[:n]
+        return n, len(words)
+
+    yield from decode_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word", head, decode)
     meta["triggers"] = np.concatenate(triggers) if triggers else NO_TRIGGERS.copy()
 
 
@@ -207,11 +206,13 @@ def open_dat(path: Path, head: bytes | None = None, **_: str) -> EventStream:
 
         state = np.array([-1, 0], np.int64)          # last raw t, wraps of the uint32 us timer
         st, w, h = tally.fused()
-        for _, words in iter_words(path, offset + 2, np.dtype(("<u4", (2,))), cb, "DAT event", head):
-            ev = np.empty(len(words), EVENT_DTYPE)
-            dat_decode(words, state, ev, st, w, h)
-            tally.add(len(ev))
-            yield ev
+
+        def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+            dat_decode(words, state, out, st, w, h)
+            tally.add(len(words))
+            return len(words), len(words)
+
+        yield from decode_words(path, offset + 2, np.dtype(("<u4", (2,))), cb, "DAT event", head, decode)
 
     return EventStream(str(path), "dat", geometry_from_header(lines), chunks,
                        {"header": lines, "event_type": int(ev_type)}, tallies=True)
