@@ -89,7 +89,7 @@ def tally_end(st, s, ev, n0, n, w, h):
         st[0] += out
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def scan(ev, w, h, st):
     """Tally events decoded by something else (array containers, AEDAT 2/3)."""
     s = tally_begin(st)
@@ -111,7 +111,7 @@ def put(ev, n, x, y, t, p, s):
 
 
 # ----------------------------------------------------------------------------- Prophesee
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     """EVT 3.0 words from ``i0`` -> events; returns (events, index of the next word): it
     stops early, before a word whose events or trigger might not fit in ``ev`` / ``trig``
@@ -195,7 +195,7 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     return n, i
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def evt2_decode(words, state, ev, trig, st, w, h):
     """EVT 2.0 words -> events (at most one per word); returns the count.
     state: [t_high (-1 = none yet), triggers seen, wraps]; triggers beyond ``trig``'s
@@ -237,7 +237,7 @@ def evt2_decode(words, state, ev, trig, st, w, h):
     return n
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def dat_decode(words, state, ev, st, w, h):
     """DAT (N, 2) uint32 (t, data) -> N events. state: [last raw t (-1 = none), wraps of 2^32 us]."""
     last = state[0]
@@ -256,7 +256,7 @@ def dat_decode(words, state, ev, st, w, h):
 
 
 # ----------------------------------------------------------------------------- N-MNIST / ATIS .bin
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def atis_decode(b, over, ev, st, w, h):
     """Records (N, 5) uint8 -> events; y = 240 records add 2^13 us to all later events.
     Returns (events, overflows so far)."""
@@ -275,7 +275,7 @@ def atis_decode(b, over, ev, st, w, h):
     return n, over
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def atis_extent(b):
     """(max x, max y) over the records that are not overflow markers; (-1, -1) if none."""
     xm = -1
@@ -289,7 +289,7 @@ def atis_extent(b):
 
 
 # ----------------------------------------------------------------------------- Event Stream
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def es_decode(b, pos, end, t, width, height, atis, ev, st, w, h):
     """Event Stream 2.x DVS (``atis`` False) or ATIS bytes ``b[pos:end]`` -> events.
 
@@ -344,7 +344,7 @@ def es_decode(b, pos, end, t, width, height, atis, ev, st, w, h):
 
 
 # ----------------------------------------------------------------------------- LZ4 frames
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def lz4_block(src, s, s_end, dst, d, d_end, d_min):
     """Decompress one LZ4 block ``src[s:s_end]`` to ``dst[d:]`` (matches may reach back to
     ``d_min``: linked blocks of a frame). Returns the new ``d``, or -1 on damaged data."""
@@ -395,12 +395,12 @@ def lz4_block(src, s, s_end, dst, d, d_end, d_min):
     return d
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def u32(b, i):
     return np.int64(b[i]) | (np.int64(b[i + 1]) << 8) | (np.int64(b[i + 2]) << 16) | (np.int64(b[i + 3]) << 24)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def lz4_frames(src, s, s_end, scratch):
     """Decompress the LZ4 frames in ``src[s:s_end]`` (frame format: magic 0x184D2204,
     FLG/BD descriptor, blocks with a 4-byte size, high bit = stored uncompressed, 0 = end
@@ -474,7 +474,7 @@ def lz4_frames(src, s, s_end, scratch):
 
 
 # ----------------------------------------------------------------------------- AEDAT 4.0
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def aedat4_events(buf, base, length):
     """Locate the event vector of a size-prefixed ``EventPacket`` flatbuffer in
     ``buf[base:base+length]``: (byte offset of the first 16-byte Event, count), count -1
@@ -511,7 +511,7 @@ def aedat4_events(buf, base, length):
     return vec + 4, count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def aedat4_emit(data, base, length, ev, n, s):
     """The events of one decompressed ``EventPacket`` into ``ev[n:]``: (count, tally);
     count -1/-2 as :func:`aedat4_events`, -3 when they do not fit."""
@@ -530,7 +530,7 @@ def aedat4_emit(data, base, length, ev, n, s):
     return count, s
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts, scratch, st, w, h):
     """Packets of an AEDAT 4.0 file from byte ``pos``: (int32 stream id, int32 size, data),
     data LZ4-framed when ``lz4``, else plain; up to ``stop`` (the header's data-table
@@ -603,7 +603,7 @@ def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts
 
 
 # ----------------------------------------------------------------------------- encoders (writers)
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def evt2_encode(x, y, t, p, out):
     """Sorted events -> EVT 2.0 words in ``out`` (room for 2 per event): a TIME_HIGH word
     whenever ``t >> 6`` changes, then one CD word per event. Returns the word count."""
@@ -620,7 +620,7 @@ def evt2_encode(x, y, t, p, out):
     return k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def evt3_encode(x, y, t, p, out):
     """Sorted events -> EVT 3.0 words in ``out`` (room for 4 per event): TIME_HIGH /
     TIME_LOW when they change, ADDR_Y when y changes, one ADDR_X per event. Returns the count."""
@@ -649,7 +649,7 @@ def evt3_encode(x, y, t, p, out):
     return k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def es_encode(x, y, t, p, height, out):
     """Sorted events -> Event Stream 2.0 DVS bytes in ``out`` (room for 5 + dt // 127 per
     event): ``0xFF`` per 127 us of delay, then ``dt << 1 | p``, x, ``height - 1 - y``
@@ -673,7 +673,7 @@ def es_encode(x, y, t, p, height, out):
     return k
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def lz4_compress(src, dst):
     """LZ4 block compression (greedy, 4096-entry hash of 4-byte sequences, as LZ4's fast
     mode) of ``src`` into ``dst`` (room: ``len(src) + len(src) // 255 + 16``); returns the
@@ -740,3 +740,24 @@ def lz4_compress(src, dst):
     d += lit
     dst[token] = min(lit, 15) << 4
     return d
+
+
+# ----------------------------------------------------------------------------- binning
+@numba.njit(cache=True, nogil=True)
+def bin_events(ev, width, height, dt_us, num_steps, t0, binary, out):
+    """Events into ``out`` (2, H, W, T) uint8 (see :func:`neuro_deploy.events.tensor.bin_events`):
+    bin ``(t - t0) // dt_us``, polarity channel ``p > 0``; events outside the sensor or the
+    steps are dropped; ``binary``: 1 per occupied bin, else counts saturating at 255."""
+    for i in range(ev.shape[0]):
+        e = ev[i]
+        k = (np.int64(e.t) - t0) // dt_us
+        x = np.int64(e.x)
+        y = np.int64(e.y)
+        if k < 0 or k >= num_steps or x < 0 or x >= width or y < 0 or y >= height:
+            continue
+        c = 1 if e.p > 0 else 0
+        if binary:
+            out[c, y, x, k] = 1
+        elif out[c, y, x, k] < 255:
+            out[c, y, x, k] += 1
+    return out

@@ -202,6 +202,18 @@ def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     return to_time_major(data)
 
 
+def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+    """What the source sends to the first synapse, (T, B, N): :func:`_source_spikes`, but
+    for a dense first layer fed every step a view of ``spec.inputs`` (nonzero = spike),
+    not a copy - counting (:func:`neuro_deploy.energy.counts.count_activity`) reads it once."""
+    first = net.layers[0]
+    if (spec.inputs is not None and first.kind == "dense" and first.input_message_bits == 0
+            and spec.inputs.shape[-1] == steps):
+        x = np.asarray(spec.inputs)
+        return np.transpose(x.reshape(x.shape[0], -1, steps), (2, 0, 1))
+    return _source_spikes(spec, net, steps)
+
+
 def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                 reset_interval: int | None, reset_phase: int) -> np.ndarray:
     """Integrate (T, B, N) int32 input through the layer's neurons (see :data:`NEURON_RUNNERS`).
@@ -374,6 +386,24 @@ def gemm_rows(x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t:
     return index, np.rint(prod).astype(np.int32)
 
 
+_DENSE_WEIGHTS: dict[int, tuple] = {}
+
+
+def layer_dense_weights(layer: LayerSpec) -> fx.DenseWeights:
+    """:func:`fixed_point.dense_weights` of a layer, computed once per weight array (kept
+    while the array lives; recomputed if its values changed)."""
+    import weakref
+
+    w = layer.weight
+    key = (w.shape, int(np.sum(w, dtype=np.int64)), int(np.sum(np.abs(w), dtype=np.int64)))
+    hit = _DENSE_WEIGHTS.get(id(w))
+    if hit is None or hit[0]() is not w or hit[1] != key:
+        hit = (weakref.ref(w), key, fx.dense_weights(w))
+        _DENSE_WEIGHTS[id(w)] = hit
+        weakref.finalize(w, _DENSE_WEIGHTS.pop, id(w), None)
+    return hit[2]
+
+
 def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarray | None,
                 steps: int, reset_interval: int | None, reset_phase: int | None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -383,7 +413,7 @@ def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarr
     activity (:func:`gemm_rows`), then :func:`neuro_deploy.sim.kernels.dense_cuba`."""
     from neuro_deploy.sim.kernels import dense_cuba
 
-    dw = fx.dense_weights(layer.weight)
+    dw = layer_dense_weights(layer)
     wt = np.ascontiguousarray(dw.weight.T, dtype=np.int16)
     index, rows = gemm_rows(x, n_first, counts, wt, steps)
     bias = np.ascontiguousarray(np.broadcast_to(np.asarray(_layer_bias(layer, None), dtype=np.int32),

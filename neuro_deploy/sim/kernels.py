@@ -64,7 +64,7 @@ def cuba_update(u, v, a, bias, fu, fv, theta):
     return w, volt, False
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def cuba_run_kernel(a_in, bias, du, dv, vth, reset_interval, reset_phase, out):
     steps, batch, n = a_in.shape
     theta = np.int64(vth) << 6
@@ -101,7 +101,7 @@ def cuba_run(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
                            int(du), int(dv), int(vth), int(reset_interval or 0), int(reset_phase or 0), out)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def event_matmul_kernel(x, wt, out):
     """out[r, :] = sum over c with x[r, c] of wt[c, :]  (binary x, event-driven)."""
     rows, n_in = x.shape
@@ -129,7 +129,7 @@ def event_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out.astype(np.int64, copy=False)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def active_counts(x, n_first, every):
     """Nonzero inputs per (sample, step) of spikes ``x`` - (B, N, T) when ``n_first``,
     else (B, T, N) - for every ``every``-th sample (the others stay -1): (B, T) int64."""
@@ -153,7 +153,7 @@ def active_counts(x, n_first, every):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def gather_rows(x, n_first, rows, out):
     """out[k, :] = input vector of (sample, step) ``rows[k]`` as float (for the GEMM)."""
     for k in numba.prange(rows.shape[0]):
@@ -168,7 +168,7 @@ def gather_rows(x, n_first, rows, out):
     return out
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def dense_cuba(x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase,
                gemm_index, gemm_rows, out, counts):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
