@@ -98,43 +98,74 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
     out: list[LayerCounts] = []
     t_all, b_all = trains[0].shape[:2] if trains else (0, 0)
     valid = valid_steps(t_all, b_all, lengths)
-
-    def mask(a: np.ndarray) -> np.ndarray:
-        return a if lengths is None else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
-
-    upstream = None if inputs is None else mask(inputs)
+    upstream = inputs
     for layer, s_out in zip(net.layers, trains):
-        s_out = mask(s_out)
-        steps, batch, n = s_out.shape
-        if layer.kind == "input" or upstream is None:
-            in_tb = np.zeros((steps, batch), dtype=np.int64)
-            syn_tb = np.zeros((steps, batch), dtype=np.int64)
-            fo = np.zeros(0)
+        if layer.kind == "dense" and upstream is not None:
+            out.append(dense_counts(layer, upstream, s_out, valid))
         else:
-            active = upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0
-            fo = fanout(layer)
-            in_tb = active.sum(axis=2).astype(np.int64)
-            syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
-        fired = s_out != 0                      # graded (SDNN) messages count when nonzero
-        out_tb = fired.sum(axis=2).astype(np.int64)
-        act = fired.copy()
-        bias = np.asarray(neuron_bias(layer, input_bias if layer.kind == "input" else None))
-        if np.any(bias):
-            act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
-        if layer.kind != "input" and upstream is not None:
-            got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
-            act[1:] |= got[:-1]
-        if lengths is not None:
-            act &= valid[:, :, None]
-        out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
-                               out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
-                               active_updates=int(act.sum()),
-                               fanout_mean=float(fo.mean()) if fo.size else 0.0,
-                               synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
-                               input_spikes_per_sample=in_tb.sum(0),
-                               samples_per_step=valid.sum(1).astype(np.int64)))
+            out.append(matrix_counts(layer, upstream, s_out, valid, input_bias))
         upstream = s_out
     return out
+
+
+def matrix_counts(layer: LayerSpec, upstream: np.ndarray | None, s_out: np.ndarray, valid: np.ndarray,
+                  input_bias: np.ndarray | None = None) -> LayerCounts:
+    """One layer's counts (module docstring) by whole-batch array operations: input and
+    output spikes (T, B, N), ``valid`` (T, B) steps; ``upstream`` None for an input layer
+    or a layer without synaptic input. Any layer kind; :func:`dense_counts` is the
+    compiled equivalent for dense layers (tested against this)."""
+    def mask(a: np.ndarray) -> np.ndarray:
+        return a if valid.all() else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
+
+    s_out = mask(s_out)
+    upstream = None if upstream is None else mask(upstream)
+    steps, batch, n = s_out.shape
+    if layer.kind == "input" or upstream is None:
+        in_tb = np.zeros((steps, batch), dtype=np.int64)
+        syn_tb = np.zeros((steps, batch), dtype=np.int64)
+        fo = np.zeros(0)
+    else:
+        active = upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0
+        fo = fanout(layer)
+        in_tb = active.sum(axis=2).astype(np.int64)
+        syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
+    fired = s_out != 0                      # graded (SDNN) messages count when nonzero
+    out_tb = fired.sum(axis=2).astype(np.int64)
+    act = fired.copy()
+    bias = np.asarray(neuron_bias(layer, input_bias if layer.kind == "input" else None))
+    if np.any(bias):
+        act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
+    if layer.kind != "input" and upstream is not None:
+        got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
+        act[1:] |= got[:-1]
+    act &= valid[:, :, None]
+    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
+                       out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
+                       active_updates=int(act.sum()),
+                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
+                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
+                       input_spikes_per_sample=in_tb.sum(0),
+                       samples_per_step=valid.sum(1).astype(np.int64))
+
+
+def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, valid: np.ndarray) -> LayerCounts:
+    """:func:`matrix_counts` of a dense layer with synaptic input, by the compiled kernel
+    :func:`neuro_deploy.energy.kernels.dense_counts`: one pass over the spikes, any
+    array strides (no copies, no matrix products)."""
+    from neuro_deploy.energy.kernels import bits_of
+    from neuro_deploy.energy.kernels import dense_counts as kernel
+    steps, batch, n = s_out.shape
+    fo = fanout(layer)
+    bias = np.asarray(neuron_bias(layer))
+    counts = np.empty((4, steps, batch), dtype=np.int64)
+    kernel(upstream, s_out, np.ascontiguousarray(valid), fo, bits_of(np.asarray(layer.weight).T != 0),
+           bits_of(np.broadcast_to(bias != 0, (n,))), counts)
+    in_tb, syn_tb, out_tb, act = counts
+    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1), out_tb.sum(1),
+                       neuron_updates=int(valid.sum()) * n, active_updates=int(act.sum()),
+                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
+                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
+                       input_spikes_per_sample=in_tb.sum(0), samples_per_step=valid.sum(1).astype(np.int64))
 
 
 def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None) -> list[LayerCounts]:

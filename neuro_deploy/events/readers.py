@@ -124,12 +124,14 @@ def identify(head: bytes) -> list[ReaderInfo]:
     return [r for r in READERS.values() if r.sniff is not None and r.sniff(head)]
 
 
-def choose_reader(path: Path, fmt: str | None = None) -> ReaderInfo:
-    """The reader for ``path`` (see the module docstring for the rules)."""
+def choose_reader(path: Path, fmt: str | None = None, head: bytes | None = None) -> ReaderInfo:
+    """The reader for ``path`` (see the module docstring for the rules); ``head``: its
+    first :data:`HEAD_BYTES` when already read."""
     _load_formats()
     if fmt is not None and fmt not in READERS:
         raise UnknownNameError("event format", fmt, READERS)
-    head = _head(path)
+    if head is None:
+        head = _head(path)
     signed = identify(head)
     if fmt is not None:
         if signed and READERS[fmt] not in signed:
@@ -168,14 +170,16 @@ def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSiz
     """Open a recording for streaming (see module docstring). ``sensor_size`` is the
     user's declared sensor (``--sensor-size``): the coordinates are checked against it.
     ``options`` go to the reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     if not path.is_file():
         raise CorruptRecordingError(path, None, "no such file")
-    if path.stat().st_size == 0:
+    head = _head(path)                 # read once: signature, header, and all of a small file
+    if not head:
         stream = _empty_stream(path, fmt)
     else:
-        reader = choose_reader(path, fmt)
-        stream = reader.open(path, **options)
+        reader = choose_reader(path, fmt, head)
+        stream = reader.open(path, head=head, **options)
         stream.limits = reader.limits
     stream.declared_sensor = sensor_size
     return stream
@@ -188,9 +192,7 @@ def read_events(path: str | Path, fmt: str | None = None, *, sensor_size: Sensor
     ev = stream.read_all(keep_partial=keep_partial)
     size = stream.sensor_size
     if size is None and len(ev):
-        from neuro_deploy.events.formats.common import guessed_size
-
-        size = guessed_size(ev)
+        size = stream.extent()                  # the coordinates' extent, from the plausibility pass
     return Recording(stream.path, stream.format, ev.astype(EVENT_DTYPE, copy=False), size, stream.meta)
 
 

@@ -29,6 +29,8 @@ class TensorRun:
     trains: list[np.ndarray]          #: per layer (T, B, N), zero after each sample's run
     counts: list                      #: LayerCounts of the batch
     run_steps: np.ndarray             #: (B,) simulated steps per sample (input + drain)
+    simulate_s: float = 0.0           #: wall time of the backend run
+    count_s: float = 0.0              #: wall time of counting the activity
 
 
 @dataclass
@@ -58,20 +60,20 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
     lens = np.full(b, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
     drain = len(net)
     steps = int(lens.max()) + drain if b else drain
-    x = encode_for_net(net, tensors[..., :steps - drain])
-    if (lens < x.shape[-1]).any():                # a sample's input ends at its own length
-        x = x.copy()
-        for i, n_i in enumerate(lens):
-            x[i, ..., n_i:] = 0
-    inp = np.concatenate([x, np.zeros(x.shape[:-1] + (steps - x.shape[-1],), dtype=x.dtype)], axis=-1)
+    x = encode_for_net(net, tensors)
+    inp = np.zeros(x.shape[:-1] + (steps,), dtype=x.dtype)     # then the drain steps: no input
+    for i, n_i in enumerate(lens):                # a sample's input ends at its own length
+        inp[i, ..., :n_i] = x[i, ..., :n_i]
     run_steps = lens + drain
     spec = RunSpec(steps=steps, inputs=inp, probe="all",
                    lengths=None if (run_steps == steps).all() else run_steps)
+    t0 = time.perf_counter()
     res = get_backend(backend).run(net, spec)
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
+    t1 = time.perf_counter()
     counts = count_activity(net, trains, source_spikes(spec, net, steps)
                             if net.layers[0].kind != "input" else None, lengths=spec.lengths)
-    return TensorRun(trains, counts, run_steps)
+    return TensorRun(trains, counts, run_steps, t1 - t0, time.perf_counter() - t1)
 
 
 def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | None = None,

@@ -28,6 +28,13 @@ from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, regist
 
 SPARSE_DENSITY = 0.05
 CONV_CHUNK_BYTES = 128 * 2 ** 20
+#: input rows (one sample, one step) with at least this fraction of active inputs go to a
+#: dense float GEMM instead of event-driven accumulation: below it, adding one weight row
+#: per spike does less work than multiplying the whole row (benchmarks/fast_vs_lava.py
+#: measures both kernels on this machine and prints where they cross)
+DENSE_GEMM_DENSITY = 0.25
+#: the source input's activity is first estimated on one sample in this many
+ACTIVITY_SAMPLE_EVERY = 16
 
 
 def to_time_major(x: np.ndarray) -> np.ndarray:
@@ -176,7 +183,7 @@ def _input_layer_current(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     return to_time_major(data)
 
 
-def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     """What the source ring buffer sends to the first synapse, (T, B, N): bool when that
     synapse takes binary spikes (any nonzero is a spike, as Lava's ``astype(bool)``),
     int32 otherwise."""
@@ -192,6 +199,18 @@ def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     if data.shape[-1] != steps:
         data = data[..., np.arange(steps) % data.shape[-1]]
     return to_time_major(data)
+
+
+def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+    """What the source sends to the first synapse, (T, B, N): :func:`_source_spikes`, but
+    for a dense first layer fed every step a view of ``spec.inputs`` (nonzero = spike),
+    not a copy - counting (:func:`neuro_deploy.energy.counts.count_activity`) reads it once."""
+    first = net.layers[0]
+    if (spec.inputs is not None and first.kind == "dense" and first.input_message_bits == 0
+            and spec.inputs.shape[-1] == steps):
+        x = np.asarray(spec.inputs)
+        return np.transpose(x.reshape(x.shape[0], -1, steps), (2, 0, 1))
+    return _source_spikes(spec, net, steps)
 
 
 def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
@@ -299,12 +318,123 @@ def run_neurons_reference(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray |
     return out
 
 
+def fused_dense(layer: LayerSpec) -> bool:
+    """Whether :func:`dense_layer` runs this layer: dense, CUBA, binary input spikes, no
+    synaptic delays (the rest takes the general path, :func:`_dense_input_current` and
+    :func:`run_neurons`)."""
+    return (layer.kind == "dense" and layer.delay is None and layer.neuron.kind == "cuba"
+            and layer.input_message_bits == 0 and int(np.abs(layer.weight).max(initial=0)) < 2 ** 15)
+
+
+def source_spikes_by_sample(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+    """The source's spikes for a dense first layer without transposing: (B, N, T), any
+    integer type (nonzero = spike), inputs replayed cyclically as the ring buffer does."""
+    data = np.asarray(spec.inputs)
+    data = data.reshape(data.shape[0], -1, data.shape[-1])
+    if data.shape[-1] != steps:
+        data = data[..., np.arange(steps) % data.shape[-1]]
+    if data.dtype == np.bool_ or not np.issubdtype(data.dtype, np.integer):
+        data = data != 0
+    return data
+
+
+def gemm_rows(x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t: np.ndarray,
+              steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which (sample, step) rows of a dense layer's input go to a dense GEMM, and their
+    products: ``(index (B, T) int32, -1 = event-driven; rows (K, M) int32)``.
+
+    A row goes to the GEMM when at least :data:`DENSE_GEMM_DENSITY` of its inputs are
+    active (``counts``: measured per row, or estimated on every
+    :data:`ACTIVITY_SAMPLE_EVERY`-th sample first when ``None``). The GEMM runs in float32
+    when no partial sum can reach 2^24 (``max|w| * fan_in``: every sum is then an exactly
+    representable integer), else float64 (exact below 2^53); the event-driven kernel adds
+    int16 weights into int32 sums. Both give the same integers."""
+    from neuro_deploy.sim.kernels import active_counts, gather_rows
+
+    batch = x.shape[0]
+    n_in, m = weight_t.shape
+    index = np.full((batch, steps), -1, np.int32)
+    threshold = DENSE_GEMM_DENSITY * n_in
+    if counts is None:
+        every = max(1, min(ACTIVITY_SAMPLE_EVERY, batch))
+        sampled = active_counts(x, n_first, every)
+        if sampled[sampled >= 0].max(initial=0) < threshold:
+            return index, np.zeros((0, m), np.int32)
+        counts = active_counts(x, n_first, 1)
+    dense = counts[:, :steps - 1] >= threshold            # the last step's input arrives after the run
+    if not dense.any():
+        return index, np.zeros((0, m), np.int32)
+    rows = np.argwhere(dense)
+    exact32 = int(np.abs(weight_t).max(initial=0)) * n_in < 2 ** 24
+    ftype = np.float32 if exact32 else np.float64
+    xs = gather_rows(x, n_first, rows, np.empty((len(rows), n_in), ftype))
+    prod = xs @ weight_t.astype(ftype)
+    index[rows[:, 0], rows[:, 1]] = np.arange(len(rows), dtype=np.int32)
+    return index, np.rint(prod).astype(np.int32)
+
+
+_DENSE_WEIGHTS: dict[int, tuple] = {}
+
+
+def layer_dense_weights(layer: LayerSpec) -> fx.DenseWeights:
+    """:func:`fixed_point.dense_weights` of a layer, computed once per weight array (kept
+    while the array lives; recomputed if its values changed)."""
+    import weakref
+
+    w = layer.weight
+    key = (w.shape, int(np.sum(w, dtype=np.int64)), int(np.sum(np.abs(w), dtype=np.int64)))
+    hit = _DENSE_WEIGHTS.get(id(w))
+    if hit is None or hit[0]() is not w or hit[1] != key:
+        hit = (weakref.ref(w), key, fx.dense_weights(w))
+        _DENSE_WEIGHTS[id(w)] = hit
+        weakref.finalize(w, _DENSE_WEIGHTS.pop, id(w), None)
+    return hit[2]
+
+
+def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarray | None,
+                steps: int, reset_interval: int | None, reset_phase: int | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A :func:`fused_dense` layer for the whole batch: (B, T, M) bool spikes and (B, T)
+    spike counts. ``x`` are binary input spikes, (B, N, T) when ``n_first`` else (B, T, N);
+    per (sample, step) the synaptic sum is event-driven or a dense GEMM by measured
+    activity (:func:`gemm_rows`), then :func:`neuro_deploy.sim.kernels.dense_cuba`."""
+    from neuro_deploy.sim.kernels import dense_cuba
+
+    dw = layer_dense_weights(layer)
+    wt = np.ascontiguousarray(dw.weight.T, dtype=np.int16)
+    index, rows = gemm_rows(x, n_first, counts, wt, steps)
+    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_bias(layer), dtype=np.int32),
+                                                (layer.num_neurons,)))
+    nr = layer.neuron
+    out = np.empty((x.shape[0], steps, layer.num_neurons), dtype=np.bool_)
+    spikes = np.empty((x.shape[0], steps), dtype=np.int64)
+    limit = max(1, (2 ** 15 - 1) // max(1, int(np.abs(wt).max(initial=0))))   # int16 sums stay exact
+    dense_cuba(x, n_first, wt, limit, int(dw.weight_exp), bias, int(nr.du), int(nr.dv), int(nr.vth),
+               int(reset_interval or 0), int(reset_phase or 0), index, rows, out, spikes)
+    return out, spikes
+
+
 def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
-    """Spikes of every layer, each (T, B, N) bool, N in C,H,W order."""
+    """Spikes of every layer, each (T, B, N) bool, N in C,H,W order (a view: fused dense
+    layers keep each sample's spikes together, (B, T, N) in memory)."""
     steps = spec.steps
     layers_out: list[np.ndarray] = []
     upstream: np.ndarray | None = None
+    counts: np.ndarray | None = None                  # upstream spikes per (sample, step)
     for layer in net.layers:
+        phase = None
+        if spec.reset_interval is not None:
+            phase = (spec.reset_offset + 1 + layer.index) % spec.reset_interval
+        if fused_dense(layer) and (upstream is not None or spec.inputs is not None):
+            if upstream is None:
+                x, n_first = source_spikes_by_sample(spec, net, steps), True
+            else:
+                x, n_first = np.transpose(upstream, (1, 0, 2)), False
+            out, counts = dense_layer(layer, x, n_first, counts, steps, spec.reset_interval, phase)
+            upstream = np.transpose(out, (1, 0, 2))
+            layers_out.append(upstream)
+            continue
+        counts = None
         if layer.kind == "input":
             a_in = _input_layer_current(spec, net, steps)
         else:
@@ -312,9 +442,6 @@ def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
             a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(
                 layer, s_in, steps)
         bias = neuron_bias(layer, spec.input_bias if layer.kind == "input" else None)
-        phase = None
-        if spec.reset_interval is not None:
-            phase = (spec.reset_offset + 1 + layer.index) % spec.reset_interval
         upstream = run_neurons(layer, a_in, bias, spec.reset_interval, phase)
         layers_out.append(upstream)
     return layers_out

@@ -64,8 +64,15 @@ def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]
         raise ValueError("all-zero weight matrix: netx cannot choose a weight exponent")
     scale_bits = np.floor(np.log2(scale)) + signed
     n = 8
-    while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
-        n -= 1
+    if np.issubdtype(np.asarray(w).dtype, np.integer):
+        # w / 2^n is integral iff the n low bits of every |w| are zero: the trailing zero
+        # bits of their OR (one pass instead of eight)
+        low = int(np.bitwise_or.reduce(np.abs(np.asarray(w, dtype=np.int64)).ravel())) if np.size(w) else 0
+        while n > 0 and low % (1 << n):
+            n -= 1
+    else:
+        while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
+            n -= 1
     n -= signed
     num_weight_bits = 8 - scale_bits - n
     w = np.left_shift(w.astype(np.int32), int(scale_bits))

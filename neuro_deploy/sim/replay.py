@@ -34,6 +34,8 @@ so :func:`float_vs_deployed` compares the two recording by recording.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -128,6 +130,9 @@ class ReplayResult:
     partial: list[dict[str, Any]] = field(default_factory=list)  #: file, offset, reason, events kept
     time_origin: str = "zero"                 #: where step 0 of each recording started
     window_steps: int | None = None           #: fixed input steps per recording, or None (own length)
+    #: seconds each pipeline stage worked (decode, bin, simulate, count), summed over workers;
+    #: the stages overlap, so ``wall_s`` is about the largest of them per worker
+    stages_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -222,10 +227,11 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
     return arg
 
 
-def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
+def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig, busy: dict[str, float] | None = None
                     ) -> tuple[list, list[dict[str, Any]]]:
     """One batch on the backend: (LayerCounts of the batch, per-recording results); each
-    recording runs for its own length + ``len(net)`` steps (see module docstring)."""
+    recording runs for its own length + ``len(net)`` steps (see module docstring).
+    ``busy``: simulate and count seconds are added to it."""
     from neuro_deploy.sim.evaluate import run_tensors
 
     t_max = max(x.shape[-1] for x in xs)
@@ -233,6 +239,9 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
     for i, x in enumerate(xs):
         batch[i, ..., : x.shape[-1]] = x
     run = run_tensors(net, batch, np.array([x.shape[-1] for x in xs]), cfg.backend)
+    if busy is not None:
+        busy["simulate"] += run.simulate_s
+        busy["count"] += run.count_s
     decisions = running_decisions(run.trains[-1])
     out = []
     for i, x in enumerate(xs):
@@ -244,65 +253,231 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
     return run.counts, out
 
 
-def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
-    """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
+#: recordings each pipeline stage may hold ahead of the next (bounded memory)
+PIPELINE_DEPTH = 64
+_DONE = object()
+
+
+def _decode_stage(files: list[Path], cfg: ReplayConfig, size: Any, out: queue.Queue, stop: threading.Event,
+                  busy: dict[str, float]) -> None:
+    """Stage 1: decode each file under ``cfg.on_error``; puts (index, Recording or None,
+    Skipped or None, error or None), then ``_DONE``."""
+    from neuro_deploy.errors import CorruptRecordingError, UnknownFormatError
+    from neuro_deploy.events.collection import Skipped
+    from neuro_deploy.events.readers import read_events
+
+    i = 0
+    try:
+        for i, f in enumerate(files):
+            if stop.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                item = (i, read_events(f, cfg.fmt, sensor_size=size, keep_partial=cfg.on_error == "keep-partial",
+                                       evt3_timing=cfg.evt3_timing), None, None)
+            except (CorruptRecordingError, UnknownFormatError) as exc:
+                item = (i, None, Skipped(str(f), str(exc), type(exc).__name__), exc if cfg.on_error == "fail" else None)
+            busy["decode"] += time.perf_counter() - t0
+            out.put(item)
+            if item[3] is not None:
+                break
+    except BaseException as exc:                        # noqa: BLE001 - handed to the consumer
+        out.put((i, None, None, exc))                   # not about one file (e.g. a missing decoder)
+    out.put(_DONE)
+
+
+def _bin_stage(src: queue.Queue, geom: tuple, cfg: ReplayConfig, out: queue.Queue, stop: threading.Event,
+               busy: dict[str, float]) -> None:
+    """Stage 2: preprocess and bin (:func:`load_recording`); puts (index, Recording, tensor,
+    events) or the decode stage's skip / error items unchanged, then ``_DONE``."""
+    try:
+        while True:
+            item = src.get()
+            if item is _DONE or stop.is_set():
+                break
+            i, rec, skipped, error = item
+            if rec is not None:
+                t0 = time.perf_counter()
+                try:
+                    x, n = load_recording(rec, geom, cfg)
+                    item = (i, rec, (x, n), None)
+                except BaseException as exc:            # noqa: BLE001 - handed to the consumer
+                    item = (i, rec, None, exc)
+                busy["bin"] += time.perf_counter() - t0
+            out.put(item)
+            if item[3] is not None:
+                break
+    finally:
+        out.put(_DONE)
+
+
+def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig, size: Any = None
+                 ) -> dict[str, Any]:
+    """Decode, bin and simulate ``files`` in a bounded pipeline: a decode thread and a bin
+    thread run ahead of the simulation (at most :data:`PIPELINE_DEPTH` recordings each;
+    the compiled decoders, binning and simulation kernels release the GIL), so a replay
+    takes about as long as its slowest stage. Recordings are simulated in file order in
+    batches of ``cfg.batch_size``, exactly as without the pipeline.
+
+    Returns ``counts`` (per batch), ``results`` and ``kept`` (per simulated recording,
+    file order), ``skipped``, ``error`` (the first failure under ``fail``, or an error
+    that stops everything: (file index, exception)) and ``busy`` (seconds each stage
+    worked: decode, bin, simulate, count)."""
+    busy = {"decode": 0.0, "bin": 0.0, "simulate": 0.0, "count": 0.0}
+    decoded: queue.Queue = queue.Queue(PIPELINE_DEPTH)
+    binned: queue.Queue = queue.Queue(PIPELINE_DEPTH)
+    stop = threading.Event()
+    threads = [threading.Thread(target=_decode_stage, args=(files, cfg, size, decoded, stop, busy), daemon=True),
+               threading.Thread(target=_bin_stage, args=(decoded, geom, cfg, binned, stop, busy), daemon=True)]
+    for t in threads:
+        t.start()
+    out: dict[str, Any] = {"counts": [], "results": [], "kept": [], "skipped": [], "error": None, "busy": busy}
+    pending: list[tuple[int, Recording, np.ndarray, int]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        counts, results = _simulate_batch(net, [x for _, _, x, _ in pending], cfg, busy)
+        for (i, rec, _, n), r in zip(pending, results):
+            r["events"] = n
+            out["kept"].append((i, rec))
+        out["counts"].append(counts)
+        out["results"] += results
+        tick(len(results), "recordings")
+        pending.clear()
+
+    try:
+        while True:
+            item = binned.get()
+            if item is _DONE:
+                break
+            i, rec, payload, error = item
+            if error is not None:
+                out["error"] = (i, error)
+                break
+            if rec is None:
+                out["skipped"].append((i, payload))
+                continue
+            pending.append((i, rec, payload[0], payload[1]))
+            if len(pending) == cfg.batch_size:
+                flush()
+        if out["error"] is None:
+            flush()
+    finally:
+        stop.set()
+        while any(t.is_alive() for t in threads):     # unblock stages waiting to put, until they end
+            for q in (decoded, binned):
+                while True:
+                    try:
+                        q.get_nowait()
+                    except queue.Empty:
+                        break
+            for t in threads:
+                t.join(timeout=0.01)
+    return out
+
+
+def _load_kernels(net: NetSpec, first: Path, geom: tuple, cfg: ReplayConfig, size: Any) -> None:
+    """Before forking workers: decode, bin and simulate one recording here, so that the
+    compiled kernels are loaded once (from numba's disk cache) and every worker inherits
+    them instead of loading them again. Errors are left to the workers to report."""
+    from neuro_deploy.errors import NeuroDeployError
+    from neuro_deploy.events.readers import read_events
+
+    try:
+        rec = read_events(first, cfg.fmt, sensor_size=size, evt3_timing=cfg.evt3_timing,
+                          keep_partial=cfg.on_error == "keep-partial")
+        x, _ = load_recording(rec, geom, cfg)
+        _simulate_batch(net, [x[..., :1]], cfg)
+    except NeuroDeployError:
+        pass
+
+
+def _worker(args: tuple) -> dict[str, Any]:
+    """One process's share: :func:`run_pipeline` on it. Recordings are returned as their
+    path, warnings and partial-read record; errors as (file index, stage) - the parent
+    raises them again itself (typed errors do not always survive pickling)."""
     from neuro_deploy.sim.float_model import load_network
 
-    net_path, files, geom, cfg = args
-    xs, n_events = [], []
-    for f in files:
-        x, n = load_recording(f, geom, cfg)
-        xs.append(x)
-        n_events.append(n)
-    net = load_network(net_path)
-    results: list[dict[str, Any]] = []
-    layer_counts: list = []
-    for start in range(0, len(xs), cfg.batch_size):
-        counts, batch = _simulate_batch(net, xs[start:start + cfg.batch_size], cfg)
-        layer_counts.append(counts)
-        results += batch
-        tick(len(batch), "recordings")
-    for r, n in zip(results, n_events):
-        r["events"] = n
-    return layer_counts, results
+    net_path, files, geom, cfg, size = args
+    out = run_pipeline(load_network(net_path), files, geom, cfg, size)
+    out["kept"] = [(i, {"path": rec.path, "warnings": rec.warnings, "partial": rec.meta.get("partial")})
+                   for i, rec in out["kept"]]
+    if out["error"] is not None:
+        i, exc = out["error"]
+        out["error"] = (i, f"{type(exc).__name__}: {exc}")
+    return out
 
 
 def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
            labels: dict[str, int] | None = None, progress: bool = False) -> ReplayResult:
     """Replay recordings (files or folders) through ``net``; see module docstring."""
     from neuro_deploy.data.datasets import label_for
-    from neuro_deploy.events.collection import read_recordings
+    from neuro_deploy.events.collection import ON_ERROR
     from neuro_deploy.events.types import SensorSize
 
     t0 = time.perf_counter()
+    if cfg.on_error not in ON_ERROR:
+        from neuro_deploy.errors import UnknownNameError
+
+        raise UnknownNameError("--on-error policy", cfg.on_error, ON_ERROR)
     size = SensorSize(*cfg.sensor_size, "user") if cfg.sensor_size else None
-    recs, skipped = read_recordings(recordings, cfg.on_error, cfg.fmt, size, evt3_timing=cfg.evt3_timing)
-    files = [Path(r.path) for r in recs]
+    all_files = expand_inputs(recordings)
     geom = input_geometry(net)
     cfg = resolve_config(net, cfg)
     label_notes: list[str] = []
     if labels is not None:
         from neuro_deploy.data.datasets import check_labels
 
-        label_notes = check_labels(labels, files, net.layers[-1].num_neurons)
+        label_notes = check_labels(labels, all_files, net.layers[-1].num_neurons)
         for note in label_notes:
             warnings.warn(note, NeuroDeployWarning, stacklevel=2)
-    workers = max(1, min(cfg.workers, len(files)))
-    shares = [recs[i::workers] for i in range(workers)]
-    jobs = [(net.path, share, geom, cfg) for share in shares if share]
-    with task(len(files), f"replay on {cfg.backend}", "recordings", enabled=progress):
+    workers = max(1, min(cfg.workers, len(all_files)))
+    shares = [list(range(k, len(all_files), workers)) for k in range(workers)]
+    with task(len(all_files), f"replay on {cfg.backend}", "recordings", enabled=progress):
         if workers == 1:
-            outs = [_worker(jobs[0])]
+            local = run_pipeline(net, all_files, geom, cfg, size)
+            outs = [dict(local, kept=[(i, {"path": rec.path, "warnings": rec.warnings,
+                                           "partial": rec.meta.get("partial")}) for i, rec in local["kept"]])]
         else:
+            jobs = [(net.path, [all_files[i] for i in share], geom, cfg, size) for share in shares]
+            _load_kernels(net, all_files[0], geom, cfg, size)
             outs = map_in_processes(_worker, jobs)
+    # errors: the first failing file in input order raises its own typed error, as reading
+    # the files one by one would (re-raised here, where the error is typed)
+    failures = [(share[o["error"][0]], o["error"][1]) for share, o in zip(shares, outs) if o["error"] is not None]
+    if failures:
+        k, exc = min(failures, key=lambda f: f[0])
+        if isinstance(exc, BaseException):
+            raise exc
+        from neuro_deploy.events.readers import read_events   # a worker's error: raise it again here
+
+        rec = read_events(all_files[k], cfg.fmt, sensor_size=size, evt3_timing=cfg.evt3_timing,
+                          keep_partial=cfg.on_error == "keep-partial")
+        load_recording(rec, geom, cfg)
+        raise RuntimeError(f"replay worker failed on {all_files[k]}: {exc}")
+    kept: list[tuple[int, dict]] = []
+    skipped = []
+    for share, o in zip(shares, outs):
+        kept += [(share[i], r) for i, r in o["kept"]]
+        skipped += [(share[i], sk) for i, sk in o["skipped"]]
+    skipped = [sk for _, sk in sorted(skipped, key=lambda s: s[0])]
+    if not kept:
+        from neuro_deploy.errors import BadInputError
+
+        raise BadInputError(f"all {len(skipped)} recordings were skipped (--on-error {cfg.on_error}); first: "
+                            f"{skipped[0].reason}")
+    recs = [r for _, r in sorted(kept, key=lambda k: k[0])]
+    files = [Path(r["path"]) for r in recs]
+    stages = {k: round(sum(o["busy"][k] for o in outs), 6) for k in ("decode", "bin", "simulate", "count")}
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
     run_order: list[str] = []                     # file of each merged sample, in run order
-    for job, (counts, results) in zip(jobs, outs):
-        batches += counts
-        run_order += [str(rec.path) for rec in job[1]]
-        for rec, r in zip(job[1], results):
-            by_file[str(rec.path)] = r
+    for o in outs:
+        batches += o["counts"]
+        run_order += [str(r["path"]) for _, r in o["kept"]]
+        for (_, rec), r in zip(o["kept"], o["results"]):
+            by_file[str(rec["path"])] = r
     position = {f: k for k, f in enumerate(run_order)}
     samples: list[SampleResult] = []
     for f in files:
@@ -336,14 +511,14 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     layers = [{"name": k, "spikes": int(sum(s.spikes[k] for s in samples)),
                "synops": int(sum(s.synops[k] for s in samples))} for k in layer_names]
     c, h, w, flat = geom
-    notes = label_notes + [f"{r.path}: {m}" for r in recs for m in r.warnings]
-    partial = [{"file": r.path, **r.meta["partial"]} for r in recs if "partial" in r.meta]
+    notes = label_notes + [f"{r['path']}: {m}" for r in recs for m in r["warnings"]]
+    partial = [{"file": r["path"], **r["partial"]} for r in recs if r["partial"] is not None]
     return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
                         time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
                         notes, counts=merge_counts(batches, [position[str(f)] for f in files]),
                         skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
-                        partial=partial, time_origin=str(cfg.time_origin), window_steps=cfg.steps)
-
+                        partial=partial, time_origin=str(cfg.time_origin), window_steps=cfg.steps,
+                        stages_s=stages)
 
 @dataclass
 class FloatVsDeployed:
