@@ -83,6 +83,8 @@ def json_args(path: tuple[str, ...], c: dict) -> list[str] | None:
         ("report",): [c["net"], "--dataset", "digits", "--limit", "8"],
         ("distill",): ["--method", "random", "--ipc", "1", "--steps", "10", "-o", str(d / "d.npz")],
         ("events", "info"): [str(c["rec"] / "0.bin")],
+        ("events", "formats"): [],
+        ("profiles",): [],
         ("events", "convert"): [str(c["rec"] / "0.bin"), "-o", str(d / "c.npz")],
         ("events", "show"): [str(c["rec"] / "0.bin"), "-o", str(d / "s.png")],
         ("events", "simulate"): ["--images", c["imgs"], "-o", str(d / "sim")],

@@ -11,7 +11,8 @@ API (``neuro_deploy/__init__.py``, ``api``, ``recipes``, ``pipeline``, ``doctor`
 is the command line over it.
 
 One module is placed by what it is rather than by its folder (:data:`PLACED`):
-``energy/counts.py`` turns a run's spike trains into activity counts (synops, spikes,
+``energy/counts.py`` (with its compiled kernels, ``energy/kernels.py``) turns a run's spike
+trains into activity counts (synops, spikes,
 neuron updates - what the chip's counters would log). Every simulation path
 (``sim.evaluate.run_tensors``, ``sim.replay``) counts while it runs, and the energy model
 (``energy.cost``) prices the counts, so the counts sit at the end of the sim layer. Its file
@@ -55,7 +56,7 @@ def all_modules() -> dict[str, Path]:
 
 
 #: modules whose layer is not their folder's (module docstring)
-PLACED = {"neuro_deploy.energy.counts": "sim"}
+PLACED = {"neuro_deploy.energy.counts": "sim", "neuro_deploy.energy.kernels": "sim"}
 
 
 def layer_of(mod: str) -> str:

@@ -42,10 +42,7 @@ import numpy as np
 from neuro_deploy.errors import (CorruptRecordingError, UnidentifiedRecordingError, UnknownFormatError,
                                  UnknownNameError)
 from neuro_deploy.events.plausibility import FormatLimits
-from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
-
-#: bytes read from the start of a file to find a signature
-HEAD_BYTES = 1 << 16
+from neuro_deploy.events.types import EVENT_DTYPE, HEAD_BYTES, SensorSize
 
 
 @dataclass

@@ -10,6 +10,9 @@ import numpy as np
 
 EVENT_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "<i1")])
 
+#: bytes read from the start of a file to find its signature (and kept: small files are never re-read)
+HEAD_BYTES = 1 << 16
+
 
 def make_events(x, y, t, p) -> np.ndarray:
     """Pack coordinate, time (µs) and polarity arrays into :data:`EVENT_DTYPE`."""

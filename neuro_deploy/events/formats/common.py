@@ -11,8 +11,7 @@ import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError, ImplausibleRecordingError
 from neuro_deploy.events.plausibility import FormatLimits, Tally, verdict
-from neuro_deploy.events.readers import HEAD_BYTES
-from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
+from neuro_deploy.events.types import EVENT_DTYPE, HEAD_BYTES, SensorSize
 
 DEFAULT_CHUNK_BYTES = 8 * 2 ** 20
 #: a chunk size larger than any file: the whole file is decoded as one chunk
