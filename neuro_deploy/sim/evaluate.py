@@ -4,8 +4,10 @@
 binned recordings: sample *b* gets its ``lengths[b]`` input steps, then ``len(net)``
 empty steps so its last input reaches the output (one step per layer), and is simulated
 and counted for exactly those ``lengths[b] + len(net)`` steps, whatever else is in its
-batch. Batch results are combined with :func:`neuro_deploy.energy.counts.merge_counts`,
-so neither the batch size nor the number of workers changes any figure.
+batch. :func:`evaluate_deployed` runs its batches as tasks of the execution layer
+(:mod:`neuro_deploy.cluster`: this process, local processes or Ray) and combines them in
+sample order with :func:`neuro_deploy.energy.counts.merge_counts`, so neither the batch
+size nor where the batches ran changes any figure.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution, ShippedFile, open_session, progress_bar
 from neuro_deploy.netx.spec import NetSpec
 
 
@@ -69,28 +72,49 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
     return TensorRun(trains, counts, run_steps)
 
 
+_NETS: dict[str, NetSpec] = {}
+
+
+def task_net(net: ShippedFile) -> NetSpec:
+    """A task's network, loaded once per worker process (keyed by the file's content)."""
+    from neuro_deploy.netx import load_netx
+
+    if net.sha256 not in _NETS:
+        _NETS[net.sha256] = load_netx(net.local_path())
+    return _NETS[net.sha256]
+
+
+def evaluate_batch(args: tuple) -> tuple[list, np.ndarray]:
+    """One task: a batch through :func:`run_tensors` -> (LayerCounts, output trains (T, B, classes))."""
+    net_file, tensors, lengths, backend = args
+    r = run_tensors(task_net(net_file), tensors, lengths, backend)
+    return r.counts, r.trains[-1]
+
+
 def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | None = None,
                       backend: str = "fast", batch_size: int = 128, progress: bool = False,
-                      lengths: np.ndarray | None = None) -> DeployedEval:
-    """Run (N, C, H, W, T) spike tensors through :func:`run_tensors` in batches; class =
-    output neuron with the most spikes (ties: lowest index). ``lengths`` (N,) are the
-    input steps of each sample (default: all ``T``)."""
+                      lengths: np.ndarray | None = None, execution: Execution | None = None) -> DeployedEval:
+    """Run (N, C, H, W, T) spike tensors through :func:`run_tensors` in batches of at most
+    ``batch_size`` (one task each, on ``execution``; default this process); class = output
+    neuron with the most spikes (ties: lowest index). ``lengths`` (N,) are the input steps
+    of each sample (default: all ``T``)."""
     from neuro_deploy.energy.counts import merge_counts
 
     n, t_in = len(tensors), tensors.shape[-1]
     lens = np.full(n, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
     steps = (int(lens.max()) if n else t_in) + len(net)
     t0 = time.perf_counter()
+    net_file = ShippedFile.read(net.path)
+    with open_session(execution) as session:
+        parts = session.shards(n, batch_size)
+        jobs = [(net_file, tensors[p.start:p.stop], lens[p.start:p.stop], backend) for p in parts]
+        on_result = progress_bar(len(jobs), f"deploying on {backend}") if progress else None
+        outs = session.run(evaluate_batch, jobs,
+                           [f"batch {k + 1}/{len(parts)} (samples {p.start}..{p.stop - 1})"
+                            for k, p in enumerate(parts)], on_result)
     preds, counts_out, runs, lasts = [], [], [], []
-    chunks = range(0, n, batch_size)
-    if progress:
-        from tqdm import tqdm
-
-        chunks = tqdm(chunks, desc=f"deploying on {backend}", unit="batch")
-    for start in chunks:
-        r = run_tensors(net, tensors[start:start + batch_size], lens[start:start + batch_size], backend)
-        runs.append(r.counts)
-        last = r.trains[-1]
+    for counts, last in outs:
+        runs.append(counts)
         c = last.sum(0)
         counts_out.append(c)
         preds.append(c.argmax(-1))

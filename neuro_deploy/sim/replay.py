@@ -18,12 +18,14 @@ recording:
   which the running arg-max equals the label (null without label or never);
 * spikes and synaptic operations per layer.
 
-Recordings are split over ``workers`` processes (``fork``), each simulating its share
-in batches of ``batch_size``. Every recording is simulated and counted for its own
-length plus the ``len(net)`` drain steps, whatever else is in its batch
-(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
-:func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the worker count
-or the batch size.
+Recordings are split into tasks of contiguous recordings (:mod:`neuro_deploy.cluster`:
+one per process with ``--workers N``, ``shard_size`` recordings per task on Ray), each
+task decoding its share (sent along, so Ray nodes need no shared file system) and
+simulating it in batches of ``batch_size``. Every recording is simulated and counted for
+its own length plus the ``len(net)`` drain steps, whatever else is in its batch
+(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined in recording
+order with :func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the
+executor, the worker count, the task size or the batch size.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution, ShippedFile, open_session, progress_bar
 from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, ShapeError
 from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
@@ -58,12 +61,18 @@ class ReplayConfig:
     downsample: float | None = None
     denoise_us: int | None = None
     refractory_us: int | None = None
-    workers: int = 1
+    workers: int = 1                          #: local processes (``execution`` overrides)
     batch_size: int = 64
     evt3_timing: str = "spec"
     fmt: str | None = None                    #: force a reader (``--format``); default: by content
     on_error: str = "fail"                    #: fail | skip | keep-partial (events.collection)
     time_origin: str | None = None            #: default: the network's (metadata), else "zero"
+    execution: Execution | None = None        #: where tasks run; default: ``workers`` local processes
+    shard_size: int | None = None             #: recordings per task (default: see cluster.Session.shards)
+
+    def executor(self) -> Execution:
+        """Where this replay's tasks run."""
+        return self.execution or Execution("local", self.workers)
 
     def binning(self) -> "Binning":
         """The binning these settings give (``None`` fields at the toolkit defaults); use
@@ -227,17 +236,18 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
     return run.counts, out
 
 
-def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
-    """Decode, bin and simulate a share of the recordings: (counts per batch, results)."""
-    from neuro_deploy.netx import load_netx
+def replay_shard(args: tuple) -> tuple[list, list[dict[str, Any]]]:
+    """One task: decode, bin and simulate a share of the recordings, in batches of
+    ``cfg.batch_size``: (LayerCounts per batch, per-recording results in share order)."""
+    from neuro_deploy.sim.evaluate import task_net
 
-    net_path, files, geom, cfg = args
+    net_file, recs, geom, cfg = args
     xs, n_events = [], []
-    for f in files:
-        x, n = load_recording(f, geom, cfg)
+    for rec in recs:
+        x, n = load_recording(rec, geom, cfg)
         xs.append(x)
         n_events.append(n)
-    net = load_netx(net_path)
+    net = task_net(net_file)
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
@@ -247,6 +257,13 @@ def _worker(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     for r, n in zip(results, n_events):
         r["events"] = n
     return layer_counts, results
+
+
+def shard_key(recs: list, index: int, total: int) -> str:
+    """How a task is named in errors: its recordings."""
+    names = [Path(r.path).name for r in recs]
+    span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+    return f"task {index + 1}/{total} ({len(names)} recording{'s' * (len(names) != 1)}: {span})"
 
 
 def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
@@ -262,17 +279,12 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     files = [Path(r.path) for r in recs]
     geom = input_geometry(net)
     cfg = resolve_config(net, cfg)
-    workers = max(1, min(cfg.workers, len(files)))
-    shares = [recs[i::workers] for i in range(workers)]
-    jobs = [(net.path, share, geom, cfg) for share in shares if share]
-    if workers == 1:
-        outs = [_worker(jobs[0])]
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-            outs = list(pool.map(_worker, jobs))
+    net_file = ShippedFile.read(net.path)
+    with open_session(cfg.executor()) as session:
+        parts = session.shards(len(recs), cfg.shard_size)
+        jobs = [(net_file, recs[p.start:p.stop], geom, cfg) for p in parts]
+        outs = session.run(replay_shard, jobs, [shard_key(j[1], k, len(jobs)) for k, j in enumerate(jobs)],
+                           progress_bar(len(jobs), "replaying") if progress else None)
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
     run_order: list[str] = []                     # file of each merged sample, in run order
