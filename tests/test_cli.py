@@ -12,7 +12,7 @@ from neuro_deploy.cli import main
 
 COMMANDS = [["doctor"], ["demo"], ["train"], ["export"], ["run"], ["evaluate"], ["fit"], ["replay"],
             ["report"], ["distill"], ["events"], ["events", "info"], ["events", "convert"],
-            ["events", "show"], ["events", "simulate"]]
+            ["events", "show"], ["events", "simulate"], ["sweep"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)

@@ -58,7 +58,9 @@ class LocalExecutor:
             lost = sorted(i for i in todo if starts[i] > self.execution.max_retries)
             if lost:
                 raise TasksLostError([keys[i] for i in lost], len(payloads),
-                                     f"their worker process died {self.execution.max_retries + 1} times")
+                                     "the worker process running them died, and they had been "
+                                     f"started {self.execution.max_retries + 1} times (max_retries "
+                                     f"{self.execution.max_retries})")
             pool = ProcessPoolExecutor(max_workers=min(self.slots, len(todo)),
                                        mp_context=mp.get_context("fork"))
             try:

@@ -121,7 +121,8 @@ class RayExecutor:
                         "left the cluster and did not come back")
             if lost:
                 raise TasksLostError([keys[i] for i in sorted(lost)], len(payloads),
-                                     f"their Ray worker or node died {ex.max_retries + 1} times")
+                                     "the Ray worker process or node running them died, and they had "
+                                     f"been started {ex.max_retries + 1} times (max_retries {ex.max_retries})")
         except BaseException:
             for ref in running:
                 try:

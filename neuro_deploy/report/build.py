@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution
 from neuro_deploy.errors import BadInputError
 from neuro_deploy.netx.spec import NetSpec
 
@@ -37,6 +38,7 @@ class Workload:
     backend: str = "fast"
     replay_options: dict[str, Any] = field(default_factory=dict)
     time_origin: str | None = None              #: default: the network's (its metadata)
+    execution: Execution | None = None          #: where batches / shards run (default: this process)
 
 
 @dataclass
@@ -96,7 +98,7 @@ def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     val = val.subset(np.arange(min(w.limit, len(val))))
     x, lengths = val.bin(binning)
     steps = binning.num_steps or int(lengths.max(initial=1))
-    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths)
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths, execution=w.execution)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
@@ -115,7 +117,7 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     if not w.dt_us:
         raise BadInputError("--dt-us is required with --recordings")
     cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, time_origin=w.time_origin,
-                       **w.replay_options)
+                       execution=w.execution, **w.replay_options)
     res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
     from neuro_deploy.sim.replay import input_geometry, load_recording, resolve_config
 

@@ -6,7 +6,9 @@ layer gets an ``io.sink.RingBuffer`` on its ``out`` port. Inputs come from an
 into the input neuron's ``a_in`` when the first block is a netx ``Input`` (whose ``inp``
 port netx leaves unconnected; lava-dl's tutorials wire encoders there the same way).
 The network is always stopped, also on errors and Ctrl-C, so no worker process is
-left behind.
+left behind; and Lava's runtime processes are forked so that they die with the process
+that runs Lava (:func:`neuro_deploy._compat.orphans.children_die_with_parent`), so a
+worker that is killed - by Ctrl-C, a cancelled Ray task, a lost node - leaves none either.
 """
 from __future__ import annotations
 
@@ -45,7 +47,10 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
     import io as _io
     import warnings
 
+    from neuro_deploy._compat.orphans import children_die_with_parent
+
     netx, io, RunSteps, Loihi2SimCfg = import_lava()
+    children_die_with_parent()
     with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         net = netx.hdf5.Network(net_config=net_spec.path, reset_interval=spec.reset_interval,
