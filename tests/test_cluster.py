@@ -193,12 +193,12 @@ def test_cli_evaluate_and_report_take_workers(tiny_dense):
 
 
 # --------------------------------------------------------------------------- sweep
-def sweep_yaml(path, net, files, profiles=("loihi2", "loihi1"), labels=None):
+def sweep_yaml(path, net, files, profiles=("loihi2", "loihi1"), labels=None, backends=("fast",)):
     import yaml
 
     doc = {"models": [str(net)], "datasets": [{"recordings": [str(f) for f in files], "dt_us": 5000,
                                                **({"labels": str(labels)} if labels else {})}],
-           "profiles": list(profiles)}
+           "profiles": list(profiles), "backends": list(backends)}
     path.write_text(yaml.safe_dump(doc))
     return path
 
