@@ -277,3 +277,22 @@ def test_doctor_reports_ray():
         assert not ray["ok"] and ".[cluster]" in ray["fix"]
     else:
         assert ray["ok"] and ray["version"] == _ray.__version__
+
+
+@pytest.mark.slow
+def test_training_sweep_same_rows_in_this_process_and_a_worker_process(tmp_path):
+    """Training cells pin torch's threads: a cell trained in this process and in a worker
+    process gives the same accuracies, energy and latency (times aside)."""
+    from neuro_deploy.sweep import run_sweep, sweep_config
+
+    doc = {"kind": "train", "dataset": "digits", "methods": ["full", "prune-random-0.5"], "seeds": [0],
+           "epochs": 1, "threads": 1, "limit": 300}
+    rows = {}
+    for w in (1, 2):
+        res = run_sweep(sweep_config(doc, tmp_path, "grid.yaml", output=tmp_path / f"t{w}"), Execution("local", w))
+        assert res.complete and [c["label"] for c in res.cells] == ["full | seed 0", "prune-random-0.5 | seed 0"]
+        rows[w] = [{k: v for k, v in c["row"].items() if not k.endswith("_s")} for c in res.cells]
+    assert rows[1] == rows[2]
+    assert 0.15 < rows[1][0]["deployed"] <= 1 and rows[1][0]["bytes"] == rows[1][1]["bytes"]
+    md = (tmp_path / "t1.md").read_text()
+    assert "Mean ± std over seeds" in md and "| prune-random-0.5 | 1 |" in md

@@ -25,6 +25,7 @@ one model (:mod:`neuro_deploy.sweep.training`)::
     epochs: 10
     distill_iterations: 200
     threads: 2                        # torch threads per cell (same figures on every executor)
+    limit: 500                        # optional: only the first 500 samples of the data set
 
 Relative paths are relative to the configuration file. ``output`` (default: the
 configuration's path without ``.yaml``) is the prefix of the results
@@ -145,7 +146,8 @@ def _deploy_cells(doc: dict, base: Path, path: str) -> list[Cell]:
     return cells
 
 
-TRAIN_DEFAULTS = {"epochs": 10, "distill_iterations": 200, "threads": 2, "root": None, "val_fraction": 0.2}
+TRAIN_DEFAULTS = {"epochs": 10, "distill_iterations": 200, "threads": 2, "root": None, "val_fraction": 0.2,
+                  "limit": None}
 
 
 def _train_cells(doc: dict, base: Path, path: str) -> list[Cell]:
@@ -164,7 +166,7 @@ def _train_cells(doc: dict, base: Path, path: str) -> list[Cell]:
     opts = {k: doc.get(k, v) for k, v in TRAIN_DEFAULTS.items()}
     if opts["root"] is not None:
         opts["root"] = _resolve(base, opts["root"], path, "root")
-    for k in ("epochs", "distill_iterations", "threads"):
+    for k in ("epochs", "distill_iterations", "threads") + (("limit",) if opts["limit"] is not None else ()):
         if not isinstance(opts[k], int) or opts[k] < 1:
             raise _err(path, k, f"expected a positive integer, got {opts[k]!r}")
     return [Cell("train", f"{m} | seed {s}", {"dataset": dataset, "method": m, "seed": s, **opts})

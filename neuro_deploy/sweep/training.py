@@ -1,6 +1,7 @@
 """Training methods as sweep cells: train one model with one method and seed, deploy it.
 
-A cell (:func:`train_cell`) splits the data set with its seed (validation fraction
+A cell (:func:`train_cell`) takes the data set (its first ``limit`` samples, if given),
+splits it with its seed (validation fraction
 ``val_fraction``), trains a SLAYER CUBA 2312-128-10 network (30 steps of 10 ms) with the
 method, saves, exports it to netx and evaluates it on the bit-exact fast backend over
 the whole validation split, costed with the loihi2 profile. Its row:
@@ -205,6 +206,8 @@ def train_cell(params: dict[str, Any]) -> dict[str, float]:
     torch.set_num_threads(params["threads"])
     fn, m = match_method(params["method"])
     ds = load_dataset(params["dataset"], root=params.get("root"), progress=False)
+    if params.get("limit"):
+        ds = ds.subset(np.arange(min(params["limit"], len(ds))))
     tr, va = ds.split(params["val_fraction"], params["seed"])
     cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), hidden=(128,), dt_us=10_000, num_steps=30)
     x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
