@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -72,22 +73,31 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
     return TensorRun(trains, counts, run_steps)
 
 
-_NETS: dict[str, NetSpec] = {}
+@dataclass(frozen=True)
+class TaskNet:
+    """A network as a task carries it: the :class:`NetSpec` to simulate (exactly the one the
+    caller passed) and the bytes of its netx file, which the Lava backend reads - a worker
+    on a machine without that file gets a copy (:class:`neuro_deploy.cluster.ShippedFile`)."""
 
+    spec: NetSpec
+    file: ShippedFile
 
-def task_net(net: ShippedFile) -> NetSpec:
-    """A task's network, loaded once per worker process (keyed by the file's content)."""
-    from neuro_deploy.netx import load_netx
+    @classmethod
+    def of(cls, net: NetSpec) -> "TaskNet":
+        return cls(net, ShippedFile.read(net.path))
 
-    if net.sha256 not in _NETS:
-        _NETS[net.sha256] = load_netx(net.local_path())
-    return _NETS[net.sha256]
+    def local(self) -> NetSpec:
+        """The spec, its ``path`` pointing to the netx file on this machine."""
+        from dataclasses import replace
+
+        p = self.file.local_path()
+        return self.spec if p == Path(self.spec.path) else replace(self.spec, path=str(p))
 
 
 def evaluate_batch(args: tuple) -> tuple[list, np.ndarray]:
     """One task: a batch through :func:`run_tensors` -> (LayerCounts, output trains (T, B, classes))."""
-    net_file, tensors, lengths, backend = args
-    r = run_tensors(task_net(net_file), tensors, lengths, backend)
+    net, tensors, lengths, backend = args
+    r = run_tensors(net.local(), tensors, lengths, backend)
     return r.counts, r.trains[-1]
 
 
@@ -104,10 +114,10 @@ def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | No
     lens = np.full(n, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
     steps = (int(lens.max()) if n else t_in) + len(net)
     t0 = time.perf_counter()
-    net_file = ShippedFile.read(net.path)
+    task_net = TaskNet.of(net)
     with open_session(execution) as session:
         parts = session.shards(n, batch_size)
-        jobs = [(net_file, tensors[p.start:p.stop], lens[p.start:p.stop], backend) for p in parts]
+        jobs = [(task_net, tensors[p.start:p.stop], lens[p.start:p.stop], backend) for p in parts]
         on_result = progress_bar(len(jobs), f"deploying on {backend}") if progress else None
         outs = session.run(evaluate_batch, jobs,
                            [f"batch {k + 1}/{len(parts)} (samples {p.start}..{p.stop - 1})"

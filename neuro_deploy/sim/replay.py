@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuro_deploy.cluster import Execution, ShippedFile, open_session, progress_bar
+from neuro_deploy.cluster import Execution, open_session, progress_bar
 from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, ShapeError
 from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
@@ -239,15 +239,13 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig
 def replay_shard(args: tuple) -> tuple[list, list[dict[str, Any]]]:
     """One task: decode, bin and simulate a share of the recordings, in batches of
     ``cfg.batch_size``: (LayerCounts per batch, per-recording results in share order)."""
-    from neuro_deploy.sim.evaluate import task_net
-
-    net_file, recs, geom, cfg = args
+    net_ref, recs, geom, cfg = args
     xs, n_events = [], []
     for rec in recs:
         x, n = load_recording(rec, geom, cfg)
         xs.append(x)
         n_events.append(n)
-    net = task_net(net_file)
+    net = net_ref.local()
     results: list[dict[str, Any]] = []
     layer_counts: list = []
     for start in range(0, len(xs), cfg.batch_size):
@@ -279,10 +277,12 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     files = [Path(r.path) for r in recs]
     geom = input_geometry(net)
     cfg = resolve_config(net, cfg)
-    net_file = ShippedFile.read(net.path)
+    from neuro_deploy.sim.evaluate import TaskNet
+
+    net_ref = TaskNet.of(net)
     with open_session(cfg.executor()) as session:
         parts = session.shards(len(recs), cfg.shard_size)
-        jobs = [(net_file, recs[p.start:p.stop], geom, cfg) for p in parts]
+        jobs = [(net_ref, recs[p.start:p.stop], geom, cfg) for p in parts]
         outs = session.run(replay_shard, jobs, [shard_key(j[1], k, len(jobs)) for k, j in enumerate(jobs)],
                            progress_bar(len(jobs), "replaying") if progress else None)
     by_file: dict[str, dict[str, Any]] = {}

@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuro_deploy.cluster import Execution, ShippedFile, TasksLostError, open_session
+from neuro_deploy.cluster import Execution, TasksLostError, open_session
 from neuro_deploy.errors import BadInputError
 from neuro_deploy.sweep.config import SWEEP_SCHEMA, Cell, SweepConfig
 
@@ -43,9 +43,7 @@ def deploy_cell(payload: tuple) -> dict[str, Any]:
     """One deploy task: :func:`neuro_deploy.report.build_report` of a model on a workload."""
     from neuro_deploy._io import jsonable
     from neuro_deploy.report import Workload, build_report
-    from neuro_deploy.sim.evaluate import task_net
-
-    label, params, net_file = payload
+    label, params, net = payload
     d = params["data"]
     opts = {k: v for k, v in (("downsample", d.get("downsample")), ("fmt", d.get("event_format")),
                               ("on_error", d.get("on_error"))) if v is not None}
@@ -57,7 +55,7 @@ def deploy_cell(payload: tuple) -> dict[str, Any]:
     w = Workload(steps=d.get("steps"), dataset=d.get("dataset"), root=d.get("root"), limit=d.get("limit", 200),
                  recordings=list(d.get("recordings", [])), labels=d.get("labels"), dt_us=d.get("dt_us"),
                  backend=params["backend"], replay_options=opts, time_origin=d.get("time_origin"))
-    rep, _ = build_report(task_net(net_file), w, params["profile"], skip_input=params["skip_input"])
+    rep, _ = build_report(net.local(), w, params["profile"], skip_input=params["skip_input"])
     report = jsonable(rep.to_dict())
     report.update(network=params["model"], label=label)
     return {"row": {k: report[k] for k in DEPLOY_ROW}, "report": report}
@@ -72,10 +70,13 @@ def train_cell_task(payload: tuple) -> dict[str, Any]:
 
 
 def _deploy_payloads(cells: list[Cell], workdir: Path) -> list[tuple]:
-    """Ship each model's netx bytes; checkpoints are exported (loihi2-sim) once, here."""
+    """Each model as tasks carry it (its netx file travels along); checkpoints are exported
+    (loihi2-sim) once, here."""
+    from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.export import export_model
+    from neuro_deploy.sim.evaluate import TaskNet
 
-    shipped: dict[str, ShippedFile] = {}
+    shipped: dict[str, TaskNet] = {}
     out = []
     for c in cells:
         m = c.params["model"]
@@ -85,7 +86,7 @@ def _deploy_payloads(cells: list[Cell], workdir: Path) -> list[tuple]:
                 net = workdir / f"{len(shipped)}-{path.stem}.net"
                 export_model(path, net)
                 path = net
-            shipped[m] = ShippedFile.read(path)
+            shipped[m] = TaskNet.of(load_netx(path))
         out.append((c.label, c.params, shipped[m]))
     return out
 
