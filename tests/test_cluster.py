@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -296,3 +297,25 @@ def test_training_sweep_same_rows_in_this_process_and_a_worker_process(tmp_path)
     assert 0.15 < rows[1][0]["deployed"] <= 1 and rows[1][0]["bytes"] == rows[1][1]["bytes"]
     md = (tmp_path / "t1.md").read_text()
     assert "Mean ± std over seeds" in md and "| prune-random-0.5 | 1 |" in md
+
+
+def test_task_net_without_the_file_on_the_worker_uses_an_identical_copy(tmp_path, monkeypatch, own_length_net):
+    """A node without the netx file (no shared file system) gets the shipped bytes."""
+    import pickle
+    import shutil
+
+    from neuro_deploy.sim.evaluate import TaskNet
+
+    monkeypatch.setenv("NEURO_DEPLOY_CACHE", str(tmp_path / "cache"))
+    mine = tmp_path / "mine.net"
+    shutil.copy(own_length_net.path, mine)
+    ref = TaskNet.of(load_netx(mine))
+    assert ref.local().path == str(mine)                 # present here: used as it is
+    sent = pickle.loads(pickle.dumps(ref))               # what a task receives
+    mine.unlink()
+    there = sent.local()
+    assert there.path != str(mine) and (tmp_path / "cache" / "shipped") in Path(there.path).parents
+    assert open(there.path, "rb").read() == open(own_length_net.path, "rb").read()
+    assert [l.name for l in there.layers] == [l.name for l in own_length_net.layers]
+    mine.write_bytes(b"changed")                         # a different file at the same path: not used
+    assert sent.local().path == there.path
