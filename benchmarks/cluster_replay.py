@@ -59,7 +59,7 @@ def key(res) -> tuple:
 
 def timed_replay(net, files, backend: str, execution: Execution, shard: int | None, reference=None):
     cfg = ReplayConfig(dt_us=5000, backend=backend, execution=execution, shard_size=shard)
-    replay(net, files[:max(2, len(files) // 10)], cfg)                      # warm up
+    replay(net, files[:max(2, 2 * (shard or 1))], cfg)      # warm up (on Ray: a task for each worker)
     t = time.perf_counter()
     res = replay(net, files, cfg)
     wall = time.perf_counter() - t

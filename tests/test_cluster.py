@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from conftest import need
+from conftest import ROOT, need
 from neuro_deploy.cli import main
 from neuro_deploy.cluster import Execution, TasksLostError, open_session, run_tasks
 from neuro_deploy.errors import BadInputError, CorruptRecordingError
@@ -319,3 +321,92 @@ def test_task_net_without_the_file_on_the_worker_uses_an_identical_copy(tmp_path
     assert [l.name for l in there.layers] == [l.name for l in own_length_net.layers]
     mine.write_bytes(b"changed")                         # a different file at the same path: not used
     assert sent.local().path == there.path
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+def task_processes(title: str) -> list[int]:
+    """Pids of Ray workers whose process title says they are running ``title``."""
+    return [int(d.name) for d in Path("/proc").iterdir()
+            if d.name.isdigit() and _cmdline(int(d.name)).startswith(f"ray::{title}")]
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            children.setdefault(_parent(int(d.name)), []).append(int(d.name))
+    out, todo = set(), [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], env: dict[str, str]
+                              ) -> dict[int, str]:
+    """Run `replay --backend lava OPTIONS` in its own session, send SIGINT to its process
+    group (what Ctrl-C in a terminal does) once Lava's runtime processes run under a
+    worker, and check that it exits 130 leaving none of its processes; {pid: cmdline} seen."""
+    env = {**os.environ, **env,
+           "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
+    proc = subprocess.Popen([sys.executable, "-m", "neuro_deploy.cli", "replay", net, *files, "--dt-us", "5000",
+                             "--backend", "lava", *options],
+                            env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: dict[int, str] = {}
+    try:
+        deadline = time.monotonic() + 240
+        lava_running = False
+        while time.monotonic() < deadline and proc.poll() is None and not lava_running:
+            tree = _descendants(proc.pid)
+            seen.update({p: seen.get(p) or _cmdline(p) for p in tree})
+            workers = [p for p in task_processes("replay_shard") if p in tree] or \
+                [p for p in tree if _parent(p) == proc.pid and "python" in seen[p] and "ray" not in seen[p]]
+            lava_running = any(_descendants(w) for w in workers)       # Lava's processes under a worker
+            time.sleep(0.2)
+        seen.update({p: seen.get(p) or _cmdline(p) for p in _descendants(proc.pid)})
+        assert lava_running, f"Lava never ran under a worker (exit {proc.poll()})"
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in seen):
+        time.sleep(0.5)
+    left = {p: _cmdline(p)[:80] for p in seen if _alive(p)}
+    for p in left:                          # do not leave them to the next test either
+        os.kill(p, signal.SIGKILL)
+    assert proc.returncode == 130, proc.stderr.read().decode()[-2000:]
+    assert not left, f"{len(left)} of {len(seen)} processes left behind: {left}"
+    return seen
+
+
+def test_ctrl_c_with_local_workers_leaves_no_lava_process(nmnist_train, own_length_net):
+    seen = interrupt_while_lava_runs(own_length_net.path, [str(nmnist_train / f"{i}.bin") for i in range(1, 9)],
+                                     ["--workers", "2"], {})
+    assert len(seen) >= 4, seen                   # 2 workers and Lava's processes under them

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -26,7 +24,8 @@ from neuro_deploy.cli import main
 from neuro_deploy.cluster import Execution, TasksLostError
 from neuro_deploy.netx import load_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
-from test_cluster import comparable, nmnist_train, own_length_net, same_replay, sweep_yaml  # noqa: F401
+from test_cluster import (comparable, interrupt_while_lava_runs, nmnist_train, own_length_net,  # noqa: F401
+                          same_replay, sweep_yaml, task_processes)
 from test_invariance import counts_key
 
 ray = pytest.importorskip("ray", reason="ray is not installed (pip install -e '.[cluster]'): Ray tests skipped")
@@ -121,20 +120,6 @@ def test_sweep_two_cells_on_ray_equals_one_process(cluster, tmp_path, nmnist_tra
     assert comparable(json.loads((tmp_path / "ray.json").read_text())) == comparable(local.to_dict())
 
 
-def _task_processes(title: str) -> list[int]:
-    """Pids of Ray workers whose process title says they are running ``title``."""
-    pids = []
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if cmd.startswith(f"ray::{title}"):
-                pids.append(int(d.name))
-    return pids
-
-
 def test_killed_ray_worker_is_retried_and_every_recording_counted_once(cluster, nmnist_train, own_length_net):
     files = [nmnist_train / f"{i}.bin" for i in range(1, 121)]
     one = replay(own_length_net, files, ReplayConfig(dt_us=5000))
@@ -152,7 +137,7 @@ def test_killed_ray_worker_is_retried_and_every_recording_counted_once(cluster, 
     killed = None
     deadline = time.monotonic() + 120
     while killed is None and time.monotonic() < deadline and t.is_alive():
-        running = _task_processes("replay_shard")
+        running = task_processes("replay_shard")
         if running:
             os.kill(running[0], signal.SIGKILL)
             killed = running[0]
@@ -204,74 +189,10 @@ def test_node_that_never_comes_back_names_the_missing_cell(cluster, tmp_path, nm
     assert len((tmp_path / "lost.csv").read_text().splitlines()) == 2
 
 
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                ppid = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d.name))
-    out, todo = set(), [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            if c not in out:
-                out.add(c)
-                todo.append(c)
-    return out
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 def test_ctrl_c_leaves_no_ray_or_lava_process(tmp_path, nmnist_train, own_length_net):
-    """`replay --ray --backend lava` starts its own Ray; SIGINT to its process group (what
-    Ctrl-C does) while Lava runs inside a Ray worker: every process it started is gone."""
-    files = [str(nmnist_train / f"{i}.bin") for i in range(1, 9)]
-    env = {**os.environ, "RAY_ADDRESS": "local",                        # a Ray of its own, not the test cluster
-           "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
-    proc = subprocess.Popen([sys.executable, "-m", "neuro_deploy.cli", "replay", own_length_net.path, *files,
-                             "--dt-us", "5000", "--backend", "lava", "--ray", "--workers", "2"],
-                            env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    seen: set[int] = set()
-    lava_running = False
-    try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and proc.poll() is None:
-            seen |= _descendants(proc.pid)
-            workers = [p for p in _task_processes("replay_shard") if p in seen]
-            if any(_descendants(w) for w in workers):      # Lava's runtime processes under a task
-                lava_running = True
-                seen |= _descendants(proc.pid)
-                break
-            time.sleep(0.2)
-        names = " ".join(_cmdline(p) for p in seen)
-        assert "raylet" in names and "gcs_server" in names, names  # the Ray it started is among them
-        assert lava_running, f"Lava never ran in a Ray worker: {proc.poll()}, {proc.stderr.read1() if proc.poll() is not None else ''}"
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(120)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and any(_alive(p) for p in seen):
-        time.sleep(0.5)
-    left = {p: _cmdline(p)[:80] for p in seen if _alive(p)}
-    for p in left:                          # do not leave them to the next test either
-        os.kill(p, signal.SIGKILL)
-    assert proc.returncode == 130, proc.stderr.read().decode()[-2000:]
-    assert not left, f"{len(left)} of {len(seen)} processes left behind: {left}"
+    """`replay --ray --backend lava` starts its own Ray; Ctrl-C while Lava runs inside a Ray
+    worker: every process it started (Ray's, the workers, Lava's) is gone, exit 130."""
+    seen = interrupt_while_lava_runs(own_length_net.path, [str(nmnist_train / f"{i}.bin") for i in range(1, 9)],
+                                     ["--ray", "--workers", "2"], {"RAY_ADDRESS": "local"})  # not the test cluster
+    names = " ".join(seen.values())
+    assert "raylet" in names and "gcs_server" in names and "ray::replay_shard" in names, names
