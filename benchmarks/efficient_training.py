@@ -4,7 +4,7 @@ latency per inference, and ratios vs full-data training; mean ± std over seeds.
 
     .venv/bin/python benchmarks/efficient_training.py [--seeds 3] [--dataset digits] [--root R]
         [--epochs 10] [--ipc 1 10] [--distill-iterations 200] [--out benchmarks/results/efficient_training]
-        [--workers N | --ray | --ray-address HOST:PORT]
+        [--methods full hsd-8steps ...] [--workers N | --ray | --ray-address HOST:PORT]
 
 Every (method, seed) is one cell of a training sweep (:mod:`neuro_deploy.sweep`,
 ``kind: train``; the methods themselves are in :mod:`neuro_deploy.sweep.training`), run as
@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--distill-iterations", type=int, default=200)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficient_training"))
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="only these methods (default: all; 'full' is always run, the ratios need it)")
     ap.add_argument("--workers", type=int, default=1, help="cells in parallel local processes")
     ap.add_argument("--ray", action="store_true", help="cells as Ray tasks (join or start a local Ray)")
     ap.add_argument("--ray-address", default=None, help="cells on the Ray cluster at HOST:PORT|auto")
@@ -72,15 +74,16 @@ def main() -> None:
     from neuro_deploy.sweep import run_sweep, sweep_config
 
     execution = Execution.from_options(a.workers, a.ray, a.ray_address)
+    methods = method_names(a.ipc) if a.methods is None else list(dict.fromkeys(["full", *a.methods]))
     ds = load_dataset(a.dataset, root=a.root, progress=True)
-    doc = {"kind": "train", "dataset": a.dataset, "methods": method_names(a.ipc), "seeds": list(range(a.seeds)),
+    doc = {"kind": "train", "dataset": a.dataset, "methods": methods, "seeds": list(range(a.seeds)),
            "epochs": a.epochs, "distill_iterations": a.distill_iterations, "val_fraction": 0.2,
            **({"root": a.root} if a.root else {})}
     cfg = sweep_config(doc, Path.cwd(), "benchmarks/efficient_training.py", output=f"{a.out}-cells")
     res = run_sweep(cfg, execution, progress=True)
     print(f"{res.ran} cells run, {res.skipped} from an earlier run ({res.wall_s:.0f} s); cells in {res.files['json']}")
     by_cell = {(c["params"]["seed"], c["params"]["method"]): c["row"] for c in res.cells}
-    runs = [{m: by_cell[(seed, m)] for m in method_names(a.ipc)} for seed in range(a.seeds)]
+    runs = [{m: by_cell[(seed, m)] for m in methods} for seed in range(a.seeds)]
     print(write_table(a, ds, runs))
 
 
