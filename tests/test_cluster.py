@@ -116,22 +116,27 @@ def _replay_in_thread(net, files, cfg, box):
 
 
 def _kill_a_worker_while_running(box, thread) -> int:
-    """SIGKILL one local worker process of the running replay; its pid."""
+    """SIGKILL one local worker process of the running replay while it still runs; its pid."""
     import multiprocessing as mp
 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and thread.is_alive():
         kids = mp.active_children()
         if kids:
-            time.sleep(1.0)                  # let it get into its task
-            os.kill(kids[0].pid, signal.SIGKILL)
-            return kids[0].pid
-        time.sleep(0.05)
-    raise AssertionError(f"no worker process appeared ({box})")
+            time.sleep(0.3)                  # let it get into its task
+            for k in mp.active_children():
+                try:
+                    os.kill(k.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    continue
+                assert thread.is_alive(), "the replay had already finished"
+                return k.pid
+        time.sleep(0.02)
+    raise AssertionError(f"no worker process appeared while the replay ran ({box})")
 
 
 def test_local_killed_worker_is_retried_and_every_recording_counted_once(nmnist_train, own_length_net):
-    files = [nmnist_train / f"{i}.bin" for i in range(1, 121)]
+    files = [nmnist_train / f"{i}.bin" for i in range(1, 301)]
     ref = replay(own_length_net, files, ReplayConfig(dt_us=5000))
     box: dict = {}
     cfg = ReplayConfig(dt_us=5000, execution=Execution("local", 2), shard_size=20)
@@ -146,9 +151,9 @@ def test_local_killed_worker_is_retried_and_every_recording_counted_once(nmnist_
 
 
 def test_local_worker_dying_too_often_names_the_missing_tasks(nmnist_train, own_length_net):
-    files = [nmnist_train / f"{i}.bin" for i in range(1, 121)]
+    files = [nmnist_train / f"{i}.bin" for i in range(1, 301)]
     box: dict = {}
-    cfg = ReplayConfig(dt_us=5000, execution=Execution("local", 2, max_retries=0), shard_size=60)
+    cfg = ReplayConfig(dt_us=5000, execution=Execution("local", 2, max_retries=0), shard_size=150)
     t = threading.Thread(target=_replay_in_thread, args=(own_length_net, files, cfg, box))
     t.start()
     _kill_a_worker_while_running(box, t)

@@ -1,10 +1,13 @@
 """The ``ray`` executor: tasks on a Ray cluster (``--ray``, ``--ray-address HOST:PORT|auto``).
 
-Connecting: if this process is already connected to Ray (``ray.init`` was called), that
-connection is used and left open. Otherwise ``ray.init(address=...)`` joins the cluster
-at ``Execution.address`` or, with none, joins the Ray already running on this machine or
-starts one (``num_cpus`` = ``workers`` when given, no dashboard, a small object store);
-what this executor started it shuts down again at the end, also after Ctrl-C or an error.
+Connecting, on the first task (so a command that fails on its input never starts Ray): if
+this process is already connected to Ray (``ray.init`` was called), that connection is
+used and left open. Otherwise ``ray.init(address=...)`` joins the cluster at
+``Execution.address`` or, with none, joins the Ray already running on this machine or
+starts one (``num_cpus`` = ``workers`` when given, no dashboard, a small object store).
+Sessions nest (the CLI holds one for the whole command, ``replay``/``evaluate`` open their
+own inside it): the outermost one disconnects - stopping a Ray it started - when it
+closes, also after Ctrl-C or an error; one Ray serves every model of a ``report``.
 Every node needs neuro-deploy (the same version) importable by the Python that runs the
 Ray workers; each task loads the netx file from the bytes it is sent, so nodes need no
 shared file system.
@@ -39,46 +42,62 @@ def import_ray():
     return ray
 
 
+#: Ray sessions open in this process, and whether one of them connected Ray (then the
+#: outermost one disconnects - and stops a Ray it started - when it closes)
+_SESSIONS = {"open": 0, "connected_here": False}
+
+
 class RayExecutor:
     def __init__(self, execution: Execution) -> None:
         self.execution = execution
-        self.slots = 1
-        self._owned = False
 
     # ------------------------------------------------------------------ connection
     def __enter__(self) -> "RayExecutor":
-        ray = import_ray()
-        ex = self.execution
-        if not ray.is_initialized():
-            base: dict[str, Any] = {"address": ex.address, "include_dashboard": False,
-                                    "logging_level": "ERROR", "log_to_driver": False}
-            start = {"num_cpus": ex.workers or os.cpu_count() or 1,
-                     "object_store_memory": ex.object_store_mb * 1024 * 1024}
-            try:
-                try:
-                    ray.init(**base, **({} if ex.address else start))
-                except ValueError:          # a Ray already runs here: join it as it is
-                    if ex.address:
-                        raise
-                    ray.init(**base)
-            except (ConnectionError, RuntimeError, ValueError) as exc:
-                where = f"--ray-address {ex.address}" if ex.address else "a local Ray"
-                raise BadInputError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
-            self._owned = True
-        self.slots = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        import_ray()
+        _SESSIONS["open"] += 1
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._owned:
+        _SESSIONS["open"] -= 1
+        if _SESSIONS["open"] == 0 and _SESSIONS["connected_here"]:
             import ray
 
+            _SESSIONS["connected_here"] = False
             ray.shutdown()
-            self._owned = False
+
+    def connect(self):
+        """``ray``, connected (on first use: a command that fails on its input before any
+        task never starts a Ray)."""
+        ray = import_ray()
+        if ray.is_initialized():
+            return ray
+        ex = self.execution
+        base: dict[str, Any] = {"address": ex.address, "include_dashboard": False,
+                                "logging_level": "ERROR", "log_to_driver": False}
+        start = {"num_cpus": ex.workers or os.cpu_count() or 1,
+                 "object_store_memory": ex.object_store_mb * 1024 * 1024}
+        try:
+            try:
+                ray.init(**base, **({} if ex.address else start))
+            except ValueError:              # a Ray already runs here: join it as it is
+                if ex.address:
+                    raise
+                ray.init(**base)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"--ray-address {ex.address}" if ex.address else "a local Ray"
+            raise BadInputError(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
+        _SESSIONS["connected_here"] = True
+        return ray
+
+    @property
+    def slots(self) -> int:
+        """CPUs of the cluster (connects)."""
+        return max(1, int(self.connect().cluster_resources().get("CPU", 1)))
 
     # ------------------------------------------------------------------ tasks
     def run(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str],
             on_result: Callable[[int, Any], None]) -> None:
-        import ray
+        ray = self.connect()
         from ray.exceptions import RayTaskError
 
         ex = self.execution
