@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install "torch==2.14.1" "torchvision==0.29.1" "numpy<2"
 	$(BIN)/python -m pip install --no-deps --ignore-requires-python "lava-nc==0.10.0" "lava-dl==0.6.0"
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,cluster]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -4,12 +4,24 @@ latency per inference, and ratios vs full-data training; mean ± std over seeds.
 
     .venv/bin/python benchmarks/efficient_training.py [--seeds 3] [--dataset digits] [--root R]
         [--epochs 10] [--ipc 1 10] [--distill-iterations 200] [--out benchmarks/results/efficient_training]
+        [--methods full hsd-8steps ...] [--workers N | --ray | --ray-address HOST:PORT]
+
+Every (method, seed) is one cell of a training sweep (:mod:`neuro_deploy.sweep`,
+``kind: train``; the methods themselves are in :mod:`neuro_deploy.sweep.training`), run as
+a task of the execution layer: in this process, in ``--workers`` local processes, or as
+plain Ray tasks with ``--ray`` / ``--ray-address``. The cells land in ``OUT-cells.json``
+(and .csv, .md) as they finish, so an interrupted run resumes where it stopped. Plain Ray
+tasks, not Ray Tune: the grid is fixed and every cell runs to the end (no search, no
+early stopping or trial scheduling, which is what Tune adds), the cells need the same
+resumable table and the same code path as a run without Ray, and Tune would bring its own
+trial directories and result format (and pandas/pyarrow) for nothing here.
 
 Methods: full data; SADP / random / EL2N / InfoBatch at keep 0.5, SADP at keep 0.7; ANN pretraining (event
 rates) + 1 epoch fine-tuning; HSD (10 teacher frames; 4, 8 and 15 student steps - 8 is ~1/4
 of the 30 steps); PACE / DM / random real subset / class-mean prototypes at each IPC (a fresh SNN
 trained on the stored integer frames for max(60, 3000/N) epochs). PACE's teachers are the
-snapshots of the full-data run (one per epoch), so they cost nothing extra here.
+per-epoch snapshots of the same seed's full-data run, which the PACE cell trains itself (its
+time is not in ``prep s``: it is the ``full`` cell's run).
 
 Time columns: ``train s`` is the wall time of training the evaluated model (for HSD and
 pretraining this includes their teacher / ANN stage); ``prep s`` is the one-off cost of
@@ -22,8 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,81 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 KEYS = ("float", "deployed", "train_s", "prep_s", "bytes", "energy_uj", "latency_us")
 
 
-def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Deploy (export, fit, fast backend, cost on loihi2: :func:`neuro_deploy.api.deploy`):
-    deployed accuracy, µJ and µs per inference."""
-    from neuro_deploy.api import deploy
-
-    dep = deploy(model_path, (x, y), verify_samples=0)
-    return {"deployed": float(dep.deployed_accuracy), "energy_uj": dep.energy_per_inference_uj,
-            "latency_us": dep.latency_us}
-
-
-def student_epochs(n: int) -> int:
-    """Epochs for a fresh model on a small (distilled) set: at least ~3000 sample passes."""
-    return max(60, 3000 // max(1, n))
-
-
-def run_seed(seed: int, a, ds, d: Path) -> dict[str, dict]:
-    from neuro_deploy.data.distill import DistillConfig, distill
-    from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.hsd import HSDConfig, train_hsd
-    from neuro_deploy.models.pretrain import calibrate_transfer, pretrain_ann, rate_inputs, transfer_to_slayer
-    from neuro_deploy.models.pruning import make_selector
-    from neuro_deploy.models.slayer_model import Snapshots, evaluate
-
-    from neuro_deploy.data.splits import Split
-
-    split = Split.of(ds, 0.2, seed)
-    tr, va = split.apply(ds)
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), hidden=(128,), dt_us=10_000, num_steps=30)
-    x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
-    full_bytes = int(np.packbits(x_tr).nbytes)
-    out: dict[str, dict] = {}
-
-    def record(name, model, mcfg, train_s, x_eval, nbytes, prep_s=0.0):
-        p = d / f"{name}-{seed}.pt"
-        save_checkpoint(model, mcfg, p, meta={"split": split.to_meta()})
-        out[name] = {"float": evaluate(model, x_eval, va.labels)[0], **deployed(p, x_eval, va.labels),
-                     "train_s": train_s, "prep_s": prep_s, "bytes": nbytes}
-        print(f"  seed {seed} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in out[name].items()), flush=True)
-
-    snapshots = Snapshots()
-    t = time.perf_counter()
-    full = train_model(cfg, TrainConfig(epochs=a.epochs, seed=seed, progress=False), x_tr, tr.labels,
-                       on_epoch=snapshots)
-    record("full", full.model, cfg, time.perf_counter() - t, x_va, full_bytes)
-    for m, keep_frac in (("sadp", 0.5), ("random", 0.5), ("el2n", 0.5), ("infobatch", 0.5), ("sadp", 0.7)):
-        t = time.perf_counter()
-        r = train_model(cfg, TrainConfig(epochs=a.epochs, seed=seed, progress=False), x_tr, tr.labels,
-                        selector=make_selector(m, len(x_tr), keep_frac, a.epochs, seed))
-        record(f"prune-{m}-{keep_frac}", r.model, cfg, time.perf_counter() - t, x_va, full_bytes)
-    t = time.perf_counter()
-    pre = pretrain_ann(cfg, rate_inputs(x_tr), tr.labels, epochs=15, seed=seed)
-    scale, _ = calibrate_transfer(pre.ann, cfg, x_tr[:200], tr.labels[:200])
-    r = train_model(cfg, TrainConfig(epochs=1, seed=seed, lr=3e-5, progress=False), x_tr, tr.labels,
-                    init=lambda mdl: transfer_to_slayer(pre.ann, mdl, scale))
-    record("pretrain-ann+1ep", r.model, cfg, time.perf_counter() - t, x_va, full_bytes)
-    for steps in (4, 8, 15):                       # accuracy vs inference steps (full: 30)
-        t = time.perf_counter()
-        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2, seed=seed), tr)
-        dts = int(np.ceil(ds.duration_us / steps))
-        cfgs = ModelConfig(**{**cfg.__dict__, "dt_us": dts, "num_steps": steps})
-        record(f"hsd-{steps}steps", h.model, cfgs, time.perf_counter() - t, va.to_tensors(dts, steps), full_bytes)
-
-    teachers = snapshots.models(cfg)
-    for ipc in a.ipc:
-        for m in ("pace", "dm", "prototype", "random"):
-            t = time.perf_counter()
-            dd = distill(m, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=a.distill_iterations, seed=seed,
-                                                           progress=False), teacher=teachers, model_cfg=cfg)
-            prep = time.perf_counter() - t
-            t = time.perf_counter()
-            r = train_model(cfg, TrainConfig(epochs=student_epochs(len(dd.frames)), seed=seed, progress=False),
-                            dd.frames, dd.labels)
-            record(f"distill-{m}-ipc{ipc}", r.model, cfg, time.perf_counter() - t, x_va,
-                   int(np.packbits(dd.frames).nbytes), prep)
-    return out
+def method_names(ipc: list[int]) -> list[str]:
+    """The benchmark's methods, in table order (see neuro_deploy.sweep.training)."""
+    return (["full"] + [f"prune-{m}-{k}" for m, k in (("sadp", 0.5), ("random", 0.5), ("el2n", 0.5),
+                                                        ("infobatch", 0.5), ("sadp", 0.7))]
+            + ["pretrain-ann+1ep"] + [f"hsd-{n}steps" for n in (4, 8, 15)]
+            + [f"distill-{m}-ipc{k}" for k in ipc for m in ("pace", "dm", "prototype", "random")])
 
 
 def main() -> None:
@@ -119,21 +60,31 @@ def main() -> None:
     ap.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--distill-iterations", type=int, default=200)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficient_training"))
+    ap.add_argument("--methods", nargs="+", default=None,
+                    help="only these methods (default: all; 'full' is always run, the ratios need it)")
+    ap.add_argument("--workers", type=int, default=1, help="cells in parallel local processes")
+    ap.add_argument("--ray", action="store_true", help="cells as Ray tasks (join or start a local Ray)")
+    ap.add_argument("--ray-address", default=None, help="cells on the Ray cluster at HOST:PORT|auto")
     ap.add_argument("--replot", default=None, metavar="JSON", help="only rebuild table + plot from a run's JSON")
     a = ap.parse_args()
     if a.replot:
         return replot(a.replot)
+    from neuro_deploy.cluster import Execution
     from neuro_deploy.data import load_dataset
+    from neuro_deploy.sweep import run_sweep, sweep_config
 
+    execution = Execution.from_options(a.workers, a.ray, a.ray_address)
+    methods = method_names(a.ipc) if a.methods is None else list(dict.fromkeys(["full", *a.methods]))
     ds = load_dataset(a.dataset, root=a.root, progress=True)
-    runs = []
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        for seed in range(a.seeds):
-            runs.append(run_seed(seed, a, ds, Path(d)))
-            print(f"seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-            text = write_table(a, ds, runs)          # after every seed: a cut-short run keeps its data
-    print(text)
+    doc = {"kind": "train", "dataset": a.dataset, "methods": methods, "seeds": list(range(a.seeds)),
+           "epochs": a.epochs, "distill_iterations": a.distill_iterations, "val_fraction": 0.2,
+           **({"root": a.root} if a.root else {})}
+    cfg = sweep_config(doc, Path.cwd(), "benchmarks/efficient_training.py", output=f"{a.out}-cells")
+    res = run_sweep(cfg, execution, progress=True)
+    print(f"{res.ran} cells run, {res.skipped} from an earlier run ({res.wall_s:.0f} s); cells in {res.files['json']}")
+    by_cell = {(c["params"]["seed"], c["params"]["method"]): c["row"] for c in res.cells}
+    runs = [{m: by_cell[(seed, m)] for m in methods} for seed in range(a.seeds)]
+    print(write_table(a, ds, runs))
 
 
 def write_table(a, ds, runs: list[dict]) -> str:

@@ -268,3 +268,24 @@ def cache_dir() -> Path:
         raise OutputPathError(path, f"cannot create the cache folder ({exc.strerror}); set "
                                     "NEURO_DEPLOY_CACHE to a writable folder") from None
     return path
+
+
+def jsonable(obj: object) -> object:
+    """Dataclasses, numpy arrays and scalars as plain JSON values (NaN -> null)."""
+    from dataclasses import asdict, is_dataclass
+
+    import numpy as np
+
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return jsonable(obj.item())
+    if isinstance(obj, float) and obj != obj:
+        return None
+    return obj

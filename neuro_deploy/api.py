@@ -270,7 +270,7 @@ def replay(net: NetSpec | PathLike, recordings: PathLike | Sequence[PathLike], d
     """Stream recordings (files or folders, any format) through a network: predictions,
     accuracy, latency and counts per recording. ``dt_us`` and the binning default to the
     network's own (export metadata); ``options`` are :class:`~neuro_deploy.sim.replay.ReplayConfig`
-    fields (``workers``, ``downsample``, ``crop``, ``on_error`` ...)."""
+    fields (``workers``, ``execution``, ``shard_size``, ``downsample``, ``crop``, ``on_error`` ...)."""
     from neuro_deploy.data.datasets import read_labels
     from neuro_deploy.sim.replay import ReplayConfig
     from neuro_deploy.sim.replay import replay as _replay
@@ -338,13 +338,16 @@ def _scoring_data(meta: dict[str, Any], what: str, data: DataLike, part: str, li
 
 def evaluate(net: NetSpec | PathLike, data: DataLike = "digits", backend: str = "fast", split: str = "val",
              limit: int | None = None, dt_us: int | None = None, steps: int | None = None,
-             time_origin: str | None = None, batch_size: int = 128, progress: bool = False) -> Evaluation:
+             time_origin: str | None = None, batch_size: int = 128, progress: bool = False,
+             execution: Any = None) -> Evaluation:
     """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
     checkpoint (``.pt``) the float model's accuracy on the same inputs and steps (backend ``float``).
 
     ``split``: ``val`` (default) or ``train`` - the part of the split the network records
     (its training run's), or the default split with a :class:`SplitWarning` - or ``all``.
-    The binning (``dt_us``, window, time origin) is the network's own unless given."""
+    The binning (``dt_us``, window, time origin) is the network's own unless given.
+    ``execution`` (:class:`neuro_deploy.cluster.Execution`) says where the batches run:
+    local processes or Ray (default: this process); the figures do not depend on it."""
     from neuro_deploy.sim.evaluate import evaluate_deployed
     from neuro_deploy.sim.float_model import FloatNet, network_meta
 
@@ -354,7 +357,8 @@ def evaluate(net: NetSpec | PathLike, data: DataLike = "digits", backend: str = 
     x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(spec), str(spec.path), data, split,
                                                               limit, dt_us, steps, time_origin)
     _warn(notes)
-    ev = evaluate_deployed(spec, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths)
+    ev = evaluate_deployed(spec, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths,
+                           execution=execution)
     return Evaluation(str(spec.path), backend, ev.accuracy, ev.samples, binning.dt_us,
                       binning.num_steps or int(lengths.max(initial=1)), binning.time_origin, ev.wall_s,
                       split_meta, split, notes, ev, x, y)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,19 +28,9 @@ TIME_ORIGIN_HELP = ("Where step 0 of a recording starts: 'zero' = t = 0 of its o
 
 
 def _jsonable(obj: Any) -> Any:
-    if is_dataclass(obj):
-        return _jsonable(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
+    from neuro_deploy._io import jsonable
+
+    return jsonable(obj)
 
 
 def emit_json(obj: Any) -> None:
@@ -67,6 +56,30 @@ def on_error_option(f: Callable) -> Callable:
                         help="A bad recording: stop (fail), leave it out and list it under "
                              "'skipped' (skip), or keep the complete events of a truncated one "
                              "(keep-partial; undecodable ones are skipped).")(f)
+
+
+def execution_options(f: Callable) -> Callable:
+    """``--workers N``, ``--ray``, ``--ray-address HOST:PORT|auto`` -> one ``execution``
+    argument (:class:`neuro_deploy.cluster.Execution`); a Ray the command starts or joins
+    lives for the whole command (every model of a ``report``) and is shut down after it."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, workers: int, ray: bool, ray_address: str | None, **kwargs: Any) -> Any:
+        from neuro_deploy.cluster import Execution, open_session
+
+        execution = Execution.from_options(workers, ray, ray_address)
+        with open_session(execution):
+            return f(*args, execution=execution, **kwargs)
+    for opt in reversed([
+            click.option("--workers", default=1, show_default=True,
+                         help="Parallel local processes; with --ray, tasks in flight (default: every "
+                              "CPU of the cluster)."),
+            click.option("--ray", "ray", is_flag=True,
+                         help="Run the tasks on Ray: join the Ray running on this machine, or start one "
+                              "for this command (pip install -e '.[cluster]')."),
+            click.option("--ray-address", default=None, metavar="HOST:PORT|auto",
+                         help="Run the tasks on the running Ray cluster at this address (implies --ray).")]):
+        wrapper = opt(wrapper)
+    return wrapper
 
 
 def echo_warnings(warnings: list[str], prefix: str = "") -> None:
@@ -657,7 +670,6 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @click.option("--backend", default="fast", show_default=True, type=BACKEND,
               help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt) for a netx file; a checkpoint "
                    "(.pt) runs on float.")
-@click.option("--workers", default=1, show_default=True, type=POSITIVE_INT, help="Parallel processes.")
 @click.option("--steps", default=None, type=POSITIVE_INT, help="Input steps per recording (default: the "
               "network's training window from its export metadata, else each recording's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
@@ -675,8 +687,9 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @json_option
 @handle_errors
 @writes_output("out")
+@execution_options
 def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
-           workers: int, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
+           execution: Any, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
            evt3_timing: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
     """Stream DVS recordings through a network: predictions, accuracy, latency, counts.
@@ -701,7 +714,7 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
     cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps, time_origin=time_origin,
                        sensor_size=(size.width, size.height) if size else None,
                        crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
-                       refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing,
+                       refractory_us=refractory_us, execution=execution, evt3_timing=evt3_timing,
                        fmt=event_fmt, on_error=on_error)
     res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None,
                     progress=not as_json)
@@ -761,12 +774,14 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 @json_option
 @handle_errors
 @writes_output("out")
+@execution_options
 def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, fit_pad: bool,
            fit_tile: bool, steps: int | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
            recordings: tuple[str, ...], labels: str | None, dt_us: int | None, time_origin: str | None,
            downsample: float | None, sensor_size: str | None, backend: str, profile: str, skip_input: bool,
-           fmt: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
+           fmt: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool,
+           execution: Any) -> None:
     """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
     from neuro_deploy._io import write_text_atomic
     from neuro_deploy.events.types import SensorSize
@@ -791,7 +806,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
         w = Workload(steps=steps, inputs=x, input_bias=bias, input_fit=fit_how, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
                      dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin,
-                     progress=not as_json)
+                     progress=not as_json, execution=execution)
         rep, wr = build_report(spec, w, profile, skip_input=skip_input)
         if net_path == nets[0]:
             echo_warnings(rep.input_warnings)
@@ -831,8 +846,10 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 @click.option("--limit", default=None, type=POSITIVE_INT, help="At most this many samples.")
 @json_option
 @handle_errors
+@execution_options
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
-             num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool) -> None:
+             num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool,
+             execution: Any) -> None:
     """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
     checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float).
     val/train are the parts of the split the model records (its training run's)."""
@@ -845,10 +862,34 @@ def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SplitWarning)        # printed below, as every warning here
         ev = do_evaluate(net, load_dataset(dataset, root=root), backend=backend, split=split, limit=limit,
-                         dt_us=dt_us, steps=num_steps, time_origin=time_origin, progress=not as_json)
+                         dt_us=dt_us, steps=num_steps, time_origin=time_origin, progress=not as_json,
+                         execution=execution)
     echo_warnings(ev.warnings)
     emit_json(ev.to_dict()) if as_json else click.echo(
         f"{ev.backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+
+
+# ---------------------------------------------------------------------------- sweep
+@main.command()
+@click.argument("config", type=click.Path())
+@click.option("-o", "--output", "out", default=None, type=click.Path(),
+              help="Prefix of OUT.json / OUT.csv / OUT.md (default: the config's `output`, else its path "
+                   "without .yaml). Cells already in OUT.json are skipped (resume).")
+@json_option
+@handle_errors
+@execution_options
+def sweep(config: str, out: str | None, as_json: bool, execution: Any) -> None:
+    """Every cell of a grid (models x data sets x profiles x backends, or training methods x
+    seeds) as a task: one JSON/CSV table and a comparison report, resumable."""
+    from neuro_deploy.sweep import load_sweep_config, run_sweep
+
+    cfg = load_sweep_config(config, out)
+    res = run_sweep(cfg, execution, progress=not as_json)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    click.echo(f"{len(res.cells)} cells ({res.ran} run, {res.skipped} from an earlier run) in "
+               f"{res.wall_s:.1f} s: {res.files['json']}, {res.files['csv']}, {res.files['md']}")
 
 
 # ---------------------------------------------------------------------------- events

@@ -15,6 +15,18 @@ class NeuroDeployError(Exception):
 
     exit_code: int = 2
 
+    def __reduce__(self) -> tuple:
+        # Pickled as (class, message, attributes), not by calling __init__ again with the
+        # message: errors raised in worker processes or on Ray reach the caller as themselves.
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> NeuroDeployError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
 
 class NeuroDeployWarning(UserWarning):
     """Input that is usable but probably not what was meant (the CLI prints one line)."""

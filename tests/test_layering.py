@@ -36,8 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "neuro_deploy"
 
-LAYERS = ["foundation", "events", "data", "models", "netx", "hardware", "sim", "nir", "energy",
-          "report", "api", "cli"]
+LAYERS = ["foundation", "cluster", "events", "data", "models", "netx", "hardware", "sim", "nir", "energy",
+          "report", "api", "sweep", "cli"]
 #: top-level modules (not sub-packages) and their layer; ``_``-prefixed ones are foundation
 TOP_MODULES = {"errors": "foundation", "loihi_format": "foundation", "api": "api", "recipes": "api",
                "pipeline": "api", "doctor": "api", "cli": "cli", "cli_options": "cli"}

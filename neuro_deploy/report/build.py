@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution
 from neuro_deploy.errors import BadInputError
 from neuro_deploy.netx.spec import NetSpec
 
@@ -39,6 +40,7 @@ class Workload:
     replay_options: dict[str, Any] = field(default_factory=dict)
     time_origin: str | None = None              #: default: the network's (its metadata)
     progress: bool = False                     #: progress reports (neuro_deploy._progress)
+    execution: Execution | None = None          #: where batches / shards run (default: this process)
 
 
 @dataclass
@@ -108,7 +110,7 @@ def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     x, lengths = val.bin(binning)
     steps = binning.num_steps or int(lengths.max(initial=1))
     ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths,
-                           progress=w.progress)
+                           progress=w.progress, execution=w.execution)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
@@ -128,7 +130,7 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     if not w.dt_us:
         raise BadInputError("--dt-us is required with --recordings")
     cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, time_origin=w.time_origin,
-                       **w.replay_options)
+                       execution=w.execution, **w.replay_options)
     res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None,
                  progress=w.progress)
     from neuro_deploy.sim.replay import input_geometry, load_recording, resolve_config

@@ -4,8 +4,10 @@
 binned recordings: sample *b* gets its ``lengths[b]`` input steps, then ``len(net)``
 empty steps so its last input reaches the output (one step per layer), and is simulated
 and counted for exactly those ``lengths[b] + len(net)`` steps, whatever else is in its
-batch. Batch results are combined with :func:`neuro_deploy.energy.counts.merge_counts`,
-so neither the batch size nor the number of workers changes any figure.
+batch. :func:`evaluate_deployed` runs its batches as tasks of the execution layer
+(:mod:`neuro_deploy.cluster`: this process, local processes or Ray) and combines them in
+sample order with :func:`neuro_deploy.energy.counts.merge_counts`, so neither the batch
+size nor where the batches ran changes any figure.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution, ShippedFile, open_session, progress_bar
 from neuro_deploy.netx.spec import NetSpec
 
 if TYPE_CHECKING:
@@ -76,28 +79,61 @@ def run_tensors(net: NetSpec, tensors: np.ndarray, lengths: np.ndarray | None = 
     return TensorRun(trains, counts, run_steps, t1 - t0, time.perf_counter() - t1)
 
 
+@dataclass(frozen=True)
+class TaskNet:
+    """A network as a task carries it: the :class:`NetSpec` to simulate (exactly the one the
+    caller passed) and the bytes of its netx file, which the Lava backend reads - a worker
+    on a machine without that file gets a copy (:class:`neuro_deploy.cluster.ShippedFile`)."""
+
+    spec: NetSpec
+    file: ShippedFile | None            #: None: no file behind the spec (an in-memory float model)
+
+    @classmethod
+    def of(cls, net: NetSpec) -> "TaskNet":
+        path = Path(str(net.path))
+        return cls(net, ShippedFile.read(path) if path.is_file() else None)
+
+    def local(self) -> NetSpec:
+        """The spec, its ``path`` pointing to the netx file on this machine."""
+        from dataclasses import replace
+
+        if self.file is None:
+            return self.spec
+        p = self.file.local_path()
+        return self.spec if p == Path(self.spec.path) else replace(self.spec, path=str(p))
+
+
+def evaluate_batch(args: tuple) -> tuple[list, np.ndarray]:
+    """One task: a batch through :func:`run_tensors` -> (LayerCounts, output trains (T, B, classes))."""
+    net, tensors, lengths, backend = args
+    r = run_tensors(net.local(), tensors, lengths, backend)
+    return r.counts, r.trains[-1]
+
+
 def evaluate_deployed(net: NetSpec, tensors: np.ndarray, labels: np.ndarray | None = None,
                       backend: str = "fast", batch_size: int = 128, progress: bool = False,
-                      lengths: np.ndarray | None = None) -> DeployedEval:
-    """Run (N, C, H, W, T) spike tensors through :func:`run_tensors` in batches; class =
-    output neuron with the most spikes (ties: lowest index). ``lengths`` (N,) are the
-    input steps of each sample (default: all ``T``)."""
+                      lengths: np.ndarray | None = None, execution: Execution | None = None) -> DeployedEval:
+    """Run (N, C, H, W, T) spike tensors through :func:`run_tensors` in batches of at most
+    ``batch_size`` (one task each, on ``execution``; default this process); class = output
+    neuron with the most spikes (ties: lowest index). ``lengths`` (N,) are the input steps
+    of each sample (default: all ``T``)."""
     from neuro_deploy.energy.counts import merge_counts
 
     n, t_in = len(tensors), tensors.shape[-1]
     lens = np.full(n, t_in, dtype=np.int64) if lengths is None else np.asarray(lengths, dtype=np.int64)
     steps = (int(lens.max()) if n else t_in) + len(net)
     t0 = time.perf_counter()
+    task_net = TaskNet.of(net)
+    with open_session(execution) as session:
+        parts = session.shards(n, batch_size)
+        jobs = [(task_net, tensors[p.start:p.stop], lens[p.start:p.stop], backend) for p in parts]
+        on_result = progress_bar(len(jobs), f"deploying on {backend}") if progress else None
+        outs = session.run(evaluate_batch, jobs,
+                           [f"batch {k + 1}/{len(parts)} (samples {p.start}..{p.stop - 1})"
+                            for k, p in enumerate(parts)], on_result)
     preds, counts_out, runs, lasts = [], [], [], []
-    chunks = range(0, n, batch_size)
-    if progress:
-        from neuro_deploy._progress import progress_bar
-
-        chunks = progress_bar(chunks, desc=f"deploying on {backend}", unit="batch")
-    for start in chunks:
-        r = run_tensors(net, tensors[start:start + batch_size], lens[start:start + batch_size], backend)
-        runs.append(r.counts)
-        last = r.trains[-1]
+    for counts, last in outs:
+        runs.append(counts)
         c = last.sum(0)
         counts_out.append(c)
         preds.append(c.argmax(-1))

@@ -8,7 +8,8 @@ port netx leaves unconnected; lava-dl's tutorials wire encoders there the same w
 The network is always stopped, also on errors; on Ctrl-C (or SIGTERM) its worker
 processes are killed instead of sent STOP (which can wait forever on a channel cut
 mid-message), and while it runs they ignore SIGINT and die with their parent
-(:mod:`neuro_deploy._process`), so no worker is left behind.
+(:mod:`neuro_deploy._process`), so no worker is left behind - also when the worker running Lava is killed (a
+cancelled Ray task, a lost node).
 """
 from __future__ import annotations
 

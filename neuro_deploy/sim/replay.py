@@ -18,14 +18,15 @@ recording:
   which the running arg-max equals the label (null without label or never);
 * spikes and synaptic operations per layer.
 
-Recordings are split over ``workers`` processes (``fork``, through
-:func:`neuro_deploy._process.map_in_processes`: Ctrl-C stops them, they die with the
-parent), each simulating its share
-in batches of ``batch_size``. Every recording is simulated and counted for its own
-length plus the ``len(net)`` drain steps, whatever else is in its batch
-(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined with
-:func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the worker count
-or the batch size.
+Recordings are split into tasks of contiguous recordings (:mod:`neuro_deploy.cluster`:
+one per process with ``--workers N``, ``shard_size`` recordings per task on Ray; on Ray
+the files travel with the task, so nodes need no shared file system). Each task decodes,
+bins and simulates its share in a bounded pipeline (:func:`run_pipeline`) in batches of
+``batch_size``. Every recording is simulated and counted for its own length plus the
+``len(net)`` drain steps, whatever else is in its batch
+(:func:`neuro_deploy.sim.evaluate.run_tensors`), and batches are combined in recording
+order with :func:`neuro_deploy.energy.counts.merge_counts`: no figure depends on the
+executor, the worker count, the task size or the batch size.
 
 ``net`` may also be a checkpoint's float model (:class:`~neuro_deploy.sim.float_model.FloatNet`,
 backend ``float``): it gets exactly the binned input and steps the deployed network gets,
@@ -33,19 +34,21 @@ so :func:`float_vs_deployed` compares the two recording by recording.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import queue
 import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neuro_deploy._process import map_in_processes
-from neuro_deploy._progress import task, tick
+from neuro_deploy._progress import forward_ticks, task, tick
+from neuro_deploy.cluster import Execution, ShippedFile, open_session
 from neuro_deploy.energy.counts import merge_counts
 from neuro_deploy.errors import BadInputError, NeuroDeployWarning, ShapeError
 from neuro_deploy.events.collection import RECORDING_SUFFIXES, expand_inputs  # noqa: F401 - public here too
@@ -69,12 +72,18 @@ class ReplayConfig:
     downsample: float | None = None
     denoise_us: int | None = None
     refractory_us: int | None = None
-    workers: int = 1
+    workers: int = 1                          #: local processes (``execution`` overrides)
     batch_size: int = 64
     evt3_timing: str = "spec"
     fmt: str | None = None                    #: force a reader (``--format``); default: by content
     on_error: str = "fail"                    #: fail | skip | keep-partial (events.collection)
     time_origin: str | None = None            #: default: the network's (metadata), else "zero"
+    execution: Execution | None = None        #: where tasks run; default: ``workers`` local processes
+    shard_size: int | None = None             #: recordings per task (default: see cluster.Session.shards)
+
+    def executor(self) -> Execution:
+        """Where this replay's tasks run."""
+        return self.execution or Execution("local", self.workers)
 
     def binning(self) -> "Binning":
         """The binning these settings give (``None`` fields at the toolkit defaults); use
@@ -357,6 +366,7 @@ def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig
                 break
             if rec is None:
                 out["skipped"].append((i, payload))
+                tick(1, "recordings")
                 continue
             pending.append((i, rec, payload[0], payload[1]))
             if len(pending) == cfg.batch_size:
@@ -393,20 +403,34 @@ def _load_kernels(net: NetSpec, first: Path, geom: tuple, cfg: ReplayConfig, siz
         pass
 
 
-def _worker(args: tuple) -> dict[str, Any]:
-    """One process's share: :func:`run_pipeline` on it. Recordings are returned as their
-    path, warnings and partial-read record; errors as (file index, stage) - the parent
-    raises them again itself (typed errors do not always survive pickling)."""
-    from neuro_deploy.sim.float_model import load_network
-
-    net_path, files, geom, cfg, size = args
-    out = run_pipeline(load_network(net_path), files, geom, cfg, size)
-    out["kept"] = [(i, {"path": rec.path, "warnings": rec.warnings, "partial": rec.meta.get("partial")})
+def replay_shard(args: tuple) -> dict[str, Any]:
+    """One task: :func:`run_pipeline` on a share of the recordings (paths, or
+    :class:`~neuro_deploy.cluster.ShippedFile` copies on Ray). Recordings come back as
+    their original path, warnings and partial-read record; errors as (index in the share,
+    text) - the caller raises them again itself, typed. In a process other than the
+    caller's, progress goes back with the result (``pid``), not to an inherited bar."""
+    net_ref, files, geom, cfg, size, caller_pid = args
+    names = [str(f.path) if isinstance(f, ShippedFile) else str(f) for f in files]
+    paths = [f.local_path() if isinstance(f, ShippedFile) else Path(f) for f in files]
+    with contextlib.ExitStack() as stack:
+        if os.getpid() != caller_pid:
+            stack.enter_context(forward_ticks(lambda n, unit: None))
+        out = run_pipeline(net_ref.local(), paths, geom, cfg, size)
+    out["kept"] = [(i, {"path": names[i], "warnings": rec.warnings, "partial": rec.meta.get("partial")})
                    for i, rec in out["kept"]]
+    out["skipped"] = [(i, replace(sk, file=names[i])) for i, sk in out["skipped"]]
     if out["error"] is not None:
         i, exc = out["error"]
-        out["error"] = (i, f"{type(exc).__name__}: {exc}")
+        out["error"] = (i, exc if os.getpid() == caller_pid else f"{type(exc).__name__}: {exc}")
+    out["pid"] = os.getpid()
     return out
+
+
+def shard_key(files: list, index: int, total: int) -> str:
+    """How a task is named in errors: its recordings."""
+    names = [Path(f).name for f in files]
+    span = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
+    return f"task {index + 1}/{total} ({len(names)} recording{'s' * (len(names) != 1)}: {span})"
 
 
 def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
@@ -432,17 +456,26 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
         label_notes = check_labels(labels, all_files, net.layers[-1].num_neurons)
         for note in label_notes:
             warnings.warn(note, NeuroDeployWarning, stacklevel=2)
-    workers = max(1, min(cfg.workers, len(all_files)))
-    shares = [list(range(k, len(all_files), workers)) for k in range(workers)]
-    with task(len(all_files), f"replay on {cfg.backend}", "recordings", enabled=progress):
-        if workers == 1:
-            local = run_pipeline(net, all_files, geom, cfg, size)
-            outs = [dict(local, kept=[(i, {"path": rec.path, "warnings": rec.warnings,
-                                           "partial": rec.meta.get("partial")}) for i, rec in local["kept"]])]
-        else:
-            jobs = [(net.path, [all_files[i] for i in share], geom, cfg, size) for share in shares]
+    from neuro_deploy.sim.evaluate import TaskNet
+
+    net_ref = TaskNet.of(net)
+    execution = cfg.executor()
+    ship = execution.executor != "local"          # other machines: the files travel with the task
+
+    def finished(k: int, out: dict[str, Any]) -> None:
+        if out["pid"] != os.getpid():             # ran elsewhere: its recordings are done now
+            tick(len(out["kept"]) + len(out["skipped"]), "recordings")
+
+    with task(len(all_files), f"replay on {cfg.backend}", "recordings", enabled=progress), \
+            open_session(execution) as session:
+        parts = session.shards(len(all_files), cfg.shard_size)
+        shares = [list(p) for p in parts]
+        if execution.executor == "local" and len(parts) > 1:
             _load_kernels(net, all_files[0], geom, cfg, size)
-            outs = map_in_processes(_worker, jobs)
+        jobs = [(net_ref, [ShippedFile.read(all_files[i]) if ship else all_files[i] for i in share], geom, cfg,
+                 size, os.getpid()) for share in shares]
+        outs = session.run(replay_shard, jobs, [shard_key([all_files[i] for i in share], k, len(jobs))
+                                                for k, share in enumerate(shares)], finished)
     # errors: the first failing file in input order raises its own typed error, as reading
     # the files one by one would (re-raised here, where the error is typed)
     failures = [(share[o["error"][0]], o["error"][1]) for share, o in zip(shares, outs) if o["error"] is not None]
