@@ -30,6 +30,8 @@ def main() -> int:
     from neuro_deploy.models import TrainConfig, load_checkpoint, save_checkpoint, train_model
 
     out = Path(a.out)
+
+    out.mkdir(parents=True, exist_ok=True)
     epochs, ipc, iterations, student_epochs = (1, 2, 10, 15) if a.fast else (10, 10, 200, 60)
     dt_us, steps = 10_000, 30
     data = nd.load_dataset("digits")

@@ -24,6 +24,7 @@ def main() -> int:
     ap.add_argument("--out", default="out/examples/compare")
     a = ap.parse_args()
     out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
     epochs, limit = (1, 100) if a.fast else (10, 359)
     data = nd.load_dataset("digits")
     common = dict(dt_us=10_000, num_steps=30, epochs=epochs, seed=0)

@@ -35,6 +35,7 @@ def main() -> int:
         print(f"skipped: real N-MNIST not found at {root} (../shared/fixtures is absent; set NEURO_DEPLOY_SHARED)")
         return SKIP
     out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
     epochs, hidden, dt_us, steps, lava_n, report_n = (1, (32,), 10_000, 30, 4, 100) if a.fast else \
         (12, (128,), 5000, 60, 40, 200)
 

@@ -76,13 +76,13 @@ def test_every_command_has_quiet():
 def test_events_formats_and_profiles_commands():
     r = CliRunner().invoke(main, ["events", "formats", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     names = {x["name"] for x in d["readers"]}
     assert {"nmnist-bin", "evt2", "evt3", "aedat4", "es", "dat", "npz"} <= names
     assert ".bin" in d["writers"] and any(x["writable"] for x in d["readers"])
     r = CliRunner().invoke(main, ["profiles", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert {p["name"] for p in d["profiles"]} >= {"loihi1", "loihi2"}
     text = CliRunner().invoke(main, ["profiles"]).output
     assert "loihi2" in text and "yaml" in text
@@ -245,7 +245,7 @@ def test_evaluate_limit_on_mnist_dvs_does_not_emulate_everything(tmp_path, monke
     r = CliRunner().invoke(main, ["evaluate", str(tiny_dense["net"]), "--dataset", "mnist-dvs", "--root",
                                   str(tmp_path / "m.npz"), "--limit", "20", "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["samples"] == 20
+    assert json.loads(r.stdout)["samples"] == 20
     assert sum(made) <= 150, made                # the first 20 val samples lie in the first 3 batches of 8
 
 

@@ -30,12 +30,18 @@ SPLIT_KEYS = ("split_dataset", "split_val_fraction", "split_seed", "split_sample
 
 
 def fingerprint(ds: EventDataset) -> str:
-    """16 hex digits of SHA-256 over the recordings' names, labels and event counts: two
-    loads of the same data set agree, another folder or a subset does not."""
+    """16 hex digits of SHA-256 over the recordings' names and labels (and event counts
+    where the events are loaded already): two loads of the same data set agree, another
+    folder or a subset does not. Events made on demand (an emulated set's
+    :class:`~neuro_deploy.data.datasets.LazyEvents`) are not made for this: scoring 20
+    samples must not emulate 60,000."""
+    from neuro_deploy.data.datasets import LazyEvents
+
     h = hashlib.sha256()
     names = ds.names or [str(i) for i in range(len(ds))]
-    for name, label, ev in zip(names, np.asarray(ds.labels).tolist(), ds.events):
-        h.update(f"{name}\t{label}\t{len(ev)}\n".encode())
+    counts = [None] * len(names) if isinstance(ds.events, LazyEvents) else [len(ev) for ev in ds.events]
+    for name, label, n in zip(names, np.asarray(ds.labels).tolist(), counts):
+        h.update((f"{name}\t{label}\n" if n is None else f"{name}\t{label}\t{n}\n").encode())
     return h.hexdigest()[:16]
 
 
