@@ -169,6 +169,8 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.0)
     if case == "event":
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 2.0)
+    if case == "mixed":                            # the 0.5-density samples' rows go to the GEMM
+        monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.25)
     if case == "int16-flush":                      # move int16 sums to int32 every 2 spikes
         import neuro_deploy.sim.kernels as K
 
