@@ -30,6 +30,9 @@ def import_slayer():
 
     with quiet_imports():
         import lava.lib.dl.slayer as slayer
+    from neuro_deploy._compat.slayer_dynamics import install
+
+    install()                        # time-major CPU loops, identical integers
     return slayer
 
 
