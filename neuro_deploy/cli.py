@@ -17,6 +17,7 @@ import numpy as np
 
 from neuro_deploy.errors import BadInputError, NeuroDeployError
 from neuro_deploy.events.tensor import TIME_ORIGINS
+from neuro_deploy.models.arch import ARCHS
 
 TIME_ORIGIN_HELP = ("Where step 0 of a recording starts: 'zero' = t = 0 of its own clock, 'first-event' = "
                     "its first event (one binning for training, evaluate, replay and report)")
@@ -183,7 +184,11 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--root", default=None)
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Checkpoint (.pt).")
 @click.option("--epochs", default=10, show_default=True)
-@click.option("--hidden", default="128", show_default=True, help="Comma-separated hidden widths.")
+@click.option("--arch", default="dense", show_default=True, type=click.Choice(list(ARCHS)),
+              help="dense: flatten -> hidden -> classes; conv: conv 8c5s2 -> conv 16c3s2 -> hidden -> classes "
+                   "(strided convs, exportable to netx).")
+@click.option("--hidden", default=None, help="Comma-separated dense hidden widths [default: the arch's, "
+              "128 for dense, 64 for conv].")
 @click.option("--dt-us", default=5000, show_default=True)
 @click.option("--steps", "num_steps", default=60, show_default=True)
 @click.option("--time-origin", default="zero", show_default=True, type=click.Choice(list(TIME_ORIGINS)),
@@ -211,79 +216,130 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--student-steps", default=15, show_default=True)
 @json_option
 @handle_errors
-def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
+def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidden: str | None, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
           pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
           student_steps: int, as_json: bool) -> None:
-    """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
+    """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR).
+
+    With ``--data FILE`` (from ``distill``) the model trains on the distilled frames and takes
+    from the file whatever was not given: the source data set and root, its validation split
+    (the part the distillation never saw), dt, steps, time origin, architecture, and an epoch
+    count for a tiny set (``models.recipes.distilled_epochs``); it says what it took."""
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
+    from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
+    from neuro_deploy.models.arch import arch_config
     from neuro_deploy.models.slayer_model import evaluate
 
     import dataclasses
 
+    distilled, notes = None, []
+    if data_path is not None:
+        from neuro_deploy.data.distill import load_distilled
+
+        distilled = load_distilled(data_path)
+        chosen = _distilled_defaults(distilled[2]["source"], len(distilled[1]))
+        given = {"dataset": dataset, "root": root, "val_fraction": val_fraction, "dt_us": dt_us,
+                 "num_steps": num_steps, "time_origin": time_origin, "arch": arch, "epochs": epochs}
+        for k, (v, why) in chosen.items():
+            if not _given(k) and v is not None:
+                given[k] = v
+                notes.append(f"{k} {v} ({why})")
+        dataset, root, val_fraction = given["dataset"], given["root"], given["val_fraction"]
+        dt_us, num_steps, time_origin = given["dt_us"], given["num_steps"], given["time_origin"]
+        arch, epochs = given["arch"], given["epochs"]
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
-    tr, va = ds.split(val_fraction, seed)
-    widths = tuple(int(v) for v in hidden.split(",") if v.strip())
+    split_seed = int(distilled[2]["source"].split_seed) if distilled and distilled[2]["source"].dataset else seed
+    tr, va = ds.split(val_fraction, split_seed)
+    widths = None if hidden is None else tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
-        summary = _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out)
+        summary = _train_norse(tr, va, widths or (128,), epochs, dt_us, num_steps, seed, out)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
             f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
         for w in summary["nir_vs_norse"]["warnings"]:
             click.echo(f"warning: {w}", err=True)
         return
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      hidden=widths, dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
+    cfg = arch_config(arch, widths, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+                      dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
-        summary = _train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr)
+        summary = _train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
             f"{summary['deployed_accuracy']:.4f}")
         return
+    if distilled is not None:
+        x_tr, y_tr, dmeta = distilled
+        src = dmeta["source"]
+        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or (src.dt_us or dt_us) != dt_us:
+            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {src.dt_us} us do not match "
+                                f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
+        if src.dataset and (src.dataset != dataset or src.split_seed != split_seed
+                            or abs(src.val_fraction - val_fraction) > 1e-12):
+            notes.append(f"warning: validating on {dataset} split ({val_fraction}, seed {split_seed}), not the "
+                         f"distilled file's source ({src.dataset} split {src.val_fraction}, seed {src.split_seed}): "
+                         "the validation samples may include ones the distillation saw")
+    else:
+        x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
     selector = None
     if prune is not None:
         from neuro_deploy.models.pruning import make_selector
 
-        selector = make_selector(prune, len(tr), keep, epochs, seed)
-    x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
-    if data_path is not None:
-        from neuro_deploy.data.distill import load_distilled
-
-        x_tr, y_tr, dmeta = load_distilled(data_path)
-        ctx = click.get_current_context()
-        if ctx.get_parameter_source("dt_us") == click.core.ParameterSource.DEFAULT and "num_steps" in dmeta \
-                and ctx.get_parameter_source("num_steps") == click.core.ParameterSource.DEFAULT:
-            dt_us, num_steps = int(dmeta["dt_us"]), int(dmeta["num_steps"])   # the distilled file's timing
-            cfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt_us, "num_steps": num_steps})
-        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or int(dmeta.get("dt_us", dt_us)) != dt_us:
-            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {dmeta.get('dt_us')} us do not match "
-                                f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
-        if selector is not None:
-            from neuro_deploy.models.pruning import make_selector
-
-            selector = make_selector(prune, len(x_tr), keep, epochs, seed)
+        selector = make_selector(prune, len(x_tr), keep, epochs, seed)
     init, pre_info = None, {}
     if pretrain == "ann":
         init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
                                           pretrain_epochs, seed)
+    if not as_json:
+        for n in notes:
+            click.echo(f"from {data_path}: {n}" if not n.startswith("warning") else n, err=n.startswith("warning"))
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
                                        lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
                       x_tr, y_tr, selector=selector, init=init)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
-    save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
-                                         "history": res.history, "prune": prune, "keep": keep})
-    summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
-               "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
-               "examples_seen": int(sum(h["examples"] for h in res.history)), **pre_info}
+    save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc, "arch": arch,
+                                         "history": res.history, "prune": prune, "keep": keep,
+                                         "val_fraction": val_fraction, "split_seed": split_seed,
+                                         "data": str(data_path) if data_path else None})
+    summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "arch": arch,
+               "epochs": epochs, "dataset": dataset, "train_samples": len(x_tr), "val_samples": len(va),
+               "prune": prune, "keep": keep, "examples_seen": int(sum(h["examples"] for h in res.history)),
+               **({"data": str(data_path), "from_data": notes} if data_path else {}), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training")
 
 
-def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict:
+def _given(name: str) -> bool:
+    """Whether the current command's option ``name`` was given (not its default)."""
+    src = click.get_current_context().get_parameter_source(name)
+    return src is not None and src != click.core.ParameterSource.DEFAULT
+
+
+def _distilled_defaults(src, n_samples: int) -> dict[str, tuple[Any, str]]:
+    """Option values a distilled file supplies (value, reason), for options not given."""
+    from neuro_deploy.models.recipes import distilled_epochs
+
+    out: dict[str, tuple[Any, str]] = {}
+    if src.dataset:
+        out["dataset"] = (src.dataset, "the distilled set's source")
+        out["root"] = (src.root or None, "the source's root")
+        out["val_fraction"] = (src.val_fraction, f"the source's split, seed {src.split_seed}: validation on "
+                                                 "samples the distillation never saw")
+        out["time_origin"] = (src.time_origin, "the source binning")
+    if src.dt_us:
+        out["dt_us"] = (src.dt_us, "the distilled frames' bin")
+        out["num_steps"] = (src.num_steps or None, "the distilled frames' steps")
+    if src.arch in ("dense", "conv"):
+        out["arch"] = (src.arch, "the teacher's architecture")
+    ep, why = distilled_epochs(n_samples)
+    out["epochs"] = (ep, why)
+    return out
+
+
+def _train_hsd(cfg, ds, tr, va, epochs, frames, steps, seed, out, lr) -> dict:
     """HSD teacher/student training (models.hsd); the student checkpoint runs ``steps`` steps."""
     from neuro_deploy.models import ModelConfig, save_checkpoint
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
@@ -292,8 +348,6 @@ def _train_hsd(ds, tr, va, widths, epochs, frames, steps, seed, out, lr) -> dict
     from neuro_deploy.netx.export import export_model
     from neuro_deploy.sim.evaluate import evaluate_deployed
 
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths,
-                      time_origin=ds.time_origin)
     h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
                   **({"lr": lr} if lr is not None else {}))
     res = train_hsd(cfg, h, tr)

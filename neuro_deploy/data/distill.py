@@ -29,7 +29,7 @@ converges to).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +38,8 @@ import numpy as np
 from neuro_deploy._io import atomic_path
 from neuro_deploy.errors import BadInputError, UnknownNameError
 
-DISTILLED_SCHEMA = "neuro-deploy-distilled/1"
+DISTILLED_SCHEMA = "neuro-deploy-distilled/2"        #: 2: provenance (DistilledSource) stored
+DISTILLED_SCHEMAS = ("neuro-deploy-distilled/1", DISTILLED_SCHEMA)
 
 
 @dataclass
@@ -316,19 +317,79 @@ def distill(method: str, x_real: np.ndarray, y: np.ndarray, cfg: DistillConfig, 
     return METHODS[method](x_real, y, cfg, **kwargs)
 
 
-def save_distilled(d: Distilled, path: str | Path, dt_us: int, extra: dict | None = None) -> None:
+@dataclass(frozen=True)
+class DistilledSource:
+    """Where a distilled set came from, stored in its file (schema 2) so that training on it
+    binns, splits and validates like the source: the data set and root, the train/validation
+    split (``val_fraction``, ``split_seed``: :meth:`EventDataset.split`) whose training part
+    was distilled, the binning (``dt_us``, ``num_steps``, ``time_origin``), the teacher's
+    architecture, and the optimisation budget."""
+
+    dataset: str = ""
+    root: str = ""                   #: absolute path of --root ("" for embedded data sets)
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    dt_us: int = 0
+    num_steps: int = 0
+    time_origin: str = "zero"
+    arch: str = ""                   #: teacher/student architecture (models.arch), "" if none
+    budget: str = ""                 #: distill --budget preset, "" if set by hand
+    teacher_seconds: float = 0.0     #: training the teachers (part of the distillation cost)
+    teachers: int = 0
+
+    def to_arrays(self) -> dict[str, Any]:
+        return {f"source_{k}": v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> "DistilledSource":
+        known = {f.name: f.type for f in fields(cls)}
+        out = {}
+        for k, v in meta.items():
+            if k.startswith("source_") and k[7:] in known:
+                out[k[7:]] = v.item() if hasattr(v, "item") else v
+        if "dt_us" not in out and "dt_us" in meta:           # schema 1 files: timing only
+            out["dt_us"] = int(meta["dt_us"])
+            out["num_steps"] = int(meta.get("num_steps", 0))
+            out["dataset"] = str(meta.get("dataset", ""))
+        for k in ("val_fraction", "teacher_seconds"):
+            if k in out:
+                out[k] = float(out[k])
+        for k in ("split_seed", "dt_us", "num_steps", "teachers"):
+            if k in out:
+                out[k] = int(out[k])
+        for k in ("dataset", "root", "time_origin", "arch", "budget"):
+            if k in out:
+                out[k] = str(out[k])
+        return cls(**out)
+
+
+def save_distilled(d: Distilled, path: str | Path, source: DistilledSource | int,
+                   extra: dict | None = None) -> None:
+    """Frames, labels, method, and the :class:`DistilledSource` (or just ``dt_us``) as one
+    ``.npz``, written atomically."""
+    if not isinstance(source, DistilledSource):
+        source = DistilledSource(dt_us=int(source), num_steps=int(d.frames.shape[-1]))
     with atomic_path(path, ".npz") as tmp:
         np.savez_compressed(tmp, frames=d.frames, labels=d.labels, method=d.method, ipc=d.ipc,
-                            dt_us=dt_us, schema=DISTILLED_SCHEMA, seconds=d.seconds,
-                            history=np.asarray(d.history, dtype=np.float64), **(extra or {}))
+                            dt_us=source.dt_us, num_steps=source.num_steps, schema=DISTILLED_SCHEMA,
+                            seconds=d.seconds, history=np.asarray(d.history, dtype=np.float64),
+                            **source.to_arrays(), **(extra or {}))
 
 
 def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(frames, labels, meta); ``meta["source"]`` is the file's :class:`DistilledSource`
+    (schema 1 files carry only their timing and data set name)."""
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p}: distilled data set not found")
-    with np.load(p, allow_pickle=False) as z:
-        if "schema" not in z.files or str(z["schema"]) != DISTILLED_SCHEMA:
+    try:
+        z = np.load(p, allow_pickle=False)
+    except Exception as exc:
+        raise BadInputError(f"{p}: not a neuro-deploy distilled data set ({type(exc).__name__})") from None
+    with z:
+        if "schema" not in z.files or str(z["schema"]) not in DISTILLED_SCHEMAS:
             raise BadInputError(f"{p}: not a neuro-deploy distilled data set")
         meta = {k: z[k].item() if z[k].ndim == 0 else z[k] for k in z.files if k not in ("frames", "labels")}
-        return z["frames"], z["labels"], meta
+        frames, labels = z["frames"], z["labels"]
+    meta["source"] = DistilledSource.from_meta(meta)
+    return frames, labels, meta

@@ -65,21 +65,37 @@ def _sharp(x, theta: float, a: float, b: float):
 
 
 def build_ann(cfg):
+    """The ANN twin of a SLAYER model: one ``Conv2d`` (same kernel, stride, padding
+    ``k // 2``, no bias) per conv block and one ``Linear`` per dense block, in order, so
+    that :func:`transfer_to_slayer` copies weights one to one. Its ``input_shape`` is
+    the SLAYER model's (C, H, W); :func:`ann_forward` takes flat or (N, C, H, W) input."""
     import torch
 
-    if cfg.conv:
-        from neuro_deploy.errors import BadInputError
+    layers = []
+    c, h, w = cfg.input_shape
+    for out_c, k, s in cfg.conv:
+        layers.append(torch.nn.Conv2d(c, out_c, k, stride=s, padding=k // 2, bias=False))
+        h, w, c = (h + 2 * (k // 2) - k) // s + 1, (w + 2 * (k // 2) - k) // s + 1, out_c
+    widths = [c * h * w] + list(cfg.hidden) + [cfg.num_classes]
+    layers += [torch.nn.Linear(a, b, bias=False) for a, b in zip(widths[:-1], widths[1:])]
+    ann = torch.nn.ModuleList(layers)
+    ann.input_shape = tuple(cfg.input_shape)
+    return ann
 
-        raise BadInputError("ANN pretraining supports dense SLAYER models (no conv layers yet)")
-    widths = [int(np.prod(cfg.input_shape))] + list(cfg.hidden) + [cfg.num_classes]
-    return torch.nn.ModuleList([torch.nn.Linear(a, b, bias=False) for a, b in zip(widths[:-1], widths[1:])])
 
+def ann_forward(layers, x, theta: float, a: float, b: float, act=None):
+    """Forward pass of :func:`build_ann`'s layers; ``act(z, i)`` is the activation after
+    layer ``i`` (default: the sharpened ReLU between ``a`` and ``b``), none after the last."""
+    import torch
 
-def ann_forward(layers, x, theta: float, a: float, b: float):
     for i, lin in enumerate(layers):
+        if isinstance(lin, torch.nn.Conv2d) and x.dim() == 2:
+            x = x.reshape((x.shape[0],) + tuple(layers.input_shape))
+        elif isinstance(lin, torch.nn.Linear) and x.dim() > 2:
+            x = x.flatten(1)                 # C-order, as SLAYER's Flatten block
         x = lin(x)
         if i < len(layers) - 1:
-            x = _sharp(x, theta, a, b)
+            x = _sharp(x, theta, a, b) if act is None else act(x, i)
     return x
 
 
