@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import dataclasses
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -438,32 +439,70 @@ def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
 @click.option("--ipc", default=10, show_default=True, help="Synthetic samples per class.")
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--root", default=None)
+@click.option("--arch", default="dense", show_default=True, type=click.Choice(list(ARCHS)),
+              help="Teacher architecture (PACE; DM's random embedding nets); stored in the file as the "
+                   "student's default.")
+@click.option("--budget", default="standard", show_default=True, type=click.Choice(["quick", "standard", "paper"]),
+              help="quick: 20 iterations, 2 seeds x 1 epoch of teachers (tests); standard: 300 iterations, 2 seeds x 4 "
+                   "epochs; paper: 3,000 iterations, 4 seeds x 5 epochs = 20 teachers. Options below override.")
 @click.option("--teacher", default=None, type=click.Path(),
-              help="Teacher checkpoint (PACE); default: train one on the full training split and use "
-                   "its per-epoch snapshots as teachers.")
-@click.option("--teacher-epochs", default=8, show_default=True)
-@click.option("--iterations", default=200, show_default=True)
+              help="Teacher checkpoint (PACE); default: train the budget's teachers on the training split "
+                   "(several seeds, every epoch's snapshot).")
+@click.option("--teacher-seeds", default=None, type=int, help="Teacher training runs [budget].")
+@click.option("--teacher-epochs", default=None, type=int, help="Epochs (= snapshots) per teacher run [budget].")
+@click.option("--iterations", default=None, type=int, help="Optimisation steps [budget].")
 @click.option("--lr", default=0.01, show_default=True, help="Step size on the synthetic latents.")
 @click.option("--max-count", default=1, show_default=True, help="N of PEQ-N: events per pixel per bin.")
+@click.option("--augment", default="dsa", show_default=True, type=click.Choice(["dsa", "none"]),
+              help="Siamese augmentation of real and synthetic batches (shift, time shift, cutout).")
 @click.option("--dt-us", default=10000, show_default=True)
 @click.option("--steps", "num_steps", default=30, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--val-fraction", default=0.2, show_default=True,
+              help="Held-out share of the data set (never distilled; `train --data` validates on it).")
+@click.option("--seed", default=0, show_default=True, help="Split, initialisation and teacher seeds.")
+@click.option("--checkpoint", "checkpoint_path", default=None, type=click.Path(),
+              help="Periodic checkpoint of the synthetic set [OUTPUT.partial.pt]; an existing one of the same "
+                   "run is resumed; removed when the output is written.")
+@click.option("--checkpoint-every", default=None, type=int, help="Iterations between checkpoints [budget].")
 @click.option("-o", "--output", "out", required=True, type=click.Path())
 @json_option
 @handle_errors
-def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str | None, teacher_epochs: int,
-            iterations: int, lr: float, max_count: int, dt_us: int, num_steps: int, seed: int, out: str,
-            as_json: bool) -> None:
-    """Distill an event data set into IPC synthetic integer event-frame samples per class."""
-    from neuro_deploy.data import load_dataset
-    from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
-    from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
-    from neuro_deploy.models.slayer_model import Snapshots
+def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, budget: str, teacher: str | None,
+            teacher_seeds: int | None, teacher_epochs: int | None, iterations: int | None, lr: float,
+            max_count: int, augment: str, dt_us: int, num_steps: int, val_fraction: float, seed: int,
+            checkpoint_path: str | None, checkpoint_every: int | None, out: str, as_json: bool) -> None:
+    """Distill an event data set into IPC synthetic integer event-frame samples per class.
 
+    The file records its source (data set, root, split, binning, architecture, budget), so
+    `train --data FILE` trains and validates like the source. Distillation cost (teacher
+    training + optimisation) is reported separately from any later training."""
+    from pathlib import Path
+
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.distill import (DistillConfig, DistilledSource, distill as run_distill, get_budget,
+                                           save_distilled)
+    from neuro_deploy.models import load_checkpoint
+    from neuro_deploy.models.arch import arch_config, arch_of
+    from neuro_deploy.models.recipes import train_teachers
+
+    b = get_budget(budget)
+    iterations = b.iterations if iterations is None else iterations
+    teacher_seeds = b.teacher_seeds if teacher_seeds is None else teacher_seeds
+    teacher_epochs = b.teacher_epochs if teacher_epochs is None else teacher_epochs
+    checkpoint_every = b.checkpoint_every if checkpoint_every is None else checkpoint_every
+    if min(iterations, checkpoint_every) < 0 or min(teacher_seeds, teacher_epochs) < 1:
+        raise BadInputError("distill: --iterations and --checkpoint-every must be >= 0, --teacher-seeds and "
+                            "--teacher-epochs >= 1")
+    if checkpoint_path is None:
+        checkpoint_path = str(out) + ".partial.pt"
+    dcfg = DistillConfig(ipc=ipc, iterations=iterations, lr=lr, max_count=max_count, seed=seed,
+                         frequencies=b.frequencies, real_batch=b.real_batch, augment=augment, budget=budget,
+                         checkpoint=checkpoint_path if method in ("pace", "dm") else None,
+                         checkpoint_every=checkpoint_every, progress=not as_json)
     ds = load_dataset(dataset, root=root)
-    tr, _ = ds.split(0.2, seed)
+    tr, _ = ds.split(val_fraction, seed)
     x_tr = tr.to_tensors(dt_us, num_steps)
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+    cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
@@ -472,25 +511,28 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
             model, cfg, _ = load_checkpoint(teacher)
             teachers = [model]
         else:
-            snaps = Snapshots()
-            res = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels, on_epoch=snaps)
-            teacher_s = res.train_seconds
-            teachers = snaps.models(cfg)
+            teachers, teacher_s = train_teachers(cfg, x_tr, tr.labels, [seed + k for k in range(teacher_seeds)],
+                                                 teacher_epochs, progress=not as_json)
         want = (2, ds.sensor[1], ds.sensor[0])
         if tuple(cfg.input_shape) != want or cfg.num_steps != num_steps:
             raise BadInputError(f"{teacher}: teacher input {tuple(cfg.input_shape)} x {cfg.num_steps} steps does not "
                                 f"match {dataset} frames {want} x {num_steps} steps")
-    d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, lr=lr,
-                                                           max_count=max_count, seed=seed),
-                    teacher=teachers, model_cfg=cfg)
-    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps})
-    from pathlib import Path
-
+    d = run_distill(method, x_tr, tr.labels, dcfg, teacher=teachers, model_cfg=cfg)
+    source = DistilledSource(dataset=dataset, root=str(Path(root).resolve()) if root else "",
+                             val_fraction=val_fraction, split_seed=seed, dt_us=dt_us, num_steps=num_steps,
+                             time_origin=ds.time_origin, arch=arch_of(cfg), budget=budget,
+                             teacher_seconds=teacher_s, teachers=len(teachers))
+    save_distilled(d, out, source, {"iterations": iterations, "augment": augment, "max_count": max_count})
+    Path(checkpoint_path).unlink(missing_ok=True)
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
                "bytes": Path(out).stat().st_size, "seconds": d.seconds, "teacher_seconds": teacher_s,
-               "teachers": len(teachers), "real_train_bytes": int(x_tr.size // 8)}
+               "distill_seconds": d.seconds + teacher_s, "teachers": len(teachers), "iterations": iterations,
+               "budget": budget, "arch": arch_of(cfg), "real_train_bytes": int(x_tr.size // 8),
+               "source": dataclasses.asdict(source)}
+    cost = (f"; distillation cost {summary['distill_seconds']:.1f} s ({len(teachers)} teacher snapshots "
+            f"{teacher_s:.1f} s, {iterations} iterations {d.seconds:.1f} s)" if method in ("pace", "dm") else "")
     emit_json(summary) if as_json else click.echo(
-        f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes) in {d.seconds:.1f} s")
+        f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes){cost}")
 
 
 # ---------------------------------------------------------------------------- export

@@ -1,10 +1,14 @@
 """Training policies shared by the CLI and the benchmarks (one answer per question).
 
-* :func:`distilled_epochs` - how long a fresh model trains on a tiny (distilled) set.
+* :func:`distilled_epochs` - how long a fresh model trains on a tiny (distilled) set;
+* :func:`train_teachers` - the teacher pool of dataset distillation (several seeds, snapshots).
 """
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 #: A model on a distilled set sees at least this many sample passes ...
 MIN_SAMPLE_PASSES = 3000
@@ -22,3 +26,27 @@ def distilled_epochs(n_samples: int) -> tuple[int, str]:
     epochs = max(MIN_EPOCHS, math.ceil(MIN_SAMPLE_PASSES / n))
     return epochs, (f"policy for a {n}-sample set: max({MIN_EPOCHS}, ceil({MIN_SAMPLE_PASSES}/N)) epochs, "
                     f"{epochs * n} sample passes")
+
+
+def train_teachers(cfg, x: np.ndarray, y: np.ndarray, seeds: list[int] | tuple[int, ...], epochs: int,
+                   progress: bool = False, first: Any = None) -> tuple[list[Any], float]:
+    """Teacher SNNs for dataset distillation: one full-data training run per seed, each
+    contributing its per-epoch snapshots (:class:`~neuro_deploy.models.slayer_model.Snapshots`),
+    so ``len(seeds) * epochs`` frozen-ready models from several initialisations and stages of
+    training (NCFM matches against 20 pretrained teachers). ``first``, if given, is the
+    :class:`Snapshots` of a run already made for ``seeds[0]`` (the benchmark's full-data model),
+    which is reused at no cost. Returns (models, seconds spent training)."""
+    import time
+
+    from neuro_deploy.models.slayer_model import Snapshots, TrainConfig, train_model
+
+    models: list[Any] = []
+    t0 = time.perf_counter()
+    for k, seed in enumerate(seeds):
+        if k == 0 and first is not None:
+            models += first.models(cfg)
+            continue
+        snaps = Snapshots()
+        train_model(cfg, TrainConfig(epochs=epochs, seed=int(seed), progress=progress), x, y, on_epoch=snaps)
+        models += snaps.models(cfg)
+    return models, time.perf_counter() - t0
