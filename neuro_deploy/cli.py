@@ -198,8 +198,10 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--seed", default=0, show_default=True)
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
               help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
-@click.option("--prune", default=None, type=click.Choice(["sadp", "random", "el2n", "infobatch", "full"]),
-              help="Per-epoch data selection (SLAYER): spike-aware pruning or a baseline.")
+@click.option("--prune", default=None,
+              type=click.Choice(["sadp", "sadp-plain", "random", "el2n", "infobatch", "full"]),
+              help="Per-epoch data selection (SLAYER): spike-aware pruning, its ablation without the spike "
+                   "factor (sadp-plain), or a baseline.")
 @click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
 @click.option("--pretrain", default=None, type=click.Choice(["ann"]),
               help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD).")
@@ -208,7 +210,13 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
                    "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
 @click.option("--pretrain-epochs", default=15, show_default=True)
-@click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
+@click.option("--warmup-epochs", default=1, show_default=True, type=click.IntRange(min=0),
+              help="pipeD: first fine-tuning epochs train only the classifier (the rest frozen).")
+@click.option("--fresh-optimizer", is_flag=True,
+              help="pipeD ablation: start fine-tuning with a fresh Adam instead of the ANN's optimizer state.")
+@click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 1e-4 after pretraining).")
+@click.option("--augment", default="none", show_default=True, type=click.Choice(["none", "dsa"]),
+              help="Batch augmentation (shift, time shift, cutout); with --data: the distilled file's.")
 @click.option("--data", "data_path", default=None, type=click.Path(),
               help="Train on a distilled data set (.npz from `distill`) instead of --dataset's train split.")
 @click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
@@ -220,8 +228,8 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidden: str | None, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
-          pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
-          student_steps: int, as_json: bool) -> None:
+          pretrain_epochs: int, warmup_epochs: int, fresh_optimizer: bool, lr: float | None, augment: str,
+          data_path: str | None, hsd: bool, teacher_frames: int, student_steps: int, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR).
 
     With ``--data FILE`` (from ``distill``) the model trains on the distilled frames and takes
@@ -240,16 +248,17 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         from neuro_deploy.data.distill import load_distilled
 
         distilled = load_distilled(data_path)
-        chosen = _distilled_defaults(distilled[2]["source"], len(distilled[1]))
+        chosen = _distilled_defaults(distilled[2], len(distilled[1]))
         given = {"dataset": dataset, "root": root, "val_fraction": val_fraction, "dt_us": dt_us,
-                 "num_steps": num_steps, "time_origin": time_origin, "arch": arch, "epochs": epochs}
+                 "num_steps": num_steps, "time_origin": time_origin, "arch": arch, "epochs": epochs,
+                 "augment": augment}
         for k, (v, why) in chosen.items():
             if not _given(k) and v is not None:
                 given[k] = v
                 notes.append(f"{k} {v} ({why})")
         dataset, root, val_fraction = given["dataset"], given["root"], given["val_fraction"]
         dt_us, num_steps, time_origin = given["dt_us"], given["num_steps"], given["time_origin"]
-        arch, epochs = given["arch"], given["epochs"]
+        arch, epochs, augment = given["arch"], given["epochs"], given["augment"]
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
     split_seed = int(distilled[2]["source"].split_seed) if distilled and distilled[2]["source"].dataset else seed
     tr, va = ds.split(val_fraction, split_seed)
@@ -289,24 +298,30 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         from neuro_deploy.models.pruning import make_selector
 
         selector = make_selector(prune, len(x_tr), keep, epochs, seed)
-    init, pre_info = None, {}
+    hooks, pre_info = None, {}
     if pretrain == "ann":
-        init, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
-                                          pretrain_epochs, seed)
+        hooks, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                           pretrain_epochs, seed, min(warmup_epochs, max(0, epochs - 1)),
+                                           not fresh_optimizer)
     if not as_json:
         for n in notes:
             click.echo(f"from {data_path}: {n}" if not n.startswith("warning") else n, err=n.startswith("warning"))
-    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed,
-                                       lr=lr if lr is not None else (3e-5 if pretrain else 1e-3)),
-                      x_tr, y_tr, selector=selector, init=init)
+    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed, augment=augment,
+                                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3)),
+                      x_tr, y_tr, selector=selector, init=hooks.init if hooks else None,
+                      on_epoch=hooks.on_epoch if hooks else None,
+                      init_optimizer=hooks.init_optimizer if hooks else None)
+    if hooks is not None:
+        pre_info["pretrain"].update(optimizer_state_transferred=hooks.moved, warmup_epochs=hooks.warmup_epochs)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc, "arch": arch,
                                          "history": res.history, "prune": prune, "keep": keep,
                                          "val_fraction": val_fraction, "split_seed": split_seed,
                                          "data": str(data_path) if data_path else None})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "arch": arch,
-               "epochs": epochs, "dataset": dataset, "train_samples": len(x_tr), "val_samples": len(va),
+               "epochs": epochs, "augment": augment, "dataset": dataset, "train_samples": len(x_tr), "val_samples": len(va),
                "prune": prune, "keep": keep, "examples_seen": int(sum(h["examples"] for h in res.history)),
+               **({"sadp_vs_plain_bound": selector.agreement} if hasattr(selector, "agreement") else {}),
                **({"data": str(data_path), "from_data": notes} if data_path else {}), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
@@ -319,11 +334,14 @@ def _given(name: str) -> bool:
     return src is not None and src != click.core.ParameterSource.DEFAULT
 
 
-def _distilled_defaults(src, n_samples: int) -> dict[str, tuple[Any, str]]:
+def _distilled_defaults(meta: dict, n_samples: int) -> dict[str, tuple[Any, str]]:
     """Option values a distilled file supplies (value, reason), for options not given."""
     from neuro_deploy.models.recipes import distilled_epochs
 
+    src = meta["source"]
     out: dict[str, tuple[Any, str]] = {}
+    if str(meta.get("augment", "none")) != "none":
+        out["augment"] = (str(meta["augment"]), "the augmentation the set was distilled under")
     if src.dataset:
         out["dataset"] = (src.dataset, "the distilled set's source")
         out["root"] = (src.root or None, "the source's root")
@@ -376,10 +394,11 @@ def _train_hsd(cfg, ds, tr, va, epochs, frames, steps, seed, out, lr) -> dict:
             "history": res.history}
 
 
-def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):
-    """ANN pretraining (models.pretrain): returns the SNN initialiser and a summary."""
-    from neuro_deploy.models.pretrain import (calibrate_transfer, images_to_ann_inputs, pretrain_ann,
-                                              rate_inputs, transfer_to_slayer)
+def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed, warmup_epochs,
+                     transfer_optimizer):
+    """ANN pretraining (models.pretrain): returns pipeD's fine-tuning hooks and a summary."""
+    from neuro_deploy.models.pretrain import (FinetuneHooks, calibrate_transfer, images_to_ann_inputs,
+                                              pretrain_ann, rate_inputs)
 
     if source == "events":
         xa, ya = rate_inputs(x_tr), tr.labels
@@ -401,7 +420,7 @@ def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed):
     scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
     info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
                          "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
-    return (lambda m: transfer_to_slayer(pre.ann, m, scale)), info
+    return FinetuneHooks(pre, scale, warmup_epochs, transfer_optimizer), info
 
 
 def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:

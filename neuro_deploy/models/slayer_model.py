@@ -74,6 +74,9 @@ class TrainConfig:
     false_rate: float = 0.03
     threads: int = 2
     progress: bool = True
+    #: batch augmentation by name (neuro_deploy.data.augment: "none", "dsa"), one draw per batch;
+    #: how dataset-distillation students are trained (DSA, DM and NCFM evaluate with it)
+    augment: str = "none"
 
 
 @dataclass
@@ -188,23 +191,33 @@ def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                 selector: Any = None, init: Callable[[Any], None] | None = None,
-                on_epoch: Callable[[int, Any], None] | None = None) -> TrainResult:
+                on_epoch: Callable[[int, Any], None] | None = None,
+                init_optimizer: Callable[[Any, Any], None] | None = None) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
     ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
     loss weights; without one every example is used with weight 1 (SLAYER's ``SpikeRate``
     with ``reduction='sum'``). ``on_epoch(epoch, model)`` runs after every epoch (e.g. to keep
-    snapshots of the training trajectory as PACE teachers)."""
+    snapshots of the training trajectory as PACE teachers, or to unfreeze layers after a
+    warm-up); ``init_optimizer(model, optimizer)`` runs once the Adam optimizer exists (e.g. to
+    carry over a pretrained optimizer's state, pipeD)."""
     import torch
 
     slayer = import_slayer()
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
     rng = np.random.default_rng(tcfg.seed)
+    aug, aug_gen = None, None
+    if tcfg.augment != "none":
+        from neuro_deploy.data.augment import get_augment
+
+        aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
     model = build_model(cfg)
     if init is not None:                  # e.g. ANN-pretrained weights (models.pretrain)
         init(model)
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    if init_optimizer is not None:
+        init_optimizer(model, opt)
     loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate,
                                     reduction="sum")
     history: list[dict[str, float]] = []
@@ -229,6 +242,8 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
         for i in range(0, len(order), tcfg.batch_size):
             idx = order[i:i + tcfg.batch_size]
             xb = torch.from_numpy(x_train[idx]).float()
+            if aug is not None:
+                xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
             yb = torch.from_numpy(y_train[idx]).long()
             out = model(xb)
             if weights is None:
