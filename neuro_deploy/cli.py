@@ -204,7 +204,8 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
                    "factor (sadp-plain), or a baseline.")
 @click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
 @click.option("--pretrain", default=None, type=click.Choice(["ann"]),
-              help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD).")
+              help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD): the ANN's optimizer "
+                   "state, a frozen-classifier warm-up, cross-entropy on output rates, lr 1e-4.")
 @click.option("--pretrain-source", default="events", show_default=True, type=click.Choice(["events", "images"]),
               help="events: time-averaged event rates of the training set; images: static images "
                    "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
@@ -307,7 +308,8 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         for n in notes:
             click.echo(f"from {data_path}: {n}" if not n.startswith("warning") else n, err=n.startswith("warning"))
     res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed, augment=augment,
-                                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3)),
+                                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3),
+                                       loss="rate_ce" if pretrain else "spike_rate"),
                       x_tr, y_tr, selector=selector, init=hooks.init if hooks else None,
                       on_epoch=hooks.on_epoch if hooks else None,
                       init_optimizer=hooks.init_optimizer if hooks else None)
@@ -387,7 +389,10 @@ def _train_hsd(cfg, ds, tr, va, epochs, frames, steps, seed, out, lr) -> dict:
         from neuro_deploy.sim.replay import running_decisions
 
         curve = (running_decisions(dep.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
-    return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
+    from neuro_deploy.models.arch import arch_of
+
+    return {"checkpoint": out, "arch": arch_of(cfg), "teacher_accuracy": res.teacher_accuracy,
+            "converted_accuracy": res.converted_accuracy, "qcfs_clips": res.clips, "val_accuracy": acc,
             "deployed_accuracy": dep.accuracy, "accuracy_vs_step": curve,
             "student_steps": steps, "teacher_frames": frames,
             "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,

@@ -77,6 +77,10 @@ class TrainConfig:
     #: batch augmentation by name (neuro_deploy.data.augment: "none", "dsa"), one draw per batch;
     #: how dataset-distillation students are trained (DSA, DM and NCFM evaluate with it)
     augment: str = "none"
+    #: per-example loss (LOSSES): SLAYER's spike rate, or cross-entropy of the scaled output rate
+    #: (fine-tuning a converted / pretrained network, where the spike-rate targets pull it apart)
+    loss: str = "spike_rate"
+    logit_scale: float = 10.0
 
 
 @dataclass
@@ -188,6 +192,22 @@ def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
     return ((rate - target) ** 2).sum(-1)
 
 
+def rate_ce_loss(out, labels, logit_scale: float):
+    """Per-example cross-entropy of the output spike rate times ``logit_scale`` (N,): the
+    fine-tuning loss of pipeD's and HSD's SNNs (softmax over output rates)."""
+    import torch.nn.functional as F
+
+    rate = out.reshape(out.shape[0], -1, out.shape[-1]).mean(-1)
+    return F.cross_entropy(logit_scale * rate, labels, reduction="none")
+
+
+#: Per-example training losses by name, ``f(out, labels, tcfg) -> (N,)``.
+LOSSES: dict[str, Callable[..., Any]] = {
+    "spike_rate": lambda out, y, t: spike_rate_loss(out, y, t.true_rate, t.false_rate),
+    "rate_ce": lambda out, y, t: rate_ce_loss(out, y, t.logit_scale),
+}
+
+
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                 selector: Any = None, init: Callable[[Any], None] | None = None,
@@ -204,6 +224,10 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     import torch
 
     slayer = import_slayer()
+    if tcfg.loss not in LOSSES:
+        from neuro_deploy.errors import UnknownNameError
+
+        raise UnknownNameError("training loss", tcfg.loss, LOSSES)
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
     rng = np.random.default_rng(tcfg.seed)
@@ -246,10 +270,12 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
                 xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
             yb = torch.from_numpy(y_train[idx]).long()
             out = model(xb)
-            if weights is None:
+            if weights is None and tcfg.loss == "spike_rate":
                 loss = loss_fn(out, yb)
+            elif weights is None:
+                loss = LOSSES[tcfg.loss](out, yb, tcfg).sum()
             else:
-                per = spike_rate_loss(out, yb, tcfg.true_rate, tcfg.false_rate)
+                per = LOSSES[tcfg.loss](out, yb, tcfg)
                 loss = (per * torch.from_numpy(weights[i:i + tcfg.batch_size]).float()).sum()
                 hidden = getattr(model, "last_hidden", None)
                 hps = None if hidden is None else \
