@@ -71,7 +71,11 @@ def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     net_path = model_path.with_suffix(".net")
     export_model(model_path, net_path, verify_inputs=np.zeros((0,)))
     net = load_netx(net_path)
-    ev = evaluate_deployed(net, x, y)
+    try:
+        ev = evaluate_deployed(net, x, y)
+    except ValueError as exc:            # e.g. a layer whose weights all quantized to zero
+        print(f"    not deployable: {exc}", flush=True)
+        return {"deployed": float("nan"), "energy_uj": float("nan"), "latency_us": float("nan")}
     profile = load_profile("loihi2")
     cost = estimate_cost(net, ev.counts, fit_network(net, profile), profile)
     return {"deployed": float(ev.accuracy), "energy_uj": cost.energy_per_inference_uj,
@@ -128,8 +132,8 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     record("full", full.model, cfg, full_t, x_va, full_bytes,
            curve=[[cpu, h["val_accuracy"]] for cpu, h in zip(cpu_at, full.history)])
     if "prune" in a.groups:
-        for m, keep in (("sadp", 0.5), ("sadp-plain", 0.5), ("random", 0.5), ("el2n", 0.5), ("infobatch", 0.5),
-                        ("sadp", 0.7), ("random", 0.7)):
+        for spec in a.prune:
+            m, keep = spec.rsplit(":", 1)[0], float(spec.rsplit(":", 1)[1])
             c = Clock()
             sel = make_selector(m, len(x_tr), keep, a.epochs, seed)
             r = train_model(cfg, tc(), x_tr, tr.labels, selector=sel)
@@ -157,8 +161,7 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         cfgs = with_timing(cfg, dts, steps)
         x_va_s = va.to_tensors(dts, steps)
         c = Clock()
-        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed,
-                                     lr=3e-4), tr)
+        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed), tr)
         record(f"hsd-{steps}steps", h.model, cfgs, c.read(), x_va_s, full_bytes,
                teacher_accuracy=h.teacher_accuracy, converted_accuracy=h.converted_accuracy)
         c = Clock()
@@ -212,18 +215,25 @@ def main() -> None:
     ap.add_argument("--arch", nargs="+", default=["dense", "conv"])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--finetune-epochs", type=int, default=4)
-    ap.add_argument("--hsd-epochs", type=int, default=3)
+    ap.add_argument("--hsd-epochs", type=int, default=6)
     ap.add_argument("--dt-us", type=int, default=10_000)
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--budget", default="standard")
+    ap.add_argument("--prune", nargs="+", metavar="METHOD:KEEP",
+                    default=["sadp:0.5", "sadp-plain:0.5", "random:0.5", "el2n:0.5", "infobatch:0.5", "sadp:0.7",
+                             "random:0.7"])
     ap.add_argument("--groups", nargs="+", default=list(GROUPS), choices=GROUPS)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficient_training_nmnist"))
     ap.add_argument("--replot", default=None, metavar="JSON", help="only rebuild table + plot from a run's JSON")
+    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                    help="combine runs made in separate processes (e.g. one per seed or arch) into --out")
     a = ap.parse_args()
     if a.replot:
         return replot(a.replot)
+    if a.merge:
+        return merge(a.merge, a.out)
     from neuro_deploy.data import load_dataset
 
     ds = load_dataset(a.dataset, root=a.root, progress=True)
@@ -368,6 +378,30 @@ def replot(json_path: str) -> None:
     a = argparse.Namespace(**{**args, "out": str(Path(json_path).with_suffix(""))})
     runs = d["runs"] if isinstance(d["runs"], dict) else {"dense": d["runs"]}     # first-version files
     print(write_table(a, d["n_train"], runs, d.get("walls", {})))
+
+
+def merge(paths: list[str], out: str) -> None:
+    """One table from several runs' JSON: runs per arch are concatenated (seeds must differ)."""
+    runs: dict[str, list] = {}
+    walls: dict[str, float] = {}
+    seeds: dict[str, list] = {}
+    args = None
+    for p in paths:
+        d = json.loads(Path(p).read_text())
+        args = args or d["args"]
+        first = d["args"].get("first_seed", 0)
+        for arch, rr in (d["runs"] if isinstance(d["runs"], dict) else {"dense": d["runs"]}).items():
+            for k, r in enumerate(rr):
+                seed = first + k
+                if seed in seeds.setdefault(arch, []):
+                    raise SystemExit(f"{p}: {arch} seed {seed} is already in an earlier file")
+                seeds[arch].append(seed)
+                runs.setdefault(arch, []).append(r)
+        walls.update(d.get("walls", {}))
+        n_train = d["n_train"]
+    a = argparse.Namespace(**{**args, "out": out, "seeds": max(len(v) for v in runs.values()),
+                              "arch": list(runs)})
+    print(write_table(a, n_train, runs, walls))
 
 
 if __name__ == "__main__":

@@ -26,7 +26,10 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
               \\,\\|\\, \\mathrm{softmax}(s_t/\\tau)\\big)
 
   where ``z`` is the frozen teacher's output and ``s_t`` the student's output at step t,
-  Adam with a cosine schedule. ``step_output`` says what ``s_t`` is for a spiking readout:
+  Adam (lr 3e-4; HSD's code: 1e-5 over many more epochs) with a cosine schedule. Measured on
+  the real N-MNIST fixture (dense, seed 0): QCFS teacher 0.98 (training split), converted
+  student at 8 steps 0.68 before fine-tuning, 0.84 after 6 epochs - the 30-step model trained
+  10 epochs from scratch: 0.83; the same net trained directly at 8 steps: 0.40. ``step_output`` says what ``s_t`` is for a spiking readout:
   ``rate`` (default) - the output spike rate up to step t times ``logit_scale``, the
   decision the deployed network reads after t steps; ``current`` - the synaptic input of the
   output layer at step t (HSD's per-step logits, before the neuron). The released code
@@ -55,7 +58,7 @@ class HSDConfig:
     clip_init: float = 8.0          #: QCFS trainable clip lambda, initial value
     logit_scale: float = 10.0
     step_output: str = "rate"
-    lr: float = 1e-4
+    lr: float = 3e-4
     teacher_lr: float = 1e-3
     batch_size: int = 32
     seed: int = 0
