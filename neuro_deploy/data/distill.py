@@ -9,17 +9,23 @@ of Ye et al. 2025; ../shared/research/seeds-methods.md §1 - equations there are
   straight-through gradient ``dq/dx = 1[0 <= x <= N]``;
 * **SDR** - dense features of frozen teacher SNNs trained on the full set: a layer's spikes
   plus its residual membrane potential, ``f_t = s_t + lambda (1 - s_t) clip(v_t / theta, 0, 1)``;
-  the teachers are the snapshots of the teacher's training run, one per epoch, used in turn
-  (NCFM matches against many pretrained teachers; a single converged teacher gives a narrow
-  feature space that the synthetic frames over-fit);
+  the teachers are the per-epoch snapshots of training runs from several seeds
+  (:func:`neuro_deploy.models.recipes.train_teachers`; NCFM matches against 20 pretrained
+  teachers), used in turn; teacher and student share one architecture, dense or conv
+  (:mod:`neuro_deploy.models.arch`);
 * **ST-DSM** - real and synthetic feature distributions are matched per class in amplitude
-  and phase: across features by the empirical characteristic function
-  ``phi(w) = mean_b exp(i w . f_b / s)`` at random frequencies ``w ~ N(0, 16 I)``, with
-  ``L_CF = mean_w sqrt(0.5 (|phi_r| - |phi_s|)^2 + 0.5 * 2 (|phi_r||phi_s| - Re phi_r Re phi_s
-  - Im phi_r Im phi_s))`` (NCFM), where every (sample, step) pair is one draw
-  ("time-expanded"; ``cf_pooling="step"`` matches each step separately); along time by the
-  DFT of the class-mean features, ``sum_k (|F_r,k| - |F_s,k|)^2 + 0.1 (1 - cos(angle F_r,k -
-  angle F_s,k))``; plus the per-step first moment ``||mean f_r - mean f_s||^2 / s^2``.
+  and phase by empirical characteristic functions ``phi(w) = mean_b exp(i w . f_b / s)`` at
+  random frequencies ``w ~ N(0, 16 I)`` with NCFM's loss. ``cf_pooling="pairs"`` (default):
+  one CF per time step, amplitude per step, phase per step *and over every pair of steps*
+  (:func:`cf_pairs_loss`; PACE's reviewers: "the phase term is computed over pairs of time
+  steps"); ``"time"`` pools every (sample, step) as one draw, ``"step"`` matches steps
+  separately. Along time also the DFT of the class-mean features, ``sum_k (|F_r,k| -
+  |F_s,k|)^2 + 0.1 (1 - cos(angle F_r,k - angle F_s,k))``, and the per-step first moment
+  ``||mean f_r - mean f_s||^2 / s^2``;
+* **budget** - thousands of iterations (:data:`BUDGETS`, ``distill --budget``), with
+  differentiable siamese augmentation (:mod:`neuro_deploy.data.augment`: one draw per class
+  batch, applied to the real and the synthetic batch alike) and periodic, resumable
+  checkpoints of the synthetic set (:func:`_optimise`).
 
 Baselines at the same ``ipc``: ``random`` (real samples), ``dm`` (distribution matching:
 mean embeddings of freshly initialised networks, Zhao & Bilen 2023) and ``prototype``
