@@ -1,13 +1,14 @@
 # The two commands a new user needs (see README):
 #   make demo   - create .venv, install everything, run the main job on the embedded data
-#   make test   - create .venv, install everything, run the test suite
+#   make test   - create .venv, install everything, lint (ruff), run the test suite
+#   make unit   - the fast unit tier; make typecheck - mypy on the typed cores
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.neuro-deploy-installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test install contracts bench chromium clean
+.PHONY: demo test unit lint typecheck install contracts bench chromium clean
 
 install: $(STAMP)
 
@@ -20,14 +21,27 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install "torch==2.14.1" "torchvision==0.29.1" "numpy<2"
 	$(BIN)/python -m pip install --no-deps --ignore-requires-python "lava-nc==0.10.0" "lava-dl==0.6.0"
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,cluster]"
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/neuro-deploy demo --out out/demo
 
+# lint first (ruff, configured in pyproject.toml), then the tests (all but -m slow)
 test: $(STAMP) chromium
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# the unit tier: no Lava, no training, nothing slow (under a minute)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m "not lava and not train and not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+# mypy on the annotated pure cores (files listed in pyproject.toml [tool.mypy])
+typecheck: $(STAMP)
+	$(BIN)/mypy
 
 # Debian's chromium renders the HTML report in a test (skipped, with a message, without it).
 chromium:

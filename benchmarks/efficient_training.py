@@ -6,6 +6,7 @@ seeds, for each architecture.
     .venv/bin/python benchmarks/efficient_training.py --dataset nmnist --root ../shared/fixtures/events/nmnist \\
         [--arch dense conv] [--seeds 3] [--epochs 10] [--ipc 1 10] [--budget standard|paper]
         [--groups full prune pretrain hsd distill ablation] [--out benchmarks/results/efficient_training_nmnist]
+        [--workers N | --ray | --ray-address HOST:PORT]
 
 Per seed (seed = stratified split, initialisation and every method's randomness), per arch:
 
@@ -30,9 +31,15 @@ Per seed (seed = stratified split, initialisation and every method's randomness)
 Times are CPU seconds of this process (all its threads; ``time.process_time``), the ratios
 too: the machine is shared and wall time swings with other work (wall seconds are in the
 JSON). *Deployed* = the exported netx model on the bit-exact fast backend over the whole
-validation split; µJ/inf and latency = the loihi2 profile's cost of that run. Rows are
-written after every (seed, arch): a cut-short run keeps its data. ``--replot JSON``
-rebuilds table and plot.
+validation split (:func:`neuro_deploy.api.deploy`); µJ/inf and latency = the loihi2
+profile's cost of that run. Rows are written after every (seed, arch): a cut-short run keeps
+its data. ``--replot JSON`` rebuilds table and plot.
+
+Every (seed, arch) is one task of the execution layer (:func:`neuro_deploy.cluster.run_tasks`):
+in this process, in ``--workers`` local processes, or as Ray tasks with ``--ray`` /
+``--ray-address``; each task seeds everything it draws, so the results (in task order) are
+those of one process. CPU seconds are each task's own process's, so they do not change with
+the number of workers (wall seconds do, when tasks share cores).
 """
 from __future__ import annotations
 
@@ -60,26 +67,16 @@ TARGETS = {
 
 
 def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """Export, run on the fast backend, and cost on loihi2: accuracy, µJ and µs per inference."""
-    from neuro_deploy.energy.cost import estimate_cost
-    from neuro_deploy.hardware import load_profile
-    from neuro_deploy.hardware.fit import fit_network
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
-    from neuro_deploy.sim.evaluate import evaluate_deployed
+    """Deployed accuracy, µJ and µs per inference of a checkpoint on ``(x, y)``: the sweep's
+    cell figures (:func:`neuro_deploy.sweep.training.deployed`, i.e. :func:`neuro_deploy.api.deploy`:
+    export -> fit -> fast backend -> loihi2 cost); NaN when the model cannot be deployed."""
+    from neuro_deploy.sweep.training import deployed as deploy_figures
 
-    net_path = model_path.with_suffix(".net")
-    export_model(model_path, net_path, verify_inputs=np.zeros((0,)))
-    net = load_netx(net_path)
     try:
-        ev = evaluate_deployed(net, x, y)
+        return deploy_figures(model_path, x, y)
     except ValueError as exc:            # e.g. a layer whose weights all quantized to zero
         print(f"    not deployable: {exc}", flush=True)
         return {"deployed": float("nan"), "energy_uj": float("nan"), "latency_us": float("nan")}
-    profile = load_profile("loihi2")
-    cost = estimate_cost(net, ev.counts, fit_network(net, profile), profile)
-    return {"deployed": float(ev.accuracy), "energy_uj": cost.energy_per_inference_uj,
-            "latency_us": cost.latency_us}
 
 
 class Clock:
@@ -91,6 +88,22 @@ class Clock:
 
     def read(self) -> tuple[float, float]:
         return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def run_unit(payload: tuple[int, str, dict]) -> tuple[dict[str, dict], float]:
+    """One task: every method for one (seed, arch), in a temporary folder of its own.
+    Returns the rows and the task's wall seconds."""
+    from neuro_deploy.data import load_dataset
+
+    seed, arch, args = payload
+    a = argparse.Namespace(**args)
+    ds = load_dataset(a.dataset, root=a.root, progress=False)
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as d:
+        rows = run_seed(seed, arch, a, ds, Path(d))
+    wall = time.perf_counter() - t0
+    print(f"{arch} seed {seed} done ({wall:.0f} s)", flush=True)
+    return rows, wall
 
 
 def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
@@ -151,7 +164,7 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
             cpu_at = []
             r = train_model(cfg, tc(epochs=a.finetune_epochs, lr=1e-4, loss=loss), x_tr, tr.labels, x_va, va.labels,
                             init=hk.init, init_optimizer=hk.init_optimizer,
-                            on_epoch=lambda e, m: (hk.on_epoch(e, m), cpu_at.append(c.read()[1])))
+                            on_epoch=lambda e, m, hk=hk, c=c, at=cpu_at: (hk.on_epoch(e, m), at.append(c.read()[1])))
             t = c.read()
             curve = [[pre_t[1] + cpu, h["val_accuracy"]] for cpu, h in zip(cpu_at, r.history)]
             record(tag, r.model, cfg, (pre_t[0] + t[0], pre_t[1] + t[1]), x_va, full_bytes, curve=curve)
@@ -161,7 +174,8 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         cfgs = with_timing(cfg, dts, steps)
         x_va_s = va.to_tensors(dts, steps)
         c = Clock()
-        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed), tr)
+        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed),
+                      tr)
         record(f"hsd-{steps}steps", h.model, cfgs, c.read(), x_va_s, full_bytes,
                teacher_accuracy=h.teacher_accuracy, converted_accuracy=h.converted_accuracy)
         c = Clock()
@@ -229,26 +243,42 @@ def main() -> None:
     ap.add_argument("--replot", default=None, metavar="JSON", help="only rebuild table + plot from a run's JSON")
     ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
                     help="combine runs made in separate processes (e.g. one per seed or arch) into --out")
+    ap.add_argument("--workers", type=int, default=1, help="(seed, arch) units in parallel local processes")
+    ap.add_argument("--ray", action="store_true", help="units as Ray tasks (join or start a local Ray)")
+    ap.add_argument("--ray-address", default=None, help="units on the Ray cluster at HOST:PORT|auto")
     a = ap.parse_args()
     if a.replot:
         return replot(a.replot)
     if a.merge:
         return merge(a.merge, a.out)
+    from neuro_deploy.cluster import Execution, run_tasks
     from neuro_deploy.data import load_dataset
 
-    ds = load_dataset(a.dataset, root=a.root, progress=True)
-    runs: dict[str, list] = {arch: [] for arch in a.arch}
+    execution = Execution.from_options(a.workers, a.ray, a.ray_address)
+    n_train = len(load_dataset(a.dataset, root=a.root, progress=True).split(a.val_fraction, a.first_seed)[0])
+    units = [(seed, arch) for seed in range(a.first_seed, a.first_seed + a.seeds) for arch in a.arch]
+    args = {k: v for k, v in vars(a).items() if k not in ("workers", "ray", "ray_address", "replot", "merge")}
+    done: dict[int, tuple[dict, float]] = {}
+
+    def on_result(i: int, result: tuple[dict, float]) -> None:     # rows written after every unit
+        done[i] = result
+        write_table(a, n_train, *collect(units, done, a.arch))
+
+    run_tasks(run_unit, [(seed, arch, args) for seed, arch in units], execution,
+              keys=[f"{arch}-seed{seed}" for seed, arch in units], on_result=on_result)
+    print(write_table(a, n_train, *collect(units, done, a.arch)))
+
+
+def collect(units: list[tuple[int, str]], done: dict[int, tuple[dict, float]], archs: list[str]
+            ) -> tuple[dict[str, list], dict[str, float]]:
+    """Finished units in task order: rows per arch (seeds in order) and wall seconds per unit."""
+    runs: dict[str, list] = {arch: [] for arch in archs}
     walls: dict[str, float] = {}
-    t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory() as d:
-        for seed in range(a.first_seed, a.first_seed + a.seeds):
-            for arch in a.arch:
-                ts = time.perf_counter()
-                runs[arch].append(run_seed(seed, arch, a, ds, Path(d)))
-                walls[f"{arch}-seed{seed}"] = time.perf_counter() - ts
-                print(f"{arch} seed {seed} done ({time.perf_counter() - t0:.0f} s)", flush=True)
-                text = write_table(a, len(ds.split(a.val_fraction, a.first_seed)[0]), runs, walls)
-    print(text)
+    for i, (seed, arch) in enumerate(units):
+        if i in done:
+            runs[arch].append(done[i][0])
+            walls[f"{arch}-seed{seed}"] = done[i][1]
+    return runs, walls
 
 
 def summarize(runs: list[dict]) -> list[dict]:

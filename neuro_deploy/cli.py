@@ -1,43 +1,36 @@
 """The ``neuro-deploy`` command line: a thin front end over the package's functions.
 
 Exit codes: 0 ok; 1 internal error; 2 bad input or usage; 3 the model does not fit
-the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`).
+the hardware profile; 4 a required dependency is broken (see :mod:`neuro_deploy.errors`);
+130 interrupted (Ctrl-C); 143 terminated (SIGTERM). Option types, the output policy and
+what every command runs inside are in :mod:`neuro_deploy.cli_options`.
 """
 from __future__ import annotations
 
 import functools
 import json
 import sys
-import dataclasses
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
 import click
 import numpy as np
 
+from neuro_deploy.cli_options import (ARCH, BACKEND, CROP, DATASET, DISTILL_BUDGET, DOWNSAMPLE, EVENT_FORMAT,
+                                      FRACTION, NON_NEGATIVE_INT, OPEN_FRACTION, POSITIVE_FLOAT, POSITIVE_INT,
+                                      SEED, SENSOR_SIZE, TARGET, WIDTHS, add_common_options,
+                                      command_runtime, writes_output)
 from neuro_deploy.errors import BadInputError, NeuroDeployError
 from neuro_deploy.events.tensor import TIME_ORIGINS
-from neuro_deploy.models.arch import ARCHS
 
 TIME_ORIGIN_HELP = ("Where step 0 of a recording starts: 'zero' = t = 0 of its own clock, 'first-event' = "
                     "its first event (one binning for training, evaluate, replay and report)")
 
 
 def _jsonable(obj: Any) -> Any:
-    if is_dataclass(obj):
-        return _jsonable(asdict(obj))
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    return obj
+    from neuro_deploy._io import jsonable
+
+    return jsonable(obj)
 
 
 def emit_json(obj: Any) -> None:
@@ -65,6 +58,30 @@ def on_error_option(f: Callable) -> Callable:
                              "(keep-partial; undecodable ones are skipped).")(f)
 
 
+def execution_options(f: Callable) -> Callable:
+    """``--workers N``, ``--ray``, ``--ray-address HOST:PORT|auto`` -> one ``execution``
+    argument (:class:`neuro_deploy.cluster.Execution`); a Ray the command starts or joins
+    lives for the whole command (every model of a ``report``) and is shut down after it."""
+    @functools.wraps(f)
+    def wrapper(*args: Any, workers: int, ray: bool, ray_address: str | None, **kwargs: Any) -> Any:
+        from neuro_deploy.cluster import Execution, open_session
+
+        execution = Execution.from_options(workers, ray, ray_address)
+        with open_session(execution):
+            return f(*args, execution=execution, **kwargs)
+    for opt in reversed([
+            click.option("--workers", default=1, show_default=True,
+                         help="Parallel local processes; with --ray, tasks in flight (default: every "
+                              "CPU of the cluster)."),
+            click.option("--ray", "ray", is_flag=True,
+                         help="Run the tasks on Ray: join the Ray running on this machine, or start one "
+                              "for this command (pip install -e '.[cluster]')."),
+            click.option("--ray-address", default=None, metavar="HOST:PORT|auto",
+                         help="Run the tasks on the running Ray cluster at this address (implies --ray).")]):
+        wrapper = opt(wrapper)
+    return wrapper
+
+
 def echo_warnings(warnings: list[str], prefix: str = "") -> None:
     for w in warnings:
         click.echo(f"warning: {prefix}{w}", err=True)
@@ -79,28 +96,34 @@ def handle_errors(f: Callable) -> Callable:
         except NeuroDeployError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as exc:          # Ctrl-C, or SIGTERM (Terminated)
+            from neuro_deploy._process import Terminated, stop_children
+
+            stop_children()
+            term = isinstance(exc, Terminated)
+            click.echo("terminated" if term else "interrupted", err=True)
+            sys.exit(143 if term else 130)
     return wrapper
 
 
 def _load_array(path: str | None, what: str) -> np.ndarray | None:
     if path is None:
         return None
-    p = Path(path)
-    if not p.is_file():
-        raise BadInputError(f"{what} file {p} not found")
-    try:
-        return np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise BadInputError(f"{p}: cannot read {what} as a .npy array ({exc})") from None
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, what)
+    if not isinstance(arr, np.ndarray):
+        arr.close()
+        raise BadInputError(f"{path}: {what} must be one .npy array, not an .npz archive")
+    return arr
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="neuro-deploy")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """neuro-deploy: spiking networks from event data to a simulated Intel Loihi 2."""
+    ctx.with_resource(command_runtime())
 
 
 # ---------------------------------------------------------------------------- doctor
@@ -128,16 +151,18 @@ def doctor(as_json: bool, no_lava_run: bool) -> None:
 
 # ---------------------------------------------------------------------------- demo
 @main.command()
-@click.option("--out", "out_dir", default="out/demo", show_default=True, type=click.Path())
-@click.option("--dataset", default="digits", show_default=True,
+@click.option("--out", "out_dir", default="out/demo", show_default=True, type=click.Path(),
+              help="Output folder (its parent must exist unless this is the default).")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET,
               help="digits (embedded), nmnist (needs --root) or mnist-dvs (needs --root).")
-@click.option("--root", default=None, help="Data set folder or file.")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--lava-samples", default=120, show_default=True,
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file.")
+@click.option("--epochs", default=10, show_default=True, type=POSITIVE_INT, help="Training epochs.")
+@click.option("--lava-samples", default=120, show_default=True, type=NON_NEGATIVE_INT,
               help="Held-out samples to run in Lava (all run on the fast backend).")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @handle_errors
+@writes_output("out_dir", folder=True, parents_if_default=True)
 def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples: int,
          seed: int, as_json: bool) -> None:
     """The main job: data -> SLAYER training -> netx export -> Lava run -> accuracy & counts."""
@@ -150,59 +175,64 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
         emit_json(r)
         return
     click.echo("")
-    click.echo(f"float accuracy (SLAYER)          {r.float_accuracy:.4f}  ({r.val_samples} held-out)")
-    click.echo(f"deployed accuracy (fast, fixed)  {r.fast_accuracy:.4f}  ({r.val_samples} held-out)")
-    if r.lava_accuracy is not None:
-        click.echo(f"deployed accuracy (Lava)         {r.lava_accuracy:.4f}  ({r.lava_samples} held-out; "
-                   f"fast on the same: {r.fast_accuracy_on_lava_subset:.4f}, predictions agree "
-                   f"{r.lava_fast_prediction_agreement:.3f})")
-    click.echo("")
     click.echo(f"{'layer':8s} {'kind':6s} {'neurons':>8s} {'spikes/sample':>14s} {'synops/sample':>14s}")
     for l in r.layers:
         click.echo(f"{l['name']:8s} {l['kind']:6s} {l['neurons']:8d} {l['spikes_per_sample']:14.1f} "
                    f"{l['synops_per_sample']:14.1f}")
+    click.echo("")
+    for k, v in r.files.items():
+        click.echo(f"{k:10s} {v}")
+    # the mission's ending: float vs deployed accuracy, then fit, energy and latency on Loihi 2
+    click.echo("")
+    label = f"float accuracy (SLAYER, {r.quantization})"
+    click.echo(f"{label:32s} {r.float_accuracy:.4f}  ({r.val_samples} held-out, "
+               "same inputs and steps as deployed)")
+    click.echo(f"{'deployed accuracy (fast, fixed)':32s} {r.fast_accuracy:.4f}  ({r.val_samples} held-out; same "
+               f"prediction as float {r.float_fast_prediction_agreement:.3f})")
+    if r.lava_accuracy is not None:
+        click.echo(f"{'deployed accuracy (Lava)':32s} {r.lava_accuracy:.4f}  ({r.lava_samples} held-out; "
+                   f"fast on the same: {r.fast_accuracy_on_lava_subset:.4f}, predictions agree "
+                   f"{r.lava_fast_prediction_agreement:.3f})")
     h = r.loihi2
     if h:
         e_lo, e_hi = h["energy_per_inference_uj_band"]
         t_lo, t_hi = h["time_per_step_us_band"]
-        click.echo("")
-        click.echo(f"on {h['profile']}: {h['fit_summary']} "
+        click.echo(f"{'fit on ' + h['profile']:32s} {h['fit_summary']} "
                    f"({', '.join(f'{k} {v}' for k, v in h['cores_per_layer'].items())})")
-        click.echo(f"energy per inference             {h['energy_per_inference_uj']:.4g} uJ "
+        click.echo(f"{'energy per inference':32s} {h['energy_per_inference_uj']:.4g} uJ "
                    f"(band {e_lo:.3g} - {e_hi:.3g}; dynamic {h['dynamic_energy_uj']:.3g}, static "
                    f"{h['static_energy_uj']:.3g})")
-        click.echo(f"time per step                    {h['time_per_step_us']:.4g} us "
+        click.echo(f"{'time per step':32s} {h['time_per_step_us']:.4g} us "
                    f"(band {t_lo:.3g} - {t_hi:.3g}); latency {h['latency_us']:.4g} us over "
                    f"{h['steps_per_inference']} steps")
-    click.echo("")
-    for k, v in r.files.items():
-        click.echo(f"{k:10s} {v}")
 
 
 # ---------------------------------------------------------------------------- train
 @main.command()
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Checkpoint (.pt).")
-@click.option("--epochs", default=10, show_default=True)
-@click.option("--arch", default="dense", show_default=True, type=click.Choice(list(ARCHS)),
+@click.option("--epochs", default=10, show_default=True, type=POSITIVE_INT, help="Training epochs.")
+@click.option("--arch", default="dense", show_default=True, type=ARCH,
               help="dense: flatten -> hidden -> classes; conv: conv 8c5s2 -> conv 16c3s2 -> hidden -> classes "
                    "(strided convs, exportable to netx).")
-@click.option("--hidden", default=None, help="Comma-separated dense hidden widths [default: the arch's, "
-              "128 for dense, 64 for conv].")
-@click.option("--dt-us", default=5000, show_default=True)
-@click.option("--steps", "num_steps", default=60, show_default=True)
+@click.option("--hidden", default=None, type=WIDTHS, help="Comma-separated dense hidden widths [default: the "
+              "arch's, 128 for dense, 64 for conv].")
+@click.option("--dt-us", default=5000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
+@click.option("--steps", "num_steps", default=60, show_default=True, type=POSITIVE_INT,
+              help="Time steps per sample.")
 @click.option("--time-origin", default="zero", show_default=True, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + "; stored in the checkpoint and its exports.")
-@click.option("--val-fraction", default=0.2, show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
+              help="Held-out fraction, in (0, 1).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
               help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
 @click.option("--prune", default=None,
               type=click.Choice(["sadp", "sadp-plain", "random", "el2n", "infobatch", "full"]),
               help="Per-epoch data selection (SLAYER): spike-aware pruning, its ablation without the spike "
                    "factor (sadp-plain), or a baseline.")
-@click.option("--keep", default=0.5, show_default=True, type=float, help="Fraction kept per epoch with --prune.")
+@click.option("--keep", default=0.5, show_default=True, type=FRACTION, help="Fraction kept per epoch with --prune.")
 @click.option("--pretrain", default=None, type=click.Choice(["ann"]),
               help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD): the ANN's optimizer "
                    "state, a frozen-classifier warm-up, cross-entropy on output rates, lr 1e-4.")
@@ -210,50 +240,63 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
               help="events: time-averaged event rates of the training set; images: static images "
                    "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
-@click.option("--pretrain-epochs", default=15, show_default=True)
-@click.option("--warmup-epochs", default=1, show_default=True, type=click.IntRange(min=0),
+@click.option("--pretrain-epochs", default=15, show_default=True, type=POSITIVE_INT, help="ANN pretraining epochs.")
+@click.option("--warmup-epochs", default=1, show_default=True, type=NON_NEGATIVE_INT,
               help="pipeD: first fine-tuning epochs train only the classifier (the rest frozen).")
 @click.option("--fresh-optimizer", is_flag=True,
               help="pipeD ablation: start fine-tuning with a fresh Adam instead of the ANN's optimizer state.")
-@click.option("--lr", default=None, type=float, help="SNN learning rate (default 1e-3; 1e-4 after pretraining).")
+@click.option("--lr", default=None, type=POSITIVE_FLOAT,
+              help="SNN learning rate (default 1e-3; 1e-4 after pretraining).")
 @click.option("--augment", default="none", show_default=True, type=click.Choice(["none", "dsa"]),
               help="Batch augmentation (shift, time shift, cutout); with --data: the distilled file's.")
 @click.option("--data", "data_path", default=None, type=click.Path(),
               help="Train on a distilled data set (.npz from `distill`) instead of --dataset's train split.")
 @click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
               "SNN student on few steps.")
-@click.option("--teacher-frames", default=10, show_default=True)
-@click.option("--student-steps", default=15, show_default=True)
+@click.option("--teacher-frames", default=10, show_default=True, type=POSITIVE_INT,
+              help="HSD: frames the ANN teacher sees.")
+@click.option("--student-steps", default=15, show_default=True, type=POSITIVE_INT,
+              help="HSD: time steps of the SNN student.")
+@click.option("--qat", is_flag=True, help="Quantization-aware training in every epoch (the export's "
+              "per-layer quantizer in the forward pass; float and deployed agree by construction).")
+@click.option("--qat-epochs", default=None, type=click.IntRange(min=0),
+              help="QAT in the last N epochs [default: ceil(epochs/5); 0: float training only].")
 @json_option
 @handle_errors
+@writes_output("out")
 def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidden: str | None, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
           pretrain_epochs: int, warmup_epochs: int, fresh_optimizer: bool, lr: float | None, augment: str,
-          data_path: str | None, hsd: bool, teacher_frames: int, student_steps: int, as_json: bool) -> None:
+          data_path: str | None, hsd: bool, teacher_frames: int, student_steps: int, qat: bool,
+          qat_epochs: int | None, as_json: bool) -> None:
     """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR).
 
     With ``--data FILE`` (from ``distill``) the model trains on the distilled frames and takes
-    from the file whatever was not given: the source data set and root, its validation split
-    (the part the distillation never saw), dt, steps, time origin, architecture, and an epoch
-    count for a tiny set (``models.recipes.distilled_epochs``); it says what it took."""
+    from the file whatever was not given: the source data set and root, its recorded split
+    (validation on the part the distillation never saw), dt, steps, time origin,
+    architecture, augmentation, and an epoch count for a tiny set
+    (``models.recipes.distilled_epochs``); it says what it took."""
+    import dataclasses
+
+    from neuro_deploy import recipes
     from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
     from neuro_deploy.models.arch import arch_config
     from neuro_deploy.models.slayer_model import evaluate
 
-    import dataclasses
-
+    if qat and qat_epochs is not None and qat_epochs != epochs:
+        raise BadInputError(f"--qat means QAT in all {epochs} epochs; it contradicts --qat-epochs {qat_epochs}")
     distilled, notes = None, []
     if data_path is not None:
         from neuro_deploy.data.distill import load_distilled
 
         distilled = load_distilled(data_path)
-        chosen = _distilled_defaults(distilled[2], len(distilled[1]))
         given = {"dataset": dataset, "root": root, "val_fraction": val_fraction, "dt_us": dt_us,
                  "num_steps": num_steps, "time_origin": time_origin, "arch": arch, "epochs": epochs,
                  "augment": augment}
-        for k, (v, why) in chosen.items():
+        for k, (v, why) in _distilled_defaults(distilled[2], len(distilled[1])).items():
             if not _given(k) and v is not None:
                 given[k] = v
                 notes.append(f"{k} {v} ({why})")
@@ -261,11 +304,16 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         dt_us, num_steps, time_origin = given["dt_us"], given["num_steps"], given["time_origin"]
         arch, epochs, augment = given["arch"], given["epochs"], given["augment"]
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
-    split_seed = int(distilled[2]["source"].split_seed) if distilled and distilled[2]["source"].dataset else seed
-    tr, va = ds.split(val_fraction, split_seed)
+    if distilled is not None:        # validate outside distillation's pool: the file's recorded split
+        tr, va, split, warns = recorded_split(ds, distilled[2], what=data_path,
+                                              val_fraction=val_fraction if _given("val_fraction") else None)
+        notes += [f"warning: {w}" for w in warns]
+    else:
+        split = Split.of(ds, val_fraction, seed)                   # recorded with the model
+        tr, va = split.apply(ds)
     widths = None if hidden is None else tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
-        summary = _train_norse(tr, va, widths or (128,), epochs, dt_us, num_steps, seed, out)
+        summary = recipes.train_norse(tr, va, widths or (128,), epochs, dt_us, num_steps, seed, out, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
             f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
@@ -275,7 +323,7 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
     cfg = arch_config(arch, widths, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
-        summary = _train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr)
+        summary = recipes.train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
@@ -283,15 +331,10 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         return
     if distilled is not None:
         x_tr, y_tr, dmeta = distilled
-        src = dmeta["source"]
-        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or (src.dt_us or dt_us) != dt_us:
-            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {src.dt_us} us do not match "
+        src_dt = int(dmeta["source"].dt_us or dmeta.get("dt_us", dt_us))
+        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or src_dt != dt_us:
+            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {src_dt} us do not match "
                                 f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
-        if src.dataset and (src.dataset != dataset or src.split_seed != split_seed
-                            or abs(src.val_fraction - val_fraction) > 1e-12):
-            notes.append(f"warning: validating on {dataset} split ({val_fraction}, seed {split_seed}), not the "
-                         f"distilled file's source ({src.dataset} split {src.val_fraction}, seed {src.split_seed}): "
-                         "the validation samples may include ones the distillation saw")
     else:
         x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
     selector = None
@@ -301,33 +344,38 @@ def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidd
         selector = make_selector(prune, len(x_tr), keep, epochs, seed)
     hooks, pre_info = None, {}
     if pretrain == "ann":
-        hooks, pre_info = _ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
-                                           pretrain_epochs, seed, min(warmup_epochs, max(0, epochs - 1)),
-                                           not fresh_optimizer)
+        hooks, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                                  pretrain_epochs, seed, min(warmup_epochs, max(0, epochs - 1)),
+                                                  not fresh_optimizer)
     if not as_json:
         for n in notes:
-            click.echo(f"from {data_path}: {n}" if not n.startswith("warning") else n, err=n.startswith("warning"))
-    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed, augment=augment,
-                                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3),
-                                       loss="rate_ce" if pretrain else "spike_rate"),
-                      x_tr, y_tr, selector=selector, init=hooks.init if hooks else None,
+            click.echo(n if n.startswith("warning") else f"from {data_path}: {n}", err=n.startswith("warning"))
+    tcfg = TrainConfig(epochs=epochs, seed=seed, augment=augment,
+                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3),
+                       loss="rate_ce" if pretrain else "spike_rate", qat_epochs=epochs if qat else qat_epochs)
+    res = train_model(cfg, tcfg, x_tr, y_tr, selector=selector, init=hooks.init if hooks else None,
                       on_epoch=hooks.on_epoch if hooks else None,
                       init_optimizer=hooks.init_optimizer if hooks else None)
     if hooks is not None:
         pre_info["pretrain"].update(optimizer_state_transferred=hooks.moved, warmup_epochs=hooks.warmup_epochs)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
+    mode, exps = res.model.quantization
     save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc, "arch": arch,
                                          "history": res.history, "prune": prune, "keep": keep,
-                                         "val_fraction": val_fraction, "split_seed": split_seed,
-                                         "data": str(data_path) if data_path else None})
+                                         "val_fraction": split.val_fraction, "seed": split.seed,
+                                         "split": split.to_meta(), "data": str(data_path) if data_path else None})
     summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "arch": arch,
-               "epochs": epochs, "augment": augment, "dataset": dataset, "train_samples": len(x_tr), "val_samples": len(va),
-               "prune": prune, "keep": keep, "examples_seen": int(sum(h["examples"] for h in res.history)),
+               "epochs": epochs, "augment": augment, "dataset": dataset,
+               "train_samples": len(x_tr), "val_samples": len(va), "prune": prune, "keep": keep,
+               "examples_seen": int(sum(h["examples"] for h in res.history)),
+               "qat_epochs": tcfg.qat_epoch_count(), "quantization": mode,
+               "weight_exponents": exps if mode == "qat" else None,
                **({"sadp_vs_plain_bound": selector.agreement} if hasattr(selector, "agreement") else {}),
                **({"data": str(data_path), "from_data": notes} if data_path else {}), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
-        f"{res.train_seconds:.1f} s training")
+        f"{res.train_seconds:.1f} s training"
+        + (f"; QAT in the last {tcfg.qat_epoch_count()} epochs, weight exponents {exps}" if mode == "qat" else ""))
 
 
 def _given(name: str) -> bool:
@@ -338,6 +386,7 @@ def _given(name: str) -> bool:
 
 def _distilled_defaults(meta: dict, n_samples: int) -> dict[str, tuple[Any, str]]:
     """Option values a distilled file supplies (value, reason), for options not given."""
+    from neuro_deploy.models.arch import ARCHS
     from neuro_deploy.models.recipes import distilled_epochs
 
     src = meta["source"]
@@ -353,144 +402,55 @@ def _distilled_defaults(meta: dict, n_samples: int) -> dict[str, tuple[Any, str]
     if src.dt_us:
         out["dt_us"] = (src.dt_us, "the distilled frames' bin")
         out["num_steps"] = (src.num_steps or None, "the distilled frames' steps")
-    if src.arch in ("dense", "conv"):
+    if src.arch in ARCHS:
         out["arch"] = (src.arch, "the teacher's architecture")
     ep, why = distilled_epochs(n_samples)
     out["epochs"] = (ep, why)
     return out
 
 
-def _train_hsd(cfg, ds, tr, va, epochs, frames, steps, seed, out, lr) -> dict:
-    """HSD teacher/student training (models.hsd); the student checkpoint runs ``steps`` steps."""
-    from neuro_deploy.models import ModelConfig, save_checkpoint
-    from neuro_deploy.models.hsd import HSDConfig, train_hsd
-    from neuro_deploy.models.slayer_model import evaluate
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
-    from neuro_deploy.sim.evaluate import evaluate_deployed
-
-    h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
-                  **({"lr": lr} if lr is not None else {}))
-    res = train_hsd(cfg, h, tr)
-    dt = int(np.ceil(ds.duration_us / steps))
-    scfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt, "num_steps": steps})
-    x_va = va.to_tensors(dt, steps)
-    acc, _ = evaluate(res.model, x_va, va.labels)
-    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "teacher_frames": frames,
-                                                "student_steps": steps, "history": res.history})
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        export_model(out, Path(d) / "s.net", verify_inputs=x_va[:4])
-        dep = evaluate_deployed(load_netx(Path(d) / "s.net"), x_va, va.labels)
-    curve = []
-    if dep.trains_last is not None:                  # deployed decision read after k simulated steps
-        from neuro_deploy.sim.replay import running_decisions
-
-        curve = (running_decisions(dep.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
-    from neuro_deploy.models.arch import arch_of
-
-    return {"checkpoint": out, "arch": arch_of(cfg), "teacher_accuracy": res.teacher_accuracy,
-            "converted_accuracy": res.converted_accuracy, "qcfs_clips": res.clips, "val_accuracy": acc,
-            "deployed_accuracy": dep.accuracy, "accuracy_vs_step": curve,
-            "student_steps": steps, "teacher_frames": frames,
-            "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
-            "history": res.history}
-
-
-def _ann_pretraining(cfg, tr, x_tr, dataset, source, images_path, epochs, seed, warmup_epochs,
-                     transfer_optimizer):
-    """ANN pretraining (models.pretrain): returns pipeD's fine-tuning hooks and a summary."""
-    from neuro_deploy.models.pretrain import (FinetuneHooks, calibrate_transfer, images_to_ann_inputs,
-                                              pretrain_ann, rate_inputs)
-
-    if source == "events":
-        xa, ya = rate_inputs(x_tr), tr.labels
-    else:
-        if images_path:
-            with np.load(images_path) as z:
-                imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
-        elif dataset == "digits":
-            from sklearn.datasets import load_digits
-
-            d = load_digits()
-            idx = np.array([int(n) for n in tr.names])
-            imgs, ya = d.images[idx] / 16.0, tr.labels
-        else:
-            raise BadInputError("--pretrain-source images needs --pretrain-images NPZ for this data set")
-        xa = images_to_ann_inputs(imgs, (cfg.input_shape[2], cfg.input_shape[1]))
-    pre = pretrain_ann(cfg, xa, np.asarray(ya), epochs=epochs, seed=seed)
-    k = min(200, len(x_tr))
-    scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
-    info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
-                         "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
-    return FinetuneHooks(pre, scale, warmup_epochs, transfer_optimizer), info
-
-
-def _train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out) -> dict:
-    """norse training, NIR export (norse's exporter), and a check of the NIR semantics
-    against the norse model itself (both float)."""
-    from neuro_deploy.models.norse_model import NorseConfig, evaluate_norse, norse_to_nir, train_norse
-    from neuro_deploy.nir.fidelity import simulate_nir
-    from neuro_deploy.nir.io import write_nir
-
-    if not out.endswith(".nir"):
-        raise BadInputError("--framework norse writes a NIR graph: give -o FILE.nir")
-    x_tr, x_va = tr.to_tensors(dt_us, num_steps), va.to_tensors(dt_us, num_steps)
-    cfg = NorseConfig(input_size=int(np.prod(x_tr.shape[1:-1])), hidden=widths, epochs=epochs, seed=seed)
-    res = train_norse(cfg, x_tr, tr.labels)
-    acc, out_float = evaluate_norse(res.model, x_va, va.labels)
-    graph = norse_to_nir(res.model, cfg)
-    from neuro_deploy.netx.meta import binning_meta
-
-    graph.metadata = {**(getattr(graph, "metadata", None) or {}), "dt": cfg.dt,   # NIR step; data binning:
-                      **binning_meta(dt_us, num_steps, tr.time_origin)}
-    write_nir(graph, out)
-    k = min(64, len(x_va))
-    ref = simulate_nir(graph, x_va[:k].reshape(k, -1, x_va.shape[-1]), cfg.dt)[-1]
-    agree = float(np.mean(ref.sum(0).argmax(-1) == out_float[:, :k].sum(0).argmax(-1)))
-    warns = [] if agree >= 0.95 else [f"the exported NIR graph (simulated in float) agrees with the norse "
-                                      f"model on only {agree:.2f} of samples: a semantic mismatch"]
-    return {"nir": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "history": res.history,
-            "dt": cfg.dt, "nir_vs_norse": {"class_agreement": agree, "samples": k, "warnings": warns}}
-
-
 # ---------------------------------------------------------------------------- distill
 @main.command()
 @click.option("--method", default="pace", show_default=True,
-              type=click.Choice(["pace", "dm", "prototype", "random"]))
-@click.option("--ipc", default=10, show_default=True, help="Synthetic samples per class.")
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
-@click.option("--arch", default="dense", show_default=True, type=click.Choice(list(ARCHS)),
+              type=click.Choice(["pace", "dm", "prototype", "random"]),
+              help="pace: reconstruction against the teachers; dm: distribution matching; prototype/random: baselines.")
+@click.option("--ipc", default=10, show_default=True, type=POSITIVE_INT, help="Synthetic samples per class.")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--arch", default="dense", show_default=True, type=ARCH,
               help="Teacher architecture (PACE; DM's random embedding nets); stored in the file as the "
                    "student's default.")
-@click.option("--budget", default="standard", show_default=True, type=click.Choice(["quick", "standard", "paper"]),
+@click.option("--budget", default="standard", show_default=True, type=DISTILL_BUDGET,
               help="quick: 20 iterations, 2 seeds x 1 epoch of teachers (tests); standard: 300 iterations, 2 seeds x 4 "
                    "epochs; paper: 3,000 iterations, 4 seeds x 5 epochs = 20 teachers. Options below override.")
 @click.option("--teacher", default=None, type=click.Path(),
-              help="Teacher checkpoint (PACE); default: train the budget's teachers on the training split "
-                   "(several seeds, every epoch's snapshot).")
-@click.option("--teacher-seeds", default=None, type=int, help="Teacher training runs [budget].")
-@click.option("--teacher-epochs", default=None, type=int, help="Epochs (= snapshots) per teacher run [budget].")
-@click.option("--iterations", default=None, type=int, help="Optimisation steps [budget].")
-@click.option("--lr", default=0.01, show_default=True, help="Step size on the synthetic latents.")
-@click.option("--max-count", default=1, show_default=True, help="N of PEQ-N: events per pixel per bin.")
+              help="Teacher checkpoint (PACE), distilled from its own recorded training split; default: train "
+                   "the budget's teachers on the training split (several seeds, every epoch's snapshot).")
+@click.option("--teacher-seeds", default=None, type=POSITIVE_INT, help="Teacher training runs [budget].")
+@click.option("--teacher-epochs", default=None, type=POSITIVE_INT,
+              help="Epochs (= snapshots) per teacher run [budget].")
+@click.option("--iterations", default=None, type=NON_NEGATIVE_INT, help="Optimisation steps [budget].")
+@click.option("--lr", default=0.01, show_default=True, type=POSITIVE_FLOAT,
+              help="Step size on the synthetic latents.")
+@click.option("--max-count", default=1, show_default=True, type=POSITIVE_INT,
+              help="N of PEQ-N: events per pixel per bin.")
 @click.option("--augment", default="dsa", show_default=True, type=click.Choice(["dsa", "none"]),
               help="Siamese augmentation of real and synthetic batches (shift, time shift, cutout).")
-@click.option("--dt-us", default=10000, show_default=True)
-@click.option("--steps", "num_steps", default=30, show_default=True)
-@click.option("--val-fraction", default=0.2, show_default=True,
+@click.option("--dt-us", default=10000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
+@click.option("--steps", "num_steps", default=30, show_default=True, type=POSITIVE_INT,
+              help="Time steps per sample.")
+@click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
               help="Held-out share of the data set (never distilled; `train --data` validates on it).")
-@click.option("--seed", default=0, show_default=True, help="Split, initialisation and teacher seeds.")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Split, initialisation and teacher seeds.")
 @click.option("--checkpoint", "checkpoint_path", default=None, type=click.Path(),
               help="Periodic checkpoint of the synthetic set [OUTPUT.partial.pt]; an existing one of the same "
                    "run is resumed; removed when the output is written.")
-@click.option("--checkpoint-every", default=None, type=int, help="Iterations between checkpoints [budget].")
-@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--checkpoint-every", default=None, type=NON_NEGATIVE_INT,
+              help="Iterations between checkpoints [budget].")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Distilled data set (.npz).")
 @json_option
 @handle_errors
+@writes_output("out")
 def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, budget: str, teacher: str | None,
             teacher_seeds: int | None, teacher_epochs: int | None, iterations: int | None, lr: float,
             max_count: int, augment: str, dt_us: int, num_steps: int, val_fraction: float, seed: int,
@@ -500,11 +460,12 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, bu
     The file records its source (data set, root, split, binning, architecture, budget), so
     `train --data FILE` trains and validates like the source. Distillation cost (teacher
     training + optimisation) is reported separately from any later training."""
-    from pathlib import Path
+    from dataclasses import asdict
 
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.data.distill import (DistillConfig, DistilledSource, distill as run_distill, get_budget,
-                                           save_distilled)
+    from neuro_deploy.data.distill import DistillConfig, DistilledSource, get_budget, save_distilled
+    from neuro_deploy.data.distill import distill as run_distill
+    from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import load_checkpoint
     from neuro_deploy.models.arch import arch_config, arch_of
     from neuro_deploy.models.recipes import train_teachers
@@ -514,9 +475,6 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, bu
     teacher_seeds = b.teacher_seeds if teacher_seeds is None else teacher_seeds
     teacher_epochs = b.teacher_epochs if teacher_epochs is None else teacher_epochs
     checkpoint_every = b.checkpoint_every if checkpoint_every is None else checkpoint_every
-    if min(iterations, checkpoint_every) < 0 or min(teacher_seeds, teacher_epochs) < 1:
-        raise BadInputError("distill: --iterations and --checkpoint-every must be >= 0, --teacher-seeds and "
-                            "--teacher-epochs >= 1")
     if checkpoint_path is None:
         checkpoint_path = str(out) + ".partial.pt"
     dcfg = DistillConfig(ipc=ipc, iterations=iterations, lr=lr, max_count=max_count, seed=seed,
@@ -524,15 +482,23 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, bu
                          checkpoint=checkpoint_path if method in ("pace", "dm") else None,
                          checkpoint_every=checkpoint_every, progress=not as_json)
     ds = load_dataset(dataset, root=root)
-    tr, _ = ds.split(val_fraction, seed)
+    teacher_loaded = load_checkpoint(teacher) if method == "pace" and teacher else None
+    if teacher_loaded is not None:          # distil from the teacher's own training part, never its held-out one
+        tr, _, split, notes = recorded_split(ds, teacher_loaded[2], what=teacher,
+                                             val_fraction=val_fraction if _given("val_fraction") else None,
+                                             seed=seed if _given("seed") else None)
+        echo_warnings(notes)
+    else:
+        split = Split.of(ds, val_fraction, seed)
+        tr, _ = split.apply(ds)
     x_tr = tr.to_tensors(dt_us, num_steps)
     cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
     if method == "pace":
-        if teacher:
-            model, cfg, _ = load_checkpoint(teacher)
+        if teacher_loaded is not None:
+            model, cfg, _ = teacher_loaded
             teachers = [model]
         else:
             teachers, teacher_s = train_teachers(cfg, x_tr, tr.labels, [seed + k for k in range(teacher_seeds)],
@@ -543,16 +509,17 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, bu
                                 f"match {dataset} frames {want} x {num_steps} steps")
     d = run_distill(method, x_tr, tr.labels, dcfg, teacher=teachers, model_cfg=cfg)
     source = DistilledSource(dataset=dataset, root=str(Path(root).resolve()) if root else "",
-                             val_fraction=val_fraction, split_seed=seed, dt_us=dt_us, num_steps=num_steps,
-                             time_origin=ds.time_origin, arch=arch_of(cfg), budget=budget,
+                             val_fraction=split.val_fraction, split_seed=split.seed, dt_us=dt_us,
+                             num_steps=num_steps, time_origin=ds.time_origin, arch=arch_of(cfg), budget=budget,
                              teacher_seconds=teacher_s, teachers=len(teachers))
-    save_distilled(d, out, source, {"iterations": iterations, "augment": augment, "max_count": max_count})
+    save_distilled(d, out, source, {"iterations": iterations, "augment": augment, "max_count": max_count,
+                                    **split.to_meta()})
     Path(checkpoint_path).unlink(missing_ok=True)
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
                "bytes": Path(out).stat().st_size, "seconds": d.seconds, "teacher_seconds": teacher_s,
                "distill_seconds": d.seconds + teacher_s, "teachers": len(teachers), "iterations": iterations,
                "budget": budget, "arch": arch_of(cfg), "real_train_bytes": int(x_tr.size // 8),
-               "source": dataclasses.asdict(source)}
+               "source": asdict(source)}
     cost = (f"; distillation cost {summary['distill_seconds']:.1f} s ({len(teachers)} teacher snapshots "
             f"{teacher_s:.1f} s, {iterations} iterations {d.seconds:.1f} s)" if method in ("pace", "dm") else "")
     emit_json(summary) if as_json else click.echo(
@@ -562,33 +529,60 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, bu
 # ---------------------------------------------------------------------------- export
 @main.command()
 @click.argument("model", type=click.Path())
-@click.option("--target", default="loihi2-sim", show_default=True)
-@click.option("-o", "--output", "out", required=True, type=click.Path())
-@click.option("--profile", default=None, help="Hardware profile name or YAML file.")
-@click.option("--dt", default=None, type=float,
+@click.option("--target", default="loihi2-sim", show_default=True, type=TARGET,
+              help="loihi2-sim: netx HDF5; nir: a NIR graph.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Output file (.net or .nir).")
+@click.option("--profile", default=None,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
+@click.option("--dt", default=None, type=POSITIVE_FLOAT,
               help="Seconds per time step (NIR time constants <-> 12-bit decays). Default: the "
                    "checkpoint's own step for --target nir; the NIR file's (else 1 ms) for a .nir.")
+@click.option("--scaling", default="auto", show_default=True, type=click.Choice(["auto", "range", "slayer"]),
+              help="Per-layer weight scale: auto (a QAT checkpoint's own, else range), range (span the "
+                   "8-bit mantissa within the 17-bit threshold and 24-bit state), slayer (fixed 2^6).")
+@click.option("--check", "check_dir", default=None, type=click.Path(),
+              help="Recordings (folder or file) to replay through the float model and the written "
+                   "network after writing: float vs deployed accuracy and agreement.")
+@click.option("--labels", default=None, type=click.Path(), help="Labels for --check ('name class' lines).")
+@click.option("--check-backend", default="fast", show_default=True, type=BACKEND,
+              help="Deployed backend for --check.")
 @json_option
 @handle_errors
-def export(model: str, target: str, out: str, profile: str | None, dt: float | None, as_json: bool) -> None:
+@writes_output("out")
+def export(model: str, target: str, out: str, profile: str | None, dt: float | None, scaling: str,
+           check_dir: str | None, labels: str | None, check_backend: str, as_json: bool) -> None:
     """Export a checkpoint or NIR graph (.nir) for a target: loihi2-sim (netx HDF5, verified
     after writing) or nir (SLAYER checkpoint -> NIR)."""
-    from neuro_deploy.netx.export import TARGETS, export_model
+    from neuro_deploy.api import TARGETS
+    from neuro_deploy.api import export as do_export
+    from neuro_deploy.netx.export import source_kind
 
     if target not in TARGETS:
         from neuro_deploy.errors import UnknownNameError
 
         raise UnknownNameError("target", target, TARGETS)
-    prof = None
-    if profile is not None:
-        from neuro_deploy.hardware.profile import load_profile
+    check_files, check_labels = None, None
+    if check_dir is not None or labels is not None:        # validated before anything is written
+        from neuro_deploy.data.datasets import read_labels
+        from neuro_deploy.sim import get_backend
+        from neuro_deploy.sim.replay import expand_inputs
 
-        prof = load_profile(profile)
-    rep = export_model(model, out, target=target, profile=prof, dt=dt)
+        if check_dir is None:
+            raise BadInputError("--labels is for --check DIR")
+        if target != "loihi2-sim" or source_kind(model) != "checkpoint":
+            raise BadInputError("--check compares a SLAYER checkpoint with its loihi2-sim export")
+        check_files = expand_inputs([check_dir])
+        check_labels = read_labels(labels) if labels else None
+        get_backend(check_backend)
+    rep = do_export(model, out, target=target, profile=profile, dt=dt, scaling=scaling,
+                    check_recordings=check_files, check_labels=check_labels, check_backend=check_backend)
+    check = rep.check
     if as_json:
         d = rep.to_dict()
         if hasattr(rep, "nir"):
             d["nir"] = rep.nir
+        if check is not None:
+            d["check"] = check.to_dict()
         emit_json(d)
         return
     click.echo(f"wrote {rep.path} ({rep.target})")
@@ -598,36 +592,67 @@ def export(model: str, target: str, out: str, profile: str | None, dt: float | N
                    f"agreement per layer {[round(a, 3) for a in f['layer_count_agreement']]}")
         for w in rep.nir["conversion"]["warnings"] + f["warnings"]:
             click.echo(f"warning: {w}")
+    if rep.scaling:
+        click.echo(f"model quantization: {rep.quantization}; scaling: {rep.scaling} "
+                   "(weight = integer / 2^exp; vThMant = threshold * 2^exp)")
     if rep.layers:
-        click.echo(f"{'layer':8s} {'kind':6s} {'w range':>11s} {'w rmse':>7s} {'zero':>5s} "
-                   f"{'iDecay':>6s} {'vDecay':>6s} {'vThMant':>7s}")
+        click.echo(f"{'layer':8s} {'kind':6s} {'float w range':>15s} {'exp':>3s} {'limit':>8s} {'w range':>11s} "
+                   f"{'bits':>4s} {'levels':>6s} {'rel err':>7s} {'zero':>5s} {'iDecay':>6s} {'vDecay':>6s} "
+                   f"{'vThMant':>7s} {'state':>5s}")
     for q in rep.layers:
-        click.echo(f"{q.name:8s} {q.kind:6s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
-                   f"{q.weight_rmse:7.3f} {q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} "
-                   f"{q.vth_mant:7d}")
+        fr = (f"{q.float_weight_min:+.3f}..{q.float_weight_max:+.3f}" if q.float_weight_min == q.float_weight_min
+              else "-")
+        state = f"{q.state_peak_bits}/24" if q.state_peak_bits is not None else "-"
+        exp = q.weight_exponent if q.weight_exponent is not None else "-"
+        click.echo(f"{q.name:8s} {q.kind:6s} {fr:>15s} {exp:>3} "
+                   f"{q.exponent_limited_by or '-':>8s} {q.weight_int_min:5d}..{q.weight_int_max:<4d} "
+                   f"{q.weight_bits_used if q.weight_bits_used is not None else '-':>4} "
+                   f"{q.weight_levels if q.weight_levels is not None else '-':>6} {q.weight_rel_error:7.4f} "
+                   f"{q.zero_fraction:5.2f} {q.i_decay:6d} {q.v_decay:6d} {q.vth_mant:7d} {state:>5s}")
     if rep.agreement:
         a = rep.agreement
         click.echo(f"float vs fixed point on {a.samples} inputs: class agreement "
                    f"{a.class_agreement:.3f}, identical output counts {a.output_count_exact:.3f}, "
                    f"count MAE {a.output_count_mae:.3f}")
+    if check is not None:
+        acc = (lambda v: "n/a" if v is None else f"{v:.4f}")
+        click.echo(f"check on {check.samples} recordings ({check.labelled} labelled, dt {check.dt_us} us): "
+                   f"float accuracy {acc(check.float_accuracy)}, deployed ({check.deployed_backend}) "
+                   f"accuracy {acc(check.deployed_accuracy)}, same prediction {check.prediction_agreement:.4f}, "
+                   f"identical output counts {check.output_count_exact:.4f}")
 
 
 # ---------------------------------------------------------------------------- run
+def _input_fit(pad: bool, tile: bool) -> str:
+    if pad and tile:
+        raise click.UsageError("--pad and --tile exclude each other")
+    return "pad" if pad else "tile" if tile else "exact"
+
+
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--steps", required=True, type=int)
-@click.option("--backend", default="fast", show_default=True, help="fast or lava.")
-@click.option("--input", "input_path", default=None,
-              help="Array shaped net.inp.shape + (T,) (.npy), as a Lava RingBuffer sends it.")
-@click.option("--input-bias", "bias_path", default=None,
+@click.option("--steps", required=True, type=POSITIVE_INT, help="Time steps to simulate.")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt).")
+@click.option("--input", "input_path", default=None, type=click.Path(),
+              help="Array shaped net.inp.shape + (T,) (.npy), as a Lava RingBuffer sends it; T must "
+                   "equal --steps unless --pad or --tile.")
+@click.option("--input-bias", "bias_path", default=None, type=click.Path(),
               help="Input layer bias_mant (.npy), shaped like the input layer (W,H,C).")
-@click.option("--reset-interval", default=None, type=int)
-@click.option("--probe", default="all", show_default=True, type=click.Choice(["all", "output"]))
-@click.option("-o", "--output", "out", required=True, type=click.Path())
+@click.option("--pad", "fit_pad", is_flag=True, help="--input shorter than --steps: append empty steps.")
+@click.option("--tile", "fit_tile", is_flag=True,
+              help="--input shorter (longer) than --steps: repeat it (cut it), as a Lava RingBuffer does.")
+@click.option("--reset-interval", default=None, type=POSITIVE_INT,
+              help="Reset neuron state every N steps (netx LIFReset).")
+@click.option("--probe", default="all", show_default=True, type=click.Choice(["all", "output"]),
+              help="Record every layer or the output layer only.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(), help="Spikes (.npz).")
 @json_option
 @handle_errors
+@writes_output("out")
 def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: str | None,
-        reset_interval: int | None, probe: str, out: str, as_json: bool) -> None:
+        fit_pad: bool, fit_tile: bool, reset_interval: int | None, probe: str, out: str,
+        as_json: bool) -> None:
     """Run a netx network; OUT.npz holds layer0, layer1, ... shaped layer.out.shape + (T,)."""
     from neuro_deploy._io import atomic_path
     from neuro_deploy.netx import load_netx
@@ -638,14 +663,21 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
     x = _load_array(input_path, "input")
     bias = _load_array(bias_path, "input bias")
     if x is not None:
+        from neuro_deploy.sim.base import check_input_values, fit_input_length
+
         exp = spec_net.input_lava_shape
         if x.ndim != len(exp) + 1 or tuple(x.shape[:-1]) != tuple(exp):
             from neuro_deploy.errors import ShapeError
 
             raise ShapeError(f"input {input_path} (net.inp.shape + (T,))", exp + (steps,), x.shape)
-        x = x[None]
-    res = be.run(spec_net, RunSpec(steps=steps, inputs=x, input_bias=bias,
-                                   reset_interval=reset_interval, probe=probe))
+        check_input_values(spec_net, x, f"input {input_path}")
+        x = fit_input_length(x, steps, _input_fit(fit_pad, fit_tile), f"input {input_path}")[None]
+    from neuro_deploy._progress import task
+
+    with task(steps, f"run on {backend}", "steps", enabled=not as_json) as bar:
+        res = be.run(spec_net, RunSpec(steps=steps, inputs=x, input_bias=bias,
+                                       reset_interval=reset_interval, probe=probe))
+        bar.update(max(0, steps - bar.n))
     arrays = {k: v[0] for k, v in res.spikes.items()}
     with atomic_path(out, ".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
@@ -663,7 +695,8 @@ def run(net: str, steps: int, backend: str, input_path: str | None, bias_path: s
 # ---------------------------------------------------------------------------- fit
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--profile", default="loihi2", show_default=True, help="Profile name or YAML file.")
+@click.option("--profile", default="loihi2", show_default=True,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
 @click.option("--skip-input", is_flag=True,
               help="Leave the input layer on the host (netx skip_layers=1): it is not mapped.")
 @json_option
@@ -704,6 +737,31 @@ def fit(net: str, profile: str, skip_input: bool, as_json: bool) -> None:
         raise ResourceLimitError(v.layer, v.resource, v.used, v.limit)
 
 
+# ---------------------------------------------------------------------------- profiles
+@main.command()
+@json_option
+@handle_errors
+def profiles(as_json: bool) -> None:
+    """The hardware profiles (for --profile): name, file and what each describes."""
+    from neuro_deploy.hardware.profile import available_profiles, load_profile
+
+    rows = []
+    for name in available_profiles():
+        p = load_profile(name)
+        rows.append({"name": p.name, "path": p.path, "description": p.description,
+                     "cores_per_chip": p.limits.cores_per_chip,
+                     "neurons_per_core": p.limits.neurons_per_core,
+                     "assumptions": len(p.assumptions())})
+    if as_json:
+        emit_json({"profiles": rows})
+        return
+    for r in rows:
+        click.echo(f"{r['name']:8s} {r['description']}")
+        click.echo(f"{'':8s} {r['path']} ({r['cores_per_chip']} cores/chip, {r['neurons_per_core']} "
+                   f"neurons/core, {r['assumptions']} assumed figures)")
+    click.echo("a profile is also any YAML file of the same schema: --profile my.yaml")
+
+
 # ---------------------------------------------------------------------------- replay
 def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
     if not text:
@@ -718,45 +776,59 @@ def _parse_crop(text: str | None) -> tuple[int, int, int, int] | None:
 @main.command()
 @click.argument("net", type=click.Path())
 @click.argument("recordings", nargs=-1, required=True, type=click.Path())
-@click.option("--dt-us", required=True, type=int, help="Time bin per simulation step (us).")
+@click.option("--dt-us", required=True, type=POSITIVE_INT, help="Time bin per simulation step (us).")
 @click.option("--labels", default=None, type=click.Path(), help="'name class' lines (# comments).")
-@click.option("--backend", default="fast", show_default=True)
-@click.option("--workers", default=1, show_default=True, help="Parallel processes.")
-@click.option("--steps", default=None, type=int, help="Input steps per recording (default: the network's "
-              "training window from its export metadata, else each recording's own length).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt) for a netx file; a checkpoint "
+                   "(.pt) runs on float.")
+@click.option("--steps", default=None, type=POSITIVE_INT, help="Input steps per recording (default: the "
+              "network's training window from its export metadata, else each recording's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--sensor-size", default=None, help="WxH of the recordings (overrides headers).")
-@click.option("--crop", default=None, help="X0,Y0,W,H crop before downsampling.")
-@click.option("--downsample", default=None, type=float, help="Spatial factor, e.g. 0.25.")
-@click.option("--denoise-us", default=None, type=int, help="tonic Denoise filter time.")
-@click.option("--refractory-us", default=None, type=int, help="tonic RefractoryPeriod delta.")
-@click.option("--evt3-timing", default="spec", type=click.Choice(["spec", "expelliarmus"]))
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH of the recordings (overrides headers).")
+@click.option("--crop", default=None, type=CROP, help="X0,Y0,W,H crop before downsampling.")
+@click.option("--downsample", default=None, type=DOWNSAMPLE, help="Spatial factor in (0, 1], e.g. 0.25.")
+@click.option("--denoise-us", default=None, type=POSITIVE_INT, help="tonic Denoise filter time (us).")
+@click.option("--refractory-us", default=None, type=POSITIVE_INT, help="tonic RefractoryPeriod delta (us).")
+@click.option("--evt3-timing", default="spec", show_default=True, type=click.Choice(["spec", "expelliarmus"]),
+              help="EVT 3.0 time reconstruction: Prophesee's spec, or expelliarmus 1.1's.")
 @event_format_option("--format", "--event-format")
 @on_error_option
 @click.option("-o", "--output", "out", default=None, type=click.Path(), help="Also write the JSON here.")
 @json_option
 @handle_errors
+@writes_output("out")
+@execution_options
 def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None, backend: str,
-           workers: int, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
+           execution: Any, steps: int | None, time_origin: str | None, sensor_size: str | None, crop: str | None,
            downsample: float | None, denoise_us: int | None, refractory_us: int | None,
            evt3_timing: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
-    """Stream DVS recordings through a network: predictions, accuracy, latency, counts."""
+    """Stream DVS recordings through a network: predictions, accuracy, latency, counts.
+
+    NET is a netx file, or a checkpoint (.pt): its float model then runs (backend "float")
+    on exactly the binned input and steps the deployed network gets."""
     from neuro_deploy.data.datasets import read_labels
     from neuro_deploy.events.types import SensorSize
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.sim import get_backend
+    from neuro_deploy.sim import get_backend, load_network
+    from neuro_deploy.sim.float_model import is_checkpoint
     from neuro_deploy.sim.replay import ReplayConfig, replay as do_replay
 
-    spec = load_netx(net)
+    if is_checkpoint(net):
+        ctx = click.get_current_context()
+        if ctx.get_parameter_source("backend") != click.core.ParameterSource.DEFAULT and backend != "float":
+            raise BadInputError(f"{net} is a checkpoint: it runs on backend 'float' (export it to run "
+                                f"on {backend!r})")
+        backend = "float"
+    spec = load_network(net)
     get_backend(backend)
     size = SensorSize.parse(sensor_size) if sensor_size else None
     cfg = ReplayConfig(dt_us=dt_us, backend=backend, steps=steps, time_origin=time_origin,
                        sensor_size=(size.width, size.height) if size else None,
                        crop=_parse_crop(crop), downsample=downsample, denoise_us=denoise_us,
-                       refractory_us=refractory_us, workers=workers, evt3_timing=evt3_timing,
+                       refractory_us=refractory_us, execution=execution, evt3_timing=evt3_timing,
                        fmt=event_fmt, on_error=on_error)
-    res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None)
+    res = do_replay(spec, list(recordings), cfg, read_labels(labels) if labels else None,
+                    progress=not as_json)
     echo_warnings(res.notes)
     echo_warnings([f"skipped {k['file']}: {k['reason']}" for k in res.skipped])
     d = res.to_dict()
@@ -779,36 +851,48 @@ def replay(net: str, recordings: tuple[str, ...], dt_us: int, labels: str | None
 # ---------------------------------------------------------------------------- report
 @main.command()
 @click.argument("nets", nargs=-1, required=True, type=click.Path())
-@click.option("--input", "input_path", default=None, help="As `run`: net.inp.shape + (T,) array.")
-@click.option("--input-bias", "bias_path", default=None, help="As `run`: input layer bias_mant.")
-@click.option("--steps", default=None, type=int)
-@click.option("--reset-interval", default=None, type=int)
-@click.option("--dataset", default=None, help="Labelled data set (validation split).")
-@click.option("--root", default=None)
-@click.option("--limit", default=200, show_default=True, help="Data set samples to run.")
+@click.option("--input", "input_path", default=None, type=click.Path(),
+              help="As `run`: net.inp.shape + (T,) array; T must equal --steps unless --pad or --tile.")
+@click.option("--input-bias", "bias_path", default=None, type=click.Path(), help="As `run`: input layer bias_mant.")
+@click.option("--pad", "fit_pad", is_flag=True, help="As `run`: --input shorter than --steps gets empty steps.")
+@click.option("--tile", "fit_tile", is_flag=True, help="As `run`: --input is repeated (or cut) to --steps.")
+@click.option("--steps", default=None, type=POSITIVE_INT,
+              help="Time steps (with --input/--input-bias; per recording with --recordings).")
+@click.option("--reset-interval", default=None, type=POSITIVE_INT,
+              help="Reset neuron state every N steps (netx LIFReset).")
+@click.option("--dataset", default=None, type=DATASET, help="Labelled data set (validation split).")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--limit", default=200, show_default=True, type=POSITIVE_INT, help="Data set samples to run.")
 @click.option("--recordings", multiple=True, type=click.Path(),
               help="Recording file or folder (repeat the option for several).")
-@click.option("--labels", default=None, type=click.Path())
-@click.option("--dt-us", default=None, type=int)
+@click.option("--labels", default=None, type=click.Path(), help="Labels of --recordings: 'name class' lines.")
+@click.option("--dt-us", default=None, type=POSITIVE_INT, help="Time bin per step (us).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--downsample", default=None, type=float)
-@click.option("--sensor-size", default=None)
-@click.option("--backend", default="fast", show_default=True)
-@click.option("--profile", default="loihi2", show_default=True)
+@click.option("--downsample", default=None, type=DOWNSAMPLE, help="--recordings: spatial factor in (0, 1].")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="--recordings: WxH (overrides headers).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt).")
+@click.option("--profile", default="loihi2", show_default=True,
+              help="Hardware profile: a name (see `neuro-deploy profiles`) or a YAML file.")
 @click.option("--skip-input", is_flag=True,
               help="Input layer on the host (netx skip_layers=1): simulated, not mapped or costed.")
-@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]))
+@click.option("--format", "fmt", default="json", show_default=True, type=click.Choice(["json", "md", "html"]),
+              help="Report format.")
 @event_format_option("--event-format")
 @on_error_option
-@click.option("-o", "--output", "out", default=None, type=click.Path())
+@click.option("-o", "--output", "out", default=None, type=click.Path(), help="Report file (default: stdout).")
 @json_option
 @handle_errors
-def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, steps: int | None,
+@writes_output("out")
+@execution_options
+def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None, fit_pad: bool,
+           fit_tile: bool, steps: int | None,
            reset_interval: int | None, dataset: str | None, root: str | None, limit: int,
            recordings: tuple[str, ...], labels: str | None, dt_us: int | None, time_origin: str | None,
            downsample: float | None, sensor_size: str | None, backend: str, profile: str, skip_input: bool,
-           fmt: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool) -> None:
+           fmt: str, event_fmt: str | None, on_error: str, out: str | None, as_json: bool,
+           execution: Any) -> None:
     """Accuracy, latency and energy per inference on Loihi 2 (one model, or several side by side)."""
     from neuro_deploy._io import write_text_atomic
     from neuro_deploy.events.types import SensorSize
@@ -818,6 +902,7 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 
     x = _load_array(input_path, "input")
     bias = _load_array(bias_path, "input bias")
+    fit_how = _input_fit(fit_pad, fit_tile)
     opts: dict[str, Any] = {}
     if downsample:
         opts["downsample"] = downsample
@@ -829,9 +914,10 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
     reports, rasters = [], []
     for net_path in nets:
         spec = load_netx(net_path)
-        w = Workload(steps=steps, inputs=x, input_bias=bias, reset_interval=reset_interval,
+        w = Workload(steps=steps, inputs=x, input_bias=bias, input_fit=fit_how, reset_interval=reset_interval,
                      dataset=dataset, root=root, limit=limit, recordings=list(recordings), labels=labels,
-                     dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin)
+                     dt_us=dt_us, backend=backend, replay_options=opts, time_origin=time_origin,
+                     progress=not as_json, execution=execution)
         rep, wr = build_report(spec, w, profile, skip_input=skip_input)
         if net_path == nets[0]:
             echo_warnings(rep.input_warnings)
@@ -856,45 +942,83 @@ def report(nets: tuple[str, ...], input_path: str | None, bias_path: str | None,
 # ---------------------------------------------------------------------------- evaluate
 @main.command()
 @click.argument("net", type=click.Path())
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--root", default=None)
-@click.option("--backend", default="fast", show_default=True)
-@click.option("--dt-us", default=None, type=int, help="Default: from the export metadata.")
-@click.option("--steps", "num_steps", default=None, type=int, help="Input steps per recording (default: "
-              "the network's training window from its export metadata, else each recording's own length).")
+@click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
+@click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--backend", default="fast", show_default=True, type=BACKEND,
+              help="fast (bit-exact numpy) or lava (Loihi2SimCfg fixed_pt); a checkpoint (.pt) runs on float.")
+@click.option("--dt-us", default=None, type=POSITIVE_INT,
+              help="Time bin per step (us); default: from the export metadata.")
+@click.option("--steps", "num_steps", default=None, type=POSITIVE_INT, help="Input steps per sample (default: "
+              "the network's training window from its export metadata, else each sample's own length).")
 @click.option("--time-origin", default=None, type=click.Choice(list(TIME_ORIGINS)),
               help=TIME_ORIGIN_HELP + ". Default: the network's (export metadata), else zero.")
-@click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True)
-@click.option("--limit", default=None, type=int)
+@click.option("--split", default="val", type=click.Choice(["val", "train", "all"]), show_default=True,
+              help="Which part of the data set (val/train: the 80/20 split of `train`).")
+@click.option("--limit", default=None, type=POSITIVE_INT, help="At most this many samples.")
 @json_option
 @handle_errors
+@execution_options
 def evaluate(net: str, dataset: str, root: str | None, backend: str, dt_us: int | None,
-             num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool) -> None:
-    """Deployed (fixed-point) accuracy of a netx network on a labelled data set."""
-    from neuro_deploy.data import load_dataset
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.meta import binning_for, read_meta
-    from neuro_deploy.sim.evaluate import evaluate_deployed
+             num_steps: int | None, time_origin: str | None, split: str, limit: int | None, as_json: bool,
+             execution: Any) -> None:
+    """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
+    checkpoint (.pt), the float model's accuracy on the same inputs and steps (backend float).
+    val/train are the parts of the split the model records (its training run's)."""
+    import warnings
 
-    spec = load_netx(net)
-    binning = binning_for(read_meta(net), dt_us, num_steps, time_origin, what=net)
-    ds = load_dataset(dataset, root=root)
-    if split != "all":
-        tr, va = ds.split(0.2, 0)
-        ds = va if split == "val" else tr
-    if limit:
-        ds = ds.subset(np.arange(min(limit, len(ds))))
-    x, lengths = ds.bin(binning)
-    ev = evaluate_deployed(spec, x, ds.labels, backend=backend, progress=not as_json, lengths=lengths)
-    summary = {"accuracy": ev.accuracy, "samples": ev.samples, "backend": backend,
-               "dt_us": binning.dt_us, "steps": binning.num_steps or int(lengths.max(initial=1)),
-               "time_origin": binning.time_origin, "wall_s": ev.wall_s,
-               "layers": [c.totals() for c in ev.counts]}
-    emit_json(summary) if as_json else click.echo(
-        f"{backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+    from neuro_deploy.api import SplitWarning
+    from neuro_deploy.api import evaluate as do_evaluate
+    from neuro_deploy.data import load_dataset
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)        # printed below, as every warning here
+        ev = do_evaluate(net, load_dataset(dataset, root=root), backend=backend, split=split, limit=limit,
+                         dt_us=dt_us, steps=num_steps, time_origin=time_origin, progress=not as_json,
+                         execution=execution)
+    echo_warnings(ev.warnings)
+    emit_json(ev.to_dict()) if as_json else click.echo(
+        f"{ev.backend}: accuracy {ev.accuracy:.4f} on {ev.samples} samples ({ev.wall_s:.1f} s)")
+
+
+# ---------------------------------------------------------------------------- sweep
+@main.command()
+@click.argument("config", type=click.Path())
+@click.option("-o", "--output", "out", default=None, type=click.Path(),
+              help="Prefix of OUT.json / OUT.csv / OUT.md (default: the config's `output`, else its path "
+                   "without .yaml). Cells already in OUT.json are skipped (resume).")
+@json_option
+@handle_errors
+@execution_options
+def sweep(config: str, out: str | None, as_json: bool, execution: Any) -> None:
+    """Every cell of a grid (models x data sets x profiles x backends, or training methods x
+    seeds) as a task: one JSON/CSV table and a comparison report, resumable."""
+    from neuro_deploy.sweep import load_sweep_config, run_sweep
+
+    cfg = load_sweep_config(config, out)
+    res = run_sweep(cfg, execution, progress=not as_json)
+    if as_json:
+        emit_json(res.to_dict())
+        return
+    click.echo(f"{len(res.cells)} cells ({res.ran} run, {res.skipped} from an earlier run) in "
+               f"{res.wall_s:.1f} s: {res.files['json']}, {res.files['csv']}, {res.files['md']}")
 
 
 # ---------------------------------------------------------------------------- events
+def _read_recording(file: str, fmt: str | None, sensor_size: str | None) -> tuple[Any, Any]:
+    """Read a recording for ``events`` commands: (Recording, sensor size), its warnings
+    printed, a declared ``--sensor-size`` checked against the events."""
+    from neuro_deploy.events.readers import read_events
+    from neuro_deploy.events.types import SensorSize
+
+    declared = SensorSize.parse(sensor_size) if sensor_size else None
+    rec = read_events(file, fmt, sensor_size=declared)
+    echo_warnings(rec.warnings)
+    size = declared or rec.sensor_size
+    if declared:
+        size.check_contains(rec.events, file)
+    return rec, size
+
+
 @main.group()
 def events() -> None:
     """Event recordings: inspect, convert, emulate."""
@@ -902,8 +1026,9 @@ def events() -> None:
 
 @events.command("info")
 @click.argument("file", type=click.Path())
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
-@click.option("--format", "fmt", default=None, help="Force a reader by name.")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
 @click.option("--evt3-timing", default="spec", show_default=True, type=click.Choice(["spec", "expelliarmus"]),
               help="EVT 3.0 time reconstruction: Prophesee's spec, or expelliarmus 1.1's (adds 4096 us "
                    "at every TIME_LOW wrap).")
@@ -925,21 +1050,19 @@ def events_info(file: str, sensor_size: str | None, fmt: str | None, evt3_timing
 
 @events.command("convert")
 @click.argument("file", type=click.Path())
-@click.option("-o", "--output", "out", required=True, type=click.Path())
-@click.option("--format", "fmt", default=None)
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(),
+              help="Output file; its extension picks the format (.npz .npy .h5 .csv .bin).")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
 @json_option
 @handle_errors
+@writes_output("out")
 def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None, as_json: bool) -> None:
     """Convert a recording to .npz, .npy, .h5, .csv or N-MNIST .bin."""
-    from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.types import SensorSize
     from neuro_deploy.events.writers import holds_triggers, write_events
 
-    declared = SensorSize.parse(sensor_size) if sensor_size else None
-    rec = read_events(file, fmt, sensor_size=declared)
-    echo_warnings(rec.warnings)
-    size = declared or rec.sensor_size
+    rec, size = _read_recording(file, fmt, sensor_size)
     triggers = rec.meta.get("triggers")
     n_trig = 0 if triggers is None else len(triggers)
     kept = n_trig if holds_triggers(out) else 0
@@ -959,20 +1082,17 @@ def events_convert(file: str, out: str, fmt: str | None, sensor_size: str | None
 @events.command("show")
 @click.argument("file", type=click.Path())
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="PNG file.")
-@click.option("--sensor-size", default=None, help="WxH, overrides the header.")
-@click.option("--format", "fmt", default=None)
+@click.option("--sensor-size", default=None, type=SENSOR_SIZE, help="WxH, overrides the header.")
+@click.option("--format", "fmt", default=None, type=EVENT_FORMAT,
+              help="Force a reader by name (see `neuro-deploy events formats`).")
 @json_option
 @handle_errors
+@writes_output("out")
 def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, as_json: bool) -> None:
     """Accumulated ON/OFF image, time surface and event-rate plot of a recording."""
     from neuro_deploy.events.plot import plot_recording
-    from neuro_deploy.events.readers import read_events
-    from neuro_deploy.events.types import SensorSize
 
-    declared = SensorSize.parse(sensor_size) if sensor_size else None
-    rec = read_events(file, fmt, sensor_size=declared)
-    echo_warnings(rec.warnings)
-    size = declared or rec.sensor_size
+    rec, size = _read_recording(file, fmt, sensor_size)
     plot_recording(rec, out, size)
     if as_json:
         emit_json({"input": file, "format": rec.format, "output": out, "events": len(rec.events)})
@@ -980,19 +1100,92 @@ def events_show(file: str, out: str, sensor_size: str | None, fmt: str | None, a
         click.echo(f"{len(rec.events)} events -> {out}")
 
 
+@events.command("formats")
+@json_option
+@handle_errors
+def events_formats(as_json: bool) -> None:
+    """The event formats: reader names (for --format), extensions, and which can be written."""
+    from neuro_deploy.events.readers import READERS, supported_formats
+    from neuro_deploy.events.writers import WRITERS
+
+    supported_formats()                                   # loads every reader
+    rows = [{"name": r.name, "extensions": list(r.extensions), "description": r.description,
+             "detected_by_content": r.sniff is not None,
+             "writable": sorted(e for e in r.extensions if e in WRITERS)} for r in READERS.values()]
+    if as_json:
+        emit_json({"readers": rows, "writers": sorted(WRITERS)})
+        return
+    click.echo(f"{'name':11s} {'extensions':16s} {'write':6s} description")
+    for r in rows:
+        click.echo(f"{r['name']:11s} {' '.join(r['extensions']):16s} {'yes' if r['writable'] else '':6s} "
+                   f"{r['description']}")
+    click.echo(f"convert writes: {' '.join(sorted(WRITERS))} (by the output's extension)")
+
+
+def _images_and_labels(path: str, key: str | None, labels_key: str | None
+                       ) -> tuple[np.ndarray, np.ndarray | None]:
+    """(N,H,W) images in 0..1 and their labels (or None), checked before anything is written."""
+    from neuro_deploy._io import load_numpy
+
+    arr = load_numpy(path, "images")
+    labels = None
+    if isinstance(arr, np.lib.npyio.NpzFile):
+        with arr:
+            files = {n: arr[n] for n in arr.files}
+        if key is not None and key not in files:
+            raise BadInputError(f"{path}: no array {key!r} (arrays: {', '.join(files) or 'none'})")
+        names = [key] if key else [n for n, a in files.items() if a.ndim == 3]
+        if not names:
+            raise BadInputError(f"{path}: no (N,H,W) image array (arrays: {', '.join(files) or 'none'}; "
+                                "use --key)")
+        imgs = files[names[0]]
+        if labels_key is not None:
+            if labels_key not in files:
+                raise BadInputError(f"{path}: no array {labels_key!r} for --labels-key")
+            cand = [labels_key]
+        elif "images" in names[0] and names[0].replace("images", "labels") in files:
+            cand = [names[0].replace("images", "labels")]
+        else:
+            cand = [n for n, a in files.items() if n != names[0] and a.ndim == 1
+                    and a.dtype.kind in "iu" and len(a) == len(imgs)]
+            if len(cand) > 1:
+                raise BadInputError(f"{path}: several possible label arrays ({', '.join(cand)}); "
+                                    "choose one with --labels-key")
+        if cand:
+            labels = files[cand[0]]
+            if labels.shape != (len(imgs),) or labels.dtype.kind not in "iu" or \
+                    (len(labels) and labels.min() < 0):
+                raise BadInputError(f"{path}: labels {cand[0]!r} must be {len(imgs)} non-negative "
+                                    f"integers, got dtype {labels.dtype} shape {labels.shape}")
+    else:
+        imgs = arr
+    if imgs.ndim != 3 or 0 in imgs.shape:
+        raise BadInputError(f"{path}: expected an (N,H,W) image array, got {imgs.shape}")
+    if imgs.dtype.kind not in "iufb" or (imgs.dtype.kind == "f" and not np.all(np.isfinite(imgs))):
+        raise BadInputError(f"{path}: images must be finite numbers, got dtype {imgs.dtype}")
+    if imgs.min() < 0:
+        raise BadInputError(f"{path}: image values must be 0..1 or 0..255, got a minimum {imgs.min()}")
+    imgs = imgs.astype(np.float32) / (255.0 if imgs.max() > 1 else 1.0)
+    return imgs, labels
+
+
 @events.command("simulate")
 @click.option("--images", default=None, type=click.Path(),
               help=".npz/.npy with an (N,H,W) image array (0..255 or 0..1); default: "
                    "scikit-learn digits.")
 @click.option("--key", default=None, help="Array name inside an .npz (default: first 3-D array).")
-@click.option("--limit", default=None, type=int)
+@click.option("--labels-key", default=None,
+              help="Labels array inside the .npz (default: the --key name with 'images' -> 'labels', "
+                   "else the only 1-D integer array as long as the images).")
+@click.option("--limit", default=None, type=POSITIVE_INT, help="At most this many images.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(),
               help="Folder: one .bin (N-MNIST format) per image + labels.txt; or one .npz data set.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @json_option
 @handle_errors
-def events_simulate(images: str | None, key: str | None, limit: int | None, out: str, seed: int,
-                    as_json: bool) -> None:
+@writes_output("out", folder=lambda out: not str(out).endswith(".npz"))
+def events_simulate(images: str | None, key: str | None, labels_key: str | None, limit: int | None,
+                    out: str, seed: int, as_json: bool) -> None:
     """Turn still images into DVS recordings (saccades in front of an emulated camera)."""
     from neuro_deploy.data.datasets import EventDataset, save_dataset
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
@@ -1005,19 +1198,7 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
         d = load_digits()
         imgs, labels = d.images / 16.0, d.target
     else:
-        arr = np.load(images, allow_pickle=False)
-        if isinstance(arr, np.lib.npyio.NpzFile):
-            names = [key] if key else [n for n in arr.files if arr[n].ndim == 3]
-            if not names or names[0] not in arr.files:
-                raise BadInputError(f"{images}: no (N,H,W) image array (use --key)")
-            imgs = arr[names[0]]
-            lab = names[0].replace("images", "labels")
-            labels = arr[lab] if lab in arr.files else None
-        else:
-            imgs = arr
-        if imgs.ndim != 3:
-            raise BadInputError(f"{images}: expected an (N,H,W) array, got {imgs.shape}")
-        imgs = imgs.astype(np.float32) / (255.0 if imgs.max() > 1 else 1.0)
+        imgs, labels = _images_and_labels(images, key, labels_key)
     if limit:
         imgs = imgs[:limit]
         labels = labels[:limit] if labels is not None else None
@@ -1025,11 +1206,18 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
     recs = emulate_saccades(imgs, cfg, seed=seed)
     outp = Path(out)
     if outp.suffix == ".npz":
+        if labels is None:
+            import warnings
+
+            from neuro_deploy.errors import NeuroDeployWarning
+
+            warnings.warn(f"{images or 'the images'}: no labels; {out} labels every recording 0",
+                          NeuroDeployWarning, stacklevel=1)
         lab = np.asarray(labels if labels is not None else np.zeros(len(recs)), dtype=np.int64)
         save_dataset(EventDataset("simulated", recs, lab, cfg.sensor, cfg.duration_us,
                                   [str(i + 1) for i in range(len(recs))]), outp)
     else:
-        outp.mkdir(parents=True, exist_ok=True)
+        outp.mkdir(exist_ok=True)                  # the folder asked for; never its parents
         for i, ev in enumerate(recs):
             write_events(ev, outp / f"{i + 1}.bin")
         if labels is not None:
@@ -1044,6 +1232,8 @@ def events_simulate(images: str | None, key: str | None, limit: int | None, out:
         click.echo(f"{len(recs)} recordings ({cfg.sensor[0]}x{cfg.sensor[1]}, "
                    f"{cfg.duration_us // 1000} ms) -> {out}")
 
+
+add_common_options(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

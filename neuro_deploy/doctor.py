@@ -19,6 +19,7 @@ COMPONENTS = [
     ("tonic", "tonic", False, "pip install tonic==1.7.0"),
     ("norse", "norse", False, "pip install norse==1.1.0"),
     ("nir", "nir", False, "pip install nir"),
+    ("ray", "ray", False, "pip install -e '.[cluster]' (Ray, for --ray / --ray-address / sweep on a cluster)"),
 ]
 
 

@@ -15,6 +15,22 @@ class NeuroDeployError(Exception):
 
     exit_code: int = 2
 
+    def __reduce__(self) -> tuple:
+        # Pickled as (class, message, attributes), not by calling __init__ again with the
+        # message: errors raised in worker processes or on Ray reach the caller as themselves.
+        return (_rebuild_error, (type(self), self.args, self.__dict__))
+
+
+def _rebuild_error(cls: type, args: tuple, state: dict) -> NeuroDeployError:
+    err = cls.__new__(cls, *args)
+    err.args = args
+    err.__dict__.update(state)
+    return err
+
+
+class NeuroDeployWarning(UserWarning):
+    """Input that is usable but probably not what was meant (the CLI prints one line)."""
+
 
 class BadInputError(NeuroDeployError):
     """A file, argument or array that cannot be used as given."""
@@ -102,6 +118,17 @@ class ProfileError(BadInputError):
     def __init__(self, path: str | Path, field: str, reason: str) -> None:
         self.path, self.field, self.reason = str(path), field, reason
         super().__init__(f"{path}: field {field!r}: {reason}")
+
+
+class OutputPathError(BadInputError):
+    """An output destination that cannot or must not be written (the reason says why)."""
+
+    def __init__(self, path: str | Path, reason: str) -> None:
+        self.path, self.reason = str(path), reason
+        super().__init__(f"output {path}: {reason}")
+
+    def __reduce__(self):                       # picklable across worker processes
+        return (type(self), (self.path, self.reason))
 
 
 class ResourceLimitError(NeuroDeployError):

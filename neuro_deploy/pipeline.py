@@ -1,11 +1,13 @@
 """The main job end to end: events -> SLAYER -> netx -> Lava (and the fast backend).
 
 :func:`run_demo` builds (or reads) the data set, trains a SLAYER CUBA model with a
-progress bar, exports it with ``export --target loihi2-sim``, runs the held-out
-samples on Lava's ``Loihi2SimCfg(select_tag='fixed_pt')`` and on the bit-exact fast
-backend, and reports float vs deployed accuracy with per-layer spike and synaptic-op
-counts. Everything lands in ``out_dir`` (checkpoint, ``model.net``, ``summary.json``,
-``summary.png``).
+progress bar (:func:`neuro_deploy.api.train`, the split recorded), deploys it
+(:func:`neuro_deploy.api.deploy`: export ``--target loihi2-sim``, fit, the held-out samples
+on the bit-exact fast backend and, for the float accuracy, the float model on the same
+inputs and steps, energy and latency on Loihi 2), then runs held-out samples on Lava's
+``Loihi2SimCfg(select_tag='fixed_pt')`` and reports float vs deployed accuracy with
+per-layer spike and synaptic-op counts. Everything lands in ``out_dir`` (checkpoint,
+``model.net``, ``summary.json``, ``summary.png``).
 """
 from __future__ import annotations
 
@@ -57,33 +59,13 @@ class DemoResult:
     files: dict[str, str] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
     loihi2: dict[str, Any] = field(default_factory=dict)   #: fit, energy and latency on the profile
-
-
-def loihi2_summary(net: Any, counts: list, profile_name: str = "loihi2") -> dict[str, Any]:
-    """Fit, energy and latency per inference of ``net`` for the run ``counts`` describe."""
-    from neuro_deploy.energy.cost import estimate_cost
-    from neuro_deploy.hardware import load_profile
-    from neuro_deploy.hardware.fit import fit_network
-
-    profile = load_profile(profile_name)
-    fit = fit_network(net, profile)
-    cost = estimate_cost(net, counts, fit, profile)
-    return {"profile": profile.name, "fits": fit.fits, "fit_summary": fit.summary(), "cores": fit.cores,
-            "chips": fit.chips, "cores_per_layer": {lf.name: lf.cores for lf in fit.layers},
-            "energy_per_inference_uj": cost.energy_per_inference_uj,
-            "energy_per_inference_uj_band": cost.energy_per_inference_uj_band,
-            "dynamic_energy_uj": cost.dynamic_energy_uj, "static_energy_uj": cost.static_energy_uj,
-            "time_per_step_us": cost.time_per_step_us, "time_per_step_us_band": cost.time_per_step_us_band,
-            "latency_us": cost.latency_us, "steps_per_inference": cost.steps_per_inference,
-            "band_basis": cost.band_basis}
+    float_fast_prediction_agreement: float | None = None   #: same class, float model vs deployed (fast)
+    quantization: str = ""                                 #: the trained model's forward-pass mode
 
 
 def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
+    from neuro_deploy.api import deploy, train
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.slayer_model import evaluate
-    from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import export_model
     from neuro_deploy.sim.evaluate import evaluate_deployed
 
     out = Path(cfg.out_dir)
@@ -91,58 +73,56 @@ def run_demo(cfg: DemoConfig, log: Callable[[str], None] = print) -> DemoResult:
     log(f"[1/5] data set {cfg.dataset!r}" + (f" from {cfg.root}" if cfg.root else " (embedded: "
         "scikit-learn digits through the DVS saccade emulator)"))
     ds = load_dataset(cfg.dataset, root=cfg.root, progress=cfg.progress)
-    train, val = ds.split(cfg.val_fraction, cfg.seed)
-    mcfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                       hidden=tuple(cfg.hidden), dt_us=cfg.dt_us, num_steps=cfg.num_steps,
-                       time_origin=ds.time_origin)
-    x_tr = train.to_tensors(cfg.dt_us, cfg.num_steps)
-    x_va = val.to_tensors(cfg.dt_us, cfg.num_steps)
-    log(f"      {len(train)} train / {len(val)} validation recordings -> spike tensors "
-        f"{x_tr.shape[1:]} (dt {cfg.dt_us} us)")
+    n_val = len(ds.split(cfg.val_fraction, cfg.seed)[1])
+    log(f"      {len(ds) - n_val} train / {n_val} validation recordings -> spike tensors "
+        f"(2, {ds.sensor[1]}, {ds.sensor[0]}, {cfg.num_steps}) (dt {cfg.dt_us} us)")
 
-    log(f"[2/5] training SLAYER CUBA {mcfg.input_shape} -> {mcfg.hidden} -> {mcfg.num_classes}")
-    res = train_model(mcfg, TrainConfig(epochs=cfg.epochs, seed=cfg.seed, progress=cfg.progress),
-                      x_tr, train.labels)
-    float_acc, _ = evaluate(res.model, x_va, val.labels)
+    log(f"[2/5] training SLAYER CUBA (2, {ds.sensor[1]}, {ds.sensor[0]}) -> {tuple(cfg.hidden)} -> {ds.num_classes}")
     ckpt = out / "model.pt"
-    save_checkpoint(res, mcfg, ckpt, meta={"dataset": cfg.dataset, "history": res.history})
-    log(f"      float (SLAYER) validation accuracy {float_acc:.4f} after {res.train_seconds:.1f} s")
+    trained = train(ds, ckpt, hidden=cfg.hidden, epochs=cfg.epochs, dt_us=cfg.dt_us, num_steps=cfg.num_steps,
+                    val_fraction=cfg.val_fraction, seed=cfg.seed, progress=cfg.progress)
+    log(f"      trained in {trained.train_seconds:.1f} s")
 
-    log("[3/5] export --target loihi2-sim")
+    log(f"[3/5] export --target loihi2-sim, fit, fast backend on all {n_val} validation samples, cost on loihi2")
     net_path = out / "model.net"
-    rep = export_model(ckpt, net_path, target="loihi2-sim", verify_inputs=x_va[:16])
+    dep = deploy(trained, ds, out=net_path, verify_samples=16)
+    rep = dep.export
     log(f"      wrote {net_path}; float vs fixed-point class agreement on 16 samples: "
         f"{rep.agreement.class_agreement:.3f}")
-    net = load_netx(net_path)
-
-    log(f"[4/5] fast backend on all {len(val)} validation samples")
-    fast = evaluate_deployed(net, x_va, val.labels, backend="fast")
+    log(f"      float (SLAYER, same inputs and steps) {dep.float_accuracy:.4f}, deployed (fast) "
+        f"{dep.deployed_accuracy:.4f}")
+    fast = dep.evaluation
+    _, val = trained.split.apply(ds)
+    x_va = val.to_tensors(cfg.dt_us, cfg.num_steps)
     lava = None
     if cfg.lava_samples > 0:
         k = min(cfg.lava_samples, len(val))
-        log(f"[5/5] Lava Loihi2SimCfg(fixed_pt) on {k} validation samples "
+        log(f"[4/5] Lava Loihi2SimCfg(fixed_pt) on {k} validation samples "
             f"({k * fast.steps} steps)")
         t0 = time.perf_counter()
-        lava = evaluate_deployed(net, x_va[:k], val.labels[:k], backend="lava", batch_size=k)
+        lava = evaluate_deployed(dep.network, x_va[:k], val.labels[:k], backend="lava", batch_size=k)
         lava.wall_s = time.perf_counter() - t0
+    log("[5/5] summary")
     agree = float(np.mean(lava.predictions == fast.predictions[:lava.samples])) if lava else None
     result = DemoResult(
-        schema=SUMMARY_SCHEMA, dataset=cfg.dataset, train_samples=len(train), val_samples=len(val),
-        float_accuracy=float_acc, fast_accuracy=float(fast.accuracy),
+        schema=SUMMARY_SCHEMA, dataset=cfg.dataset, train_samples=trained.train_samples, val_samples=len(val),
+        float_accuracy=float(dep.float_accuracy), fast_accuracy=float(fast.accuracy),
         lava_accuracy=lava.accuracy if lava else None, lava_samples=lava.samples if lava else 0,
         fast_accuracy_on_lava_subset=float(np.mean(fast.predictions[:lava.samples] ==
                                                    val.labels[:lava.samples])) if lava else None,
-        lava_fast_prediction_agreement=agree, train_seconds=res.train_seconds,
+        lava_fast_prediction_agreement=agree, train_seconds=trained.train_seconds,
         lava_seconds=lava.wall_s if lava else None, fast_seconds=fast.wall_s,
         layers=[dict(c.totals(), synops_per_sample=float(c.synops.sum() / max(1, c.samples)),
                      spikes_per_sample=float(c.output_spikes.sum() / max(1, c.samples)))
                 for c in (lava.counts if lava else fast.counts)],
-        export=rep.to_dict(), history=res.history,
+        export=rep.to_dict(), history=trained.history,
         files={"checkpoint": str(ckpt), "netx": str(net_path)},
-        loihi2=loihi2_summary(net, fast.counts))
+        float_fast_prediction_agreement=dep.float_deployed_agreement,
+        quantization=rep.quantization,
+        loihi2=dep.loihi2_summary())
     if lava is not None:
         lava_layers = [c.totals() for c in lava.counts]
-        fast_sub = evaluate_deployed(net, x_va[:lava.samples], None, backend="fast")
+        fast_sub = evaluate_deployed(dep.network, x_va[:lava.samples], None, backend="fast")
         result.export["lava_fast_counts_equal"] = lava_layers == [c.totals() for c in fast_sub.counts]
     write_text_atomic(out / "summary.json", json.dumps(asdict(result), indent=2, default=float))
     result.files["summary"] = str(out / "summary.json")

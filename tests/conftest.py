@@ -12,6 +12,17 @@ SHARED = Path(os.environ.get("NEURO_DEPLOY_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures"
 
 
+#: session fixtures that train a network: a test using one (directly or through another
+#: fixture) is marked ``train`` (the unit tier, ``-m "not lava and not train and not slow"``, skips it)
+TRAINING_FIXTURES = {"tiny_dense", "tiny_conv"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if TRAINING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.train)
+
+
 def need(path: Path) -> Path:
     """The fixture path, or skip the test saying which path is missing."""
     if not path.exists():
@@ -35,7 +46,7 @@ def digits():
 def tiny_dense(tmp_path_factory, digits):
     """A small dense SLAYER model trained for one epoch, its checkpoint and netx export."""
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     d = tmp_path_factory.mktemp("tiny_dense")
     cfg = ModelConfig(hidden=(32,), dt_us=10_000, num_steps=30)
@@ -52,7 +63,7 @@ def tiny_dense(tmp_path_factory, digits):
 def tiny_conv(tmp_path_factory, digits):
     """A small conv SLAYER model (conv -> flatten -> dense), exported."""
     from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     d = tmp_path_factory.mktemp("tiny_conv")
     cfg = ModelConfig(conv=((4, 5, 2), (8, 3, 2)), hidden=(), dt_us=20_000, num_steps=15)
@@ -63,3 +74,13 @@ def tiny_conv(tmp_path_factory, digits):
     rep = export_model(d / "model.pt", d / "model.net", verify_inputs=x[:4])
     return {"dir": d, "ckpt": d / "model.pt", "net": d / "model.net", "cfg": cfg, "report": rep,
             "x": x, "y": sub.labels}
+
+
+@pytest.fixture(scope="session")
+def zygote(tiny_dense):
+    """Forks real CLI processes from a warm interpreter (tests/proctools.py)."""
+    from proctools import Zygote
+
+    z = Zygote(warm_net=tiny_dense["net"])
+    yield z
+    z.close()

@@ -9,6 +9,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def assert_identical(net, spec):
     fast = run_network(net, spec, "fast")
@@ -134,6 +136,26 @@ def test_lava_batch_concatenation_equals_per_sample(tiny_dense):
         single = run_one(net, spec, i)
         for k in single:
             assert (batched.spikes[k][i] == single[k]).all()
+
+
+def test_scaled_exports_run_identically_in_lava_fast_and_float(tiny_dense, tiny_conv, tmp_path):
+    """Per-layer scaled exports (weights and thresholds x 2**(e-6)): Lava == fast spike for
+    spike on every layer, and both equal the QAT-trained float model (backend float)."""
+    from neuro_deploy.api import export as export_model
+    from neuro_deploy.netx.spec import encode_for_net
+    from neuro_deploy.sim.float_model import load_network
+
+    for i, model in enumerate((tiny_dense, tiny_conv)):
+        rep = export_model(model["ckpt"], tmp_path / f"s{i}.net", verify_inputs=model["x"][:4])
+        assert rep.quantization == "qat" and min(q.weight_exponent for q in rep.layers) > 6
+        assert all(q.vth_mant == int(1.25 * 2 ** q.weight_exponent) for q in rep.layers)
+        net = load_netx(tmp_path / f"s{i}.net")
+        x = encode_for_net(net, model["x"][:2])
+        spec = RunSpec(steps=x.shape[-1] + len(net), inputs=x)
+        _, lava = assert_identical(net, spec)
+        flt = run_network(load_network(model["ckpt"]), spec, "float")
+        for k in lava.spikes:
+            assert np.array_equal(flt.spikes[k], lava.spikes[k]), k
 
 
 def _sdnn(vth, sigma=False):

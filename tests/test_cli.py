@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -10,21 +11,106 @@ from click.testing import CliRunner
 from conftest import need
 from neuro_deploy.cli import main
 
-COMMANDS = [["doctor"], ["demo"], ["train"], ["export"], ["run"], ["evaluate"], ["fit"], ["replay"],
-            ["report"], ["distill"], ["events"], ["events", "info"], ["events", "convert"],
-            ["events", "show"], ["events", "simulate"]]
+def walk(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
+    """Every command and sub-group of the click group, by its path of names."""
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        out.append((prefix + (name,), cmd))
+        if isinstance(cmd, click.Group):
+            out += walk(cmd, prefix + (name,))
+    return out
 
 
-@pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
-def test_every_command_has_help(cmd):
-    r = CliRunner().invoke(main, cmd + ["--help"])
+COMMANDS = walk(main)
+LEAVES = [(path, cmd) for path, cmd in COMMANDS if not isinstance(cmd, click.Group)]
+
+
+def has_json(cmd: click.Command) -> bool:
+    return any("--json" in p.opts for p in cmd.params if isinstance(p, click.Option))
+
+
+def test_the_group_is_walked():
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert {"doctor", "demo", "train", "export", "run", "evaluate", "fit", "replay", "report", "distill", "events",
+            "events info", "events convert", "events show", "events simulate"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
+def test_every_command_has_help(path):
+    r = CliRunner().invoke(main, list(path) + ["--help"])
     assert r.exit_code == 0 and "Usage" in r.output
+    cmd = dict(COMMANDS)[path]
+    assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+@pytest.mark.parametrize("path", [p for p, _ in LEAVES], ids=" ".join)
+def test_every_command_takes_json(path):
+    """Every command offers --json (one JSON object on stdout) and says so in its help."""
+    cmd = dict(LEAVES)[path]
+    assert has_json(cmd), f"{' '.join(path)} has no --json"
+    r = CliRunner().invoke(main, list(path) + ["--help"])
+    assert "--json" in r.output
+
+
+@pytest.fixture(scope="module")
+def cli_inputs(tmp_path_factory, tiny_dense, digits):
+    """Small real inputs for one --json run of every command (a trained net, recordings)."""
+    from neuro_deploy.events.writers import write_events
+
+    d = tmp_path_factory.mktemp("cli_json")
+    rec = d / "recs"
+    rec.mkdir()
+    for i in range(3):
+        write_events(digits.events[i], rec / f"{i}.bin")
+    (rec / "labels.txt").write_text("".join(f"{i}.bin {int(digits.labels[i])}\n" for i in range(3)))
+    x = (np.random.default_rng(0).random((2312, 8)) < 0.1).astype(np.int8)
+    np.save(d / "x.npy", x)
+    np.save(d / "imgs.npy", np.random.default_rng(0).random((2, 8, 8)))
+    return {"dir": d, "net": str(tiny_dense["net"]), "ckpt": str(tiny_dense["ckpt"]), "rec": rec,
+            "x": str(d / "x.npy"), "imgs": str(d / "imgs.npy")}
+
+
+def json_args(path: tuple[str, ...], c: dict) -> list[str] | None:
+    """Arguments of a cheap, real run of each command (``None``: covered in a slower tier)."""
+    d = c["dir"]
+    return {
+        ("doctor",): ["--no-lava-run"],
+        ("export",): [c["ckpt"], "-o", str(d / "e.net")],
+        ("run",): [c["net"], "--steps", "8", "--input", c["x"], "-o", str(d / "r.npz")],
+        ("evaluate",): [c["net"], "--limit", "8"],
+        ("fit",): [c["net"]],
+        ("replay",): [c["net"], str(c["rec"]), "--dt-us", "10000", "--labels", str(c["rec"] / "labels.txt")],
+        ("report",): [c["net"], "--dataset", "digits", "--limit", "8"],
+        ("distill",): ["--method", "random", "--ipc", "1", "--steps", "10", "-o", str(d / "d.npz")],
+        ("events", "info"): [str(c["rec"] / "0.bin")],
+        ("events", "formats"): [],
+        ("profiles",): [],
+        ("events", "convert"): [str(c["rec"] / "0.bin"), "-o", str(d / "c.npz")],
+        ("events", "show"): [str(c["rec"] / "0.bin"), "-o", str(d / "s.png")],
+        ("events", "simulate"): ["--images", c["imgs"], "-o", str(d / "sim")],
+    }.get(path)
+
+
+SLOW_JSON = {("demo",), ("train",)}           # trained end to end in test_pipeline / test_quantize
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("path", [p for p, _ in LEAVES], ids=" ".join)
+def test_every_command_json_is_one_object(path, cli_inputs):
+    """A real run of each command with --json prints exactly one JSON object on stdout."""
+    args = json_args(path, cli_inputs)
+    if args is None:
+        assert path in SLOW_JSON, f"add a cheap --json run of {' '.join(path)} to json_args"
+        pytest.skip(f"{' '.join(path)} --json trains a model: covered by its own tests")
+    r = CliRunner().invoke(main, list(path) + args + ["--json"])
+    assert r.exit_code == 0, r.output
+    assert isinstance(json.loads(r.stdout), dict)
 
 
 def test_doctor_json():
     r = CliRunner().invoke(main, ["doctor", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["ok"] and d["lava_run"]["ok"]
     for k in ("numpy", "torch", "lava-nc", "lava-dl", "tonic", "norse", "nir"):
         assert d["versions"][k]
@@ -89,7 +175,7 @@ def test_events_info_json(fixtures):
     f = need(fixtures / "events" / "formats" / "tonic_sample_nmnist_digit4.bin")
     r = CliRunner().invoke(main, ["events", "info", str(f), "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["events"] == 4325 and d["format"] == "nmnist-bin" and d["width"] == 34
     assert d["on"] + d["off"] == 4325 and d["t_end_us"] == 311175
 
@@ -104,7 +190,7 @@ def test_export_cli_success_with_profile(tmp_path, tiny_dense):
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "loihi2-sim",
                                   "-o", str(tmp_path / "m.net"), "--profile", "loihi2", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["target"] == "loihi2-sim" and d["fit"]["fits"] and len(d["layers"]) == 2
     assert (tmp_path / "m.net").stat().st_mode & 0o044          # readable like any other file
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "nir", "-o", str(tmp_path / "m.nir")])
@@ -121,12 +207,12 @@ def test_events_convert_show_simulate(tmp_path, fixtures):
 
     f = need(fixtures / "events" / "formats" / "dat2_ncars_tonic_sample_atis.dat")
     r = CliRunner().invoke(main, ["events", "convert", str(f), "-o", str(tmp_path / "e.h5"), "--json"])
-    assert r.exit_code == 0 and _json.loads(r.output)["events"] == 2009
+    assert r.exit_code == 0 and _json.loads(r.stdout)["events"] == 2009
     assert len(read_events(tmp_path / "e.h5").events) == 2009
     r = CliRunner().invoke(main, ["events", "show", str(f), "-o", str(tmp_path / "e.png")])
     assert r.exit_code == 0 and (tmp_path / "e.png").stat().st_size > 5000
     np.save(tmp_path / "imgs.npy", np.random.default_rng(0).random((3, 8, 8)))
     r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "imgs.npy"),
                                   "-o", str(tmp_path / "sim"), "--json"])
-    assert r.exit_code == 0 and _json.loads(r.output)["recordings"] == 3
+    assert r.exit_code == 0 and _json.loads(r.stdout)["recordings"] == 3
     assert len(read_events(tmp_path / "sim" / "1.bin").events) > 0

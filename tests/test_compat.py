@@ -10,6 +10,8 @@ import pytest
 import neuro_deploy  # noqa: F401  (installs the shim)
 from neuro_deploy._compat import lava_compat
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def _py(code: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)

@@ -8,6 +8,8 @@ from click.testing import CliRunner
 from neuro_deploy.cli import main
 from neuro_deploy.data.distill import DistillConfig, distill, load_distilled, peq, save_distilled
 
+pytestmark = pytest.mark.train          # distillation trains teachers and students
+
 
 def test_peq_is_integer_forward_straight_through_backward():
     import torch

@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from neuro_deploy.cli import main
 from conftest import need
 
+pytestmark = pytest.mark.train          # runs the training benchmark
+
 
 @pytest.fixture(scope="module")
 def nmnist_root(fixtures):

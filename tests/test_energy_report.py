@@ -19,7 +19,7 @@ from neuro_deploy.hardware.fit import fit_network
 from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
-from neuro_deploy.sim.fast import _source_spikes
+from neuro_deploy.sim.fast import source_spikes
 
 
 def _tiny_net(tmp_path):
@@ -33,7 +33,7 @@ def _tiny_net(tmp_path):
 def _counts(net, spec, backend="fast"):
     res = run_network(net, spec, backend)
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    return count_activity(net, trains, _source_spikes(spec, net, spec.steps), spec.input_bias)
+    return count_activity(net, trains, source_spikes(spec, net, spec.steps), spec.input_bias)
 
 
 def test_counts_hand_checked(tmp_path):
@@ -109,7 +109,7 @@ def test_report_json_contract(fixtures, tmp_path):
     r = CliRunner().invoke(main, ["report", str(d / "tiny.net"), "--input-bias", str(tmp_path / "b.npy"),
                                   "--steps", "16", "--json"])
     assert r.exit_code == 0, r.output
-    o = json.loads(r.output)
+    o = json.loads(r.stdout)
     for k in ("synops", "neuron_updates", "spikes", "energy_per_inference_uj", "dynamic_energy_uj",
               "static_energy_uj", "time_per_step_us", "latency_us", "cores", "accuracy", "layers"):
         assert k in o
@@ -123,7 +123,7 @@ def test_report_compare_and_markdown(tiny_dense, tmp_path):
     net = str(tiny_dense["net"])
     r = CliRunner().invoke(main, ["report", net, net, "--dataset", "digits", "--limit", "20", "--json"])
     assert r.exit_code == 0, r.output
-    o = json.loads(r.output)
+    o = json.loads(r.stdout)
     assert len(o["models"]) == 2 and o["comparison"][0]["accuracy"] == o["comparison"][1]["accuracy"]
     assert len(o["models"][0]["accuracy_vs_step"]) > 5
     r = CliRunner().invoke(main, ["report", net, "--dataset", "digits", "--limit", "10", "--format", "md",
@@ -186,7 +186,7 @@ def test_pilotnet_report_on_one_chip_mj_per_frame(tmp_path, fixtures):
     r = CliRunner().invoke(main, ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps",
                                   str(steps), "--skip-input", "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["fits"] and d["cores"] == 61 and d["chips"] == 1 and d["fits_summary"] == "fits on 61 cores of 1 chip(s)"
     per_frame_mj = d["energy_per_inference_uj"] / steps / 1e3
     assert 0.05 < per_frame_mj < 5, per_frame_mj

@@ -68,7 +68,7 @@ def test_writers_round_trip_through_bin(tmp_path, suffix):
 
 
 def test_atis_overflow_words_round_trip(tmp_path):
-    from neuro_deploy.events.readers import decode_atis_bin
+    from neuro_deploy.events.formats.atis import decode_atis_bin
     from neuro_deploy.events.types import make_events
 
     ev = make_events([1, 2, 3], [4, 5, 6], [10, 2 ** 23 + 5, 2 ** 24 + 7], [1, 0, 1])

@@ -6,7 +6,7 @@ import pytest
 
 from neuro_deploy.errors import CheckpointError, UnknownNameError
 from neuro_deploy.netx import load_netx
-from neuro_deploy.netx.export import export_model
+from neuro_deploy.api import export as export_model
 
 
 def test_export_loads_in_lava_dl_netx_and_runs_in_lava(tiny_dense):
@@ -37,11 +37,13 @@ def test_export_report_has_quantization_and_agreement(tiny_dense):
     for q in rep.layers:
         assert -256 <= q.weight_int_min <= q.weight_int_max <= 254
         assert q.weight_rmse >= 0 and 0 <= q.zero_fraction <= 1
-        assert q.i_decay == round(0.25 * 4096) and q.vth_mant == int(1.25 * 64)
+        # threshold scaled with the layer's weights (issue 13): vThMant = threshold * 2**e
+        assert q.i_decay == round(0.25 * 4096) and q.vth_mant == int(1.25 * 2 ** q.weight_exponent)
+        assert q.exponent_limited_by == "trained" and q.state_peak_bits < 24
     a = rep.agreement
     assert a.samples == 8 and 0.0 <= a.class_agreement <= 1.0
-    # float SLAYER and fixed-point netx implement the same integer arithmetic
-    assert a.class_agreement >= 0.75
+    # the default recipe ends in QAT with the export's quantizer: float == deployed, spike for spike
+    assert a.class_agreement == 1.0 and a.output_count_exact == 1.0
 
 
 def test_deployed_accuracy_close_to_float(tiny_dense):

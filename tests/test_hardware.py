@@ -176,7 +176,7 @@ def test_fit_cli_json_and_exit_codes(tmp_path, fixtures):
     ox = need(fixtures / "lava-dl/oxford/network.net")
     r = CliRunner().invoke(main, ["fit", str(ox), "--json"])
     assert r.exit_code == 0, r.output
-    d = json.loads(r.output)
+    d = json.loads(r.stdout)
     assert d["fits"] is True and d["cores"] == 4 and d["chips"] == 1
     assert all({"name", "kind", "neurons", "synapses", "cores", "per_core", "tile"} <= set(l) for l in d["layers"])
     assert set(d["layers"][0]["per_core"]) == {"axon_in", "neuron_groups", "neurons", "synapses", "axon_map",
@@ -196,13 +196,13 @@ def test_fit_cli_prints_the_compiler_table(fixtures):
     assert "fits on 61 cores of 1 chip(s)" in r.output
     for text in ("AxonIn", "SynMem", "Conv(4, 32, 24)", "Conv(16, 2, 64)", "66560", "-> 12 cores"):
         assert text in r.output
-    d = json.loads(CliRunner().invoke(main, ["fit", str(pn), "--skip-input", "--json"]).output)
+    d = json.loads(CliRunner().invoke(main, ["fit", str(pn), "--skip-input", "--json"]).stdout)
     assert [l["cores"] for l in d["layers"]] == [25, 13, 3, 3, 2, 12, 1, 1, 1]
     assert d["layers"][0]["tile"] == [4, 32, 24] and d["layers"][0]["per_core"]["neurons"] == 3072
 
 
 def test_export_with_profile_includes_fit(tmp_path, tiny_dense):
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     rep = export_model(tiny_dense["ckpt"], tmp_path / "m.net", profile=load_profile("loihi2"))
     assert rep.fit["fits"] and rep.fit["cores"] >= 2

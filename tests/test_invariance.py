@@ -23,6 +23,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 @pytest.fixture(scope="module")
 def nmnist_train(fixtures):
@@ -104,7 +106,7 @@ def test_replay_cli_workers_identical_json(nmnist_train, own_length_net):
     for workers in ("1", "2"):
         r = CliRunner().invoke(main, args + ["--workers", workers])
         assert r.exit_code == 0, r.output
-        d = json.loads(r.output)
+        d = json.loads(r.stdout)
         outs.append([d["samples"], d["layers"], d["accuracy_vs_step"]])
     assert outs[0] == outs[1]
 

@@ -11,6 +11,8 @@ from neuro_deploy.nir.fidelity import fidelity
 from test_backends import assert_identical
 from neuro_deploy.sim import RunSpec
 
+pytestmark = pytest.mark.train          # trains norse / SLAYER models
+
 nir = pytest.importorskip("nir")
 DT = 1e-3
 
@@ -128,7 +130,7 @@ def test_unsupported_nodes_and_graphs_fail_cleanly(tmp_path):
 
 
 def test_slayer_nir_netx_round_trip_is_exact(tiny_dense, tiny_conv, tmp_path):
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
 
     for model in (tiny_dense, tiny_conv):
         export_model(model["ckpt"], tmp_path / "m.nir", target="nir")
@@ -146,7 +148,7 @@ def test_norse_trained_model_deploys(digits, tmp_path):
     """norse -> NIR (norse's exporter, 0-d parameters, its tau units fixed) -> netx -> fast,
     deployed accuracy within 5 points of the float norse accuracy."""
     from neuro_deploy.models.norse_model import NorseConfig, evaluate_norse, norse_to_nir, train_norse
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.api import export as export_model
     from neuro_deploy.nir.io import write_nir
     from neuro_deploy.sim.evaluate import evaluate_deployed
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from neuro_deploy.pipeline import DemoConfig, run_demo
+
+pytestmark = [pytest.mark.lava, pytest.mark.train]      # the demo trains and runs Lava
 
 
 def test_demo_end_to_end(tmp_path):

@@ -36,6 +36,7 @@ def test_selector_errors():
         make_selector("magic", 10, 0.5, 5)
 
 
+@pytest.mark.train
 def test_sadp_training_sees_fewer_examples_and_learns(digits):
     from neuro_deploy.models import ModelConfig, TrainConfig, train_model
 
@@ -58,6 +59,7 @@ def test_sadp_training_sees_fewer_examples_and_learns(digits):
     assert [e["loss"] for e in plain.history] == pytest.approx([e["loss"] for e in full.history], rel=1e-5)
 
 
+@pytest.mark.train
 def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
     """pipeS/pipeD: an ANN on event rates (one step) transferred to the SNN; after one short
     fine-tuning epoch it must beat a one-epoch SNN from scratch (measured 0.91 vs 0.55 on the
@@ -79,6 +81,7 @@ def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
     assert evaluate(warm.model, x_va, va.labels)[0] > evaluate(cold.model, x_va, va.labels)[0] + 0.1
 
 
+@pytest.mark.train
 def test_hsd_student_on_few_steps(digits):
     from neuro_deploy.models import ModelConfig
     from neuro_deploy.models.hsd import HSDConfig, train_hsd

@@ -14,6 +14,8 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
 
+pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+
 
 def _both(net, files, cfg_kwargs, labels=None):
     fast = replay(net, files, ReplayConfig(backend="fast", **cfg_kwargs), labels)
@@ -69,7 +71,8 @@ def test_replay_cli_json_folder_and_workers(fixtures, tiny_dense, tmp_path):
     r = CliRunner().invoke(main, ["replay", str(tiny_dense["net"]), str(sub), "--dt-us", "10000",
                                   "--labels", str(tmp_path / "labels.txt"), "--workers", "2", "--json"])
     assert r.exit_code == 0, r.output
-    o = json.loads(r.output)
+    o = json.loads(r.stdout)             # stderr: the warning that 3.bin and 4.bin have no label
+    assert "2 of 4 recordings have no label" in r.stderr
     assert [s["file"].rsplit("/", 1)[1] for s in o["samples"]] == ["1.bin", "2.bin", "3.bin", "4.bin"]
     assert [s["label"] for s in o["samples"]] == [5, 0, None, None]
     assert o["accuracy"] in (0.0, 0.5, 1.0)

@@ -177,3 +177,38 @@ def install() -> bool:
     if not any(isinstance(f, LavaPy311Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, LavaPy311Finder())
     return True
+
+
+def abandon_runtime(process: Any) -> None:
+    """Tear down the Lava runtime of ``process`` after an interrupt, without the
+    STOP handshake.
+
+    ``Runtime.stop`` sends STOP and waits for every runtime service to answer; after a
+    ``KeyboardInterrupt`` inside ``run`` the channel protocol may be mid-message and
+    that wait can last forever (lava 0.10: ``Runtime.stop`` and ``MultiProcessing.stop``
+    join actors unconditionally). Here the actor processes are killed, the
+    shared-memory manager is shut down normally (it ignores SIGINT and unlinks its
+    segments), and the runtime is marked stopped so that its ``__del__`` does not try
+    again. Lava private attributes used: ``Runtime._messaging_infrastructure``,
+    ``Runtime._is_started``, ``Runtime._is_running``.
+    """
+    import contextlib
+
+    runtime = getattr(process, "runtime", None)
+    if runtime is None:
+        return
+    infra = getattr(runtime, "_messaging_infrastructure", None)
+    actors = list(getattr(infra, "actors", []) or [])
+    for actor in actors:
+        with contextlib.suppress(Exception):
+            actor.kill()
+    for actor in actors:
+        with contextlib.suppress(Exception):
+            multiprocessing.Process.join(actor, 2.0)     # SystemProcess.join takes no timeout
+    smm = getattr(infra, "smm", None)
+    if smm is not None:
+        with contextlib.suppress(Exception):
+            smm.shutdown()
+    with contextlib.suppress(Exception):
+        runtime._is_started = False
+        runtime._is_running = False

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -22,6 +23,46 @@ from neuro_deploy.events.tensor import DEFAULT_TIME_ORIGIN, Binning
 from neuro_deploy.events.types import EVENT_DTYPE
 
 CACHE_VERSION = 1
+#: images emulated per call (they share the saccade path and one random stream, so a
+#: recording's events depend on its batch: the batches are part of the data set's identity)
+EMULATION_BATCH = 2000
+
+
+class LazyEvents(Sequence):
+    """Recordings made one batch at a time, on first use, and cached on disk.
+
+    ``make(start, stop)`` returns the recordings ``start..stop-1``; :meth:`take` is a
+    view that emulates only the batches its indices fall in (``evaluate --limit 20``
+    emulates one batch, not the whole set).
+    """
+
+    def __init__(self, n: int, make: Callable[[int, int], list[np.ndarray]],
+                 batch: int = EMULATION_BATCH, index: np.ndarray | None = None,
+                 memo: dict[int, list[np.ndarray]] | None = None) -> None:
+        self._n, self._make, self._batch = n, make, batch
+        self._index = np.arange(n) if index is None else np.asarray(index, dtype=int)
+        self._memo = {} if memo is None else memo
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def _get(self, j: int) -> np.ndarray:
+        k = j // self._batch
+        if k not in self._memo:
+            self._memo[k] = self._make(k * self._batch, min(self._n, (k + 1) * self._batch))
+        return self._memo[k][j - k * self._batch]
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return self.take(np.arange(len(self))[i])
+        return self._get(int(self._index[i]))
+
+    def take(self, idx: np.ndarray | list[int]) -> "LazyEvents":
+        return LazyEvents(self._n, self._make, self._batch, self._index[np.asarray(idx, dtype=int)],
+                          self._memo)
+
+    def batches_made(self) -> int:
+        return len(self._memo)
 
 
 @dataclass
@@ -46,7 +87,8 @@ class EventDataset:
 
     def subset(self, idx: np.ndarray | list[int], name: str | None = None) -> "EventDataset":
         idx = np.asarray(idx, dtype=int)
-        return EventDataset(name or self.name, [self.events[i] for i in idx], self.labels[idx],
+        events = self.events.take(idx) if isinstance(self.events, LazyEvents) else [self.events[i] for i in idx]
+        return EventDataset(name or self.name, events, self.labels[idx],
                             self.sensor, self.duration_us,
                             [self.names[i] for i in idx] if self.names else [],
                             self.num_classes, self.time_origin)
@@ -120,12 +162,12 @@ def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
 
     cfg = SaccadeConfig()
     events: list[np.ndarray] = []
-    batch = 2000
+    batch = EMULATION_BATCH
     it = range(0, len(images), batch)
     if progress and len(images) > batch:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        it = tqdm(it, desc=f"emulating {name}", unit="batch")
+        it = progress_bar(it, desc=f"emulating {name}", unit="batch")
     for start in it:
         events += emulate_saccades(images[start:start + batch], cfg, seed=seed + start)
     return EventDataset(name, events, np.asarray(labels, dtype=np.int64), cfg.sensor,
@@ -155,16 +197,36 @@ def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | N
     if not root.is_file():
         raise DatasetError(f"{root}: no such file (mnist-dvs wants an .npz with train_images)")
     n = limit or 60000
-    path = cache_dir() / f"mnist-dvs-v{CACHE_VERSION}-{root.stat().st_size}-n{n}-seed{seed}.npz"
+    tag = f"mnist-dvs-v{CACHE_VERSION}-{root.stat().st_size}"
+    path = cache_dir() / f"{tag}-n{n}-seed{seed}.npz"
     if path.exists():
         return load_saved(path)
-    with np.load(root) as z:
-        if "train_images" not in z:
-            raise DatasetError(f"{root}: no 'train_images' array")
-        images, labels = z["train_images"][:n] / 255.0, z["train_labels"][:n]
-    ds = _emulated("mnist-dvs", images, labels, seed, progress)
-    save_dataset(ds, path)
-    return ds
+    from neuro_deploy._io import load_numpy
+
+    z = load_numpy(root, "the mnist-dvs images")
+    if not isinstance(z, np.lib.npyio.NpzFile) or "train_images" not in z or "train_labels" not in z:
+        raise DatasetError(f"{root}: no 'train_images'/'train_labels' arrays (mnist-dvs wants an .npz)")
+    with z:
+        images, labels = z["train_images"][:n], z["train_labels"][:n]
+    if images.ndim != 3 or labels.shape != (len(images),):
+        raise DatasetError(f"{root}: train_images {images.shape} / train_labels {labels.shape} are not "
+                           "(N,H,W) / (N,)")
+    from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
+
+    cfg = SaccadeConfig()
+
+    def make(start: int, stop: int) -> list[np.ndarray]:
+        """Batch ``start:stop`` exactly as a whole-set emulation makes it (same seed)."""
+        part = cache_dir() / f"{tag}-{start}-{stop}-seed{seed}.npz"
+        if part.exists():
+            return load_saved(part).events
+        ev = emulate_saccades(images[start:stop] / 255.0, cfg, seed=seed + start)
+        save_dataset(EventDataset("mnist-dvs", ev, np.asarray(labels[start:stop], np.int64), cfg.sensor,
+                                  cfg.duration_us, [str(i) for i in range(start, stop)], 10), part)
+        return ev
+
+    return EventDataset("mnist-dvs", LazyEvents(len(images), make, EMULATION_BATCH), np.asarray(labels, dtype=np.int64),
+                        cfg.sensor, cfg.duration_us, [f"{i}" for i in range(len(images))], 10)
 
 
 def read_labels(path: str | Path) -> dict[str, int]:
@@ -173,7 +235,12 @@ def read_labels(path: str | Path) -> dict[str, int]:
     if not path.is_file():
         raise DatasetError(f"{path}: labels file not found")
     out: dict[str, int] = {}
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+    where: dict[str, int] = {}
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"{path}: cannot read the labels file ({exc})") from None
+    for lineno, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -181,10 +248,50 @@ def read_labels(path: str | Path) -> dict[str, int]:
         if len(parts) < 2:
             raise DatasetError(f"{path}:{lineno}: expected 'name class', got {line!r}")
         try:
-            out[parts[0]] = int(parts[1])
+            cls = int(parts[1])
         except ValueError:
             raise DatasetError(f"{path}:{lineno}: class {parts[1]!r} is not an integer") from None
+        if cls < 0:
+            raise DatasetError(f"{path}:{lineno}: class {cls} of {parts[0]!r} is negative")
+        if parts[0] in out and out[parts[0]] != cls:
+            raise DatasetError(f"{path}:{lineno}: {parts[0]!r} is labelled {cls} here but "
+                               f"{out[parts[0]]} on line {where[parts[0]]}")
+        out[parts[0]] = cls
+        where.setdefault(parts[0], lineno)
     return out
+
+
+def check_labels(labels: dict[str, int], files: list[Path], num_classes: int,
+                 source: str = "labels") -> list[str]:
+    """Labels against the recordings and the network's classes.
+
+    Error (:class:`~neuro_deploy.errors.DatasetError`): a class outside
+    ``0 .. num_classes - 1``, or two labels (name and stem) for one recording that
+    disagree. Warnings (returned): recordings without a label (not scored), and a
+    labels file none of whose names matches a recording.
+    """
+    bad = {k: v for k, v in labels.items() if not 0 <= v < num_classes}
+    if bad:
+        name, cls = next(iter(bad.items()))
+        raise DatasetError(f"{source}: class {cls} of {name!r} is outside the network's "
+                           f"{num_classes} classes (0..{num_classes - 1})"
+                           + (f"; {len(bad) - 1} more like it" if len(bad) > 1 else ""))
+    missing = []
+    for f in files:
+        found = {labels[k] for k in (f.name, f.stem) if k in labels}
+        if len(found) > 1:
+            raise DatasetError(f"{source}: {f.name} is labelled {sorted(found)} (by name and by stem)")
+        if not found:
+            missing.append(f.name)
+    notes = []
+    if missing and len(missing) == len(files) and labels:
+        notes.append(f"{source}: none of its {len(labels)} names matches a recording (names there look "
+                     f"like {next(iter(labels))!r}, recordings like {files[0].name!r}); nothing is scored")
+    elif missing:
+        shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+        notes.append(f"{source}: {len(missing)} of {len(files)} recordings have no label and are not "
+                     f"scored ({shown})")
+    return notes
 
 
 def label_for(labels: dict[str, int], file: Path) -> int | None:
@@ -221,6 +328,9 @@ def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
     if not files:
         raise DatasetError(f"{root}: no labelled .bin files (want a '*labels*.txt' with "
                            "'name class' lines, or class sub-folders like Train/3/)")
+    bad = [(f, c) for f, c in files if not 0 <= c < 10]
+    if bad:
+        raise DatasetError(f"{root}: {bad[0][0].name} has class {bad[0][1]}; N-MNIST classes are 0..9")
     if limit:
         files = files[:limit]
     from neuro_deploy.events.types import SensorSize

@@ -41,7 +41,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuro_deploy._io import atomic_path
+from neuro_deploy._io import atomic_path, load_numpy
 from neuro_deploy.errors import BadInputError, UnknownNameError
 
 DISTILLED_SCHEMA = "neuro-deploy-distilled/2"        #: 2: provenance (DistilledSource) stored
@@ -357,9 +357,9 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
 
     it = range(start, cfg.iterations)
     if cfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        it = tqdm(it, desc=f"distilling ({method})", unit="it", initial=start, total=cfg.iterations)
+        it = progress_bar(it, desc=f"distilling ({method})", unit="it", total=cfg.iterations - start)
     for i in it:
         total = 0.0
         opt.zero_grad()
@@ -436,14 +436,17 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
 
 
 def distill_dm(x_real, y, cfg: DistillConfig, model_cfg=None, **_: Any) -> Distilled:
-    """DM: match class-mean embeddings of a freshly initialised SNN each iteration."""
-    from neuro_deploy.models.slayer_model import build_model
+    """DM: match class-mean embeddings of a freshly initialised SNN each iteration.
 
+    ``model_cfg`` builds those networks (``model_cfg.build()``, e.g. a
+    :class:`~neuro_deploy.models.ModelConfig`): the data layer never imports a model."""
+    if model_cfg is None or not hasattr(model_cfg, "build"):
+        raise BadInputError("distill dm needs model_cfg: a model configuration with .build() (ModelConfig)")
     state = {}
 
     def loss_fn(rb, sb, i, c, gen):
         if state.get("i") != i:
-            state["net"], state["i"] = build_model(model_cfg), i
+            state["net"], state["i"] = model_cfg.build(), i
         net = state["net"]
         er = sdr_features(net, rb, 0.0)[0].mean(-1).mean(0)
         es = sdr_features(net, sb, 0.0)[0].mean(-1).mean(0)
@@ -527,10 +530,9 @@ def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p}: distilled data set not found")
-    try:
-        z = np.load(p, allow_pickle=False)
-    except Exception as exc:
-        raise BadInputError(f"{p}: not a neuro-deploy distilled data set ({type(exc).__name__})") from None
+    z = load_numpy(p, "a distilled data set")
+    if not isinstance(z, np.lib.npyio.NpzFile):
+        raise BadInputError(f"{p}: not a neuro-deploy distilled data set (an .npy array, not an .npz)")
     with z:
         if "schema" not in z.files or str(z["schema"]) not in DISTILLED_SCHEMAS:
             raise BadInputError(f"{p}: not a neuro-deploy distilled data set")

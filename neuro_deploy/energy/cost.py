@@ -138,10 +138,11 @@ def ann_macs(net: NetSpec) -> int:
     total = 0
     for layer in net.layers:
         if layer.kind == "dense":
-            total += int(layer.weight.shape[0] * layer.weight.shape[1])
+            total += int(layer.synaptic_weight.shape[0] * layer.synaptic_weight.shape[1])
         elif layer.kind == "conv":
             co, ho, wo = layer.shape_chw
-            total += int(co * ho * wo * layer.weight.shape[1] * layer.weight.shape[2] * layer.weight.shape[3])
+            _, ci, kh, kw = layer.synaptic_weight.shape
+            total += int(co * ho * wo * ci * kh * kw)
     return total
 
 
@@ -162,6 +163,20 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
     return rep
 
 
+def fit_and_cost(net: NetSpec, counts: list[LayerCounts], profile: HardwareProfile | str = "loihi2",
+                 skip_input: bool = False) -> tuple[FitResult, CostReport]:
+    """Fit ``net`` to a hardware profile (an object, a name or a YAML path) and cost the run
+    ``counts`` describe (:func:`estimate_cost`): the one step from a simulated run to fit,
+    energy and latency that ``deploy``, ``report``, the demo and the benchmarks share.
+    ``skip_input`` leaves the input layer on the host (netx ``skip_layers=1``)."""
+    from neuro_deploy.hardware.fit import fit_network
+    from neuro_deploy.hardware.profile import load_profile
+
+    prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
+    fit = fit_network(net, prof, skip_input=skip_input)
+    return fit, estimate_cost(net, counts, fit, prof)
+
+
 def _scaled_costs(profile: HardwareProfile, end: int) -> Costs:
     vals = {}
     for f in fields(Costs):
@@ -172,13 +187,13 @@ def _scaled_costs(profile: HardwareProfile, end: int) -> Costs:
 
 def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: HardwareProfile,
               c: Costs) -> CostReport:
-    counts = [lc for lc in counts if fit.layer(lc.name) is not None]     # host layers cost nothing
+    fitted = [(lc, lf) for lc in counts if (lf := fit.layer(lc.name)) is not None]   # host layers cost nothing
+    counts = [lc for lc, _ in fitted]
     samples = max(1, counts[0].samples) if counts else 1
     steps = counts[0].steps if counts else 0
     layers: list[LayerCost] = []
     step_work_ns = np.zeros((len(counts), steps))
-    for i, lc in enumerate(counts):
-        lf = fit.layer(lc.name)
+    for i, (lc, lf) in enumerate(fitted):
         last = i + 1 == len(counts)
         spikes = int(lc.output_spikes.sum())
         messages = spikes * lf.messages_per_spike
@@ -198,7 +213,8 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         layers.append(LayerCost(
             name=lc.name, kind=lc.kind, cores=lf.cores, synops=float(lc.synops.sum()) / samples,
             neuron_updates=lc.neuron_updates / samples, active_neuron_updates=lc.active_updates / samples,
-            spikes=spikes / samples, messages=messages / samples, mean_hops=hops, synop_energy_uj=e_syn / PJ_PER_UJ / samples,
+            spikes=spikes / samples, messages=messages / samples, mean_hops=hops,
+            synop_energy_uj=e_syn / PJ_PER_UJ / samples,
             neuron_energy_uj=e_neu / PJ_PER_UJ / samples, spike_energy_uj=e_spk / PJ_PER_UJ / samples,
             dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
             busy_time_us=float(work.sum()) / NS_PER_US / samples,
@@ -216,13 +232,15 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
     dynamic_uj = sum(l.dynamic_energy_uj for l in layers)
     energy = dynamic_uj + static_uj
     macs = ann_macs(net)
-    ann = {"macs_per_step": macs, "macs_per_inference_framewise": macs * steps,
-           "references": {}}
+    references: dict[str, dict[str, Any]] = {}
     for key, ref in ANN_REFERENCES.items():
-        e_frame = macs * steps * ref["pj_per_mac"] / PJ_PER_UJ
-        ann["references"][key] = {**ref, "energy_per_inference_uj": e_frame,
-                                  "energy_single_pass_uj": macs * ref["pj_per_mac"] / PJ_PER_UJ,
-                                  "loihi_vs_ann_ratio": e_frame / energy if energy else None}
+        pj = float(ref["pj_per_mac"])                       # type: ignore[arg-type]
+        e_frame = macs * steps * pj / PJ_PER_UJ
+        references[key] = {**ref, "energy_per_inference_uj": e_frame,
+                           "energy_single_pass_uj": macs * pj / PJ_PER_UJ,
+                           "loihi_vs_ann_ratio": e_frame / energy if energy else None}
+    ann: dict[str, Any] = {"macs_per_step": macs, "macs_per_inference_framewise": macs * steps,
+                           "references": references}
     weights = [l.weight for l in net.layers if l.weight is not None]
     n_w = sum(int(w.size) for w in weights)
     syn_total = sum(l.synops for l in layers)

@@ -12,7 +12,8 @@ Dense: :math:`F_j` = number of nonzero weights in column *j* (a zero weight is n
 stored on the chip). Conv: :math:`F_j` = number of (output position, channel) pairs
 whose receptive field covers input *j*, counted exactly with the layer's stride,
 padding, dilation and groups (computed once by a transposed convolution of ones). An
-input layer (neurons driven by bias or direct input) has no synapses. Every neuron is updated every step. An update is "active" when the neuron receives
+input layer (neurons driven by bias or direct input) has no synapses. Every neuron is updated
+every step. An update is "active" when the neuron receives
 synaptic input that step (some presynaptic neuron connected to it by a nonzero weight
 spiked on the previous step), has a nonzero bias, or spikes; otherwise it is "idle"
 (approximation, stated in reports: a neuron whose state merely decays counts as idle).
@@ -28,8 +29,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuro_deploy.netx.spec import LayerSpec, NetSpec
+from neuro_deploy.netx.spec import LayerSpec, NetSpec, fanout
 from neuro_deploy.sim.base import valid_steps
+from neuro_deploy.sim.fast import lava_to_internal, neuron_bias
+
+__all__ = ["LayerCounts", "count_activity", "fanout", "lava_to_trains", "merge_counts", "receives_input"]
 
 
 @dataclass
@@ -61,32 +65,11 @@ class LayerCounts:
                 "spike_rate": float(self.output_spikes.sum() / max(1, self.neuron_updates))}
 
 
-def fanout(layer: LayerSpec) -> np.ndarray:
-    """Per-input fan-out ``F_j`` (C,H,W-flattened input order), see module docstring."""
-    if layer.kind == "input":
-        return np.zeros(layer.num_neurons, dtype=np.int64)
-    if layer.kind == "dense":
-        return np.count_nonzero(layer.weight, axis=0).astype(np.int64)
-    import torch
-    import torch.nn.functional as F
-
-    c_out, oh, ow = layer.shape_chw
-    nz = torch.from_numpy((layer.weight != 0).astype(np.float64))
-    ones = torch.ones((1, c_out, oh, ow), dtype=torch.float64)
-    c, h, w = layer.in_shape_chw
-    fo = F.conv_transpose2d(ones, nz, stride=layer.stride, padding=layer.padding,
-                            dilation=layer.dilation, groups=layer.groups)
-    full = np.zeros((c, h, w))
-    hh, ww = min(h, fo.shape[2]), min(w, fo.shape[3])
-    full[:, :hh, :ww] = fo[0, :, :hh, :ww].numpy()
-    return np.rint(full).astype(np.int64).reshape(-1)
-
-
 def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
     """(T, B, N_in) presynaptic activity -> (T, B, N) bool: some nonzero synapse delivers."""
     t, b, n_in = active.shape
     if layer.kind == "dense":
-        mask = (layer.weight != 0).astype(np.float32)
+        mask = (layer.synaptic_weight != 0).astype(np.float32)
         hit = active.reshape(-1, n_in).astype(np.float32) @ mask.T
         return (hit > 0).reshape(t, b, -1)
     import torch
@@ -94,7 +77,7 @@ def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
 
     c, h, w = layer.in_shape_chw
     x = torch.from_numpy(active.reshape(t * b, c, h, w).astype(np.float32))
-    k = torch.from_numpy((layer.weight != 0).astype(np.float32))
+    k = torch.from_numpy((layer.synaptic_weight != 0).astype(np.float32))
     with torch.no_grad():
         y = F.conv2d(x, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
                      groups=layer.groups)
@@ -115,46 +98,74 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
     out: list[LayerCounts] = []
     t_all, b_all = trains[0].shape[:2] if trains else (0, 0)
     valid = valid_steps(t_all, b_all, lengths)
-
-    def mask(a: np.ndarray) -> np.ndarray:
-        return a if lengths is None else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
-
-    upstream = None if inputs is None else mask(inputs)
+    upstream = inputs
     for layer, s_out in zip(net.layers, trains):
-        s_out = mask(s_out)
-        steps, batch, n = s_out.shape
-        if layer.kind == "input" or upstream is None:
-            in_tb = np.zeros((steps, batch), dtype=np.int64)
-            syn_tb = np.zeros((steps, batch), dtype=np.int64)
-            fo = np.zeros(0)
+        if layer.kind == "dense" and upstream is not None:
+            out.append(dense_counts(layer, upstream, s_out, valid))
         else:
-            active = upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0
-            fo = fanout(layer)
-            in_tb = active.sum(axis=2).astype(np.int64)
-            syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
-        fired = s_out != 0                      # graded (SDNN) messages count when nonzero
-        out_tb = fired.sum(axis=2).astype(np.int64)
-        from neuro_deploy.sim.fast import _layer_bias, _sdnn_bias
-
-        act = fired.copy()
-        bias = np.asarray(_layer_bias(layer, input_bias if layer.kind == "input" else None)
-                          if layer.neuron.kind == "cuba" else _sdnn_bias(layer))
-        if np.any(bias):
-            act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
-        if layer.kind != "input" and upstream is not None:
-            got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
-            act[1:] |= got[:-1]
-        if lengths is not None:
-            act &= valid[:, :, None]
-        out.append(LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
-                               out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
-                               active_updates=int(act.sum()),
-                               fanout_mean=float(fo.mean()) if fo.size else 0.0,
-                               synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
-                               input_spikes_per_sample=in_tb.sum(0),
-                               samples_per_step=valid.sum(1).astype(np.int64)))
+            out.append(matrix_counts(layer, upstream, s_out, valid, input_bias))
         upstream = s_out
     return out
+
+
+def matrix_counts(layer: LayerSpec, upstream: np.ndarray | None, s_out: np.ndarray, valid: np.ndarray,
+                  input_bias: np.ndarray | None = None) -> LayerCounts:
+    """One layer's counts (module docstring) by whole-batch array operations: input and
+    output spikes (T, B, N), ``valid`` (T, B) steps; ``upstream`` None for an input layer
+    or a layer without synaptic input. Any layer kind; :func:`dense_counts` is the
+    compiled equivalent for dense layers (tested against this)."""
+    def mask(a: np.ndarray) -> np.ndarray:
+        return a if valid.all() else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
+
+    s_out = mask(s_out)
+    upstream = None if upstream is None else mask(upstream)
+    steps, batch, n = s_out.shape
+    if layer.kind == "input" or upstream is None:
+        in_tb = np.zeros((steps, batch), dtype=np.int64)
+        syn_tb = np.zeros((steps, batch), dtype=np.int64)
+        fo = np.zeros(0)
+    else:
+        active = upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0
+        fo = fanout(layer)
+        in_tb = active.sum(axis=2).astype(np.int64)
+        syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
+    fired = s_out != 0                      # graded (SDNN) messages count when nonzero
+    out_tb = fired.sum(axis=2).astype(np.int64)
+    act = fired.copy()
+    bias = np.asarray(neuron_bias(layer, input_bias if layer.kind == "input" else None))
+    if np.any(bias):
+        act |= np.broadcast_to(bias != 0, (n,))[None, None, :]
+    if layer.kind != "input" and upstream is not None:
+        got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
+        act[1:] |= got[:-1]
+    act &= valid[:, :, None]
+    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
+                       out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
+                       active_updates=int(act.sum()),
+                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
+                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
+                       input_spikes_per_sample=in_tb.sum(0),
+                       samples_per_step=valid.sum(1).astype(np.int64))
+
+
+def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, valid: np.ndarray) -> LayerCounts:
+    """:func:`matrix_counts` of a dense layer with synaptic input, by the compiled kernel
+    :func:`neuro_deploy.energy.kernels.dense_counts`: one pass over the spikes, any
+    array strides (no copies, no matrix products)."""
+    from neuro_deploy.energy.kernels import bits_of
+    from neuro_deploy.energy.kernels import dense_counts as kernel
+    steps, batch, n = s_out.shape
+    fo = fanout(layer)
+    bias = np.asarray(neuron_bias(layer))
+    counts = np.empty((4, steps, batch), dtype=np.int64)
+    kernel(upstream, s_out, np.ascontiguousarray(valid), fo, bits_of(np.asarray(layer.weight).T != 0),
+           bits_of(np.broadcast_to(bias != 0, (n,))), counts)
+    in_tb, syn_tb, out_tb, act = counts
+    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1), out_tb.sum(1),
+                       neuron_updates=int(valid.sum()) * n, active_updates=int(act.sum()),
+                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
+                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
+                       input_spikes_per_sample=in_tb.sum(0), samples_per_step=valid.sum(1).astype(np.int64))
 
 
 def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None) -> list[LayerCounts]:
@@ -178,9 +189,10 @@ def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None)
         return np.concatenate([a, np.zeros(steps - len(a), a.dtype)])
 
     def cat(arrays: list[np.ndarray | None]) -> np.ndarray | None:
-        if any(a is None for a in arrays):
+        present = [a for a in arrays if a is not None]
+        if len(present) < len(arrays):
             return None
-        joined = np.concatenate(arrays)
+        joined: np.ndarray = np.concatenate(present)
         return joined if order is None else joined[np.asarray(order, dtype=np.int64)]
 
     def per_step(c: LayerCounts) -> np.ndarray:
@@ -210,8 +222,6 @@ def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None)
 
 def lava_to_trains(net: NetSpec, spikes: dict[str, np.ndarray]) -> list[np.ndarray]:
     """Lava-layout recordings ``(B,) + out.shape + (T,)`` -> (T, B, N) C,H,W-order trains."""
-    from neuro_deploy.sim.fast import lava_to_internal
-
     trains = []
     for layer in net.layers:
         x = np.asarray(spikes[layer.name])

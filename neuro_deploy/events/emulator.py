@@ -54,7 +54,7 @@ def saccade_offsets(cfg: SaccadeConfig) -> np.ndarray:
     return verts[k] * (1 - frac) + verts[k + 1] * frac
 
 
-def _place(images: np.ndarray, cfg: SaccadeConfig) -> np.ndarray:
+def place_images(images: np.ndarray, cfg: SaccadeConfig) -> np.ndarray:
     """Scale (N, h, w) images in [0, 1] to ``digit_px`` and put them on the canvas corner."""
     from scipy import ndimage
 
@@ -71,7 +71,7 @@ def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(),
                      seed: int = 0) -> list[np.ndarray]:
     """Turn (N, h, w) images with values in [0, 1] into N event recordings (:data:`EVENT_DTYPE`)."""
     rng = np.random.default_rng(seed)
-    canvas = _place(np.asarray(images, dtype=np.float32), cfg)
+    canvas = place_images(np.asarray(images, dtype=np.float32), cfg)
     n, height, width = canvas.shape
     offsets = saccade_offsets(cfg)
     c_pix = np.clip(cfg.threshold * (1 + cfg.threshold_sigma * rng.standard_normal((n, height, width))),

@@ -17,6 +17,8 @@ def recording_info(path: str, sensor_size: str | None = None, fmt: str | None = 
     rec = read_events(path, fmt, sensor_size=declared, **options)
     ev = rec.events
     size = declared or rec.sensor_size
+    if declared:
+        size.check_contains(ev, path)
     n = len(ev)
     t0 = int(ev["t"].min()) if n else None
     t1 = int(ev["t"].max()) if n else None

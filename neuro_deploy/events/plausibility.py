@@ -53,63 +53,37 @@ class FormatLimits:
 ARRAY_LIMITS = FormatLimits(time_ordered=False)
 
 
-def _scan_kernel():
-    import numba
-
-    @numba.njit(cache=True)
-    def scan(ev, w, h, st):
-        # st: [outside, backward, run, max_run, last_t, have_last, x_max, y_max, max_run_t]
-        outside, backward, run, max_run = st[0], st[1], st[2], st[3]
-        last_t, have_last, x_max, y_max, max_run_t = st[4], st[5], st[6], st[7], st[8]
-        for i in range(ev.shape[0]):
-            x = np.int64(ev[i].x)
-            y = np.int64(ev[i].y)
-            t = np.int64(ev[i].t)
-            if x > x_max:
-                x_max = x
-            if y > y_max:
-                y_max = y
-            if w > 0 and (x < 0 or y < 0 or x >= w or y >= h):
-                outside += 1
-            if have_last and t == last_t:
-                run += 1
-            else:
-                if have_last and t < last_t:
-                    backward += 1
-                run = 1
-            if run > max_run:
-                max_run = run
-                max_run_t = t
-            last_t = t
-            have_last = 1
-        st[0], st[1], st[2], st[3] = outside, backward, run, max_run
-        st[4], st[5], st[6], st[7], st[8] = last_t, have_last, x_max, y_max, max_run_t
-
-    return scan
-
-
-_SCAN = None
-
-
 @dataclass
 class Tally:
     """Running counts of one recording's plausibility breaks, updated chunk by chunk.
 
-    ``sensor`` is (width, height, declared?) to test rule 1 against, or None.
+    ``sensor`` is (width, height, declared?) to test rule 1 against, or None. The counts
+    live in ``state`` (:data:`neuro_deploy.events.kernels.TALLY_FIELDS`); the compiled
+    decoders update it as they write each event (:meth:`fused`, :meth:`add`), anything
+    else through :meth:`update` - the same per-event step either way
+    (:func:`neuro_deploy.events.kernels.tally_step`).
     """
 
     sensor: tuple[int, int, bool] | None
     events: int = 0
     state: np.ndarray = field(default_factory=lambda: np.array([0, 0, 0, 0, 0, 0, -1, -1, 0], np.int64))
 
+    def fused(self) -> tuple[np.ndarray, int, int]:
+        """(state, width, height) for a decoder that tallies as it decodes (width 0: no sensor)."""
+        w, h = (self.sensor[0], self.sensor[1]) if self.sensor else (0, 0)
+        return self.state, w, h
+
+    def add(self, n: int) -> None:
+        """``n`` events were tallied by a fused decoder."""
+        self.events += n
+
     def update(self, ev: np.ndarray) -> None:
-        global _SCAN
         if not len(ev):
             return
-        if _SCAN is None:
-            _SCAN = _scan_kernel()
-        w, h = (self.sensor[0], self.sensor[1]) if self.sensor else (0, 0)
-        _SCAN(ev, w, h, self.state)
+        from neuro_deploy.events.kernels import scan
+
+        st, w, h = self.fused()
+        scan(ev, w, h, st)
         self.events += len(ev)
 
     @property

@@ -42,10 +42,7 @@ import numpy as np
 from neuro_deploy.errors import (CorruptRecordingError, UnidentifiedRecordingError, UnknownFormatError,
                                  UnknownNameError)
 from neuro_deploy.events.plausibility import FormatLimits
-from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
-
-#: bytes read from the start of a file to find a signature
-HEAD_BYTES = 1 << 16
+from neuro_deploy.events.types import EVENT_DTYPE, HEAD_BYTES, SensorSize
 
 
 @dataclass
@@ -89,8 +86,17 @@ def register_reader(name: str, extensions: tuple[str, ...], description: str = "
     return deco
 
 
+#: The modules that register readers, imported on first use (entry-point style: they import
+#: :func:`register_reader` from here; this module never imports them, so no import circle).
+FORMAT_MODULES = tuple(f"neuro_deploy.events.formats.{m}" for m in ("arrays", "atis", "es", "inivation",
+                                                                      "prophesee"))
+
+
 def _load_formats() -> None:
-    from neuro_deploy.events.formats import arrays, atis, es, inivation, prophesee  # noqa: F401
+    import importlib
+
+    for module in FORMAT_MODULES:
+        importlib.import_module(module)
 
 
 def supported_formats() -> list[str]:
@@ -115,12 +121,14 @@ def identify(head: bytes) -> list[ReaderInfo]:
     return [r for r in READERS.values() if r.sniff is not None and r.sniff(head)]
 
 
-def choose_reader(path: Path, fmt: str | None = None) -> ReaderInfo:
-    """The reader for ``path`` (see the module docstring for the rules)."""
+def choose_reader(path: Path, fmt: str | None = None, head: bytes | None = None) -> ReaderInfo:
+    """The reader for ``path`` (see the module docstring for the rules); ``head``: its
+    first :data:`HEAD_BYTES` when already read."""
     _load_formats()
     if fmt is not None and fmt not in READERS:
         raise UnknownNameError("event format", fmt, READERS)
-    head = _head(path)
+    if head is None:
+        head = _head(path)
     signed = identify(head)
     if fmt is not None:
         if signed and READERS[fmt] not in signed:
@@ -159,14 +167,16 @@ def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSiz
     """Open a recording for streaming (see module docstring). ``sensor_size`` is the
     user's declared sensor (``--sensor-size``): the coordinates are checked against it.
     ``options`` go to the reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
-    path = Path(path)
+    if not isinstance(path, Path):
+        path = Path(path)
     if not path.is_file():
         raise CorruptRecordingError(path, None, "no such file")
-    if path.stat().st_size == 0:
+    head = _head(path)                 # read once: signature, header, and all of a small file
+    if not head:
         stream = _empty_stream(path, fmt)
     else:
-        reader = choose_reader(path, fmt)
-        stream = reader.open(path, **options)
+        reader = choose_reader(path, fmt, head)
+        stream = reader.open(path, head=head, **options)
         stream.limits = reader.limits
     stream.declared_sensor = sensor_size
     return stream
@@ -179,21 +189,9 @@ def read_events(path: str | Path, fmt: str | None = None, *, sensor_size: Sensor
     ev = stream.read_all(keep_partial=keep_partial)
     size = stream.sensor_size
     if size is None and len(ev):
-        from neuro_deploy.events.formats.common import guessed_size
-
-        size = guessed_size(ev)
+        size = stream.extent()                  # the coordinates' extent, from the plausibility pass
     return Recording(stream.path, stream.format, ev.astype(EVENT_DTYPE, copy=False), size, stream.meta)
 
 
-def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
-    """Decode N-MNIST 40-bit bytes (see :mod:`neuro_deploy.events.formats.atis`)."""
-    from neuro_deploy.events.formats.atis import decode_atis_words
-
-    if raw.size % 5:
-        raise CorruptRecordingError(path, raw.size - raw.size % 5,
-                                    f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event")
-    return decode_atis_words(raw.reshape(-1, 5))[0]
-
-
-__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "decode_atis_bin", "identify", "open_events",
+__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "identify", "open_events",
            "read_events", "reader_names", "register_reader", "supported_formats"]

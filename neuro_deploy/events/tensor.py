@@ -55,18 +55,12 @@ def bin_events(events: np.ndarray, sensor: tuple[int, int], dt_us: int, num_step
     out = np.zeros((2, height, width, num_steps), dtype=np.uint8)
     if len(events) == 0:
         return out
-    t0 = 0 if t0_us is None else t0_us
-    k = (events["t"].astype(np.int64) - t0) // dt_us
-    x, y = events["x"].astype(np.int64), events["y"].astype(np.int64)
-    p = (events["p"] > 0).astype(np.int64)
-    ok = (k >= 0) & (k < num_steps) & (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    flat = ((p[ok] * height + y[ok]) * width + x[ok]) * num_steps + k[ok]
-    if binary:
-        out.reshape(-1)[flat] = 1
-    else:
-        counts = np.bincount(flat, minlength=out.size)
-        out.reshape(-1)[:] = np.minimum(counts, 255)
-    return out
+    from neuro_deploy.events.kernels import bin_events as kernel
+    from neuro_deploy.events.types import EVENT_DTYPE
+
+    ev = events if events.dtype == EVENT_DTYPE else events.astype(EVENT_DTYPE)
+    return kernel(ev, int(width), int(height), int(dt_us), int(num_steps), 0 if t0_us is None else int(t0_us),
+                  bool(binary), out)
 
 
 def flatten_chw(tensor: np.ndarray) -> np.ndarray:
@@ -74,9 +68,19 @@ def flatten_chw(tensor: np.ndarray) -> np.ndarray:
     return tensor.reshape(-1, tensor.shape[-1])
 
 
-def to_lava_layout(tensor: np.ndarray) -> np.ndarray:
-    """(C, H, W, T) -> (W, H, C, T), the (x, y, z) order of Lava's netx ports."""
-    return np.transpose(tensor, (2, 1, 0, 3))
+def to_lava_layout(tensor: np.ndarray, time_axis: bool = True) -> np.ndarray:
+    """(..., C, H, W, T) -> (..., W, H, C, T), the (x, y, z) order of Lava's netx ports, for
+    any leading (batch) axes; ``time_axis=False``: (..., C, H, W) -> (..., W, H, C). A view.
+
+    The one layout conversion between our tensors (C,H,W as netx files store shapes) and
+    Lava's ports; it is its own inverse (:func:`from_lava_layout`)."""
+    return np.swapaxes(tensor, -4, -2) if time_axis else np.swapaxes(tensor, -3, -1)
+
+
+def from_lava_layout(tensor: np.ndarray, time_axis: bool = True) -> np.ndarray:
+    """(..., W, H, C, T) -> (..., C, H, W, T) (``time_axis=False``: without T): the inverse of
+    :func:`to_lava_layout` (the same axis swap)."""
+    return to_lava_layout(tensor, time_axis)
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,7 @@ def dest_cores_per_input(layer: LayerSpec, tile: list[int], out_w: int, out_h: i
     """(H_in, W_in) number of cores of conv ``layer`` (tiled ``tile`` = (x, y, c)) that need each
     input position; multiplied by the channel splits (every channel tile reads every input)."""
     c_in, h, w = layer.in_shape_chw
-    kh, kw = layer.weight.shape[2:4]
+    kh, kw = layer.synaptic_weight.shape[2:4]
     tx, ty, tc = tile
     dx = np.zeros(w, dtype=np.int64)
     for x0 in range(0, out_w, tx):
@@ -187,12 +187,12 @@ def dest_cores_per_input(layer: LayerSpec, tile: list[int], out_w: int, out_h: i
 
 def count_synapses(layer: LayerSpec) -> int:
     """Stored connections: nonzero dense weights; conv: every (input, output) pair of a
-    nonzero kernel tap, counted with :func:`~neuro_deploy.energy.counts.fanout`."""
+    nonzero kernel tap, counted with :func:`~neuro_deploy.netx.spec.fanout`."""
     if layer.kind == "input":
         return 0
     if layer.kind == "dense":
-        return int(np.count_nonzero(layer.weight))
-    from neuro_deploy.energy.counts import fanout
+        return int(np.count_nonzero(layer.synaptic_weight))
+    from neuro_deploy.netx.spec import fanout
 
     return int(fanout(layer).sum())
 
@@ -209,7 +209,7 @@ class _Plan:
 
 def _budgets(prof: HardwareProfile) -> dict[str, float]:
     lim = prof.limits
-    out = {"neurons": lim.neurons_per_core_compiler, "syn_mem": lim.syn_mem_words_per_core}
+    out: dict[str, float] = {"neurons": lim.neurons_per_core_compiler, "syn_mem": lim.syn_mem_words_per_core}
     if lim.fanin_axons_per_core is not None and \
             prof.provenance.get("fanin_axons_per_core", {}).get("kind") in HARD_KINDS:
         out["axon_in"] = lim.fanin_axons_per_core       # splitting cannot lower a dense core's fan-in
@@ -268,7 +268,7 @@ def _plan_dense(layer: LayerSpec, prof: HardwareProfile) -> _Plan:
 def _conv_core(layer: LayerSpec, tile: list[int], prof: HardwareProfile) -> CoreResources:
     lim = prof.limits
     tx, ty, tc = tile
-    kh, kw = layer.weight.shape[2:4]
+    kh, kw = layer.synaptic_weight.shape[2:4]
     taps = kh * kw * (layer.in_shape_chw[0] // layer.groups)
     bits = _syn_bits(layer, prof, lim.conv_synapse_overhead_bits)
     syn = taps * math.ceil(tc * bits / lim.syn_word_bits)
@@ -328,7 +328,8 @@ def _limit_check(layer: LayerSpec, prof: HardwareProfile) -> list[tuple[str, str
         lo, hi = int(layer.weight.min()), int(layer.weight.max())
         if hi > wmax - 2 or lo < -wmax:
             bad = hi if hi > wmax - 2 else lo
-            out.append(("weight_bits", "weight (8-bit mantissa, [-256, 254])", bad, wmax - 2 if bad > 0 else -wmax))
+            out.append(("weight_bits", f"weight ({lim.weight_bits}-bit mantissa, [{-wmax}, {wmax - 2}])", bad,
+                        wmax - 2 if bad > 0 else -wmax))
     if layer.delay is not None and layer.attrs.get("raw_delay_max", 0) > lim.max_delay:
         out.append(("max_delay", "synaptic delay (steps)", layer.attrs["raw_delay_max"], lim.max_delay))
     nr = layer.neuron
@@ -379,7 +380,7 @@ def _output_side(src: LayerSpec, plan: _Plan, dst: LayerSpec | None, dst_plan: _
     if dst is None or dst_plan is None:
         plan.res.axon_map = n_core
         return 1.0
-    if dst.kind != "conv":
+    if dst.kind != "conv" or dst_plan.tile is None:
         plan.res.axon_map = n_core
         return float(dst_plan.cores)
     c_out, out_h, out_w = dst.shape_chw

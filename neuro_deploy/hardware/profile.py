@@ -12,11 +12,12 @@ selected by name (``loihi2``, ``loihi1``) or by path to a user's own YAML file.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from neuro_deploy.errors import ProfileError
+from neuro_deploy.loihi_format import LOIHI2, NumberFormat
 
 SCHEMA = "neuro-deploy-hw-profile/1"
 KINDS = ("published", "measured", "compiler-log", "loihi1-reference", "assumption")
@@ -72,9 +73,25 @@ class HardwareProfile:
 
     def export_limits(self) -> dict[str, float]:
         """The hard limits the exporter enforces."""
-        return {"max_delay": self.limits.max_delay,
-                "threshold_mant_max": 2 ** self.limits.threshold_mant_bits - 1,
-                "decay_max": 2 ** self.limits.decay_bits}
+        fmt = self.number_format()
+        return {"max_delay": fmt.max_delay, "threshold_mant_max": fmt.threshold_mant_max,
+                "decay_max": fmt.decay_unity}
+
+    def number_format(self) -> NumberFormat:
+        """The fixed-point formats this profile's limits state (weights, decays, threshold,
+        state, delays); :data:`neuro_deploy.loihi_format.LOIHI2` for ``loihi2`` (tested)."""
+        lim = self.limits
+        return replace(LOIHI2, weight_bits=lim.weight_bits, decay_bits=lim.decay_bits,
+                       threshold_mant_bits=lim.threshold_mant_bits, state_bits=lim.state_bits,
+                       delay_bits=lim.delay_bits, max_delay=lim.max_delay)
+
+    def quant_spec(self):
+        """The weight quantizer's limits on this hardware (:class:`~neuro_deploy.models.quantize.QuantSpec`)."""
+        from neuro_deploy.models.quantize import QuantSpec
+
+        return QuantSpec(weight_bits=self.limits.weight_bits,
+                         threshold_mant_bits=self.limits.threshold_mant_bits,
+                         state_bits=self.limits.state_bits)
 
     def assumptions(self) -> list[str]:
         """Every field whose kind is not 'published' or 'measured', with its source."""
@@ -173,7 +190,7 @@ def load_profile(name_or_path: str | Path = "loihi2") -> HardwareProfile:
     if data.get("schema") != SCHEMA:
         raise ProfileError(path, "schema", f"expected {SCHEMA!r}, got {data.get('schema')!r}")
     prov: dict[str, dict[str, Any]] = {}
-    parts = {}
+    parts: dict[str, Any] = {}
     for section, cls in (("limits", Limits), ("costs", Costs)):
         sec = data.get(section)
         if not isinstance(sec, dict):

@@ -6,7 +6,8 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   dense or conv) with **QCFS** activations (quantization-clip-floor-shift, Bu et al. 2022)
   after every hidden layer,
 
-  .. math:: h(x) = \\frac{\\lambda}{L}\\,\\mathrm{clip}\\Big(\\big\\lfloor \\tfrac{x L}{\\lambda} + \\tfrac12 \\big\\rfloor, 0, L\\Big)
+  .. math:: h(x) = \\frac{\\lambda}{L}\\,\\mathrm{clip}\\Big(
+            \\big\\lfloor \\tfrac{x L}{\\lambda} + \\tfrac12 \\big\\rfloor, 0, L\\Big)
 
   with ``L = 4`` levels and a trainable clip ``lambda`` per layer starting at 8 (straight-through
   gradient for the floor), applied frame by frame to ``teacher_frames`` frames (the recording's
@@ -29,7 +30,8 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   Adam (lr 3e-4; HSD's code: 1e-5 over many more epochs) with a cosine schedule. Measured on
   the real N-MNIST fixture (dense, seed 0): QCFS teacher 0.98 (training split), converted
   student at 8 steps 0.68 before fine-tuning, 0.84 after 6 epochs - the 30-step model trained
-  10 epochs from scratch: 0.83; the same net trained directly at 8 steps: 0.40. ``step_output`` says what ``s_t`` is for a spiking readout:
+  10 epochs from scratch: 0.83; the same net trained directly at 8 steps: 0.40.
+  ``step_output`` says what ``s_t`` is for a spiking readout:
   ``rate`` (default) - the output spike rate up to step t times ``logit_scale``, the
   decision the deployed network reads after t steps; ``current`` - the synaptic input of the
   output layer at step t (HSD's per-step logits, before the neuron). The released code

@@ -80,9 +80,10 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     t0 = time.perf_counter()
     bar = None
     if cfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        bar = tqdm(total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)", unit="batch")
+        bar = progress_bar(total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)",
+                           unit="batch")
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(xs))
         correct = seen = 0
@@ -108,7 +109,8 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     return NorseResult(model, cfg, history, time.perf_counter() - t0)
 
 
-def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 128) -> tuple[float | None, np.ndarray]:
+def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None,
+                   batch_size: int = 128) -> tuple[float | None, np.ndarray]:
     """Float accuracy and output spike trains (T, N, classes)."""
     import torch
 

@@ -38,9 +38,9 @@ import numpy as np
 
 def images_to_ann_inputs(images: np.ndarray, sensor: tuple[int, int] = (34, 34), digit_px: int = 28) -> np.ndarray:
     """(N, h, w) images in [0, 1] -> (N, 2*H*W) edge-magnitude inputs on the sensor canvas."""
-    from neuro_deploy.events.emulator import SaccadeConfig, _place
+    from neuro_deploy.events.emulator import SaccadeConfig, place_images
 
-    canvas = _place(np.asarray(images, np.float32), SaccadeConfig(sensor=sensor, digit_px=digit_px))
+    canvas = place_images(np.asarray(images, np.float32), SaccadeConfig(sensor=sensor, digit_px=digit_px))
     gy, gx = np.gradient(canvas, axis=(1, 2))
     mag = np.sqrt(gx ** 2 + gy ** 2)
     mag /= max(float(mag.max()), 1e-6)

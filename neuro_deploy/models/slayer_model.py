@@ -5,6 +5,20 @@ dense), the same blocks lava-dl exports to netx. Every block delays its output b
 step (``delay_shift``), as Lava's synapse buffers do on the chip. Training uses
 SLAYER's spike-rate loss; the predicted class is the output neuron with the most
 spikes.
+
+How the forward pass treats the weights is the model's *quantization mode*
+(:data:`QUANT_MODES`), stored with the weights (buffers ``quant_mode``,
+``quant_exponents``) so that a checkpoint, a snapshot or a copy computes what it
+computed in training:
+
+* ``slayer`` - lava-dl's stock CUBA block: weights rounded to SLAYER's fixed scale
+  ``2**6`` in every forward pass (the only mode of checkpoints written before QAT existed);
+* ``float`` - real-valued weights (state and decays as SLAYER's integer dynamics);
+* ``qat`` - weights rounded per layer at ``2**e`` by exactly the quantizer the netx export
+  uses (:mod:`neuro_deploy.models.quantize`), so that the float model *is* the deployed one.
+
+:func:`train_model`'s default recipe trains in ``float`` and fine-tunes the last epochs in
+``qat`` (``TrainConfig.qat_epochs``).
 """
 from __future__ import annotations
 
@@ -16,24 +30,15 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuro_deploy.errors import CheckpointError
+from neuro_deploy._compat import import_slayer  # noqa: F401  (public here too)
+from neuro_deploy.errors import BadInputError, CheckpointError
+from neuro_deploy.models.quantize import SLAYER_EXPONENT, LayerQuantizer, QuantSpec, choose_exponent
 
 CHECKPOINT_FORMAT = "neuro-deploy-checkpoint"
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2          #: 2: quantization mode, exponents and QuantSpec stored (1 loads as ``slayer``)
 
-
-def import_slayer():
-    """Import lava-dl's slayer quietly (it prints a notice at import)."""
-    import neuro_deploy  # noqa: F401  (Python 3.11 shim for Lava)
-
-    from neuro_deploy._compat import quiet_imports
-
-    with quiet_imports():
-        import lava.lib.dl.slayer as slayer
-    from neuro_deploy._compat.slayer_dynamics import install
-
-    install()                        # time-major CPU loops, identical integers
-    return slayer
+#: Quantization modes of the forward pass (code stored in the ``quant_mode`` buffer).
+QUANT_MODES: dict[str, int] = {"slayer": 0, "float": 1, "qat": 2}
 
 
 @dataclass
@@ -63,6 +68,10 @@ class ModelConfig:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def build(self) -> Any:
+        """A fresh, randomly initialised network of this configuration (:func:`build_model`)."""
+        return build_model(self)
+
 
 @dataclass
 class TrainConfig:
@@ -81,6 +90,15 @@ class TrainConfig:
     #: (fine-tuning a converted / pretrained network, where the spike-rate targets pull it apart)
     loss: str = "spike_rate"
     logit_scale: float = 10.0
+    #: epochs at the end trained with the export quantizer (QAT); None: ``ceil(epochs / 5)``;
+    #: ``epochs``: QAT throughout; 0: float training only (the export quantizes afterwards)
+    qat_epochs: int | None = None
+    quant: QuantSpec = field(default_factory=QuantSpec)
+    calibration_samples: int = 256    #: training samples whose state peaks set the scale
+
+    def qat_epoch_count(self) -> int:
+        n = int(np.ceil(self.epochs / 5)) if self.qat_epochs is None else int(self.qat_epochs)
+        return max(0, min(n, self.epochs))
 
 
 @dataclass
@@ -91,8 +109,9 @@ class TrainResult:
     train_seconds: float = 0.0
 
 
-def build_model(cfg: ModelConfig):
-    """A ``torch.nn.Module`` with ``.blocks`` (SLAYER CUBA) and ``.export_hdf5(path)``."""
+def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
+    """A ``torch.nn.Module`` with ``.blocks`` (SLAYER CUBA) and ``.export_hdf5(path)``, in
+    quantization mode ``slayer`` (lava-dl's stock blocks) until :meth:`set_quantization`."""
     import torch
 
     slayer = import_slayer()
@@ -124,8 +143,104 @@ def build_model(cfg: ModelConfig):
                                                       weight_norm=True))
             self.blocks = torch.nn.ModuleList(blocks)
             self.config = cfg
+            self.quant_spec = quant or QuantSpec()
+            n_syn = len(self.synaptic_blocks())
+            self.register_buffer("quant_mode", torch.tensor(QUANT_MODES["slayer"], dtype=torch.int64))
+            self.register_buffer("quant_exponents", torch.full((n_syn,), SLAYER_EXPONENT, dtype=torch.int64))
+            #: largest |u| or |v| per layer on calibration data, weight units (0: not calibrated)
+            self.register_buffer("state_peaks", torch.zeros(n_syn, dtype=torch.float32))
+            self._applied: tuple | None = None
+
+        def synaptic_blocks(self) -> list:
+            """The blocks with synapses and neurons (one netx layer each), in order."""
+            return [b for b in self.blocks if getattr(b, "synapse", None) is not None]
+
+        @property
+        def quantization(self) -> tuple[str, list[int]]:
+            """(mode, per-layer exponents) of the forward pass."""
+            code = int(self.quant_mode)
+            mode = next(k for k, v in QUANT_MODES.items() if v == code)
+            return mode, [int(e) for e in self.quant_exponents]
+
+        def set_quantization(self, mode: str, exponents: list[int] | None = None) -> None:
+            """Switch the forward pass to ``mode`` (``qat`` needs one exponent per layer)."""
+            if mode not in QUANT_MODES:
+                from neuro_deploy.errors import UnknownNameError
+
+                raise UnknownNameError("quantization mode", mode, QUANT_MODES)
+            exps = [SLAYER_EXPONENT] * len(self.quant_exponents) if exponents is None else list(exponents)
+            if len(exps) != len(self.quant_exponents):
+                raise BadInputError(f"quantization: {len(exps)} exponents for "
+                                    f"{len(self.quant_exponents)} layers")
+            self.quant_mode.fill_(QUANT_MODES[mode])
+            self.quant_exponents.copy_(torch.tensor(exps, dtype=torch.int64))
+            self.apply_quantization()
+
+        def apply_quantization(self) -> None:
+            """Configure every block from the buffers: the weight hook (``pre_hook_fx``) and
+            the neuron's scale, set as ``cuba.Neuron(scale=2**e)`` sets them at construction
+            (``w_scale``, ``s_scale = w_scale << 6``, threshold rounded to ``1/w_scale``,
+            ``threshold_eps``; lava-dl slayer/neuron/base.py and cuba.py)."""
+            mode, exps = self.quantization
+            key = (mode, tuple(exps))
+            if key == self._applied:
+                return
+            for block, e in zip(self.synaptic_blocks(), exps):
+                scale_e = SLAYER_EXPONENT if mode == "float" else e
+                n = block.neuron
+                n.w_scale = 1 << scale_e
+                n.s_scale = n.w_scale << 6
+                n._threshold = int(cfg.threshold * n.w_scale) / n.w_scale
+                n.threshold_eps = 0.01 / n.s_scale
+                block.synapse.pre_hook_fx = {"slayer": n.quantize_8bit, "float": None,
+                                             "qat": LayerQuantizer(e, self.quant_spec)}[mode]
+            self._applied = key
+
+        def float_weights(self) -> list[np.ndarray]:
+            """Each layer's real-valued weights (after weight normalisation, before rounding)."""
+            with torch.no_grad():
+                was_training = self.training
+                self.eval()
+                self(torch.zeros((1,) + tuple(cfg.input_shape) + (2,)))
+                self.train(was_training)
+                return [b.synapse.weight.detach().cpu().numpy().copy() for b in self.synaptic_blocks()]
+
+        def effective_weights(self) -> list[np.ndarray]:
+            """Each layer's weights as the forward pass uses them (rounded unless ``float``)."""
+            import torch as _t
+
+            out = []
+            for b, w in zip(self.synaptic_blocks(), self.float_weights()):
+                hook = b.synapse.pre_hook_fx
+                out.append(w if hook is None else hook(_t.from_numpy(w)).numpy())
+            return out
+
+        def bake_effective_weights(self) -> None:
+            """Replace the real-valued weights by the ones the forward pass uses (rounded
+            unless ``float``), with weight normalisation removed: the model computes the
+            same, and any later rounding at a finer scale ``2**e`` keeps these values
+            exactly (an export step; training would continue from the rounded weights)."""
+            eff = self.effective_weights()
+            with torch.no_grad():
+                for b, w in zip(self.synaptic_blocks(), eff):
+                    if b.synapse.weight_norm_enabled:
+                        b.synapse.disable_weight_norm()
+                    b.synapse.weight.data = torch.from_numpy(w).to(b.synapse.weight.dtype)
+
+        def forward_layers(self, x) -> list:
+            """Spikes of every synaptic block (one netx layer each), in order."""
+            self.apply_quantization()
+            if not cfg.conv and x.dim() == 5:
+                x = x.reshape(x.shape[0], -1, x.shape[-1])
+            outs = []
+            for block in self.blocks:
+                x = block(x)
+                if getattr(block, "synapse", None) is not None:
+                    outs.append(x)
+            return outs
 
         def forward(self, x):  # x: (N, C, H, W, T) for conv nets, (N, C*H*W, T) for dense
+            self.apply_quantization()
             if not cfg.conv and x.dim() == 5:
                 x = x.reshape(x.shape[0], -1, x.shape[-1])
             for i, block in enumerate(self.blocks):
@@ -136,7 +251,8 @@ def build_model(cfg: ModelConfig):
 
         def export_hdf5(self, path: str | Path) -> None:
             """lava-dl's netx writer, block by block (after one forward pass, which sets
-            the neuron shapes that SLAYER only learns lazily)."""
+            the neuron shapes that SLAYER only learns lazily). The weights and ``vThMant``
+            are written at each layer's current scale."""
             import h5py
 
             with torch.no_grad():
@@ -159,6 +275,82 @@ def build_model(cfg: ModelConfig):
     return SlayerNet()
 
 
+def deployable(model: Any, exponents: list[int]) -> Any:
+    """A copy of ``model`` that computes exactly what its netx export at ``exponents``
+    computes: the effective weights baked in, then rounded per layer at ``2**e`` by the
+    export quantizer (lossless where ``2**e`` is at least the scale they were rounded at)."""
+    dep = build_model(model.config, model.quant_spec)     # a copy (deepcopy fails on weight norm)
+    for src, dst in zip(model.synaptic_blocks(), dep.synaptic_blocks()):
+        if not src.synapse.weight_norm_enabled:            # already baked
+            dst.synapse.disable_weight_norm()
+    dep.load_state_dict(model.state_dict())
+    dep.eval()
+    dep.bake_effective_weights()
+    dep.set_quantization("qat", exponents)
+    return dep
+
+
+def measure_state_peaks(model: Any, x: np.ndarray, batch_size: int = 64) -> list[float]:
+    """Largest |u| or |v| of every layer (weight units) while ``model`` runs the (N, C, H, W, T)
+    spikes ``x`` (plus the drain steps), from SLAYER's own dynamics of each neuron block."""
+    import torch
+
+    n = len(model.synaptic_blocks())
+    peaks = [0.0] * n
+    current: list[int] = [0]
+
+    def hook(mod: Any, args: tuple, out: Any) -> None:
+        cur, vol = mod.dynamics(args[0])
+        i = current[0]
+        if cur.numel():
+            peaks[i] = max(peaks[i], float(cur.abs().max()), float(vol.abs().max()))
+        current[0] = i + 1
+
+    hooks = [b.neuron.register_forward_hook(hook) for b in model.synaptic_blocks()]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                current[0] = 0
+                model(torch.from_numpy(with_drain(x[i:i + batch_size], n)).float())
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return peaks
+
+
+def calibrate(model: Any, x: np.ndarray) -> list[float]:
+    """Measure and store the state peaks (buffer ``state_peaks``) on calibration spikes."""
+    import torch
+
+    peaks = measure_state_peaks(model, x)
+    model.state_peaks.copy_(torch.tensor(peaks, dtype=torch.float32))
+    return peaks
+
+
+def choose_exponents(model: Any, weights: list[np.ndarray] | None = None,
+                     spec: QuantSpec | None = None, peaks: list[float] | None = None) -> list[int]:
+    """Per-layer exponents (:func:`neuro_deploy.models.quantize.choose_exponent`) for
+    ``weights`` (default: the model's *effective* weights, what its forward pass uses) and
+    state ``peaks`` (default: the calibrated ones stored in the model)."""
+    spec = spec or model.quant_spec
+    weights = model.effective_weights() if weights is None else weights
+    peaks = [float(p) for p in model.state_peaks] if peaks is None else peaks
+    return [choose_exponent(w, model.config.threshold, spec, p or None) for w, p in zip(weights, peaks)]
+
+
+def start_qat(model: Any, x_cal: np.ndarray) -> list[int]:
+    """Switch ``model`` to ``qat`` at the exponents its real-valued weights and the state
+    peaks on ``x_cal`` call for (the export quantizer's rule); returns them. Called at the
+    start of every QAT epoch."""
+    calibrate(model, x_cal)
+    exps = choose_exponents(model, model.float_weights())
+    model.set_quantization("qat", exps)
+    return exps
+
+
 def predict_rate(spikes) -> "np.ndarray":
     """Class = output neuron with the most spikes over time (ties: lowest index)."""
     import torch
@@ -167,15 +359,23 @@ def predict_rate(spikes) -> "np.ndarray":
     return np.asarray(counts.argmax(-1))
 
 
+def with_drain(x: np.ndarray, layers: int) -> np.ndarray:
+    """(N, ..., T) -> (N, ..., T + layers): empty steps after the input so its last step
+    reaches the output (one step of delay per layer), as every deployed run is padded."""
+    return np.concatenate([x, np.zeros(x.shape[:-1] + (layers,), dtype=x.dtype)], axis=-1)
+
+
 def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> tuple[float, np.ndarray]:
-    """Float (SLAYER) accuracy and output spike counts (N, classes)."""
+    """Float (SLAYER) accuracy and output spike counts (N, classes), each sample followed by
+    one empty step per layer (:func:`with_drain`), exactly as the deployed network runs it."""
     import torch
 
     model.eval()
     counts = []
+    drain = len(model.synaptic_blocks()) if hasattr(model, "synaptic_blocks") else 0
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out = model(torch.from_numpy(x[i:i + batch_size]).float())
+            out = model(torch.from_numpy(with_drain(x[i:i + batch_size], drain)).float())
             counts.append(out.sum(-1).numpy())
     model.train()
     c = np.concatenate(counts) if counts else np.zeros((0, 10))
@@ -215,6 +415,11 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
                 init_optimizer: Callable[[Any, Any], None] | None = None) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
+    Epochs before the last ``tcfg.qat_epoch_count()`` run the ``float`` model; the last ones
+    run ``qat``, the exponents re-chosen from the real-valued weights at the start of each
+    QAT epoch (:func:`start_qat`) and kept in the model, so the export reproduces the
+    trained forward pass exactly.
+
     ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
     loss weights; without one every example is used with weight 1 (SLAYER's ``SpikeRate``
     with ``reduction='sum'``). ``on_epoch(epoch, model)`` runs after every epoch (e.g. to keep
@@ -236,9 +441,13 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
         from neuro_deploy.data.augment import get_augment
 
         aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
-    model = build_model(cfg)
+    model = build_model(cfg, tcfg.quant)
     if init is not None:                  # e.g. ANN-pretrained weights (models.pretrain)
         init(model)
+    qat_from = tcfg.epochs - tcfg.qat_epoch_count()
+    if qat_from > 0:
+        model.set_quantization("float")
+    x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[:tcfg.calibration_samples])]
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     if init_optimizer is not None:
         init_optimizer(model, opt)
@@ -249,12 +458,14 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     epochs = range(tcfg.epochs)
     bar = None
     if tcfg.progress:
-        from tqdm import tqdm
+        from neuro_deploy._progress import progress_bar
 
-        bar = tqdm(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
+        bar = progress_bar(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
                    desc="training", unit="batch")
     seen_total = 0
     for epoch in epochs:
+        if epoch >= qat_from:
+            exps = start_qat(model, x_cal)
         if selector is not None:
             sel_idx, sel_w = selector.select(epoch)
             perm = rng.permutation(len(sel_idx))
@@ -293,7 +504,9 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
                 bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
         seen_total += seen
         rec = {"epoch": epoch + 1, "loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-               "examples": seen, "wall_s": time.perf_counter() - t0}
+               "examples": seen, "wall_s": time.perf_counter() - t0, "quantization": model.quantization[0]}
+        if epoch >= qat_from:
+            rec["weight_exponents"] = list(exps)
         if x_val is not None and y_val is not None and len(x_val):
             rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
         history.append(rec)
@@ -301,6 +514,8 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
             on_epoch(epoch, model)
     if bar is not None:
         bar.close()
+    if qat_from >= tcfg.epochs:
+        calibrate(model, x_cal)           # for the export's choice of scale
     model.eval()
     return TrainResult(model, cfg, history, time.perf_counter() - t0)
 
@@ -319,7 +534,7 @@ class Snapshots:
         out = []
         for state in self.states:
             out.append(build_model(cfg))
-            out[-1].load_state_dict(state)
+            out[-1].load_state_dict(state)       # quantization mode and exponents included
         return out
 
 
@@ -331,8 +546,10 @@ def save_checkpoint(result_or_model: Any, cfg: ModelConfig, path: str | Path,
     from neuro_deploy._io import atomic_path
 
     model = getattr(result_or_model, "model", result_or_model)
+    mode, exps = model.quantization
     payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
                "framework": "slayer", "config": asdict(cfg),
+               "quantization": {"mode": mode, "exponents": exps, "spec": model.quant_spec.to_dict()},
                "state_dict": model.state_dict(), "meta": meta or {}}
     with atomic_path(path, ".pt") as tmp:
         torch.save(payload, tmp)
@@ -352,9 +569,15 @@ def load_checkpoint(path: str | Path):
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(f"{path}: not a neuro-deploy checkpoint")
     cfg = ModelConfig.from_dict(payload["config"])
-    model = build_model(cfg)
+    quant = payload.get("quantization") or {}
+    model = build_model(cfg, QuantSpec.from_dict(quant.get("spec")))
+    state = dict(payload["state_dict"])
+    # version 1 (before QAT): no quantization buffers; its forward pass was SLAYER's stock one
+    state.setdefault("quant_mode", model.quant_mode.clone())
+    state.setdefault("quant_exponents", model.quant_exponents.clone())
+    state.setdefault("state_peaks", model.state_peaks.clone())
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
     except Exception as exc:
         raise CheckpointError(f"{path}: weights do not match the stored architecture ({exc})") from None
     model.eval()

@@ -1,19 +1,40 @@
 """Export trained models to a target, by name: ``loihi2-sim`` writes lava-dl netx HDF5.
 
-The netx writer is lava-dl's own (``block.export_hdf5``): SLAYER already trains with
-the quantizers Loihi uses (weights as even integers in [-256, 254] = 8-bit mantissa,
-decays as 12-bit integers, thresholds as ``vThMant = threshold * 64``). On top of it
-this module
+The netx writer is lava-dl's own (``block.export_hdf5``). What it writes is set by the
+per-layer scale ``2**e`` (:mod:`neuro_deploy.models.quantize`): weights become the integer
+mantissas ``w * 2**e`` (even, in [-256, 254]), thresholds ``vThMant = threshold * 2**e``,
+decays stay 12-bit integers. The scale is chosen by a *scaling* rule (:data:`SCALINGS`):
 
-* adds a ``neuro_deploy`` group (schema version, input layout, and the training binning:
-  ``dt_us``, ``num_steps``, ``time_origin``, see :mod:`neuro_deploy.netx.meta`);
-* reports the quantization error of every layer (float weight x 64 vs stored integer);
+* ``auto`` (default): a QAT checkpoint keeps the exponents it was trained with (float and
+  deployed then agree by construction); any other checkpoint gets ``range``;
+* ``range``: per layer the largest exponent that keeps the model's effective weights inside
+  the mantissa range, the threshold inside 17 bits and the calibrated state peaks (x2)
+  inside Lava's 24-bit ``u``/``v`` (:func:`neuro_deploy.models.quantize.exponent_limits`;
+  a checkpoint without stored peaks is calibrated on the verification inputs). The weights
+  the model computes with are rounded at that scale, so a
+  checkpoint
+  whose forward pass already rounded at SLAYER's ``2**6`` keeps its behaviour while its
+  weights span the range;
+* ``slayer``: SLAYER's fixed ``2**6`` for every layer (the export before per-layer scaling).
+
+On top of the writer this module
+
+* adds a ``neuro_deploy`` group (schema version, input layout, exponents, the training
+  binning: ``dt_us``, ``num_steps``, ``time_origin``, and the training split: ``split_*``,
+  see :mod:`neuro_deploy.netx.meta`);
+* reports per layer the weight range, exponent, mantissa bits used, distinct levels, the
+  quantization error against the float model's weights, and the peak state on the
+  verification inputs (bits of the 24 Lava keeps);
 * enforces the hard limits of the hardware profile (weight range, 12-bit decays,
   17-bit threshold mantissa, delays <= 62) with :class:`ResourceLimitError`;
-* verifies the written file: reads it back with the netx reader, runs the fixed-point
-  model (fast backend) and the float SLAYER model on the same inputs and reports their
-  agreement (output spike counts and predicted class);
 * writes atomically: a failed export leaves no file behind.
+
+This module only writes (the netx layer). The export a user runs (:func:`neuro_deploy.api.export`,
+``neuro-deploy export``) then verifies the written file - the float model (backend
+``float``) and the written network (backend ``fast``) run the same inputs for the same
+steps (:func:`neuro_deploy.sim.evaluate.verify_agreement`) - and fits it to a hardware
+profile, before the file is moved into place; the NIR routes live in
+:mod:`neuro_deploy.nir.export`.
 """
 from __future__ import annotations
 
@@ -25,9 +46,14 @@ import numpy as np
 
 from neuro_deploy._io import atomic_path
 from neuro_deploy.errors import ResourceLimitError, UnknownNameError
+from neuro_deploy.loihi_format import LOIHI2
+from neuro_deploy.models.quantize import LAVA_STATE_SHIFT
+from neuro_deploy.netx.spec import encode_for_net
+
+__all__ = ["NETX_SCHEMA", "SCALINGS", "Agreement", "ExportReport", "LayerQuantization", "default_verify_inputs",
+           "encode_for_net", "export_loihi2_sim", "quantization_report", "source_kind"]
 
 NETX_SCHEMA = "neuro-deploy-netx/1"
-W_SCALE = 64          # SLAYER CUBA weight scale: netx integer = float weight * 64
 
 
 @dataclass
@@ -36,14 +62,22 @@ class LayerQuantization:
     kind: str
     weight_int_min: int
     weight_int_max: int
-    weight_rmse: float            #: RMS(|w_float*64 - w_int|), in integer units
-    weight_rel_error: float       #: weight_rmse / RMS(w_float*64)
+    weight_rmse: float            #: RMS(w_float * 2**e - w_int), in integer units
+    weight_rel_error: float       #: weight_rmse / RMS(w_float * 2**e)
     clipped_fraction: float       #: share of weights outside [-256, 254] before clipping
     zero_fraction: float          #: share of weights stored as 0 (not stored on chip)
     i_decay: int
     v_decay: int
     vth_mant: int
     delay_max: int = 0
+    weight_exponent: int | None = None     #: scale 2**e between float weight and integer
+    exponent_limited_by: str = ""          #: range | threshold | float32 | state | trained (QAT) | slayer
+    weight_bits_used: int | None = None    #: signed bits of the 8-bit mantissa in use
+    weight_levels: int | None = None       #: distinct stored values
+    float_weight_min: float = float("nan")  #: the float model's weights (what it computes with)
+    float_weight_max: float = float("nan")
+    real_weight_rel_error: float = float("nan")  #: vs the real-valued (latent) weights
+    state_peak_bits: int | None = None     #: bits of the largest |u| or |v| on the verification inputs (of 24)
 
 
 @dataclass
@@ -64,109 +98,128 @@ class ExportReport:
     layers: list[LayerQuantization]
     agreement: Agreement | None
     fit: dict[str, Any] | None = None
+    scaling: str = ""
+    quantization: str = ""                     #: the checkpoint's forward-pass mode (slayer, float, qat)
+    check: Any = None                          #: float vs deployed on recordings (export --check)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if d["check"] is None:
+            del d["check"]
+        return d
 
 
 def _check_limits(name: str, q: LayerQuantization, limits: dict[str, float]) -> None:
-    if q.i_decay > 4096 or q.v_decay > 4096 or min(q.i_decay, q.v_decay) < 0:
-        raise ResourceLimitError(name, "decay (12-bit, 0..4096)", max(q.i_decay, q.v_decay), 4096)
-    vmax = int(limits.get("threshold_mant_max", 2 ** 17 - 1))
+    unity = int(limits.get("decay_max", LOIHI2.decay_unity))
+    if q.i_decay > unity or q.v_decay > unity or min(q.i_decay, q.v_decay) < 0:
+        raise ResourceLimitError(name, f"decay ({unity.bit_length() - 1}-bit, 0..{unity})",
+                                 max(q.i_decay, q.v_decay), unity)
+    vmax = int(limits.get("threshold_mant_max", LOIHI2.threshold_mant_max))
     if q.vth_mant > vmax:
         raise ResourceLimitError(name, "threshold mantissa (17-bit)", q.vth_mant, vmax)
-    dmax = int(limits.get("max_delay", 62))
+    dmax = int(limits.get("max_delay", LOIHI2.max_delay))
     if q.delay_max > dmax:
         raise ResourceLimitError(name, "synaptic delay (steps)", q.delay_max, dmax)
 
 
-def quantization_report(model, h5_path: str | Path) -> list[LayerQuantization]:
-    """Compare each block's float weights with the integers written to ``h5_path``."""
+def _scaling_auto(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    mode, exps = model.quantization
+    return (exps, ["trained"] * len(exps)) if mode == "qat" else _scaling_range(model, spec, calib)
+
+
+def _scaling_range(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    from neuro_deploy.models.quantize import exponent_limits
+    from neuro_deploy.models.slayer_model import choose_exponents, measure_state_peaks
+
+    weights = model.effective_weights()
+    peaks = [float(p) for p in model.state_peaks]
+    if not any(peaks) and len(calib):       # checkpoint without calibration: the verification inputs
+        peaks = measure_state_peaks(model, calib)
+    exps = choose_exponents(model, weights, spec, peaks)
+    why = []
+    for w, p, e in zip(weights, peaks, exps):
+        lim = exponent_limits(w, model.config.threshold, spec, p or None)
+        why.append(next((k for k, v in lim.items() if v == e), "minimum"))
+    return exps, why
+
+
+def _scaling_slayer(model: Any, spec: Any, calib: np.ndarray) -> tuple[list[int], list[str]]:
+    from neuro_deploy.models.quantize import SLAYER_EXPONENT
+
+    n = len(model.synaptic_blocks())
+    return [SLAYER_EXPONENT] * n, ["slayer"] * n
+
+
+#: Scaling rules by name: (model, QuantSpec, calibration spikes) -> (exponent per layer,
+#: what limited each).
+SCALINGS: dict[str, Callable[[Any, Any, np.ndarray], tuple[list[int], list[str]]]] = {
+    "auto": _scaling_auto, "range": _scaling_range, "slayer": _scaling_slayer}
+
+
+def quantization_report(model: Any, deployed: Any, h5_path: str | Path, exponents: list[int],
+                        limited_by: list[str], peaks: list[int] | None = None) -> list[LayerQuantization]:
+    """Compare each layer's float weights (what ``model`` computes with) with the integers
+    written to ``h5_path`` at scale ``2**e``; ``deployed`` is the model the file encodes."""
+    from neuro_deploy.models.quantize import bits_used
     from neuro_deploy.netx.spec import load_netx
 
-    import torch
-
     spec = load_netx(h5_path)
-    cfg = getattr(model, "config", None)
-    with torch.no_grad():      # refresh weight-normed weights (computed in a forward pre-hook)
-        model(torch.zeros((1,) + tuple(cfg.input_shape) + (2,)))
-    blocks = [b for b in model.blocks if hasattr(b, "synapse") and b.synapse is not None]
+    eff, real = model.effective_weights(), model.float_weights()
     out = []
-    for layer, block in zip([l for l in spec.layers if l.kind != "input"], blocks):
-        w_float = block.synapse.weight.detach().cpu().numpy().reshape(layer.weight.shape) * W_SCALE
+    layers = [l for l in spec.layers if l.kind != "input"]
+    for i, (layer, w_e, w_r, e) in enumerate(zip(layers, eff, real, exponents)):
+        s = 2.0 ** e
+        w_float = w_e.reshape(layer.weight.shape).astype(np.float64) * s
         err = w_float - layer.weight
         rms = float(np.sqrt(np.mean(w_float ** 2))) or 1.0
+        err_r = w_r.reshape(layer.weight.shape).astype(np.float64) * s - layer.weight
+        rms_r = float(np.sqrt(np.mean((w_r.astype(np.float64) * s) ** 2))) or 1.0
         nr = layer.neuron
         out.append(LayerQuantization(
             name=layer.name, kind=layer.kind,
             weight_int_min=int(layer.weight.min()), weight_int_max=int(layer.weight.max()),
             weight_rmse=float(np.sqrt(np.mean(err ** 2))), weight_rel_error=float(np.sqrt(np.mean(err ** 2)) / rms),
-            clipped_fraction=float(np.mean((w_float < -256) | (w_float > 254))),
+            clipped_fraction=float(np.mean((w_float < LOIHI2.weight_mant_min) | (w_float > LOIHI2.weight_mant_max))),
             zero_fraction=float(np.mean(layer.weight == 0)),
             i_decay=nr.du + 1, v_decay=nr.dv, vth_mant=nr.vth,
-            delay_max=int(layer.delay.max()) if layer.delay is not None else 0))
+            delay_max=int(layer.delay.max()) if layer.delay is not None else 0,
+            weight_exponent=int(e), exponent_limited_by=limited_by[i],
+            weight_bits_used=bits_used(layer.weight), weight_levels=int(np.unique(layer.weight).size),
+            float_weight_min=float(w_e.min()), float_weight_max=float(w_e.max()),
+            real_weight_rel_error=float(np.sqrt(np.mean(err_r ** 2)) / rms_r),
+            state_peak_bits=(int(np.ceil(np.log2(peaks[i] + 1))) + 1 if peaks[i] else 0)
+            if peaks is not None else None))
     return out
 
 
-def verify_agreement(model, net_path: str | Path, inputs: np.ndarray) -> Agreement:
-    """Run float SLAYER and fixed-point netx (fast backend) on (N, C, H, W, T) spikes.
-
-    The netx network sees each sample padded with ``len(layers)`` empty steps so the
-    last input reaches the output (one step per layer, like SLAYER's delay shift).
-    """
-    import torch
-
-    from neuro_deploy.netx.spec import load_netx
-    from neuro_deploy.sim import RunSpec, get_backend
-
-    net = load_netx(net_path)
-    n, steps = len(inputs), inputs.shape[-1]
-    with torch.no_grad():
-        fl = model(torch.from_numpy(inputs).float()).numpy()
-    float_counts = fl.reshape(n, -1, steps).sum(-1)
-    x = encode_for_net(net, inputs)
-    res = get_backend("fast").run(net, RunSpec(steps=steps + len(net), inputs=x, probe="output"))
-    out = res.spikes[net.layers[-1].name]
-    fixed_counts = out.reshape(n, -1, out.shape[-1]).sum(-1)
-    fp, xp = float_counts.argmax(-1), fixed_counts.argmax(-1)
-    return Agreement(samples=n, steps=steps, class_agreement=float(np.mean(fp == xp)),
-                     output_count_exact=float(np.mean((float_counts == fixed_counts).all(-1))),
-                     output_count_mae=float(np.mean(np.abs(float_counts - fixed_counts))),
-                     float_predictions=fp.tolist(), fixed_predictions=xp.tolist())
-
-
-def encode_for_net(net, tensors: np.ndarray) -> np.ndarray:
-    """(N, C, H, W, T) spike tensors -> what ``net.inp`` takes per sample, batched:
-    flattened C-order (N, C*H*W, T) for a dense first layer, (N, W, H, C, T) otherwise."""
-    from neuro_deploy.errors import ShapeError
-
-    first = net.layers[0]
-    want = first.lava_in_shape if first.kind != "input" else first.lava_shape
-    n, t = tensors.shape[0], tensors.shape[-1]
-    if len(want) == 1:
-        flat = tensors.reshape(n, -1, t)
-        if flat.shape[1] != want[0]:
-            raise ShapeError("network input", want, tensors.shape[1:-1])
-        return flat
-    x = np.transpose(tensors, (0, 3, 2, 1, 4))
-    if tuple(x.shape[1:-1]) != tuple(want):
-        raise ShapeError("network input (W,H,C)", want, x.shape[1:-1])
-    return x
+def default_verify_inputs(cfg: Any, samples: int = 8, seed: int = 0) -> np.ndarray:
+    """Random 5 %-dense spikes shaped like the model's input, ``cfg.num_steps`` long: the
+    verification (and calibration) inputs when none are given."""
+    rng = np.random.default_rng(seed)
+    return (rng.random((samples,) + tuple(cfg.input_shape) + (cfg.num_steps,)) < 0.05).astype(np.uint8)
 
 
 def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any = None,
                       verify_inputs: np.ndarray | None = None, verify_samples: int = 8,
-                      seed: int = 0, **_: Any) -> ExportReport:
+                      seed: int = 0, scaling: str = "auto", **_: Any) -> ExportReport:
     """Checkpoint -> netx HDF5 for Lava's Loihi 2 simulator (see module docstring)."""
     import h5py
 
     from neuro_deploy.models import load_checkpoint
-    from neuro_deploy.netx.meta import binning_meta
+    from neuro_deploy.netx.meta import binning_meta, split_meta
+    from neuro_deploy.models.slayer_model import deployable
 
+    if scaling not in SCALINGS:
+        raise UnknownNameError("scaling", scaling, SCALINGS)
     model, cfg, meta = load_checkpoint(checkpoint)
     limits = getattr(profile, "export_limits", lambda: {})() if profile is not None else {}
+    qspec = profile.quant_spec() if profile is not None else model.quant_spec
+    if verify_inputs is None:
+        verify_inputs = default_verify_inputs(cfg, verify_samples, seed)
+    exps, why = SCALINGS[scaling](model, qspec, verify_inputs)
+    deployed = deployable(model, exps)
     with atomic_path(out, ".net") as tmp:
-        model.export_hdf5(tmp)
+        deployed.export_hdf5(tmp)                     # lava-dl's writer, at the chosen scales
         with h5py.File(tmp, "a") as h5:
             g = h5.create_group("neuro_deploy")
             g.attrs["schema"] = NETX_SCHEMA
@@ -174,102 +227,25 @@ def export_loihi2_sim(checkpoint: str | Path, out: str | Path, *, profile: Any =
             g.attrs["input_layout"] = "chw-flat" if not cfg.conv else "whc"
             for k, v in binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin).items():
                 g.attrs[k] = v
+            for k, v in split_meta(meta).items():          # the training split, for scoring later
+                g.attrs[k] = v
             g.attrs["num_classes"] = cfg.num_classes
             g.attrs["source"] = str(checkpoint)
-        model2, _, _ = load_checkpoint(checkpoint)      # export disabled weight-norm on `model`
-        layers = quantization_report(model2, tmp)
+            g.attrs["weight_exponents"] = np.asarray(exps, dtype=np.int64)
+            g.attrs["scaling"] = scaling
+            g.attrs["quantization"] = model.quantization[0]
+        peaks = None
+        if len(verify_inputs):
+            from neuro_deploy.models.slayer_model import measure_state_peaks
+
+            peaks = [int(round(p * 2.0 ** (e + LAVA_STATE_SHIFT)))
+                     for p, e in zip(measure_state_peaks(deployed, verify_inputs), exps)]
+        layers = quantization_report(model, deployed, tmp, exps, why, peaks)
         for q in layers:
             _check_limits(q.name, q, limits)
-        if verify_inputs is None:
-            rng = np.random.default_rng(seed)
-            verify_inputs = (rng.random((verify_samples,) + tuple(cfg.input_shape) + (cfg.num_steps,))
-                             < 0.05).astype(np.uint8)
-        agreement = verify_agreement(model2, tmp, verify_inputs) if len(verify_inputs) else None
-        fit = None
-        if profile is not None:
-            from neuro_deploy.hardware.fit import fit_network
-            from neuro_deploy.netx.spec import load_netx
-
-            fit = fit_network(load_netx(tmp), profile, strict=True).to_dict()
-    return ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
-
-
-def export_nir_to_loihi2_sim(model: str | Path, out: str | Path, *, profile: Any = None,
-                             dt: float | None = None, verify_samples: int = 8, seed: int = 0,
-                             verify_inputs: np.ndarray | None = None, **_: Any) -> ExportReport:
-    """NIR graph -> netx (:mod:`neuro_deploy.nir.importer`), then the fidelity check.
-
-    ``dt`` (seconds per Loihi step) defaults to the graph's own ``dt`` metadata (written by
-    ``export --target nir``), else 1 ms with a warning: NIR is continuous-time, the step
-    sets every decay."""
-    from neuro_deploy.nir import NirImportConfig, nir_to_netx
-    from neuro_deploy.nir.fidelity import fidelity
-    from neuro_deploy.nir.importer import load_graph
-
-    graph = load_graph(model)
-    stored_dt = (getattr(graph, "metadata", None) or {}).get("dt")
-    dt_warning = None
-    if dt is None:
-        dt = float(stored_dt) if stored_dt else 1e-3
-        if not stored_dt:
-            dt_warning = f"{model}: the NIR graph does not say its time step; converted at dt = 1 ms (pass --dt)"
-    with atomic_path(out, ".net") as tmp:
-        conv = nir_to_netx(graph, tmp, NirImportConfig(dt=dt))
-        if verify_inputs is None:
-            rng = np.random.default_rng(seed)
-            verify_inputs = (rng.random((verify_samples,) + tuple(conv.input_shape) + (100,)) < 0.1
-                             ).astype(np.int32)
-        fid = fidelity(graph, str(tmp), verify_inputs, dt) if len(verify_inputs) else None
-        fit = None
-        if profile is not None:
-            from neuro_deploy.hardware.fit import fit_network
-            from neuro_deploy.netx.spec import load_netx
-
-            fit = fit_network(load_netx(tmp), profile, strict=True).to_dict()
-    if dt_warning:
-        conv.warnings.append(dt_warning)
-    layers = [LayerQuantization(name=m.name, kind=m.kind, weight_int_min=m.weight_int_range[0],
-                                weight_int_max=m.weight_int_range[1], weight_rmse=m.weight_rmse,
-                                weight_rel_error=m.weight_rel_error, clipped_fraction=0.0,
-                                zero_fraction=m.zero_fraction,
-                                i_decay=m.i_decay, v_decay=m.v_decay, vth_mant=m.vth_mant) for m in conv.layers]
-    agreement = None
-    if fid is not None:
-        agreement = Agreement(samples=fid.samples, steps=fid.steps, class_agreement=fid.class_agreement,
-                              output_count_exact=fid.output_count_exact, output_count_mae=fid.output_count_mae,
-                              float_predictions=fid.float_predictions, fixed_predictions=fid.fixed_predictions)
-    rep = ExportReport(str(out), "loihi2-sim", layers, agreement, fit)
-    rep.nir = {"conversion": conv.to_dict(), "fidelity": fid.to_dict() if fid else None}  # type: ignore[attr-defined]
-    return rep
-
-
-def export_checkpoint_to_nir(model: str | Path, out: str | Path, *, dt: float | None = None,
-                             **_: Any) -> ExportReport:
-    """SLAYER checkpoint -> NIR file (:func:`neuro_deploy.nir.io.slayer_to_nir`), at the
-    checkpoint's own time step."""
-    from neuro_deploy.nir.io import slayer_to_nir, write_nir
-
-    graph = slayer_to_nir(model, dt)
-    write_nir(graph, out)
-    return ExportReport(str(out), "nir", [], None, None)
-
-
-#: Export routes by (target, source kind); source kind is "nir" for ``.nir`` files.
-TARGETS: dict[str, dict[str, Callable[..., ExportReport]]] = {
-    "loihi2-sim": {"checkpoint": export_loihi2_sim, "nir": export_nir_to_loihi2_sim},
-    "nir": {"checkpoint": export_checkpoint_to_nir},
-}
+    return ExportReport(str(out), "loihi2-sim", layers, None, None, scaling, model.quantization[0])
 
 
 def source_kind(model_path: str | Path) -> str:
+    """What an export starts from: ``nir`` for ``.nir`` graphs, else ``checkpoint``."""
     return "nir" if Path(model_path).suffix.lower() == ".nir" else "checkpoint"
-
-
-def export_model(model_path: str | Path, out: str | Path, target: str = "loihi2-sim",
-                 **kwargs: Any) -> ExportReport:
-    if target not in TARGETS:
-        raise UnknownNameError("target", target, TARGETS)
-    kind = source_kind(model_path)
-    if kind not in TARGETS[target]:
-        raise UnknownNameError(f"source for target {target}", kind, TARGETS[target])
-    return TARGETS[target][kind](model_path, out, **kwargs)

@@ -3,7 +3,10 @@
 Besides the input layout it holds the model's binning (``dt_us``, ``num_steps``,
 ``time_origin``; :class:`~neuro_deploy.events.tensor.Binning`), which
 :func:`binning_for` turns back into the one binning ``evaluate``, ``replay`` and
-``report`` use for that network.
+``report`` use for that network, and the split of the data it was trained on (``split_*``;
+:class:`~neuro_deploy.data.splits.Split`, written by :func:`split_meta`), which
+:func:`neuro_deploy.data.splits.recorded_split` turns back into the validation part
+``evaluate`` and ``report`` score on.
 """
 from __future__ import annotations
 
@@ -37,6 +40,15 @@ def binning_meta(dt_us: int, num_steps: int | None, time_origin: str) -> dict[st
     if num_steps:
         out["num_steps"] = int(num_steps)
     return out
+
+
+def split_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``split_*`` attributes recording a model's training split (from a checkpoint's
+    ``meta``, or metadata that already has them); ``{}`` when none was recorded."""
+    from neuro_deploy.data.splits import Split
+
+    split = Split.from_meta(meta)
+    return split.to_meta() if split is not None else {}
 
 
 def binning_for(meta: dict[str, Any], dt_us: int | None = None, num_steps: int | None = None,

@@ -26,12 +26,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from neuro_deploy.errors import NetxFormatError, UnsupportedLayerError
+from neuro_deploy.errors import NetxFormatError, ShapeError, UnsupportedLayerError
+from neuro_deploy.events.tensor import from_lava_layout, to_lava_layout
+from neuro_deploy.loihi_format import LOIHI2
 
 #: netx's neuron group used for a dense layer that has none (hdf5.py, create_dense).
 DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096,
                         "vThMant": 1 << 18 - 1, "refDelay": 1}
-MAX_DELAY = 62
+MAX_DELAY = LOIHI2.max_delay       #: netx clamps delays to this (hdf5.py)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,32 @@ class LayerSpec:
     @property
     def num_inputs(self) -> int:
         return int(np.prod(self.in_shape_chw))
+
+    @property
+    def synaptic_weight(self) -> np.ndarray:
+        """The synapse weights of a dense or conv layer (an input layer has none: ValueError)."""
+        if self.weight is None:
+            raise ValueError(f"{self.name} ({self.kind}) has no synaptic weights")
+        return self.weight
+
+    def bias_chw(self, override: np.ndarray | None = None) -> np.ndarray | None:
+        """The neurons' bias mantissas as (N,) int32 in C,H,W order, broadcast as netx's
+        ``_neuron`` does (a per-channel bias of a 3-D layer covers its H,W); ``None``: no bias.
+
+        ``override`` replaces the stored bias with one given in Lava's layout (W,H,C, or
+        broadcastable to it), as ``--input-bias`` sets the input layer's ``bias_mant``."""
+        shape_chw = self.shape_chw
+        if override is not None:
+            b = np.broadcast_to(np.asarray(override), self.lava_shape)
+            if len(shape_chw) == 3:
+                b = from_lava_layout(b, time_axis=False)
+            return np.asarray(b, dtype=np.int64).astype(np.int32).reshape(-1)
+        if self.bias is None:
+            return None
+        b = np.asarray(self.bias)
+        if len(shape_chw) == 3 and b.ndim == 1 and b.size == shape_chw[0]:
+            b = np.broadcast_to(b.reshape(-1, 1, 1), shape_chw)
+        return np.broadcast_to(b, shape_chw).astype(np.int32).reshape(-1)
 
 
 @dataclass
@@ -297,6 +325,47 @@ def _read_conv(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
                                     "netx ignores conv delays; refusing to drop them silently")
     st.layers.append(layer)
     st.message_bits = neuron.message_bits
+
+
+def encode_for_net(net: NetSpec, tensors: np.ndarray) -> np.ndarray:
+    """(N, C, H, W, T) spike tensors -> what ``net.inp`` takes per sample, batched:
+    flattened C-order (N, C*H*W, T) for a dense first layer, (N, W, H, C, T) otherwise."""
+    first = net.layers[0]
+    want = first.lava_in_shape if first.kind != "input" else first.lava_shape
+    n, t = tensors.shape[0], tensors.shape[-1]
+    if len(want) == 1:
+        flat = tensors.reshape(n, -1, t)
+        if flat.shape[1] != want[0]:
+            raise ShapeError("network input", want, tensors.shape[1:-1])
+        return flat
+    x = to_lava_layout(tensors)
+    if tuple(x.shape[1:-1]) != tuple(want):
+        raise ShapeError("network input (W,H,C)", want, x.shape[1:-1])
+    return x
+
+
+def fanout(layer: LayerSpec) -> np.ndarray:
+    """Per-input fan-out ``F_j``: how many neurons of ``layer`` input *j* (C,H,W-flattened
+    order) reaches through a nonzero weight. Dense: nonzero weights in column *j*; conv: the
+    (output position, channel) pairs whose receptive field covers *j*, counted exactly with
+    stride, padding, dilation and groups (a transposed convolution of ones); input layer: 0."""
+    if layer.kind == "input":
+        return np.zeros(layer.num_neurons, dtype=np.int64)
+    if layer.kind == "dense":
+        return np.count_nonzero(layer.weight, axis=0).astype(np.int64)
+    import torch
+    import torch.nn.functional as F
+
+    c_out, oh, ow = layer.shape_chw
+    nz = torch.from_numpy((layer.weight != 0).astype(np.float64))
+    ones = torch.ones((1, c_out, oh, ow), dtype=torch.float64)
+    c, h, w = layer.in_shape_chw
+    fo = F.conv_transpose2d(ones, nz, stride=layer.stride, padding=layer.padding,
+                            dilation=layer.dilation, groups=layer.groups)
+    full = np.zeros((c, h, w))
+    hh, ww = min(h, fo.shape[2]), min(w, fo.shape[3])
+    full[:, :hh, :ww] = fo[0, :, :hh, :ww].numpy()
+    return np.rint(full).astype(np.int64).reshape(-1)
 
 
 def conv_output_shape(layer: LayerSpec) -> tuple[int, int, int]:

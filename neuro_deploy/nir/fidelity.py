@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from neuro_deploy.nir.importer import _neuron_params, _pair, chain, load_graph
+from neuro_deploy.nir.importer import UNITY, as_pair, chain, load_graph, neuron_params
 
 
 def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
@@ -37,18 +37,19 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
             b = np.asarray(getattr(node, "bias", np.zeros(w.shape[0])), np.float64)
             cur = cur.reshape(cur.shape[0], cur.shape[1], -1) @ w.T + b
         elif isinstance(node, (nir.SumPool2d, nir.AvgPool2d)):
-            k = _pair(node.kernel_size)
+            k = as_pair(node.kernel_size)
             t, b = cur.shape[:2]
-            y = F.avg_pool2d(torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])), k, stride=_pair(node.stride))
+            y = F.avg_pool2d(torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])), k, stride=as_pair(node.stride))
             y = y.numpy() * (1 if isinstance(node, nir.AvgPool2d) else k[0] * k[1])
             cur = y.reshape((t, b) + y.shape[1:])
         elif isinstance(node, nir.Conv2d):
             t, b = cur.shape[:2]
-            pad = node.padding if isinstance(node.padding, str) else _pair(node.padding)
+            pad = node.padding if isinstance(node.padding, str) else as_pair(node.padding)
             y = F.conv2d(torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])),
                          torch.from_numpy(np.asarray(node.weight, np.float64)),
                          torch.from_numpy(np.asarray(node.bias, np.float64)) if node.bias is not None else None,
-                         stride=_pair(node.stride), padding=pad, dilation=_pair(node.dilation), groups=int(node.groups))
+                         stride=as_pair(node.stride), padding=pad, dilation=as_pair(node.dilation),
+                         groups=int(node.groups))
             cur = y.numpy().reshape((t, b) + tuple(y.shape[1:]))
         elif isinstance(node, nir.Delay):
             d = np.round(np.atleast_1d(np.asarray(node.delay)) / dt).astype(int)
@@ -64,8 +65,8 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
             shape = cur.shape[2:]
             n = int(np.prod(shape))
             flat = cur.reshape(cur.shape[0], cur.shape[1], n)
-            p = _neuron_params(name, node, n, dt)
-            du, dv = p["i_decay"] / 4096.0, p["v_decay"] / 4096.0
+            p = neuron_params(name, node, n, dt)
+            du, dv = p["i_decay"] / UNITY, p["v_decay"] / UNITY
             i = np.zeros(flat.shape[1:])
             v = np.zeros(flat.shape[1:])
             spikes = np.zeros(flat.shape)
@@ -111,7 +112,7 @@ def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: fl
     ref = simulate_nir(graph, x, dt)
     if source_output is not None:
         ref[-1] = source_output
-    from neuro_deploy.netx.export import encode_for_net
+    from neuro_deploy.netx.spec import encode_for_net
 
     first = net.layers[0]
     if x.ndim == 5:                                        # (B, C, H, W, T) frames

@@ -38,10 +38,13 @@ from typing import Any, Callable
 import numpy as np
 
 from neuro_deploy.errors import BadInputError, UnsupportedLayerError
+from neuro_deploy.loihi_format import LOIHI2
 
-W_MAX = 254
-VTH_MAX = 2 ** 17 - 1
-BIAS_MAX = 4095
+W_MIN, W_MAX = LOIHI2.weight_mant_min, LOIHI2.weight_mant_max      # -256, 254
+VTH_MAX = LOIHI2.threshold_mant_max                                 # 2^17 - 1
+BIAS_MAX = LOIHI2.bias_mant_max                                     # 4095
+UNITY = LOIHI2.decay_unity                                          # 4096: decays are 12-bit
+SLAYER_SCALE = float(LOIHI2.slayer_weight_scale)                    # 64
 
 
 @dataclass
@@ -163,7 +166,7 @@ class _State:
     warnings: list[str] = field(default_factory=list)
 
 
-def _pair(v: Any) -> tuple[int, int]:
+def as_pair(v: Any) -> tuple[int, int]:
     a = np.atleast_1d(np.asarray(v)).astype(int).reshape(-1)
     return (int(a[0]), int(a[0])) if a.size == 1 else (int(a[0]), int(a[1]))
 
@@ -188,7 +191,7 @@ def _flatten(name: str, node: Any, st: _State) -> None:
 
 def _pool(avg: bool) -> Callable[[str, Any, _State], None]:
     def conv(name: str, node: Any, st: _State) -> None:
-        k, s, p = _pair(node.kernel_size), _pair(node.stride), _pair(node.padding)
+        k, s, p = as_pair(node.kernel_size), as_pair(node.stride), as_pair(node.padding)
         if k[0] != k[1] or s != k or p != (0, 0):
             raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES,
                                         "only square, non-overlapping pooling (stride = kernel, no padding) "
@@ -233,13 +236,13 @@ def _conv(name: str, node: Any, st: _State) -> None:
     w = np.asarray(node.weight, dtype=np.float64)
     if w.ndim != 4:
         raise UnsupportedLayerError(name, f"Conv with a {w.ndim - 2}-D kernel", SUPPORTED_NODES)
-    stride, dil = _pair(node.stride), _pair(node.dilation)
+    stride, dil = as_pair(node.stride), as_pair(node.dilation)
     pad = node.padding
     if isinstance(pad, str):
         if pad != "same" or stride != (1, 1):
             raise UnsupportedLayerError(name, f"Conv2d padding {pad!r}", SUPPORTED_NODES)
         pad = ((w.shape[2] - 1) * dil[0] // 2, (w.shape[3] - 1) * dil[1] // 2)
-    pad = _pair(pad)
+    pad = as_pair(pad)
     groups = int(node.groups)
     if st.pool is not None:
         k, _, avg = st.pool
@@ -260,12 +263,12 @@ def _conv(name: str, node: Any, st: _State) -> None:
     st.shape = (w.shape[0], oh, ow)
 
 
-def _neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
+def neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
     """decays (12-bit), gain from input to voltage, threshold, leak, spiking."""
     import nir
 
     def dec(tau: np.ndarray) -> np.ndarray:
-        return np.clip(np.round(4096 * dt / tau), 0, 4096)
+        return np.clip(np.round(UNITY * dt / tau), 0, UNITY)
 
     reset = getattr(node, "v_reset", None)
     if reset is not None and np.any(_arr(reset) != 0):
@@ -281,13 +284,14 @@ def _neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
     if isinstance(node, (nir.LIF, nir.LI)):
         tau, r = _scalar_or_vec(node.tau, n, "tau", name), _scalar_or_vec(node.r, n, "r", name)
         spiking = isinstance(node, nir.LIF)
-        return {"i_decay": np.full(n, 4096.0), "v_decay": dec(tau), "gain": r * dt / tau,
+        return {"i_decay": np.full(n, float(UNITY)), "v_decay": dec(tau), "gain": r * dt / tau,
                 "bias_gain": r * dt / tau,
                 "leak_gain": dt / tau, "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name) if spiking else None,
                 "spiking": spiking}
     if isinstance(node, nir.IF):
-        return {"i_decay": np.full(n, 4096.0), "v_decay": np.zeros(n), "gain": _scalar_or_vec(node.r, n, "r", name),
+        return {"i_decay": np.full(n, float(UNITY)), "v_decay": np.zeros(n),
+                "gain": _scalar_or_vec(node.r, n, "r", name),
                 "bias_gain": _scalar_or_vec(node.r, n, "r", name),
                 "leak_gain": np.zeros(n), "v_leak": np.zeros(n),
                 "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
@@ -316,15 +320,16 @@ def _layer_ints(name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImp
     wmax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
     if cfg.scale is not None:
         s = float(cfg.scale)
-    elif wmax > 0 and np.allclose(w_eff * 64, np.round(w_eff * 64), atol=1e-6) and wmax * 64 <= W_MAX + 2:
-        s = 64.0                                          # already SLAYER integers / 64: exact
+    elif wmax > 0 and np.allclose(w_eff * SLAYER_SCALE, np.round(w_eff * SLAYER_SCALE), atol=1e-6) \
+            and wmax * SLAYER_SCALE <= W_MAX + 2:
+        s = SLAYER_SCALE                                  # already SLAYER integers / 64: exact
     else:
-        s = W_MAX / wmax if wmax > 0 else 64.0
+        s = W_MAX / wmax if wmax > 0 else SLAYER_SCALE
         if vth is not None and vth > 0:
             s = min(s, VTH_MAX / vth)
-    w_int = np.clip(np.round(w_eff * s), -256, W_MAX)
+    w_int = np.clip(np.round(w_eff * s), W_MIN, W_MAX)
     if np.any(np.round(w_eff * s) != w_int):
-        notes.append("weights clipped to [-256, 254]")
+        notes.append(f"weights clipped to [{W_MIN}, {W_MAX}]")
     b = np.round((bias_eff + lg) * s)
     if np.any(np.abs(b) > BIAS_MAX):
         notes.append("bias saturated to 13 bits")
@@ -341,11 +346,11 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
                                     SUPPORTED_NODES, "netx layers are a synapse followed by neurons")
     syn = st.pending
     n = int(np.prod(st.shape))
-    prm = _neuron_params(name, node, n if syn["type"] == "dense" else int(np.prod(st.shape)), st.cfg.dt)
+    prm = neuron_params(name, node, n if syn["type"] == "dense" else int(np.prod(st.shape)), st.cfg.dt)
     w_int, b, vth_mant, s, notes = _layer_ints(name, syn, prm, st.cfg)
     i_dec = int(_uniform(name, "tau_syn", prm["i_decay"]))
     v_dec = int(_uniform(name, "tau_mem", prm["v_decay"]))
-    if v_dec >= 4096 and not isinstance(node, type(None)) and type(node).__name__ in ("LIF", "CubaLIF", "LI"):
+    if v_dec >= UNITY and not isinstance(node, type(None)) and type(node).__name__ in ("LIF", "CubaLIF", "LI"):
         notes.append("time constant <= dt: the membrane keeps no memory between steps (check the "
                      "exporter's time units)")
     neuron = {"type": "CUBA", "iDecay": i_dec, "vDecay": v_dec, "vThMant": vth_mant, "refDelay": 1,
@@ -370,13 +375,13 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
             if steps.size not in (1, w_int.shape[1]):
                 raise BadInputError(f"NIR Delay before {name!r}: {steps.size} delays for {w_int.shape[1]} inputs")
             layer["delay"] = np.broadcast_to(steps, (w_int.shape[1],)).astype(float)
-            if steps.max() > 62:
-                notes.append(f"delays up to {int(steps.max())} steps exceed Loihi's 62")
+            if steps.max() > LOIHI2.max_delay:
+                notes.append(f"delays up to {int(steps.max())} steps exceed Loihi's {LOIHI2.max_delay}")
     rel = float(np.abs(w_int / s - syn["weight"] * prm["gain"].reshape(-1)[0]).mean()
                 / max(1e-12, np.abs(syn["weight"] * prm["gain"].reshape(-1)[0]).mean()))
     st.layers.append(layer)
     st.mappings.append(LayerMapping(
-        name=f"layer{len([l for l in st.layers if l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l)]) - 1}",
+        name=f"layer{sum(l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l) for l in st.layers) - 1}",
         nodes=st.pending_nodes + [name], kind=syn["type"], neuron=type(node).__name__, scale=s,
         i_decay=i_dec, v_decay=v_dec, vth_mant=vth_mant, weight_int_range=(int(w_int.min()), int(w_int.max())),
         weight_rel_error=rel, notes=notes,
@@ -400,9 +405,10 @@ SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "
                    "LIF", "CubaLIF", "IF", "LI", "Delay")
 
 
-def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig = NirImportConfig()
-                ) -> ConversionReport:
-    """Convert a NIR graph (file or ``nir.NIRGraph``) to netx HDF5 at ``out`` (atomic)."""
+def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig | None = None) -> ConversionReport:
+    """Convert a NIR graph (file or ``nir.NIRGraph``) to netx HDF5 at ``out`` (atomic);
+    ``cfg`` defaults to :class:`NirImportConfig` ()."""
+    cfg = cfg if cfg is not None else NirImportConfig()
     from neuro_deploy.netx.writer import write_netx
 
     graph = load_graph(graph_or_path)
@@ -423,12 +429,12 @@ def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig = NirI
                                     "the graph ends with a synapse; add a neuron (e.g. LI) after it")
     if not any(l["type"] in ("dense", "conv") for l in st.layers):
         raise BadInputError("NIR graph has no synapse + neuron layer to convert")
-    from neuro_deploy.netx.meta import binning_meta
+    from neuro_deploy.netx.meta import binning_meta, split_meta
 
     gm = dict(getattr(graph, "metadata", {}) or {})
     binning = binning_meta(int(gm.get("dt_us") or round(cfg.dt * 1e6)), gm.get("num_steps"),
                            str(gm.get("time_origin") or "zero"))
     write_netx(out, st.layers, attrs={"schema": "neuro-deploy-netx/1", "source": "nir",
                                       "dt_s": cfg.dt, "input_shape_chw": np.asarray(st.input_shape or ()),
-                                      **binning})
+                                      **binning, **split_meta(gm)})
     return ConversionReport(str(out), cfg.dt, st.mappings, tuple(st.input_shape or ()), st.warnings)

@@ -1,7 +1,7 @@
 """Reading and writing NIR files robustly, and SLAYER checkpoints -> NIR."""
 from __future__ import annotations
 
-from dataclasses import fields, is_dataclass
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -61,16 +61,18 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     ``v >= theta``, reset 0 are NIR's CubaLIF under the importer's Euler mapping with
     ``tau_syn = dt / cd``, ``tau_mem = dt / vd``, ``w_in = tau_syn / dt``, ``r = tau_mem / dt``
     (so that the input-to-voltage gain is 1) and the float weights ``W = w_int / 64``; the
-    importer then recovers the same integers (scale 64). A zero decay becomes a time
+    importer then recovers the same integers (scale 64). With the export's per-layer scale
+    ``2**e`` both ``W`` and ``v_threshold`` carry the factor ``2**(e - 6)``: the same network.
+    A zero decay becomes a time
     constant of 1e12 dt.
     """
     import nir
 
     from neuro_deploy.models import load_checkpoint
-    from neuro_deploy.netx.meta import binning_meta
+    from neuro_deploy.netx.meta import binning_meta, split_meta
     from neuro_deploy.netx.spec import load_netx
 
-    _, cfg, _ = load_checkpoint(checkpoint)
+    _, cfg, ckpt_meta = load_checkpoint(checkpoint)
     trained_dt = cfg.dt_us * 1e-6
     if dt is not None and abs(dt - trained_dt) > 1e-9:
         raise BadInputError(f"{checkpoint}: trained at {cfg.dt_us} us per step; --dt {dt:g} s would write "
@@ -78,10 +80,12 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     dt = trained_dt
     import tempfile
 
-    from neuro_deploy.netx.export import export_model
+    from neuro_deploy.loihi_format import LOIHI2
+    from neuro_deploy.netx.export import export_loihi2_sim
 
+    scale, unity = float(LOIHI2.slayer_weight_scale), float(LOIHI2.decay_unity)     # 64, 4096
     with tempfile.TemporaryDirectory() as d:
-        export_model(checkpoint, Path(d) / "m.net", verify_inputs=np.zeros((0,)))
+        export_loihi2_sim(checkpoint, Path(d) / "m.net", verify_inputs=np.zeros((0,)))
         net = load_netx(Path(d) / "m.net")
     nodes: dict[str, Any] = {"input": nir.Input({"input": np.asarray(cfg.input_shape)})}
     edges, prev = [], "input"
@@ -94,7 +98,7 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
             nodes[f"flatten{layer.index}"] = nir.Flatten({"input": np.asarray(in_shape)}, start_dim=0)
             edges.append((prev, f"flatten{layer.index}"))
             prev = f"flatten{layer.index}"
-        w = layer.weight.astype(np.float64) / 64.0
+        w = layer.weight.astype(np.float64) / scale
         bias = np.zeros(layer.shape_chw[0] if layer.kind == "conv" else n)
         if layer.kind == "dense":
             syn = nir.Affine(weight=w, bias=bias)
@@ -102,13 +106,14 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
             syn = nir.Conv2d(input_shape=tuple(layer.in_shape_chw[1:]), weight=w, stride=layer.stride,
                              padding=layer.padding, dilation=layer.dilation, groups=layer.groups, bias=bias)
         nr = layer.neuron
-        cd, vd = (nr.du + 1) / 4096.0, nr.dv / 4096.0
+        cd, vd = (nr.du + 1) / unity, nr.dv / unity
         tau_syn = dt / cd if cd > 0 else big
         tau_mem = dt / vd if vd > 0 else big
-        shape = layer.shape_chw
-        full = lambda v: np.full(shape, float(v))  # noqa: E731
+        def full(v: float, shape: tuple[int, ...] = layer.shape_chw) -> np.ndarray:
+            return np.full(shape, float(v))
+
         neuron = nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt),
-                             v_leak=full(0.0), v_threshold=full(nr.vth / 64.0), v_reset=full(0.0),
+                             v_leak=full(0.0), v_threshold=full(nr.vth / scale), v_reset=full(0.0),
                              w_in=full(tau_syn / dt))
         syn_name, neu_name = f"syn{layer.index}", f"lif{layer.index}"
         nodes[syn_name], nodes[neu_name] = syn, neuron
@@ -116,7 +121,8 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
         prev = neu_name
     nodes["output"] = nir.Output({"output": np.asarray(net.layers[-1].shape_chw)})
     edges.append((prev, "output"))
-    meta = {"source": "neuro-deploy slayer", "dt": dt, **binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin)}
+    meta = {"source": "neuro-deploy slayer", "dt": dt, **binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin),
+            **split_meta(ckpt_meta)}
     try:
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
     except ValueError:          # NIR's shape inference does not cover every node combination

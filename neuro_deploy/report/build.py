@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from neuro_deploy.cluster import Execution
 from neuro_deploy.errors import BadInputError
 from neuro_deploy.netx.spec import NetSpec
 
@@ -27,6 +28,7 @@ class Workload:
     steps: int | None = None
     inputs: np.ndarray | None = None            #: one sample, net.inp.shape + (T,)
     input_bias: np.ndarray | None = None
+    input_fit: str = "exact"                   #: inputs vs steps: exact | pad | tile (sim.base.fit_input_length)
     reset_interval: int | None = None
     dataset: str | None = None
     root: str | None = None
@@ -37,6 +39,8 @@ class Workload:
     backend: str = "fast"
     replay_options: dict[str, Any] = field(default_factory=dict)
     time_origin: str | None = None              #: default: the network's (its metadata)
+    progress: bool = False                     #: progress reports (neuro_deploy._progress)
+    execution: Execution | None = None          #: where batches / shards run (default: this process)
 
 
 @dataclass
@@ -56,9 +60,10 @@ class WorkloadResult:
 
 
 def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
+    from neuro_deploy._progress import task
     from neuro_deploy.energy.counts import count_activity, lava_to_trains
     from neuro_deploy.sim import RunSpec, get_backend
-    from neuro_deploy.sim.fast import _source_spikes
+    from neuro_deploy.sim.fast import source_spikes
 
     t0 = time.perf_counter()
     chosen = sum([w.dataset is not None, bool(w.recordings), w.inputs is not None or w.input_bias is not None
@@ -72,11 +77,17 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
         return _dataset_workload(net, w, t0)
     if w.steps is None:
         raise BadInputError("--steps is required with --input/--input-bias")
-    x = None if w.inputs is None else np.asarray(w.inputs)[None]
+    x = None
+    if w.inputs is not None:
+        from neuro_deploy.sim.base import fit_input_length
+
+        x = fit_input_length(np.asarray(w.inputs), w.steps, w.input_fit, "--input")[None]
     spec = RunSpec(steps=w.steps, inputs=x, input_bias=w.input_bias, reset_interval=w.reset_interval)
-    res = get_backend(w.backend).run(net, spec)
+    with task(w.steps, f"report on {w.backend}", "steps", enabled=w.progress) as bar:
+        res = get_backend(w.backend).run(net, spec)
+        bar.update(max(0, w.steps - bar.n))
     trains = res.extra.get("trains") or lava_to_trains(net, res.spikes)
-    counts = count_activity(net, trains, _source_spikes(spec, net, spec.steps)
+    counts = count_activity(net, trains, source_spikes(spec, net, spec.steps)
                             if net.layers[0].kind != "input" else None, w.input_bias)
     raster = {l.name: t[:, 0] for l, t in zip(net.layers, trains)}
     desc = f"one input, {w.steps} steps" + (" (bias-driven)" if w.input_bias is not None else "")
@@ -85,18 +96,21 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
 
 def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.splits import recorded_split
     from neuro_deploy.netx.meta import binning_for, read_meta
     from neuro_deploy.sim.evaluate import evaluate_deployed
     from neuro_deploy.sim.replay import running_decisions
 
-    binning = binning_for(read_meta(net.path), w.dt_us, w.steps, w.time_origin, what=str(net.path))
+    meta = read_meta(net.path)
+    binning = binning_for(meta, w.dt_us, w.steps, w.time_origin, what=str(net.path))
     dt = binning.dt_us
     ds = load_dataset(w.dataset, root=w.root, progress=False)
-    _, val = ds.split(0.2, 0)
+    _, val, split, split_notes = recorded_split(ds, meta, what=Path(net.path).name)    # the model's held-out part
     val = val.subset(np.arange(min(w.limit, len(val))))
     x, lengths = val.bin(binning)
     steps = binning.num_steps or int(lengths.max(initial=1))
-    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths)
+    ev = evaluate_deployed(net, x, val.labels, backend=w.backend, lengths=lengths,
+                           progress=w.progress, execution=w.execution)
     curve = []
     if ev.trains_last is not None:
         dec = running_decisions(ev.trains_last)
@@ -104,8 +118,9 @@ def _dataset_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     raster = _first_sample_raster(net, x[:1, ..., :int(lengths[0]) if len(lengths) else None])
     return WorkloadResult("dataset", ev.counts, ev.samples, ev.steps, ev.accuracy, curve, raster,
                           time.perf_counter() - t0,
-                          f"{w.dataset} validation split, {ev.samples} samples, dt {dt} us, {steps} steps"
-                          f" from t0 = {binning.time_origin}")
+                          f"{w.dataset} validation split ({split.val_fraction:g}, seed {split.seed}), {ev.samples} "
+                          f"samples, dt {dt} us, {steps} steps from t0 = {binning.time_origin}",
+                          notes=split_notes)
 
 
 def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
@@ -115,8 +130,9 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
     if not w.dt_us:
         raise BadInputError("--dt-us is required with --recordings")
     cfg = ReplayConfig(dt_us=w.dt_us, backend=w.backend, steps=w.steps, time_origin=w.time_origin,
-                       **w.replay_options)
-    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None)
+                       execution=w.execution, **w.replay_options)
+    res = replay(net, w.recordings, cfg, read_labels(w.labels) if w.labels else None,
+                 progress=w.progress)
     from neuro_deploy.sim.replay import input_geometry, load_recording, resolve_config
 
     x, _ = load_recording(Path(res.samples[0].file), input_geometry(net), resolve_config(net, cfg))
@@ -129,7 +145,7 @@ def _replay_workload(net: NetSpec, w: Workload, t0: float) -> WorkloadResult:
 
 def _first_sample_raster(net: NetSpec, tensors: np.ndarray) -> dict[str, np.ndarray]:
     """Spike trains (T, N) of every layer for one sample (fast backend), for the raster plot."""
-    from neuro_deploy.netx.export import encode_for_net
+    from neuro_deploy.netx.spec import encode_for_net
     from neuro_deploy.sim import RunSpec, get_backend
 
     x = encode_for_net(net, tensors)
@@ -181,18 +197,18 @@ class ModelReport:
         return asdict(self)
 
 
-def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2",
+def build_report(net: NetSpec, workload: Workload, profile_name: Any = "loihi2",
                  skip_input: bool = False) -> tuple[ModelReport, WorkloadResult]:
-    """Run the workload, fit the network and cost the run; ``skip_input`` leaves the input
-    layer on the host (netx ``skip_layers=1``): simulated, but neither mapped nor costed."""
-    from neuro_deploy.energy.cost import estimate_cost
-    from neuro_deploy.hardware import load_profile
-    from neuro_deploy.hardware.fit import fit_network
+    """Run the workload, fit the network and cost the run
+    (:func:`~neuro_deploy.energy.cost.fit_and_cost`; ``profile_name``: a name, YAML path or
+    profile); ``skip_input`` leaves the input layer on the host (netx ``skip_layers=1``):
+    simulated, but neither mapped nor costed."""
+    from neuro_deploy.energy.cost import fit_and_cost
+    from neuro_deploy.hardware.profile import HardwareProfile, load_profile
 
-    profile = load_profile(profile_name)
-    fit = fit_network(net, profile, skip_input=skip_input)
+    profile = profile_name if isinstance(profile_name, HardwareProfile) else load_profile(profile_name)  # before work
     wr = run_workload(net, workload)
-    cost = estimate_cost(net, wr.counts, fit, profile)
+    fit, cost = fit_and_cost(net, wr.counts, profile, skip_input=skip_input)
     counts_by_name = {c.name: c for c in wr.counts}
     layers = []
     for lc in cost.layers:
@@ -205,7 +221,7 @@ def build_report(net: NetSpec, workload: Workload, profile_name: str = "loihi2",
                  per_core=asdict(lf.per_core), tile=lf.tile, messages_per_spike=lf.messages_per_spike)
         layers.append(d)
     rep = ModelReport(
-        schema=REPORT_SCHEMA, network=str(net.path), profile=profile.name, workload=wr.description,
+        schema=REPORT_SCHEMA, network=str(net.path), profile=cost.profile, workload=wr.description,
         backend=workload.backend, accuracy=wr.accuracy, samples=cost.samples,
         steps_per_inference=cost.steps_per_inference, synops=cost.synops,
         neuron_updates=cost.neuron_updates, spikes=cost.spikes,

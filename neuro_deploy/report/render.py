@@ -73,7 +73,7 @@ def to_json(reports: list[dict[str, Any]]) -> str:
 
 
 def comparison_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"network": r["network"], "accuracy": r["accuracy"], "latency_us": r["latency_us"],
+    return [{"network": r.get("label") or r["network"], "accuracy": r["accuracy"], "latency_us": r["latency_us"],
              "energy_per_inference_uj": r["energy_per_inference_uj"], "edp_uj_us": r["edp_uj_us"],
              "synops": r["synops"], "cores": r["cores"]} for r in reports]
 
@@ -92,7 +92,7 @@ def to_markdown(reports: list[dict[str, Any]]) -> str:
               _fmt(c["edp_uj_us"]), _fmt(c["synops"]), str(c["cores"])] for c in comparison_rows(reports)],
             ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"]), ""]
     for r in reports:
-        parts += [f"## {r['network']}", "", f"Profile `{r['profile']}`, workload: {r['workload']}, "
+        parts += [f"## {r.get('label') or r['network']}", "", f"Profile `{r['profile']}`, workload: {r['workload']}, "
                   f"backend `{r['backend']}`. The network **{r.get('fits_summary', '')}**.", "",
                   _md_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]), "",
                   f"Uncertainty band: {r.get('band_basis', '')}.", "",
@@ -233,7 +233,8 @@ def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] |
         out.append(_html_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]))
         out.append(f"<p>Uncertainty band: {html.escape(r.get('band_basis', ''))}.</p>")
         for title, b64 in figures(r, raster):
-            out.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
+            out.append(f"<h3>{html.escape(title)}</h3>"
+                       f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
         out.append("<h3>Layers and fit</h3>" + _html_table(
             [[l.get(k) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS]))
         out.append("<h3>Per-core mapping (largest core of each layer, output layer first)</h3>"

@@ -90,6 +90,7 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
             raise ShapeError("input (per sample, without time)", expected, given)
         if spec.inputs.shape[-1] < 1:
             raise ShapeError("input time axis", expected + (spec.steps,), spec.inputs.shape[1:])
+        check_input_values(net, spec.inputs)
     if spec.input_bias is not None:
         first = net.layers[0]
         if first.kind != "input" or first.neuron.kind != "cuba":
@@ -111,7 +112,68 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
         raise BadInputError(f"reset interval must be >= 1, got {spec.reset_interval}")
 
 
-BACKENDS: dict[str, Callable[[], Backend]] = {}
+#: Largest magnitude of a graded input message (Lava's 24-bit signed synaptic input).
+GRADED_INPUT_LIMIT = 2 ** 23
+
+
+def takes_graded_input(net: NetSpec) -> bool:
+    """True when the first block accepts graded (integer) input: a netx ``input`` layer
+    (values go into its neurons' ``a_in``) or a synapse with ``num_message_bits > 0``;
+    otherwise input is binary spikes."""
+    first = net.layers[0]
+    return first.kind == "input" or first.input_message_bits > 0
+
+
+def check_input_values(net: NetSpec, x: np.ndarray, what: str = "input") -> None:
+    """Input values the network can take: finite integers; 0/1 spikes where the first
+    block takes binary spikes (Lava would turn any nonzero into a spike: a 2, a -3 or a
+    NaN would silently become one)."""
+    x = np.asarray(x)
+    if x.dtype == bool or x.size == 0:
+        return
+    if not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
+        raise BadInputError(f"{what}: values must be numbers, got dtype {x.dtype}")
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.all(np.isfinite(x)):
+            raise BadInputError(f"{what}: contains NaN or infinite values")
+        if np.any(x != np.round(x)):
+            raise BadInputError(f"{what}: values must be integers (spikes or graded messages)")
+    lo, hi = x.min(), x.max()
+    if not takes_graded_input(net):
+        if lo < 0 or hi > 1:
+            raise BadInputError(f"{what}: the first layer ({net.layers[0].kind}) takes binary spikes; "
+                                f"values must be 0 or 1, got {lo:g}..{hi:g}")
+    elif lo < -GRADED_INPUT_LIMIT or hi >= GRADED_INPUT_LIMIT:
+        raise BadInputError(f"{what}: graded values must lie in -2^23..2^23-1, got {lo:g}..{hi:g}")
+
+
+INPUT_FIT = ("exact", "pad", "tile")
+
+
+def fit_input_length(x: np.ndarray, steps: int, how: str = "exact", what: str = "input") -> np.ndarray:
+    """An input's time axis (last) made ``steps`` long: ``exact`` requires it already is,
+    ``pad`` appends zeros (a longer input is an error), ``tile`` repeats it cyclically as
+    a Lava ``RingBuffer`` source does (a longer input is cut)."""
+    t = x.shape[-1]
+    if t == steps:
+        return x
+    if how == "pad" and t < steps:
+        return np.concatenate([x, np.zeros(x.shape[:-1] + (steps - t,), x.dtype)], axis=-1)
+    if how == "tile":
+        return x[..., np.arange(steps) % t]
+    hint = "--pad adds empty steps, --tile repeats the input" if how == "exact" else "--tile cuts it"
+    raise ShapeError(f"{what}: {t} time steps for --steps {steps} ({hint})",
+                     x.shape[:-1] + (steps,), x.shape)
+
+
+#: Backends by name: a factory, or a ``"module:attr"`` path imported on first use (entry-point
+#: style: the implementations import this module and register themselves with
+#: :func:`register_backend`; this module never imports them, so there is no import circle).
+BACKENDS: dict[str, Callable[[], Backend] | str] = {
+    "fast": "neuro_deploy.sim.fast:FastBackend",
+    "lava": "neuro_deploy.sim.lava:LavaBackend",
+    "float": "neuro_deploy.sim.float_model:FloatBackend",
+}
 
 
 def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[], Backend]]:
@@ -121,11 +183,21 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
     return deco
 
 
-def get_backend(name: str) -> Backend:
-    """A backend by name: ``fast`` (bit-exact numpy) or ``lava`` (Loihi2SimCfg fixed_pt)."""
-    import neuro_deploy.sim.fast  # noqa: F401  (registers)
-    import neuro_deploy.sim.lava  # noqa: F401
+def backend_names() -> list[str]:
+    """Names of the backends (registered or listed as ``"module:attr"``; none is imported)."""
+    return sorted(BACKENDS)
 
-    if name not in BACKENDS:
+
+def get_backend(name: str) -> Backend:
+    """A backend by name: ``fast`` (bit-exact numpy), ``lava`` (Loihi2SimCfg fixed_pt) or
+    ``float`` (a checkpoint's SLAYER model in torch)."""
+    import importlib
+
+    if name not in backend_names():
         raise UnknownNameError("backend", name, BACKENDS)
-    return BACKENDS[name]()
+    entry = BACKENDS[name]
+    if isinstance(entry, str):
+        module, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module), attr)
+        BACKENDS[name] = entry
+    return entry()

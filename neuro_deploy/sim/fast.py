@@ -21,12 +21,20 @@ import time
 
 import numpy as np
 
+from neuro_deploy.events.tensor import from_lava_layout, to_lava_layout
 from neuro_deploy.netx.spec import LayerSpec, NetSpec
 from neuro_deploy.sim import fixed_point as fx
 from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, register_backend, validate_run
 
 SPARSE_DENSITY = 0.05
 CONV_CHUNK_BYTES = 128 * 2 ** 20
+#: input rows (one sample, one step) with at least this fraction of active inputs go to a
+#: dense float GEMM instead of event-driven accumulation: below it, adding one weight row
+#: per spike does less work than multiplying the whole row (benchmarks/fast_vs_lava.py
+#: measures both kernels on this machine and prints where they cross)
+DENSE_GEMM_DENSITY = 0.25
+#: the source input's activity is first estimated on one sample in this many
+ACTIVITY_SAMPLE_EVERY = 16
 
 
 def to_time_major(x: np.ndarray) -> np.ndarray:
@@ -42,7 +50,7 @@ def to_time_major(x: np.ndarray) -> np.ndarray:
 def lava_to_internal(x: np.ndarray, ndim_shape: int) -> np.ndarray:
     """(B, W,H,C, T) -> (B, C*H*W, T); 1-D shapes pass through."""
     if ndim_shape == 3:
-        x = np.transpose(x, (0, 3, 2, 1, 4))
+        x = from_lava_layout(x)
     return x.reshape(x.shape[0], -1, x.shape[-1])
 
 
@@ -50,26 +58,24 @@ def internal_to_lava(x: np.ndarray, shape_chw: tuple[int, ...]) -> np.ndarray:
     """(B, N, T) -> (B,) + lava shape + (T,)."""
     b, _, t = x.shape
     if len(shape_chw) == 3:
-        return np.transpose(x.reshape((b,) + tuple(shape_chw) + (t,)), (0, 3, 2, 1, 4))
+        return to_lava_layout(x.reshape((b,) + tuple(shape_chw) + (t,)))
     return x.reshape(b, -1, t)
 
 
-def _layer_bias(layer: LayerSpec, override: np.ndarray | None) -> np.ndarray | int:
-    """Bias mantissa broadcast to (N,) in C,H,W order, as netx's ``_neuron`` does."""
-    shape_chw = layer.shape_chw
-    if override is not None:
-        b = np.broadcast_to(np.asarray(override), layer.lava_shape)
-        if len(shape_chw) == 3:
-            b = np.transpose(b, (2, 1, 0))
-        return fx.effective_bias(np.asarray(b, dtype=np.int64).astype(np.int32).reshape(-1),
-                                 layer.neuron.bias_exp)
-    if layer.bias is None:
+def neuron_bias(layer: LayerSpec, override: np.ndarray | None = None) -> np.ndarray | int:
+    """What each neuron adds per step from its bias, (N,) int32 in C,H,W order (0: no bias):
+    the mantissas broadcast as netx does (:meth:`~neuro_deploy.netx.spec.LayerSpec.bias_chw`,
+    ``override`` = ``--input-bias``), scaled as the neuron model scales them - CUBA
+    ``bias_mant << bias_exp`` (:func:`~neuro_deploy.sim.fixed_point.effective_bias`), SDNN
+    ``bias << (spike_exp + state_exp)`` (netx's per-neuron/channel broadcast, then Lava's
+    ``PySigmaDeltaModelFixed`` scaling)."""
+    b = layer.bias_chw(override)
+    if b is None:
         return 0
-    b = np.asarray(layer.bias)
-    if len(shape_chw) == 3 and b.ndim == 1 and b.size == shape_chw[0]:
-        b = np.broadcast_to(b.reshape(-1, 1, 1), shape_chw)
-    b = np.broadcast_to(b, shape_chw if b.ndim else ()).astype(np.int32)
-    return fx.effective_bias(np.broadcast_to(b, shape_chw).reshape(-1), layer.neuron.bias_exp)
+    nr = layer.neuron
+    if nr.kind == "cuba":
+        return fx.effective_bias(b, nr.bias_exp)
+    return (b.astype(np.int64) << (nr.spike_exp + nr.state_exp)).astype(np.int32)
 
 
 def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
@@ -195,6 +201,18 @@ def _source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     return to_time_major(data)
 
 
+def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+    """What the source sends to the first synapse, (T, B, N): :func:`_source_spikes`, but
+    for a dense first layer fed every step a view of ``spec.inputs`` (nonzero = spike),
+    not a copy - counting (:func:`neuro_deploy.energy.counts.count_activity`) reads it once."""
+    first = net.layers[0]
+    if (spec.inputs is not None and first.kind == "dense" and first.input_message_bits == 0
+            and spec.inputs.shape[-1] == steps):
+        x = np.asarray(spec.inputs)
+        return np.transpose(x.reshape(x.shape[0], -1, steps), (2, 0, 1))
+    return _source_spikes(spec, net, steps)
+
+
 def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                 reset_interval: int | None, reset_phase: int) -> np.ndarray:
     """Integrate (T, B, N) int32 input through the layer's neurons (see :data:`NEURON_RUNNERS`).
@@ -220,18 +238,6 @@ def _run_cuba(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
                     nr.du, nr.dv, nr.vth, reset_interval, reset_phase)
 
 
-def _sdnn_bias(layer: LayerSpec) -> np.ndarray | int:
-    """SigmaDelta bias: netx's per-neuron/channel broadcast, then ``x 2^(spike_exp+state_exp)``."""
-    if layer.bias is None:
-        return 0
-    shape = layer.shape_chw
-    b = np.asarray(layer.bias).astype(np.int32).astype(np.int64)
-    if len(shape) == 3 and b.ndim == 1 and b.size == shape[0]:
-        b = np.broadcast_to(b.reshape(-1, 1, 1), shape)
-    b = np.broadcast_to(b, shape).reshape(-1) << (layer.neuron.spike_exp + layer.neuron.state_exp)
-    return b.astype(np.int32)
-
-
 def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Lava ``delta_dynamics``: ``d = x - act + residue``; ``s = d if |d| >= vth else 0``;
@@ -247,7 +253,7 @@ def _run_sigma_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
     encode against the previous ``act`` with ``vth << 12``; send ``s >> state_exp``."""
     nr = layer.neuron
     vth = np.int32(nr.vth << (nr.spike_exp + nr.state_exp))
-    b = _sdnn_bias(layer)
+    b = bias                                 # neuron_bias: x 2^(spike_exp + state_exp)
     steps, batch, n = a_in.shape
     sigma = np.zeros((batch, n), np.int32)
     act = np.zeros((batch, n), np.int32)
@@ -312,22 +318,130 @@ def run_neurons_reference(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray |
     return out
 
 
+def fused_dense(layer: LayerSpec) -> bool:
+    """Whether :func:`dense_layer` runs this layer: dense, CUBA, binary input spikes, no
+    synaptic delays (the rest takes the general path, :func:`_dense_input_current` and
+    :func:`run_neurons`)."""
+    return (layer.kind == "dense" and layer.delay is None and layer.neuron.kind == "cuba"
+            and layer.input_message_bits == 0 and int(np.abs(layer.weight).max(initial=0)) < 2 ** 15)
+
+
+def source_spikes_by_sample(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
+    """The source's spikes for a dense first layer without transposing: (B, N, T), any
+    integer type (nonzero = spike), inputs replayed cyclically as the ring buffer does."""
+    data = np.asarray(spec.inputs)
+    data = data.reshape(data.shape[0], -1, data.shape[-1])
+    if data.shape[-1] != steps:
+        data = data[..., np.arange(steps) % data.shape[-1]]
+    if data.dtype == np.bool_ or not np.issubdtype(data.dtype, np.integer):
+        data = data != 0
+    return data
+
+
+def gemm_rows(x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t: np.ndarray,
+              steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which (sample, step) rows of a dense layer's input go to a dense GEMM, and their
+    products: ``(index (B, T) int32, -1 = event-driven; rows (K, M) int32)``.
+
+    A row goes to the GEMM when at least :data:`DENSE_GEMM_DENSITY` of its inputs are
+    active (``counts``: measured per row, or estimated on every
+    :data:`ACTIVITY_SAMPLE_EVERY`-th sample first when ``None``). The GEMM runs in float32
+    when no partial sum can reach 2^24 (``max|w| * fan_in``: every sum is then an exactly
+    representable integer), else float64 (exact below 2^53); the event-driven kernel adds
+    int16 weights into int32 sums. Both give the same integers."""
+    from neuro_deploy.sim.kernels import active_counts, gather_rows
+
+    batch = x.shape[0]
+    n_in, m = weight_t.shape
+    index = np.full((batch, steps), -1, np.int32)
+    threshold = DENSE_GEMM_DENSITY * n_in
+    if counts is None:
+        every = max(1, min(ACTIVITY_SAMPLE_EVERY, batch))
+        sampled = active_counts(x, n_first, every)
+        if sampled[sampled >= 0].max(initial=0) < threshold:
+            return index, np.zeros((0, m), np.int32)
+        counts = active_counts(x, n_first, 1)
+    dense = counts[:, :steps - 1] >= threshold            # the last step's input arrives after the run
+    if not dense.any():
+        return index, np.zeros((0, m), np.int32)
+    rows = np.argwhere(dense)
+    exact32 = int(np.abs(weight_t).max(initial=0)) * n_in < 2 ** 24
+    ftype = np.float32 if exact32 else np.float64
+    xs = gather_rows(x, n_first, rows, np.empty((len(rows), n_in), ftype))
+    prod = xs @ weight_t.astype(ftype)
+    index[rows[:, 0], rows[:, 1]] = np.arange(len(rows), dtype=np.int32)
+    return index, np.rint(prod).astype(np.int32)
+
+
+_DENSE_WEIGHTS: dict[int, tuple] = {}
+
+
+def layer_dense_weights(layer: LayerSpec) -> fx.DenseWeights:
+    """:func:`fixed_point.dense_weights` of a layer, computed once per weight array (kept
+    while the array lives; recomputed if its values changed)."""
+    import weakref
+
+    w = layer.weight
+    key = (w.shape, int(np.sum(w, dtype=np.int64)), int(np.sum(np.abs(w), dtype=np.int64)))
+    hit = _DENSE_WEIGHTS.get(id(w))
+    if hit is None or hit[0]() is not w or hit[1] != key:
+        hit = (weakref.ref(w), key, fx.dense_weights(w))
+        _DENSE_WEIGHTS[id(w)] = hit
+        weakref.finalize(w, _DENSE_WEIGHTS.pop, id(w), None)
+    return hit[2]
+
+
+def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarray | None,
+                steps: int, reset_interval: int | None, reset_phase: int | None
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """A :func:`fused_dense` layer for the whole batch: (B, T, M) bool spikes and (B, T)
+    spike counts. ``x`` are binary input spikes, (B, N, T) when ``n_first`` else (B, T, N);
+    per (sample, step) the synaptic sum is event-driven or a dense GEMM by measured
+    activity (:func:`gemm_rows`), then :func:`neuro_deploy.sim.kernels.dense_cuba`."""
+    from neuro_deploy.sim.kernels import dense_cuba
+
+    dw = layer_dense_weights(layer)
+    wt = np.ascontiguousarray(dw.weight.T, dtype=np.int16)
+    index, rows = gemm_rows(x, n_first, counts, wt, steps)
+    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_bias(layer), dtype=np.int32),
+                                                (layer.num_neurons,)))
+    nr = layer.neuron
+    out = np.empty((x.shape[0], steps, layer.num_neurons), dtype=np.bool_)
+    spikes = np.empty((x.shape[0], steps), dtype=np.int64)
+    limit = max(1, (2 ** 15 - 1) // max(1, int(np.abs(wt).max(initial=0))))   # int16 sums stay exact
+    dense_cuba(x, n_first, wt, limit, int(dw.weight_exp), bias, int(nr.du), int(nr.dv), int(nr.vth),
+               int(reset_interval or 0), int(reset_phase or 0), index, rows, out, spikes)
+    return out, spikes
+
+
 def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
-    """Spikes of every layer, each (T, B, N) bool, N in C,H,W order."""
+    """Spikes of every layer, each (T, B, N) bool, N in C,H,W order (a view: fused dense
+    layers keep each sample's spikes together, (B, T, N) in memory)."""
     steps = spec.steps
     layers_out: list[np.ndarray] = []
     upstream: np.ndarray | None = None
+    counts: np.ndarray | None = None                  # upstream spikes per (sample, step)
     for layer in net.layers:
-        if layer.kind == "input":
-            a_in = _input_layer_current(spec, net, steps)
-        else:
-            s_in = upstream if upstream is not None else _source_spikes(spec, net, steps)
-            a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(
-                layer, s_in, steps)
-        bias = _layer_bias(layer, spec.input_bias if layer.kind == "input" else None)
         phase = None
         if spec.reset_interval is not None:
             phase = (spec.reset_offset + 1 + layer.index) % spec.reset_interval
+        if fused_dense(layer) and (upstream is not None or spec.inputs is not None):
+            if upstream is None:
+                x, n_first = source_spikes_by_sample(spec, net, steps), True
+            else:
+                x, n_first = np.transpose(upstream, (1, 0, 2)), False
+            out, counts = dense_layer(layer, x, n_first, counts, steps, spec.reset_interval, phase)
+            upstream = np.transpose(out, (1, 0, 2))
+            layers_out.append(upstream)
+            continue
+        counts = None
+        if layer.kind == "input":
+            a_in = _input_layer_current(spec, net, steps)
+        else:
+            s_in = upstream if upstream is not None else source_spikes(spec, net, steps)
+            a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(
+                layer, s_in, steps)
+        bias = neuron_bias(layer, spec.input_bias if layer.kind == "input" else None)
         upstream = run_neurons(layer, a_in, bias, spec.reset_interval, phase)
         layers_out.append(upstream)
     return layers_out
@@ -343,10 +457,17 @@ class FastBackend:
         validate_run(net, spec)
         t0 = time.perf_counter()
         trains = mask_after_lengths(simulate(net, spec), spec.lengths)   # causal: = own-length runs
-        spikes = {}
-        for layer, s in zip(net.layers, trains):
-            if spec.probe == "output" and layer is not net.layers[-1]:
-                continue
-            spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
-        return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0,
-                         extra={"trains": trains})
+        return result_from_trains(net, spec, trains, self.name, t0)
+
+
+def result_from_trains(net: NetSpec, spec: RunSpec, trains: list[np.ndarray], backend: str,
+                       t0: float) -> RunResult:
+    """A :class:`RunResult` from per-layer (T, B, N) trains, each layer in Lava's layout
+    (``out.shape + (T,)``; every layer, or the output only as ``spec.probe`` says)."""
+    spikes = {}
+    for layer, s in zip(net.layers, trains):
+        if spec.probe == "output" and layer is not net.layers[-1]:
+            continue
+        spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
+    return RunResult(spikes=spikes, backend=backend, wall_s=time.perf_counter() - t0,
+                     extra={"trains": trains})

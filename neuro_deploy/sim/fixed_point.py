@@ -11,12 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-UV_BITS = 24
+from neuro_deploy.loihi_format import LOIHI2
+
+UV_BITS = LOIHI2.state_bits       # 24
 MAX_UV = 2 ** (UV_BITS - 1)       # 2^23
-DECAY_SHIFT = 12                  # decays are 12-bit, MSB-aligned
+DECAY_SHIFT = LOIHI2.decay_bits   # decays are 12-bit, MSB-aligned
 DECAY_UNITY = 2 ** DECAY_SHIFT    # 4096
-VTH_SHIFT = 6                     # threshold and activation are MSB-aligned by 6 bits
-ACT_SHIFT = 6
+VTH_SHIFT = LOIHI2.vth_shift      # threshold and activation are MSB-aligned by 6 bits
+ACT_SHIFT = LOIHI2.vth_shift
 DS_OFFSET = 1                     # current decay offset register (du + 1)
 DM_OFFSET = 0
 
@@ -62,8 +64,15 @@ def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]
         raise ValueError("all-zero weight matrix: netx cannot choose a weight exponent")
     scale_bits = np.floor(np.log2(scale)) + signed
     n = 8
-    while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
-        n -= 1
+    if np.issubdtype(np.asarray(w).dtype, np.integer):
+        # w / 2^n is integral iff the n low bits of every |w| are zero: the trailing zero
+        # bits of their OR (one pass instead of eight)
+        low = int(np.bitwise_or.reduce(np.abs(np.asarray(w, dtype=np.int64)).ravel())) if np.size(w) else 0
+        while n > 0 and low % (1 << n):
+            n -= 1
+    else:
+        while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
+            n -= 1
     n -= signed
     num_weight_bits = 8 - scale_bits - n
     w = np.left_shift(w.astype(np.int32), int(scale_bits))

@@ -1,4 +1,16 @@
-"""Compiled kernels (numba) for the fast backend's hot loops; exact integer arithmetic.
+"""Compiled kernels (numba, cached on disk) for the fast backend's hot loops; exact integer
+arithmetic, bit for bit Lava's ``Loihi2SimCfg(fixed_pt)``.
+
+* :func:`cuba_update` - one CUBA neuron, one step (Lava ``PyLifModelBitAcc``); the only
+  place the neuron arithmetic is written, used by :func:`cuba_run` (all steps of a
+  (T, B, N) input current) and by :func:`dense_cuba` (synapse and neurons of a dense layer,
+  one sample at a time, in cache).
+* :func:`dense_cuba` - a dense layer fed by binary spikes: each spike adds its weight row
+  (event-driven, as a neuromorphic core does), except the (sample, step) rows the caller
+  computed with a dense GEMM (:func:`neuro_deploy.sim.fast.dense_layer` chooses per row,
+  by measured activity); then the layer's neurons.
+* :func:`event_matmul` - the event-driven product alone (graded inputs, delays: the
+  general path).
 
 Parallel loops use numba's ``workqueue`` threading layer unless ``NUMBA_THREADING_LAYER``
 says otherwise: GNU OpenMP aborts a process that forks after using it ("fork() called
@@ -8,111 +20,69 @@ from __future__ import annotations
 
 import os
 
+import numba
 import numpy as np
 
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
 
-def _numba():
-    import numba
-
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"
-    return numba
-
-_EVENT_MATMUL = None
+MAX_UV = 1 << 23
 
 
-def _build():
-    numba = _numba()
-
-    @numba.njit(parallel=True, cache=True, fastmath=False)
-    def event_matmul(x, wt, out):
-        """out[r, :] = sum over c with x[r, c] of wt[c, :]  (binary x, event-driven)."""
-        rows, n_in = x.shape
-        m = wt.shape[1]
-        for r in numba.prange(rows):
-            acc = out[r]
-            xr = x[r]
-            for c in range(n_in):
-                if xr[c]:
-                    w = wt[c]
-                    for j in range(m):
-                        acc[j] += w[j]
-        return out
-
-    return event_matmul
+@numba.njit(inline="always")
+def wrap32(x):
+    """Two's-complement wrap of an int64 to int32 range (numpy int32 overflow)."""
+    return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
 
 
-def event_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Exact ``x @ w.T`` for boolean ``x`` (rows = samples x steps) and integer ``w``
-    (out, in): each spike adds its weight column, as a neuromorphic core does."""
-    global _EVENT_MATMUL
-    if _EVENT_MATMUL is None:
-        _EVENT_MATMUL = _build()
-    wmax = int(np.abs(w).max()) if w.size else 0
-    # narrowest exact types: int16 weights / int32 sums when no sum can overflow them
-    wt_type = np.int16 if wmax < 2 ** 15 else np.int32
-    acc_type = np.int32 if wmax * w.shape[1] < 2 ** 31 else np.int64
-    out = np.zeros((x.shape[0], w.shape[0]), dtype=acc_type)
-    _EVENT_MATMUL(np.ascontiguousarray(x, dtype=np.bool_), np.ascontiguousarray(w.T, dtype=wt_type), out)
-    return out.astype(np.int64, copy=False)
+@numba.njit(inline="always")
+def rtz_decay(x, factor):
+    """``x * factor / 2^12`` rounded toward zero (Lava's decay), then int32 wrap."""
+    p = x * factor
+    if p >= 0:
+        return wrap32(p >> 12)
+    return wrap32(-((-p) >> 12))
 
 
-_CUBA_RUN = None
+@numba.njit(inline="always")
+def cuba_update(u, v, a, bias, fu, fv, theta):
+    """One CUBA step (``fixed_point.cuba_step``, Lava ``lif/models.py:145-192``) of one
+    neuron, int64 scalars: ``u`` current, ``v`` voltage, ``a`` the int32 input the synapse
+    sent, ``fu = 4096 - (du + 1)``, ``fv = 4096 - dv``, ``theta = vth << 6``. Returns
+    (u, v, spike)."""
+    cur = wrap32(rtz_decay(u, fu) + wrap32(a * 64))
+    w = cur - 2 * MAX_UV if cur > MAX_UV else cur
+    if w <= -MAX_UV:
+        w = cur + 2 * MAX_UV
+    volt = wrap32(wrap32(rtz_decay(v, fv) + w) + bias)
+    if volt > MAX_UV - 1:
+        volt = MAX_UV - 1
+    elif volt < -MAX_UV + 1:
+        volt = -MAX_UV + 1
+    if volt > theta:
+        return w, np.int64(0), True
+    return w, volt, False
 
 
-def _build_cuba():
-    numba = _numba()
-
-    @numba.njit(inline="always")
-    def wrap32(x):
-        return ((x + 2147483648) & 0xFFFFFFFF) - 2147483648
-
-    @numba.njit(inline="always")
-    def rtz_decay(x, factor):
-        p = x * factor
-        if p >= 0:
-            return wrap32(p >> 12)
-        return wrap32(-((-p) >> 12))
-
-    @numba.njit(parallel=True, cache=True)
-    def cuba_run(a_in, bias, du, dv, vth, reset_interval, reset_phase, out):
-        steps, batch, n = a_in.shape
-        max_uv = 1 << 23
-        theta = vth << 6
-        fu = 4096 - (du + 1)
-        fv = 4096 - dv
-        for k in numba.prange(batch * n):
-            b = k // n
-            i = k % n
-            u = np.int64(0)
-            v = np.int64(0)
-            bi = np.int64(bias[i])
-            for t in range(steps):
-                if reset_interval > 0 and (t + 1) % reset_interval == reset_phase:
-                    u = 0
-                    v = 0
-                cur = wrap32(rtz_decay(u, fu) + wrap32(np.int64(a_in[t, b, i]) * 64))
-                if cur > max_uv:
-                    w = cur - 2 * max_uv
-                else:
-                    w = cur
-                if w <= -max_uv:
-                    w = cur + 2 * max_uv
-                u = w
-                volt = wrap32(wrap32(rtz_decay(v, fv) + u) + bi)
-                if volt > max_uv - 1:
-                    volt = max_uv - 1
-                elif volt < -max_uv + 1:
-                    volt = -max_uv + 1
-                if volt > theta:
-                    out[t, b, i] = True
-                    v = 0
-                else:
-                    out[t, b, i] = False
-                    v = volt
-        return out
-
-    return cuba_run
+@numba.njit(parallel=True, cache=True, nogil=True)
+def cuba_run_kernel(a_in, bias, du, dv, vth, reset_interval, reset_phase, out):
+    steps, batch, n = a_in.shape
+    theta = np.int64(vth) << 6
+    fu = 4096 - (du + 1)
+    fv = 4096 - dv
+    for k in numba.prange(batch * n):
+        b = k // n
+        i = k % n
+        u = np.int64(0)
+        v = np.int64(0)
+        bi = np.int64(bias[i])
+        for t in range(steps):
+            if reset_interval > 0 and (t + 1) % reset_interval == reset_phase:
+                u = np.int64(0)
+                v = np.int64(0)
+            u, v, s = cuba_update(u, v, np.int64(a_in[t, b, i]), bi, fu, fv, theta)
+            out[t, b, i] = s
+    return out
 
 
 def cuba_run(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
@@ -125,10 +95,157 @@ def cuba_run(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
     int32, ``bias`` (N,) int32; returns (T, B, N) bool spikes. Tested against the numpy
     reference on random and extreme inputs.
     """
-    global _CUBA_RUN
-    if _CUBA_RUN is None:
-        _CUBA_RUN = _build_cuba()
     out = np.empty(a_in.shape, dtype=np.bool_)
-    return _CUBA_RUN(np.ascontiguousarray(a_in, dtype=np.int32),
-                     np.ascontiguousarray(np.broadcast_to(bias, (a_in.shape[2],)), dtype=np.int32),
-                     int(du), int(dv), int(vth), int(reset_interval or 0), int(reset_phase or 0), out)
+    return cuba_run_kernel(np.ascontiguousarray(a_in, dtype=np.int32),
+                           np.ascontiguousarray(np.broadcast_to(bias, (a_in.shape[2],)), dtype=np.int32),
+                           int(du), int(dv), int(vth), int(reset_interval or 0), int(reset_phase or 0), out)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def event_matmul_kernel(x, wt, out):
+    """out[r, :] = sum over c with x[r, c] of wt[c, :]  (binary x, event-driven)."""
+    rows, n_in = x.shape
+    m = wt.shape[1]
+    for r in numba.prange(rows):
+        acc = out[r]
+        xr = x[r]
+        for c in range(n_in):
+            if xr[c]:
+                w = wt[c]
+                for j in range(m):
+                    acc[j] += w[j]
+    return out
+
+
+def event_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Exact ``x @ w.T`` for boolean ``x`` (rows = samples x steps) and integer ``w``
+    (out, in): each spike adds its weight column, as a neuromorphic core does."""
+    wmax = int(np.abs(w).max()) if w.size else 0
+    # narrowest exact types: int16 weights / int32 sums when no sum can overflow them
+    wt_type = np.int16 if wmax < 2 ** 15 else np.int32
+    acc_type = np.int32 if wmax * w.shape[1] < 2 ** 31 else np.int64
+    out = np.zeros((x.shape[0], w.shape[0]), dtype=acc_type)
+    event_matmul_kernel(np.ascontiguousarray(x, dtype=np.bool_), np.ascontiguousarray(w.T, dtype=wt_type), out)
+    return out.astype(np.int64, copy=False)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def active_counts(x, n_first, every):
+    """Nonzero inputs per (sample, step) of spikes ``x`` - (B, N, T) when ``n_first``,
+    else (B, T, N) - for every ``every``-th sample (the others stay -1): (B, T) int64."""
+    batch = x.shape[0]
+    steps = x.shape[2] if n_first else x.shape[1]
+    out = np.full((batch, steps), -1, np.int64)
+    for bi in numba.prange((batch + every - 1) // every):
+        b = bi * every
+        row = out[b]
+        row[:] = 0
+        if n_first:
+            for n in range(x.shape[1]):
+                for t in range(steps):
+                    row[t] += x[b, n, t] != 0
+        else:
+            for t in range(steps):
+                c = 0
+                for n in range(x.shape[2]):
+                    c += x[b, t, n] != 0
+                row[t] = c
+    return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def gather_rows(x, n_first, rows, out):
+    """out[k, :] = input vector of (sample, step) ``rows[k]`` as float (for the GEMM)."""
+    for k in numba.prange(rows.shape[0]):
+        b = rows[k, 0]
+        t = rows[k, 1]
+        if n_first:
+            for n in range(out.shape[1]):
+                out[k, n] = x[b, n, t] != 0
+        else:
+            for n in range(out.shape[1]):
+                out[k, n] = x[b, t, n] != 0
+    return out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def dense_cuba(x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase,
+               gemm_index, gemm_rows, out, counts):
+    """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
+
+    ``x``: binary input spikes (nonzero = spike), (B, N, T) when ``n_first`` (a
+    recording's layout) else (B, T, N) (a layer's output); ``wt`` (N, M) int16 weights,
+    transposed. Synaptic input of step t + 1 (Lava's synapse delays by one step)::
+
+        acc[t + 1] = sum of wt[n] over the inputs n that spiked at step t
+
+    event-driven, in int16 sums moved to int32 every ``limit`` spikes of a row -
+    except the rows with ``gemm_index[b, t] >= 0``, whose ``acc`` the caller computed by a
+    dense product (``gemm_rows``). Then, per step, the neurons get
+    ``a = wrap32(acc << wexp)`` (``acc >> -wexp`` for a negative exponent; Dense's
+    ``weight_exp``) and :func:`cuba_update`; netx's ``LIFReset`` zeroes their state when
+    ``(t + 1) % reset_interval == reset_phase``. Writes ``out`` (B, T, M) bool spikes and
+    ``counts`` (B, T) spikes per step (the next layer's measured activity).
+    """
+    batch, steps, m = out.shape
+    n_in = wt.shape[0]
+    theta = np.int64(vth) << 6
+    fu = 4096 - (du + 1)
+    fv = 4096 - dv
+    for b in numba.prange(batch):
+        acc16 = np.zeros((steps, m), np.int16)
+        acc32 = np.zeros((steps, m), np.int32)
+        used = np.zeros(steps, np.int64)
+        gi = gemm_index[b]
+        # acc16[t + 1] += wt[n] per spike, in int16; a row that has taken ``limit`` spikes
+        # is moved into the int32 acc32 (limit * max|w| < 2^15: no int16 sum overflows).
+        # Written out in the loops, not as a function: no array is passed per spike.
+        if n_first:
+            for n in range(n_in):
+                for t in range(steps - 1):
+                    if x[b, n, t] != 0 and gi[t] < 0:
+                        r = t + 1
+                        for j in range(m):
+                            acc16[r, j] += wt[n, j]
+                        used[r] += 1
+                        if used[r] == limit:
+                            for j in range(m):
+                                acc32[r, j] += acc16[r, j]
+                                acc16[r, j] = 0
+                            used[r] = 0
+        else:
+            for t in range(steps - 1):
+                if gi[t] < 0:
+                    r = t + 1
+                    for n in range(n_in):
+                        if x[b, t, n] != 0:
+                            for j in range(m):
+                                acc16[r, j] += wt[n, j]
+                            used[r] += 1
+                            if used[r] == limit:
+                                for j in range(m):
+                                    acc32[r, j] += acc16[r, j]
+                                    acc16[r, j] = 0
+                                used[r] = 0
+        for t in range(steps - 1):
+            g = gi[t]
+            if g >= 0:
+                for j in range(m):
+                    acc32[t + 1, j] = gemm_rows[g, j]
+        u = np.zeros(m, np.int64)
+        v = np.zeros(m, np.int64)
+        for t in range(steps):
+            if reset_interval > 0 and (t + 1) % reset_interval == reset_phase:
+                u[:] = 0
+                v[:] = 0
+            c = 0
+            for j in range(m):
+                a = np.int64(acc32[t, j]) + np.int64(acc16[t, j])
+                a = wrap32(a << wexp if wexp > 0 else a >> -wexp)
+                uj, vj, s = cuba_update(u[j], v[j], a, np.int64(bias[j]), fu, fv, theta)
+                u[j] = uj
+                v[j] = vj
+                out[b, t, j] = s
+                c += s
+            counts[b, t] = c
+    return out

@@ -5,15 +5,22 @@ layer gets an ``io.sink.RingBuffer`` on its ``out`` port. Inputs come from an
 ``io.source.RingBuffer``: into ``net.inp`` when the first block is a synapse layer, and
 into the input neuron's ``a_in`` when the first block is a netx ``Input`` (whose ``inp``
 port netx leaves unconnected; lava-dl's tutorials wire encoders there the same way).
-The network is always stopped, also on errors and Ctrl-C, so no worker process is
-left behind.
+The network is always stopped, also on errors; on Ctrl-C (or SIGTERM) its worker
+processes are killed instead of sent STOP (which can wait forever on a channel cut
+mid-message), and while it runs they ignore SIGINT and die with their parent
+(:mod:`neuro_deploy._process`), so no worker is left behind - also when the worker running Lava is killed (a
+cancelled Ray task, a lost node).
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
 
+from neuro_deploy._compat.lava_compat import abandon_runtime
+from neuro_deploy._process import child_policy
+from neuro_deploy._progress import tick
 from neuro_deploy.errors import EnvironmentProblem
 from neuro_deploy.netx.spec import NetSpec
 from neuro_deploy.sim.base import RunResult, RunSpec, register_backend, validate_run
@@ -21,9 +28,9 @@ from neuro_deploy.sim.base import RunResult, RunSpec, register_backend, validate
 
 def import_lava():
     """Import netx and Lava's run configuration, with the fix hint on failure."""
-    import neuro_deploy  # noqa: F401  (installs the Python 3.11 shim)
+    from neuro_deploy._compat import lava_compat, quiet_imports
 
-    from neuro_deploy._compat import quiet_imports
+    lava_compat.install()                # the Python 3.11 shim for Lava (idempotent)
 
     try:
         with quiet_imports():
@@ -39,9 +46,22 @@ def import_lava():
     return netx, io, RunSteps, Loihi2SimCfg
 
 
+#: Runs of at least this many steps go in :data:`PROGRESS_CHUNKS` consecutive ``run``
+#: calls (the runtime continues where it paused: same result) to report progress.
+CHUNK_MIN_STEPS = 1000
+PROGRESS_CHUNKS = 10
+
+
+def run_chunks(steps: int, min_steps: int = CHUNK_MIN_STEPS, chunks: int = PROGRESS_CHUNKS) -> list[int]:
+    """Step counts of the consecutive Lava runs that make up one run of ``steps``."""
+    if steps < min_steps:
+        return [steps]
+    size = -(-steps // chunks)
+    return [min(size, steps - start) for start in range(0, steps, size)]
+
+
 def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.ndarray]:
     """Run one sample of ``spec`` through Lava; spikes per probed layer (Lava layout, T last)."""
-    import contextlib
     import io as _io
     import warnings
 
@@ -68,16 +88,23 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
         else:
             source.s_out.connect(net.inp)
     out: dict[str, np.ndarray] = {}
-    try:
-        net.run(condition=RunSteps(num_steps=spec.steps),
-                run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-        for k, sink in sinks:
-            out[f"layer{k}"] = np.asarray(sink.data.get())
-    finally:
+    with child_policy():
         try:
+            run_cfg = Loihi2SimCfg(select_tag="fixed_pt")
+            for n in run_chunks(spec.steps, CHUNK_MIN_STEPS, PROGRESS_CHUNKS):
+                net.run(condition=RunSteps(num_steps=n), run_cfg=run_cfg)
+                tick(n, "steps")
+            for k, sink in sinks:
+                out[f"layer{k}"] = np.asarray(sink.data.get())
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):      # Ctrl-C, SIGTERM: no STOP handshake
+                abandon_runtime(net)
+            else:
+                with contextlib.suppress(Exception):
+                    net.stop()
+            raise
+        with contextlib.suppress(Exception):
             net.stop()
-        except Exception:  # pragma: no cover - stopping a failed runtime
-            pass
     return out
 
 

@@ -1,4 +1,18 @@
-"""Event Stream (``.es``, Sepia / neuromorphic-paris) decoded by ``faery`` (Rust)."""
+"""Event Stream (``.es``, Sepia / neuromorphic-paris), version 2.x, DVS and ATIS types.
+
+Header: ``Event Stream``, version (major, minor, patch bytes; major must be 2), the event
+type (0 generic, 1 DVS, 2 ATIS, 4 color), then for DVS/ATIS the sensor width and height
+(little-endian uint16). Events are byte-coded time differences followed by x and y
+(little-endian uint16 each); the exact coding and the y flip (rows are counted from the
+bottom) are in :func:`neuro_deploy.events.kernels.es_decode`, which reproduces faery's
+decoder (``faery.events_stream_from_file``; ATIS exposure measurements are skipped, as
+faery does). Generic and color streams hold no polarity events and are refused.
+
+Decoded in-process by a compiled kernel that checks every coordinate against the header's
+sensor and never reads past the file: a damaged file is a
+:class:`~neuro_deploy.errors.CorruptRecordingError` at the byte where it breaks, after the
+events before it. An event cut off by the end of the file is dropped (as faery does).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,50 +22,73 @@ import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
 from neuro_deploy.events.formats.common import EventStream
-from neuro_deploy.events.readers import register_reader
-from neuro_deploy.events.types import SensorSize, make_events
+from neuro_deploy.events.plausibility import Tally
+from neuro_deploy.events.readers import HEAD_BYTES, register_reader
+from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
+
+SIGNATURE = b"Event Stream"
+TYPES = {0: "generic", 1: "dvs", 2: "atis", 4: "color"}
 
 
-def _decode_es(path: str):
-    """Whole-file decode with ``faery`` (runs in an isolated child process). A decoder
-    error part-way is returned (with the events before it), not raised."""
-    import faery
-
-    from neuro_deploy.events.types import EVENT_DTYPE
-
-    stream = faery.events_stream_from_file(path)
-    w, h = stream.dimensions()
-    parts, error = [], None
-    try:
-        for c in stream:
-            parts.append(make_events(c["x"], c["y"], c["t"].astype(np.int64), c["on"]))
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is a corrupt file
-        error = f"{type(exc).__name__}: {exc}"
-    return (np.concatenate(parts) if parts else np.empty(0, EVENT_DTYPE)), (int(w), int(h)), error
-
-
-@register_reader("es", (".es",), "Event Stream 2.x (DVS / ATIS / generic)",
-                 sniff=lambda head: head.startswith(b"Event Stream"))
-def open_es(path: Path, **_: str) -> EventStream:
-    with open(path, "rb") as f:
-        head = f.read(12)
-    if head != b"Event Stream":
+def read_header(path: Path, head: bytes) -> tuple[str, SensorSize, int]:
+    """(event type, sensor, byte offset of the first event) from the file's first bytes."""
+    if not head.startswith(SIGNATURE):
         raise CorruptRecordingError(path, 0, "missing 'Event Stream' signature")
-    try:
-        import faery  # noqa: F401 - imported here, once, not in every decoding child (0.3 s each)
-    except ImportError:  # pragma: no cover
-        from neuro_deploy.errors import EnvironmentProblem
+    if len(head) < 16:
+        raise CorruptRecordingError(path, len(head), "truncated inside the Event Stream header")
+    major, minor, patch, kind = head[12], head[13], head[14], head[15]
+    if major != 2:
+        raise CorruptRecordingError(path, 12, f"Event Stream version {major}.{minor}.{patch}; only 2.x is read")
+    if kind not in TYPES:
+        raise CorruptRecordingError(path, 15, f"unknown Event Stream event type {kind}")
+    if TYPES[kind] not in ("dvs", "atis"):
+        raise CorruptRecordingError(path, 15, f"an Event Stream of {TYPES[kind]} events holds no polarity "
+                                              "events (DVS and ATIS streams are read)")
+    if len(head) < 20:
+        raise CorruptRecordingError(path, len(head), "truncated inside the Event Stream header")
+    width = head[16] | (head[17] << 8)
+    height = head[18] | (head[19] << 8)
+    return TYPES[kind], SensorSize(width, height), 20
 
-        raise EnvironmentProblem("Event Stream needs the 'faery' package: pip install faery") from None
-    from neuro_deploy.events.formats.common import run_isolated
 
-    events, (w, h), error = run_isolated(_decode_es, (str(path),), path, "Event Stream")
+@register_reader("es", (".es",), "Event Stream 2.x (DVS / ATIS)",
+                 sniff=lambda head: head.startswith(SIGNATURE))
+def open_es(path: Path, head: bytes | None = None, **_: str) -> EventStream:
+    if head is None:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    kind, size, offset = read_header(path, head)
 
-    def chunks(cb: int) -> Iterator[np.ndarray]:
-        per = max(1, cb // 16)
-        for i in range(0, len(events), per):
-            yield events[i:i + per]
-        if error is not None:
-            raise CorruptRecordingError(path, None, f"Event Stream: {error}")
+    def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
+        from neuro_deploy.events.formats.common import BLOCK_BYTES, FileBlocks
+        from neuro_deploy.events.kernels import ERRORS, es_decode
 
-    return EventStream(str(path), "es", SensorSize(w, h), chunks)
+        st, w, h = tally.fused()
+        pos, t = offset, 0
+        with FileBlocks(path, head) as blocks:
+            end = blocks.size
+            while pos < end:
+                c1 = min(end, pos + max(cb, BLOCK_BYTES))     # this chunk: up to c1, + one block
+                ev = np.empty((min(end, c1 + BLOCK_BYTES) - pos) // 5 + 1, EVENT_DTYPE)
+                n, cut = 0, False
+                while pos < c1:
+                    block = blocks.read(pos, BLOCK_BYTES)
+                    k, stop, t, err, epos = es_decode(block, 0, len(block), t, size.width, size.height,
+                                                      kind == "atis", ev[n:], st, w, h)
+                    tally.add(k)
+                    n += k
+                    if err:
+                        if n:
+                            yield ev[:n]
+                        raise CorruptRecordingError(path, pos + epos, f"Event Stream: {ERRORS[err]} "
+                                                    f"{size.width}x{size.height} of its header")
+                    if stop == 0:                   # only an event cut off by the end of the file
+                        cut = True
+                        break
+                    pos += stop
+                if n:
+                    yield ev[:n]
+                if cut:
+                    break
+
+    return EventStream(str(path), "es", size, chunks, {"event_type": kind}, tallies=True)

@@ -27,8 +27,8 @@ import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
 from neuro_deploy.events.formats.common import EventStream, iter_words, unwrap_counter
-from neuro_deploy.events.plausibility import FormatLimits
-from neuro_deploy.events.readers import register_reader
+from neuro_deploy.events.plausibility import FormatLimits, Tally
+from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize, make_events
 
 CHIPS = {  # header keyword -> (layout, width, height)
@@ -140,9 +140,93 @@ def open_aedat3(path: Path, **_: str) -> EventStream:
     return EventStream(str(path), "aedat3", size, chunks, {"header": lines})
 
 
+AEDAT4_SIGNATURE = b"#!AER-DAT4.0\r\n"
+#: IOHeader compression codes (dv-processing's ``Compression`` enum)
+AEDAT4_COMPRESSION = {0: "none", 1: "lz4", 2: "lz4-high", 3: "zstd", 4: "zstd-high"}
+#: stream type identifiers -> the names ``aedat`` gives them, and their kind codes
+AEDAT4_KINDS = {"EVTS": "events", "FRME": "frame", "IMUS": "imus", "TRIG": "triggers"}
+KIND_NAMES = list(AEDAT4_KINDS.values())
+
+
+def _fb_u32(buf: bytes, pos: int, path: Path) -> int:
+    if pos < 0 or pos + 4 > len(buf):
+        raise CorruptRecordingError(path, None, "AEDAT 4: the file header's table is damaged")
+    return int.from_bytes(buf[pos:pos + 4], "little")
+
+
+def _io_header(path: Path, fb: bytes) -> tuple[int, int, bytes]:
+    """(compression, data-table position, description bytes) of the IOHeader flatbuffer
+    (table fields: compression int32 = 0, file data position int64 = -1, description string)."""
+    root = _fb_u32(fb, 0, path)
+    vt = root - int.from_bytes(fb[root:root + 4], "little", signed=True) if root + 4 <= len(fb) else -1
+    if vt < 0 or vt + 4 > len(fb):
+        raise CorruptRecordingError(path, None, "AEDAT 4: the file header's table is damaged")
+    vt_size = int.from_bytes(fb[vt:vt + 2], "little")
+
+    def field(k: int) -> int:
+        return int.from_bytes(fb[vt + 4 + 2 * k:vt + 6 + 2 * k], "little") if 4 + 2 * k + 2 <= vt_size else 0
+
+    compression, position, desc = 0, -1, b""
+    if field(0):
+        compression = int.from_bytes(fb[root + field(0):root + field(0) + 4], "little", signed=True)
+    if field(1):
+        position = int.from_bytes(fb[root + field(1):root + field(1) + 8], "little", signed=True)
+    if field(2):
+        at = root + field(2)
+        start = at + _fb_u32(fb, at, path)
+        length = _fb_u32(fb, start, path)
+        if start + 4 + length > len(fb):
+            raise CorruptRecordingError(path, None, "AEDAT 4: the header's description runs past the header")
+        desc = fb[start + 4:start + 4 + length]
+    return compression, position, desc
+
+
+def _streams(path: Path, desc: bytes) -> dict[int, dict]:
+    """Streams declared by the header's XML description, as ``aedat`` reads them:
+    ``<dv><node name="outInfo"><node name="ID">`` with a ``typeIdentifier`` attr and, for
+    events and frames, ``sizeX`` / ``sizeY`` in its ``info`` node."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(desc.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CorruptRecordingError(path, None, f"AEDAT 4: the header's description is not UTF-8 ({exc})") from None
+    except ET.ParseError as exc:
+        raise CorruptRecordingError(path, None, f"AEDAT 4: the header's description is not XML ({exc})") from None
+
+    def child(node, tag: str, key: str, value: str):
+        return next((c for c in node if c.tag == tag and c.get(key) == value), None)
+
+    out = child(root, "node", "name", "outInfo") if root.tag == "dv" else None
+    if out is None:
+        raise CorruptRecordingError(path, None, "AEDAT 4: the header's description has no outInfo node")
+    streams: dict[int, dict] = {}
+    for node in out:
+        if node.tag != "node":
+            continue
+        try:
+            sid = int(node.get("name", ""))
+            ident = child(node, "attr", "key", "typeIdentifier").text
+            stream = {"type": AEDAT4_KINDS[ident]}
+            if ident in ("EVTS", "FRME"):
+                info = child(node, "node", "name", "info")
+                stream["width"] = int(child(info, "attr", "key", "sizeX").text)
+                stream["height"] = int(child(info, "attr", "key", "sizeY").text)
+            if not 0 <= sid < 2 ** 32 or sid in streams:
+                raise ValueError(f"stream id {sid}")
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise CorruptRecordingError(path, None, f"AEDAT 4: unreadable stream {node.get('name')!r} in the "
+                                                    f"header ({type(exc).__name__}: {exc})") from None
+        streams[sid] = stream
+    if not streams:
+        raise CorruptRecordingError(path, None, "AEDAT 4: the header declares no stream")
+    return streams
+
+
 def _decode_aedat4(path: str):
-    """Whole-file decode with ``aedat`` (runs in an isolated child process). A decoder
-    error part-way is returned (with the events before it), not raised."""
+    """Whole-file decode with ``aedat`` (runs in the guarded decoder process, for the
+    Zstandard-compressed files the in-process decoder does not read). A decoder error
+    part-way is returned (with the events before it), not raised."""
     import aedat
 
     decoder = aedat.Decoder(path)
@@ -165,36 +249,115 @@ def _decode_aedat4(path: str):
     return events, streams, ev_ids, counts, error
 
 
-@register_reader("aedat4", (".aedat4",), "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame "
-                 "streams counted)", sniff=lambda head: head.startswith(b"#!AER-DAT4"))
-def open_aedat4(path: Path, **_: str) -> EventStream:
-    """AEDAT 4.0 via the ``aedat`` package, decoded in a child process
-    (:func:`~neuro_deploy.events.formats.common.run_isolated`): the Rust decoder aborts the
-    interpreter on some corrupt files. Events are read whole, then served in chunks."""
+def _aedat4_guarded(path: Path, meta: dict) -> Iterator[np.ndarray]:
+    """Zstandard files: ``aedat`` in the guarded decoder process (it aborts on some damage)."""
     try:
         import aedat  # noqa: F401
     except ImportError:  # pragma: no cover
         from neuro_deploy.errors import EnvironmentProblem
 
-        raise EnvironmentProblem("AEDAT 4 needs the 'aedat' package: pip install aedat") from None
-    with open(path, "rb") as f:
-        if not f.read(12).startswith(b"#!AER-DAT4"):
-            raise CorruptRecordingError(path, 0, "missing '#!AER-DAT4' signature")
+        raise EnvironmentProblem("Zstandard-compressed AEDAT 4 needs the 'aedat' package: "
+                                 "pip install aedat") from None
     from neuro_deploy.events.formats.common import run_isolated
 
     events, streams, ev_ids, counts, error = run_isolated(_decode_aedat4, (str(path),), path, "AEDAT 4")
+    meta["other_packets"] = counts
+    if len(events):
+        yield events
+    if error is not None:
+        raise CorruptRecordingError(path, None, f"AEDAT 4: {error}")
+
+
+@register_reader("aedat4", (".aedat4",), "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame "
+                 "streams counted)", sniff=lambda head: head.startswith(b"#!AER-DAT4"))
+def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
+    """AEDAT 4.0: signature ``#!AER-DAT4.0\r\n``, a uint32 length and the IOHeader
+    flatbuffer (compression, data-table position, XML description of the streams), then
+    packets (uint32 stream id, uint32 size, size-prefixed flatbuffer - LZ4 frames when the
+    header says LZ4). The first event stream's polarity events are decoded in-process by
+    :func:`neuro_deploy.events.kernels.aedat4_decode` (bounds-checked: damage is a
+    :class:`~neuro_deploy.errors.CorruptRecordingError`, never a crash); packets of other
+    streams are counted in ``meta["other_packets"]``. Zstandard files go to ``aedat`` in
+    the guarded decoder process (:func:`~neuro_deploy.events.formats.common.run_isolated`)."""
+    if head is None:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+    if not head.startswith(AEDAT4_SIGNATURE):
+        raise CorruptRecordingError(path, 0, "missing '#!AER-DAT4.0' signature")
+    whole = len(head) < HEAD_BYTES
+    size_b = len(head) if whole else path.stat().st_size
+    at = len(AEDAT4_SIGNATURE)
+    if size_b < at + 4:
+        raise CorruptRecordingError(path, at, "AEDAT 4: truncated before the header length")
+    length = int.from_bytes(head[at:at + 4], "little")
+    if at + 4 + length > size_b:
+        raise CorruptRecordingError(path, at, f"AEDAT 4: the header ({length} bytes) runs past the end of the file")
+    if at + 4 + length <= len(head):
+        fb = head[at + 4:at + 4 + length]
+    else:
+        with open(path, "rb") as f:
+            f.seek(at + 4)
+            fb = f.read(length)
+    compression, stop, desc = _io_header(path, fb)
+    streams = _streams(path, desc)
+    if compression not in AEDAT4_COMPRESSION:
+        raise CorruptRecordingError(path, None, f"AEDAT 4: unknown compression code {compression}")
+    ev_ids = sorted(i for i, s in streams.items() if s["type"] == "events")
     size = None
     if ev_ids:
         s = streams[ev_ids[0]]
         if s.get("width") and s.get("height"):
             size = SensorSize(int(s["width"]), int(s["height"]))
-    meta = {"streams": {i: s["type"] for i, s in streams.items()}, "other_packets": counts}
+    meta = {"streams": {i: s["type"] for i, s in streams.items()}, "other_packets": {},
+            "compression": AEDAT4_COMPRESSION[compression]}
+    data_start = at + 4 + length
 
-    def chunks(cb: int) -> Iterator[np.ndarray]:
-        per = max(1, cb // EVENT_DTYPE.itemsize)
-        for i in range(0, len(events), per):
-            yield events[i:i + per]
-        if error is not None:
-            raise CorruptRecordingError(path, None, f"AEDAT 4: {error}")
+    def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
+        if AEDAT4_COMPRESSION[compression].startswith("zstd"):
+            for ev in _aedat4_guarded(path, meta):
+                tally.update(ev)
+                yield ev
+            return
+        from neuro_deploy.events.formats.common import BLOCK_BYTES, FileBlocks
+        from neuro_deploy.events.kernels import ERRORS, NEED_DATA, NEED_ROOM, OK, aedat4_decode
 
-    return EventStream(str(path), "aedat4", size, chunks, meta)
+        ids = np.array(list(streams), np.int64)
+        kinds = np.array([KIND_NAMES.index(s["type"]) for s in streams.values()], np.int64)
+        counts = np.zeros(len(KIND_NAMES), np.int64)
+        lz4 = compression in (1, 2)
+        scratch = np.empty(1 << 16, np.uint8)
+        st, w, h = tally.fused()
+        pos = data_start
+        # events per chunk: about cb bytes of file (LZ4 packs an event in ~8 bytes; plain 16)
+        per_byte = 5 if lz4 else 16
+        with FileBlocks(path, head) as blocks:
+            buf, base = blocks.read(pos, BLOCK_BYTES), pos
+            while True:
+                room = max(1024, min(blocks.size - pos, cb) // per_byte + 64)
+                ev = np.empty(room, EVENT_DTYPE)
+                n = 0
+                while True:
+                    k, pos, status, epos, scratch = aedat4_decode(
+                        buf, base, pos, blocks.size, stop, lz4, ids, kinds, ev_ids[0] if ev_ids else -1,
+                        ev[n:], counts, scratch, st, w, h)
+                    tally.add(k)
+                    n += k
+                    if status == NEED_DATA:             # next packet not in the buffer: read on
+                        buf, base = blocks.read(pos, max(BLOCK_BYTES, epos)), pos
+                        continue
+                    if status == NEED_ROOM and (n == 0 or cb >= blocks.size):
+                        grown = np.empty(2 * len(ev), EVENT_DTYPE)   # whole file: one array
+                        grown[:n] = ev[:n]
+                        ev = grown
+                        continue
+                    break
+                meta["other_packets"] = {KIND_NAMES[i]: int(c) for i, c in enumerate(counts) if c}
+                if n:
+                    yield ev[:n]
+                if status == NEED_ROOM:
+                    continue
+                if status != OK:
+                    raise CorruptRecordingError(path, epos, f"AEDAT 4: {ERRORS[status]}")
+                return
+
+    return EventStream(str(path), "aedat4", size, chunks, meta, tallies=True)

@@ -40,17 +40,18 @@ from typing import Iterator
 import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
-from neuro_deploy.events.formats.common import (EventStream, geometry_from_header, iter_words,
-                                                percent_header_lines, read_percent_header, unwrap_counter)
-from neuro_deploy.events.plausibility import FormatLimits
+from neuro_deploy.events.formats.common import (EventStream, decode_words, geometry_from_header,
+                                                percent_header_lines, read_percent_header)
+from neuro_deploy.events.plausibility import FormatLimits, Tally
 from neuro_deploy.events.readers import HEAD_BYTES, register_reader
-from neuro_deploy.events.types import EVENT_DTYPE, make_events
 
 
 def _raw_version(lines: list[str]) -> str | None:
     """"2", "3", "2.1", "4" ... from ``% evt X.Y`` or ``% format EVTn;...``; None if absent."""
     for line in lines:
         low = line.lower().replace(" ", "")
+        if not low.startswith(("evt", "format")):
+            continue
         m = re.match(r"evt(\d+(?:\.\d+)?)", low)
         if m:
             v = m.group(1)
@@ -89,175 +90,72 @@ def sniff_dat(head: bytes) -> bool:
 PROPHESEE_LIMITS = FormatLimits(bound=(1280, 720), bound_source="the largest Prophesee sensor, 1280x720")
 
 
-def _evt3_kernel():
-    """Compile (once, cached on disk) the EVT3 state machine with numba."""
-    import numba
-
-    @numba.njit(cache=True)
-    def decode(words, state, xs, ys, ts, ps, trig, compat):
-        # state: [y, base_x, pol, t_low, t_high, loops, have_high, last_high, n_trig, low_ovfs]
-        y, base_x, pol, t_low, t_high, loops, have_high, last_high = (
-            state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
-        low_ovfs = state[9]
-        n = 0
-        nt = state[8]
-        if compat:
-            have_high = 1
-        for i in range(words.shape[0]):
-            w = np.int64(words[i])
-            kind = w >> 12
-            if kind == 0x0:
-                y = w & 0x7FF
-            elif kind == 0x2:
-                if have_high:
-                    xs[n] = w & 0x7FF
-                    ys[n] = y
-                    ts[n] = ((loops << 24) | (t_high << 12) | t_low)
-                    ps[n] = (w >> 11) & 1
-                    n += 1
-            elif kind == 0x3:
-                base_x = w & 0x7FF
-                pol = (w >> 11) & 1
-            elif kind == 0x4 or kind == 0x5:
-                bits = 12 if kind == 0x4 else 8
-                if have_high:
-                    t = (loops << 24) | (t_high << 12) | t_low
-                    for b in range(bits):
-                        if (w >> b) & 1:
-                            xs[n] = base_x + b
-                            ys[n] = y
-                            ts[n] = t
-                            ps[n] = pol
-                            n += 1
-                base_x += bits
-            elif kind == 0x6:
-                lo = w & 0xFFF
-                if compat and lo < t_low:
-                    low_ovfs += 1
-                t_low = lo
-                if compat:
-                    t_high = last_high + low_ovfs
-            elif kind == 0x8:
-                h = w & 0xFFF
-                if compat:
-                    if h < last_high:
-                        loops += 1
-                    last_high = h
-                    t_high = h + low_ovfs
-                else:
-                    if have_high and h < last_high and last_high - h > 0x800:
-                        loops += 1
-                    t_high = h
-                    last_high = h
-                    have_high = 1
-            elif kind == 0xA:
-                if have_high and nt < trig.shape[0]:
-                    trig[nt, 0] = (loops << 24) | (t_high << 12) | t_low
-                    trig[nt, 1] = w & 1
-                    trig[nt, 2] = (w >> 8) & 0xF
-                    nt += 1
-        state[0], state[1], state[2], state[3] = y, base_x, pol, t_low
-        state[4], state[5], state[6], state[7], state[8] = t_high, loops, have_high, last_high, nt
-        state[9] = low_ovfs
-        return n
-
-    return decode
-
-
-_EVT3 = None
-
-
 EVT3_TIMINGS = ("spec", "expelliarmus")
+NO_TRIGGERS = np.zeros((0, 3), np.int64)
 
 
-def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int,
-                 timing: str = "spec") -> Iterator[np.ndarray]:
-    global _EVT3
+def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
+                 timing: str = "spec", head: bytes | None = None) -> Iterator[np.ndarray]:
+    """EVT 3.0 decoded by :func:`neuro_deploy.events.kernels.evt3_decode`."""
+    from neuro_deploy.events.kernels import evt3_decode
+
     if timing not in EVT3_TIMINGS:
         from neuro_deploy.errors import UnknownNameError
 
         raise UnknownNameError("EVT3 timing", timing, EVT3_TIMINGS)
-    if _EVT3 is None:
-        _EVT3 = _evt3_kernel()
+    compat = timing == "expelliarmus"
     state = np.zeros(10, dtype=np.int64)
+    st, w, h = tally.fused()
     triggers: list[np.ndarray] = []
-    for _, words in iter_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word"):
-        kinds = np.bincount(words >> 12, minlength=16)
-        cap = int(kinds[0x2] + 12 * kinds[0x4] + 8 * kinds[0x5])      # exact upper bound
-        xs = np.empty(cap, np.int64)
-        ys = np.empty(cap, np.int64)
-        ts = np.empty(cap, np.int64)
-        ps = np.empty(cap, np.int64)
-        trig = np.empty((int(kinds[0xA]), 3), np.int64)
-        state[8] = 0
-        n = _EVT3(words, state, xs, ys, ts, ps, trig, timing == "expelliarmus")
-        if state[8]:
-            triggers.append(trig[: state[8]].copy())
-        if n:
-            yield make_events(xs[:n], ys[:n], ts[:n], ps[:n])
-    meta["triggers"] = np.concatenate(triggers) if triggers else np.zeros((0, 3), np.int64)
+    trig = np.empty((256, 3), np.int64)
+
+    def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+        nonlocal trig
+        n, i = 0, 0
+        while True:
+            state[8] = 0
+            k, i = evt3_decode(words, i, state, out[n:], trig, compat, st, w, h)
+            tally.add(k)
+            n += k
+            if state[8]:
+                triggers.append(trig[: state[8]].copy())
+            if i >= len(words) or state[8] < len(trig):
+                return n, i                     # done, or out of room for events
+            trig = np.empty((2 * len(trig), 3), np.int64)
+
+    yield from decode_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word", head, decode)
+    meta["triggers"] = np.concatenate(triggers) if triggers else NO_TRIGGERS.copy()
 
 
-def _evt2_kernel():
-    import numba
+def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
+                 head: bytes | None = None) -> Iterator[np.ndarray]:
+    """EVT 2.0 decoded by :func:`neuro_deploy.events.kernels.evt2_decode` (one event per word at most)."""
+    from neuro_deploy.events.kernels import evt2_decode
 
-    @numba.njit(cache=True)
-    def decode(words, state, ev, trig):
-        # state: [t_high (-1 = none yet), n_trig, wraps]
-        t_high = state[0]
-        loops = state[2]
-        n = 0
-        nt = 0
-        for i in range(words.shape[0]):
-            w = np.int64(words[i])
-            kind = w >> 28
-            if kind == 0x8:
-                h = w & 0x0FFFFFFF
-                if t_high >= 0 and h < t_high and t_high - h > 0x8000000:
-                    loops += 1
-                t_high = h
-            elif (kind == 0x0 or kind == 0x1) and t_high >= 0:
-                ev[n].x = (w >> 11) & 0x7FF
-                ev[n].y = w & 0x7FF
-                ev[n].t = (loops << 34) | (t_high << 6) | ((w >> 22) & 0x3F)
-                ev[n].p = kind
-                n += 1
-            elif kind == 0xA and t_high >= 0:
-                trig[nt, 0] = (loops << 34) | (t_high << 6) | ((w >> 22) & 0x3F)
-                trig[nt, 1] = w & 1
-                trig[nt, 2] = (w >> 8) & 0x1F
-                nt += 1
-        state[0] = t_high
-        state[1] = nt
-        state[2] = loops
-        return n
-
-    return decode
-
-
-_EVT2 = None
-
-
-def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int) -> Iterator[np.ndarray]:
-    global _EVT2
-    if _EVT2 is None:
-        _EVT2 = _evt2_kernel()
-    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across chunks
+    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across blocks
+    st, w, h = tally.fused()
     triggers: list[np.ndarray] = []
-    for _, words in iter_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word"):
-        kinds = np.bincount(words >> 28, minlength=16)
-        ev = np.empty(int(kinds[0] + kinds[1]), EVENT_DTYPE)
-        trig = np.empty((int(kinds[0xA]), 3), np.int64)
-        n = _EVT2(words, state, ev, trig)
+    trig = np.empty((1024, 3), np.int64)
+
+    def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+        nonlocal trig
+        before, st_before = state.copy(), st.copy()
+        n = evt2_decode(words, state, out, trig, st, w, h)
+        if state[1] > len(trig):                      # more triggers than room: once more, with room
+            trig = np.empty((int(state[1]), 3), np.int64)
+            state[:], st[:] = before, st_before
+            n = evt2_decode(words, state, out, trig, st, w, h)
+        tally.add(n)
         if state[1]:
             triggers.append(trig[: state[1]].copy())
-        if n:
-            yield ev[:n]
-    meta["triggers"] = np.concatenate(triggers) if triggers else np.zeros((0, 3), np.int64)
+        return n, len(words)
+
+    yield from decode_words(path, offset, np.dtype("<u4"), chunk_bytes, "EVT2 word", head, decode)
+    meta["triggers"] = np.concatenate(triggers) if triggers else NO_TRIGGERS.copy()
 
 
-def _open_raw(path: Path, version: str, **opts: str) -> EventStream:
-    lines, offset = read_percent_header(path)
+def _open_raw(path: Path, version: str, head: bytes | None = None, **opts: str) -> EventStream:
+    lines, offset = read_percent_header(path, head=head)
     found = _raw_version(lines)
     if found is not None and found != version:
         raise CorruptRecordingError(path, 0, f"header says EVT {found}, reader is EVT {version}")
@@ -268,41 +166,52 @@ def _open_raw(path: Path, version: str, **opts: str) -> EventStream:
         timing = opts.get("evt3_timing", "spec")
         meta["evt3_timing"] = timing
         return EventStream(str(path), fmt, size,
-                           lambda cb: _evt3_chunks(path, offset, meta, cb, timing), meta)
-    return EventStream(str(path), fmt, size, lambda cb: _evt2_chunks(path, offset, meta, cb), meta)
+                           lambda cb, tally: _evt3_chunks(path, offset, meta, cb, tally, timing, head), meta,
+                           tallies=True)
+    return EventStream(str(path), fmt, size, lambda cb, tally: _evt2_chunks(path, offset, meta, cb, tally, head),
+                       meta, tallies=True)
 
 
 @register_reader("evt3", (".raw",), "Prophesee RAW EVT 3.0", sniff=sniff_raw("3"), limits=PROPHESEE_LIMITS)
-def open_evt3(path: Path, evt3_timing: str = "spec", **_: str) -> EventStream:
-    return _open_raw(path, "3", evt3_timing=evt3_timing)
+def open_evt3(path: Path, evt3_timing: str = "spec", head: bytes | None = None, **_: str) -> EventStream:
+    return _open_raw(path, "3", head, evt3_timing=evt3_timing)
 
 
 @register_reader("evt2", (".raw",), "Prophesee RAW EVT 2.0", sniff=sniff_raw("2"), limits=PROPHESEE_LIMITS)
-def open_evt2(path: Path, **_: str) -> EventStream:
-    return _open_raw(path, "2")
+def open_evt2(path: Path, head: bytes | None = None, **_: str) -> EventStream:
+    return _open_raw(path, "2", head)
 
 
 @register_reader("dat", (".dat",), "Prophesee DAT (CD events)", sniff=sniff_dat, limits=PROPHESEE_LIMITS)
-def open_dat(path: Path, **_: str) -> EventStream:
-    lines, offset = read_percent_header(path)
-    size_b = path.stat().st_size
+def open_dat(path: Path, head: bytes | None = None, **_: str) -> EventStream:
+    lines, offset = read_percent_header(path, head=head)
+    if head is not None and len(head) < HEAD_BYTES:
+        size_b, first = len(head), head[offset:offset + 2]
+    else:
+        size_b = path.stat().st_size
+        with open(path, "rb") as f:
+            f.seek(offset)
+            first = f.read(2)
     if size_b < offset + 2:
         if size_b == offset:
             return EventStream(str(path), "dat", geometry_from_header(lines), lambda cb: iter(()), {"header": lines})
         raise CorruptRecordingError(path, offset, "truncated: missing event type/size bytes")
-    with open(path, "rb") as f:
-        f.seek(offset)
-        ev_type, ev_size = f.read(2)
+    ev_type, ev_size = first
     if ev_size != 8:
         raise CorruptRecordingError(path, offset + 1, f"unsupported DAT event size {ev_size} (expected 8)")
-    dt = np.dtype([("t", "<u4"), ("d", "<u4")])
 
-    def chunks(cb: int) -> Iterator[np.ndarray]:
-        wrap: list = [None, 0]
-        for _, words in iter_words(path, offset + 2, dt, cb, "DAT event"):
-            d = words["d"].astype(np.int64)
-            yield make_events(d & 0x3FFF, (d >> 14) & 0x3FFF, unwrap_counter(words["t"], 1 << 32, wrap),
-                              (d >> 28) & 0xF)
+    def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
+        from neuro_deploy.events.kernels import dat_decode
+
+        state = np.array([-1, 0], np.int64)          # last raw t, wraps of the uint32 us timer
+        st, w, h = tally.fused()
+
+        def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
+            dat_decode(words, state, out, st, w, h)
+            tally.add(len(words))
+            return len(words), len(words)
+
+        yield from decode_words(path, offset + 2, np.dtype(("<u4", (2,))), cb, "DAT event", head, decode)
 
     return EventStream(str(path), "dat", geometry_from_header(lines), chunks,
-                       {"header": lines, "event_type": int(ev_type)})
+                       {"header": lines, "event_type": int(ev_type)}, tallies=True)

@@ -1,0 +1,90 @@
+"""Worker processes (neuro_deploy._process): typed errors and progress come back from
+workers, a crashed worker is named, children ignore SIGINT and watch their parent."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from neuro_deploy import _process, _progress
+from neuro_deploy.errors import CorruptRecordingError, ShapeError
+
+
+def _square(x):
+    _progress.tick(1, "jobs")
+    _progress.tick(100, "steps")              # another unit: does not move the jobs bar
+    return x * x
+
+
+def _typed_error(x):
+    if x == 2:
+        raise CorruptRecordingError("rec2.bin", 17, "bad word")   # not picklable by args alone
+    if x == 3:
+        raise ShapeError("input", (2, 3), (4,))
+    return x
+
+
+def _die(x):
+    if x == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def _sigint_disposition(_):
+    return signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_results_in_job_order_and_ticks_reach_the_parent_bar(capsys):
+    with _progress.task(4, "jobs", "jobs") as bar:
+        assert _process.map_in_processes(_square, [1, 2, 3, 4]) == [1, 4, 9, 16]
+        assert bar.n == 4
+
+
+def test_typed_error_of_a_worker_is_raised_in_the_parent():
+    with pytest.raises(Exception) as e:
+        _process.map_in_processes(_typed_error, [1, 2, 3])
+    assert "rec2.bin at byte 17: bad word" in str(e.value) and e.value.exit_code == 2
+
+
+def test_a_killed_worker_is_an_error_naming_the_signal():
+    with pytest.raises(RuntimeError, match="SIGKILL"):
+        _process.map_in_processes(_die, [0, 1])
+
+
+def test_workers_ignore_sigint_and_watch_their_parent():
+    assert _process.map_in_processes(_sigint_disposition, [0, 1]) == [True, True]
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN        # the parent keeps Ctrl-C
+
+
+def test_watch_parent_kills_an_orphan():
+    """A child of a child: when its parent dies, it gets SIGTERM (prctl or the watchdog)."""
+    for use_prctl in (True, False):
+        r, w = os.pipe()
+        mid = os.fork()
+        if mid == 0:                                    # the parent-to-be-killed
+            os.close(r)
+            leaf = os.fork()
+            if leaf == 0:
+                how = _process.watch_parent(os.getppid(), use_prctl=use_prctl)
+                os.write(w, f"{os.getpid()} {how}\n".encode())
+                time.sleep(60)
+                os._exit(0)
+            time.sleep(60)
+            os._exit(0)
+        os.close(w)
+        pid, how = os.read(r, 100).decode().split()
+        assert how == ("prctl" if use_prctl else "thread")
+        os.kill(mid, signal.SIGKILL)
+        os.waitpid(mid, 0)
+        end = time.monotonic() + 5
+        while time.monotonic() < end:
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        else:
+            os.kill(int(pid), signal.SIGKILL)
+            pytest.fail(f"orphan {pid} still alive 5 s after its parent died ({how})")
