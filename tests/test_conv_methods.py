@@ -55,7 +55,8 @@ QUICK = ["--dataset", "nmnist", "--dt-us", "30000", "--steps", "10", "--val-frac
 
 def test_train_arch_conv_exports_and_runs_bit_exact_on_fast_and_lava(tmp_path, nmnist_root):
     from neuro_deploy.netx import load_netx
-    from neuro_deploy.netx.export import encode_for_net, export_model
+    from neuro_deploy.api import export as export_model
+    from neuro_deploy.netx.spec import encode_for_net
     from neuro_deploy.sim import RunSpec, run_network
 
     d = _json(CliRunner().invoke(main, ["train", "--arch", "conv", "--root", nmnist_root, "--epochs", "1",
