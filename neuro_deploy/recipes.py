@@ -68,7 +68,13 @@ def ann_pretraining(cfg: Any, tr: Any, x_tr: np.ndarray, dataset: str, source: s
         xa, ya = rate_inputs(x_tr), tr.labels
     else:
         if images_path:
-            with np.load(images_path) as z:
+            from neuro_deploy._io import load_numpy
+
+            z = load_numpy(images_path, "--pretrain-images")
+            if not hasattr(z, "files") or not {"train_images", "train_labels"} <= set(z.files):
+                raise BadInputError(f"{images_path}: --pretrain-images needs an .npz with train_images and "
+                                    "train_labels")
+            with z:
                 imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
         elif dataset == "digits":
             from sklearn.datasets import load_digits

@@ -71,6 +71,7 @@ def test_train_arch_conv_exports_and_runs_bit_exact_on_fast_and_lava(tmp_path, n
     assert [l.kind for l in net.layers] == ["conv", "conv", "dense", "dense"]
     assert [l.shape_chw for l in net.layers[:2]] == [(8, 17, 17), (16, 9, 9)]
     assert rep.agreement is not None and rep.agreement.samples == 2
+    assert rep.agreement.class_agreement == 1.0           # QAT (the default's last epoch): float == deployed
     spec = RunSpec(steps=10 + len(net), inputs=encode_for_net(net, x))
     fast, lava = run_network(net, spec, "fast"), run_network(net, spec, "lava")
     assert sorted(fast.spikes) == sorted(lava.spikes) == [l.name for l in net.layers]
