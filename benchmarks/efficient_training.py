@@ -37,9 +37,12 @@ its data. ``--replot JSON`` rebuilds table and plot.
 
 Every (seed, arch) is one task of the execution layer (:func:`neuro_deploy.cluster.run_tasks`):
 in this process, in ``--workers`` local processes, or as Ray tasks with ``--ray`` /
-``--ray-address``; each task seeds everything it draws, so the results (in task order) are
-those of one process. CPU seconds are each task's own process's, so they do not change with
-the number of workers (wall seconds do, when tasks share cores).
+``--ray-address``; each task seeds everything it draws, so accuracies, energy and latency
+(in task order) are those of one process (checked: ``--workers 1`` and ``2`` give identical
+figures). Times are each task's own, but tasks sharing cores slow each other (CPU seconds
+too: 7.1 s alone vs 13.5 s with two workers on two shared cores), so the time ratios are
+comparable within one run, and time figures for the record come from tasks that do not
+share cores.
 """
 from __future__ import annotations
 
