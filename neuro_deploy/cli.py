@@ -16,8 +16,8 @@ from typing import Any, Callable
 import click
 import numpy as np
 
-from neuro_deploy.cli_options import (BACKEND, CROP, DATASET, DOWNSAMPLE, EVENT_FORMAT, FRACTION,
-                                      NON_NEGATIVE_INT, OPEN_FRACTION, POSITIVE_FLOAT, POSITIVE_INT,
+from neuro_deploy.cli_options import (ARCH, BACKEND, CROP, DATASET, DISTILL_BUDGET, DOWNSAMPLE, EVENT_FORMAT,
+                                      FRACTION, NON_NEGATIVE_INT, OPEN_FRACTION, POSITIVE_FLOAT, POSITIVE_INT,
                                       SEED, SENSOR_SIZE, TARGET, WIDTHS, add_common_options,
                                       command_runtime, writes_output)
 from neuro_deploy.errors import BadInputError, NeuroDeployError
@@ -213,7 +213,11 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Checkpoint (.pt).")
 @click.option("--epochs", default=10, show_default=True, type=POSITIVE_INT, help="Training epochs.")
-@click.option("--hidden", default="128", show_default=True, type=WIDTHS, help="Comma-separated hidden widths.")
+@click.option("--arch", default="dense", show_default=True, type=ARCH,
+              help="dense: flatten -> hidden -> classes; conv: conv 8c5s2 -> conv 16c3s2 -> hidden -> classes "
+                   "(strided convs, exportable to netx).")
+@click.option("--hidden", default=None, type=WIDTHS, help="Comma-separated dense hidden widths [default: the "
+              "arch's, 128 for dense, 64 for conv].")
 @click.option("--dt-us", default=5000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
 @click.option("--steps", "num_steps", default=60, show_default=True, type=POSITIVE_INT,
               help="Time steps per sample.")
@@ -224,18 +228,27 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
 @click.option("--framework", default="slayer", show_default=True, type=click.Choice(["slayer", "norse"]),
               help="slayer: checkpoint (.pt); norse: trained norse model exported to NIR (-o model.nir).")
-@click.option("--prune", default=None, type=click.Choice(["sadp", "random", "el2n", "infobatch", "full"]),
-              help="Per-epoch data selection (SLAYER): spike-aware pruning or a baseline.")
+@click.option("--prune", default=None,
+              type=click.Choice(["sadp", "sadp-plain", "random", "el2n", "infobatch", "full"]),
+              help="Per-epoch data selection (SLAYER): spike-aware pruning, its ablation without the spike "
+                   "factor (sadp-plain), or a baseline.")
 @click.option("--keep", default=0.5, show_default=True, type=FRACTION, help="Fraction kept per epoch with --prune.")
 @click.option("--pretrain", default=None, type=click.Choice(["ann"]),
-              help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD).")
+              help="ANN pretraining (sharpened ReLU), then SNN fine-tuning (pipeS/pipeD): the ANN's optimizer "
+                   "state, a frozen-classifier warm-up, cross-entropy on output rates, lr 1e-4.")
 @click.option("--pretrain-source", default="events", show_default=True, type=click.Choice(["events", "images"]),
               help="events: time-averaged event rates of the training set; images: static images "
                    "(scikit-learn digits for --dataset digits, or --pretrain-images NPZ).")
 @click.option("--pretrain-images", default=None, type=click.Path(), help=".npz with train_images/train_labels.")
 @click.option("--pretrain-epochs", default=15, show_default=True, type=POSITIVE_INT, help="ANN pretraining epochs.")
+@click.option("--warmup-epochs", default=1, show_default=True, type=NON_NEGATIVE_INT,
+              help="pipeD: first fine-tuning epochs train only the classifier (the rest frozen).")
+@click.option("--fresh-optimizer", is_flag=True,
+              help="pipeD ablation: start fine-tuning with a fresh Adam instead of the ANN's optimizer state.")
 @click.option("--lr", default=None, type=POSITIVE_FLOAT,
-              help="SNN learning rate (default 1e-3; 3e-5 after pretraining).")
+              help="SNN learning rate (default 1e-3; 1e-4 after pretraining).")
+@click.option("--augment", default="none", show_default=True, type=click.Choice(["none", "dsa"]),
+              help="Batch augmentation (shift, time shift, cutout); with --data: the distilled file's.")
 @click.option("--data", "data_path", default=None, type=click.Path(),
               help="Train on a distilled data set (.npz from `distill`) instead of --dataset's train split.")
 @click.option("--hsd", is_flag=True, help="Hybrid step-wise distillation: ANN teacher on many frames, "
@@ -251,141 +264,235 @@ def demo(out_dir: str, dataset: str, root: str | None, epochs: int, lava_samples
 @json_option
 @handle_errors
 @writes_output("out")
-def train(dataset: str, root: str | None, out: str, epochs: int, hidden: str, dt_us: int,
+def train(dataset: str, root: str | None, out: str, epochs: int, arch: str, hidden: str | None, dt_us: int,
           num_steps: int, time_origin: str, val_fraction: float, seed: int, framework: str, prune: str | None,
           keep: float, pretrain: str | None, pretrain_source: str, pretrain_images: str | None,
-          pretrain_epochs: int, lr: float | None, data_path: str | None, hsd: bool, teacher_frames: int,
-          student_steps: int, qat: bool, qat_epochs: int | None, as_json: bool) -> None:
-    """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR)."""
+          pretrain_epochs: int, warmup_epochs: int, fresh_optimizer: bool, lr: float | None, augment: str,
+          data_path: str | None, hsd: bool, teacher_frames: int, student_steps: int, qat: bool,
+          qat_epochs: int | None, as_json: bool) -> None:
+    """Train a spiking model on an event data set (SLAYER checkpoint, or norse -> NIR).
+
+    With ``--data FILE`` (from ``distill``) the model trains on the distilled frames and takes
+    from the file whatever was not given: the source data set and root, its recorded split
+    (validation on the part the distillation never saw), dt, steps, time origin,
+    architecture, augmentation, and an epoch count for a tiny set
+    (``models.recipes.distilled_epochs``); it says what it took."""
     import dataclasses
 
     from neuro_deploy import recipes
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.splits import Split, recorded_split
-    from neuro_deploy.models import ModelConfig, TrainConfig, save_checkpoint, train_model
+    from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
+    from neuro_deploy.models.arch import arch_config
     from neuro_deploy.models.slayer_model import evaluate
 
+    if qat and qat_epochs is not None and qat_epochs != epochs:
+        raise BadInputError(f"--qat means QAT in all {epochs} epochs; it contradicts --qat-epochs {qat_epochs}")
+    distilled, notes = None, []
+    if data_path is not None:
+        from neuro_deploy.data.distill import load_distilled
+
+        distilled = load_distilled(data_path)
+        given = {"dataset": dataset, "root": root, "val_fraction": val_fraction, "dt_us": dt_us,
+                 "num_steps": num_steps, "time_origin": time_origin, "arch": arch, "epochs": epochs,
+                 "augment": augment}
+        for k, (v, why) in _distilled_defaults(distilled[2], len(distilled[1])).items():
+            if not _given(k) and v is not None:
+                given[k] = v
+                notes.append(f"{k} {v} ({why})")
+        dataset, root, val_fraction = given["dataset"], given["root"], given["val_fraction"]
+        dt_us, num_steps, time_origin = given["dt_us"], given["num_steps"], given["time_origin"]
+        arch, epochs, augment = given["arch"], given["epochs"], given["augment"]
     ds = dataclasses.replace(load_dataset(dataset, root=root), time_origin=time_origin)
-    split = Split.of(ds, val_fraction, seed)                   # recorded with the model
-    tr, va = split.apply(ds)
-    widths = tuple(int(v) for v in hidden.split(",") if v.strip())
+    if distilled is not None:        # validate outside distillation's pool: the file's recorded split
+        tr, va, split, warns = recorded_split(ds, distilled[2], what=data_path,
+                                              val_fraction=val_fraction if _given("val_fraction") else None)
+        notes += [f"warning: {w}" for w in warns]
+    else:
+        split = Split.of(ds, val_fraction, seed)                   # recorded with the model
+        tr, va = split.apply(ds)
+    widths = None if hidden is None else tuple(int(v) for v in hidden.split(",") if v.strip())
     if framework == "norse":
-        summary = recipes.train_norse(tr, va, widths, epochs, dt_us, num_steps, seed, out, split)
+        summary = recipes.train_norse(tr, va, widths or (128,), epochs, dt_us, num_steps, seed, out, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: norse float validation accuracy {summary['val_accuracy']:.4f}; NIR float "
             f"vs norse class agreement {summary['nir_vs_norse']['class_agreement']:.3f}")
         for w in summary["nir_vs_norse"]["warnings"]:
             click.echo(f"warning: {w}", err=True)
         return
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      hidden=widths, dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
+    cfg = arch_config(arch, widths, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+                      dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     if hsd:
-        summary = recipes.train_hsd(ds, tr, va, widths, epochs, teacher_frames, student_steps, seed, out, lr, split)
+        summary = recipes.train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr, split)
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "
             f"{summary['deployed_accuracy']:.4f}")
         return
+    if distilled is not None:
+        x_tr, y_tr, dmeta = distilled
+        src_dt = int(dmeta["source"].dt_us or dmeta.get("dt_us", dt_us))
+        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or src_dt != dt_us:
+            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {src_dt} us do not match "
+                                f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
+    else:
+        x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
     selector = None
     if prune is not None:
         from neuro_deploy.models.pruning import make_selector
 
-        selector = make_selector(prune, len(tr), keep, epochs, seed)
-    x_tr, y_tr = tr.to_tensors(dt_us, num_steps), tr.labels
-    if data_path is not None:
-        from neuro_deploy.data.distill import load_distilled
-
-        x_tr, y_tr, dmeta = load_distilled(data_path)
-        ctx = click.get_current_context()
-        given = {k: ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT for k in ("val_fraction", "seed")}
-        tr, va, split, notes = recorded_split(ds, dmeta, what=data_path,    # validate outside distillation's pool
-                                              val_fraction=val_fraction if given["val_fraction"] else None,
-                                              seed=seed if given["seed"] else None)
-        echo_warnings(notes)
-        if ctx.get_parameter_source("dt_us") == click.core.ParameterSource.DEFAULT and "num_steps" in dmeta \
-                and ctx.get_parameter_source("num_steps") == click.core.ParameterSource.DEFAULT:
-            dt_us, num_steps = int(dmeta["dt_us"]), int(dmeta["num_steps"])   # the distilled file's timing
-            cfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt_us, "num_steps": num_steps})
-        if x_tr.shape[1:] != (2, ds.sensor[1], ds.sensor[0], num_steps) or int(dmeta.get("dt_us", dt_us)) != dt_us:
-            raise BadInputError(f"{data_path}: frames {x_tr.shape[1:]} at dt {dmeta.get('dt_us')} us do not match "
-                                f"--dt-us {dt_us} / --steps {num_steps} for {dataset}")
-        if selector is not None:
-            from neuro_deploy.models.pruning import make_selector
-
-            selector = make_selector(prune, len(x_tr), keep, epochs, seed)
-    init, pre_info = None, {}
+        selector = make_selector(prune, len(x_tr), keep, epochs, seed)
+    hooks, pre_info = None, {}
     if pretrain == "ann":
-        init, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
-                                                 pretrain_epochs, seed)
-    if qat and qat_epochs is not None and qat_epochs != epochs:
-        raise BadInputError(f"--qat means QAT in all {epochs} epochs; it contradicts --qat-epochs {qat_epochs}")
-    tcfg = TrainConfig(epochs=epochs, seed=seed, lr=lr if lr is not None else (3e-5 if pretrain else 1e-3),
-                       qat_epochs=epochs if qat else qat_epochs)
-    res = train_model(cfg, tcfg, x_tr, y_tr, selector=selector, init=init)
+        hooks, pre_info = recipes.ann_pretraining(cfg, tr, x_tr, dataset, pretrain_source, pretrain_images,
+                                                  pretrain_epochs, seed, min(warmup_epochs, max(0, epochs - 1)),
+                                                  not fresh_optimizer)
+    if not as_json:
+        for n in notes:
+            click.echo(n if n.startswith("warning") else f"from {data_path}: {n}", err=n.startswith("warning"))
+    tcfg = TrainConfig(epochs=epochs, seed=seed, augment=augment,
+                       lr=lr if lr is not None else (1e-4 if pretrain else 1e-3),
+                       loss="rate_ce" if pretrain else "spike_rate", qat_epochs=epochs if qat else qat_epochs)
+    res = train_model(cfg, tcfg, x_tr, y_tr, selector=selector, init=hooks.init if hooks else None,
+                      on_epoch=hooks.on_epoch if hooks else None,
+                      init_optimizer=hooks.init_optimizer if hooks else None)
+    if hooks is not None:
+        pre_info["pretrain"].update(optimizer_state_transferred=hooks.moved, warmup_epochs=hooks.warmup_epochs)
     acc, _ = evaluate(res.model, va.to_tensors(dt_us, num_steps), va.labels)
     mode, exps = res.model.quantization
-    save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc,
+    save_checkpoint(res, cfg, out, meta={"dataset": dataset, "val_accuracy": acc, "arch": arch,
                                          "history": res.history, "prune": prune, "keep": keep,
                                          "val_fraction": split.val_fraction, "seed": split.seed,
-                                         "split": split.to_meta()})
-    summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds,
-               "train_samples": len(tr), "val_samples": len(va), "prune": prune, "keep": keep,
+                                         "split": split.to_meta(), "data": str(data_path) if data_path else None})
+    summary = {"checkpoint": out, "val_accuracy": acc, "train_seconds": res.train_seconds, "arch": arch,
+               "epochs": epochs, "augment": augment, "dataset": dataset,
+               "train_samples": len(x_tr), "val_samples": len(va), "prune": prune, "keep": keep,
                "examples_seen": int(sum(h["examples"] for h in res.history)),
                "qat_epochs": tcfg.qat_epoch_count(), "quantization": mode,
-               "weight_exponents": exps if mode == "qat" else None, **pre_info}
+               "weight_exponents": exps if mode == "qat" else None,
+               **({"sadp_vs_plain_bound": selector.agreement} if hasattr(selector, "agreement") else {}),
+               **({"data": str(data_path), "from_data": notes} if data_path else {}), **pre_info}
     emit_json(summary) if as_json else click.echo(
         f"saved {out}: float validation accuracy {acc:.4f} ({len(va)} samples), "
         f"{res.train_seconds:.1f} s training"
         + (f"; QAT in the last {tcfg.qat_epoch_count()} epochs, weight exponents {exps}" if mode == "qat" else ""))
 
 
+def _given(name: str) -> bool:
+    """Whether the current command's option ``name`` was given (not its default)."""
+    src = click.get_current_context().get_parameter_source(name)
+    return src is not None and src != click.core.ParameterSource.DEFAULT
+
+
+def _distilled_defaults(meta: dict, n_samples: int) -> dict[str, tuple[Any, str]]:
+    """Option values a distilled file supplies (value, reason), for options not given."""
+    from neuro_deploy.models.arch import ARCHS
+    from neuro_deploy.models.recipes import distilled_epochs
+
+    src = meta["source"]
+    out: dict[str, tuple[Any, str]] = {}
+    if str(meta.get("augment", "none")) != "none":
+        out["augment"] = (str(meta["augment"]), "the augmentation the set was distilled under")
+    if src.dataset:
+        out["dataset"] = (src.dataset, "the distilled set's source")
+        out["root"] = (src.root or None, "the source's root")
+        out["val_fraction"] = (src.val_fraction, f"the source's split, seed {src.split_seed}: validation on "
+                                                 "samples the distillation never saw")
+        out["time_origin"] = (src.time_origin, "the source binning")
+    if src.dt_us:
+        out["dt_us"] = (src.dt_us, "the distilled frames' bin")
+        out["num_steps"] = (src.num_steps or None, "the distilled frames' steps")
+    if src.arch in ARCHS:
+        out["arch"] = (src.arch, "the teacher's architecture")
+    ep, why = distilled_epochs(n_samples)
+    out["epochs"] = (ep, why)
+    return out
+
+
 # ---------------------------------------------------------------------------- distill
 @main.command()
 @click.option("--method", default="pace", show_default=True,
               type=click.Choice(["pace", "dm", "prototype", "random"]),
-              help="pace: reconstruction against the teacher; dm: distribution matching; prototype/random: baselines.")
+              help="pace: reconstruction against the teachers; dm: distribution matching; prototype/random: baselines.")
 @click.option("--ipc", default=10, show_default=True, type=POSITIVE_INT, help="Synthetic samples per class.")
 @click.option("--dataset", default="digits", show_default=True, type=DATASET, help="Labelled data set.")
 @click.option("--root", default=None, type=click.Path(), help="Data set folder or file (nmnist, mnist-dvs).")
+@click.option("--arch", default="dense", show_default=True, type=ARCH,
+              help="Teacher architecture (PACE; DM's random embedding nets); stored in the file as the "
+                   "student's default.")
+@click.option("--budget", default="standard", show_default=True, type=DISTILL_BUDGET,
+              help="quick: 20 iterations, 2 seeds x 1 epoch of teachers (tests); standard: 300 iterations, 2 seeds x 4 "
+                   "epochs; paper: 3,000 iterations, 4 seeds x 5 epochs = 20 teachers. Options below override.")
 @click.option("--teacher", default=None, type=click.Path(),
-              help="Teacher checkpoint (PACE); default: train one on the full training split and use "
-                   "its per-epoch snapshots as teachers.")
-@click.option("--teacher-epochs", default=8, show_default=True, type=POSITIVE_INT,
-              help="Epochs of the teacher trained when --teacher is not given.")
-@click.option("--iterations", default=200, show_default=True, type=POSITIVE_INT, help="Optimisation steps.")
+              help="Teacher checkpoint (PACE), distilled from its own recorded training split; default: train "
+                   "the budget's teachers on the training split (several seeds, every epoch's snapshot).")
+@click.option("--teacher-seeds", default=None, type=POSITIVE_INT, help="Teacher training runs [budget].")
+@click.option("--teacher-epochs", default=None, type=POSITIVE_INT,
+              help="Epochs (= snapshots) per teacher run [budget].")
+@click.option("--iterations", default=None, type=NON_NEGATIVE_INT, help="Optimisation steps [budget].")
 @click.option("--lr", default=0.01, show_default=True, type=POSITIVE_FLOAT,
               help="Step size on the synthetic latents.")
 @click.option("--max-count", default=1, show_default=True, type=POSITIVE_INT,
               help="N of PEQ-N: events per pixel per bin.")
+@click.option("--augment", default="dsa", show_default=True, type=click.Choice(["dsa", "none"]),
+              help="Siamese augmentation of real and synthetic batches (shift, time shift, cutout).")
 @click.option("--dt-us", default=10000, show_default=True, type=POSITIVE_INT, help="Time bin per step (us).")
 @click.option("--steps", "num_steps", default=30, show_default=True, type=POSITIVE_INT,
               help="Time steps per sample.")
-@click.option("--seed", default=0, show_default=True, type=SEED, help="Random seed.")
+@click.option("--val-fraction", default=0.2, show_default=True, type=OPEN_FRACTION,
+              help="Held-out share of the data set (never distilled; `train --data` validates on it).")
+@click.option("--seed", default=0, show_default=True, type=SEED, help="Split, initialisation and teacher seeds.")
+@click.option("--checkpoint", "checkpoint_path", default=None, type=click.Path(),
+              help="Periodic checkpoint of the synthetic set [OUTPUT.partial.pt]; an existing one of the same "
+                   "run is resumed; removed when the output is written.")
+@click.option("--checkpoint-every", default=None, type=NON_NEGATIVE_INT,
+              help="Iterations between checkpoints [budget].")
 @click.option("-o", "--output", "out", required=True, type=click.Path(), help="Distilled data set (.npz).")
 @json_option
 @handle_errors
 @writes_output("out")
-def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str | None, teacher_epochs: int,
-            iterations: int, lr: float, max_count: int, dt_us: int, num_steps: int, seed: int, out: str,
-            as_json: bool) -> None:
-    """Distill an event data set into IPC synthetic integer event-frame samples per class."""
-    from neuro_deploy.data import load_dataset
-    from neuro_deploy.data.distill import DistillConfig, distill as run_distill, save_distilled
-    from neuro_deploy.data.splits import Split, recorded_split
-    from neuro_deploy.models import ModelConfig, TrainConfig, load_checkpoint, train_model
-    from neuro_deploy.models.slayer_model import Snapshots
+def distill(method: str, ipc: int, dataset: str, root: str | None, arch: str, budget: str, teacher: str | None,
+            teacher_seeds: int | None, teacher_epochs: int | None, iterations: int | None, lr: float,
+            max_count: int, augment: str, dt_us: int, num_steps: int, val_fraction: float, seed: int,
+            checkpoint_path: str | None, checkpoint_every: int | None, out: str, as_json: bool) -> None:
+    """Distill an event data set into IPC synthetic integer event-frame samples per class.
 
+    The file records its source (data set, root, split, binning, architecture, budget), so
+    `train --data FILE` trains and validates like the source. Distillation cost (teacher
+    training + optimisation) is reported separately from any later training."""
+    from dataclasses import asdict
+
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.data.distill import DistillConfig, DistilledSource, get_budget, save_distilled
+    from neuro_deploy.data.distill import distill as run_distill
+    from neuro_deploy.data.splits import Split, recorded_split
+    from neuro_deploy.models import load_checkpoint
+    from neuro_deploy.models.arch import arch_config, arch_of
+    from neuro_deploy.models.recipes import train_teachers
+
+    b = get_budget(budget)
+    iterations = b.iterations if iterations is None else iterations
+    teacher_seeds = b.teacher_seeds if teacher_seeds is None else teacher_seeds
+    teacher_epochs = b.teacher_epochs if teacher_epochs is None else teacher_epochs
+    checkpoint_every = b.checkpoint_every if checkpoint_every is None else checkpoint_every
+    if checkpoint_path is None:
+        checkpoint_path = str(out) + ".partial.pt"
+    dcfg = DistillConfig(ipc=ipc, iterations=iterations, lr=lr, max_count=max_count, seed=seed,
+                         frequencies=b.frequencies, real_batch=b.real_batch, augment=augment, budget=budget,
+                         checkpoint=checkpoint_path if method in ("pace", "dm") else None,
+                         checkpoint_every=checkpoint_every, progress=not as_json)
     ds = load_dataset(dataset, root=root)
     teacher_loaded = load_checkpoint(teacher) if method == "pace" and teacher else None
     if teacher_loaded is not None:          # distil from the teacher's own training part, never its held-out one
-        seed_given = click.get_current_context().get_parameter_source("seed") != click.core.ParameterSource.DEFAULT
-        tr, _, split, notes = recorded_split(ds, teacher_loaded[2], what=teacher, seed=seed if seed_given else None)
+        tr, _, split, notes = recorded_split(ds, teacher_loaded[2], what=teacher,
+                                             val_fraction=val_fraction if _given("val_fraction") else None,
+                                             seed=seed if _given("seed") else None)
         echo_warnings(notes)
     else:
-        split = Split.of(ds, 0.2, seed)
+        split = Split.of(ds, val_fraction, seed)
         tr, _ = split.apply(ds)
     x_tr = tr.to_tensors(dt_us, num_steps)
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
+    cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
                       dt_us=dt_us, num_steps=num_steps, time_origin=ds.time_origin)
     teachers: list = []
     teacher_s = 0.0
@@ -394,25 +501,29 @@ def distill(method: str, ipc: int, dataset: str, root: str | None, teacher: str 
             model, cfg, _ = teacher_loaded
             teachers = [model]
         else:
-            snaps = Snapshots()
-            res = train_model(cfg, TrainConfig(epochs=teacher_epochs, seed=seed), x_tr, tr.labels, on_epoch=snaps)
-            teacher_s = res.train_seconds
-            teachers = snaps.models(cfg)
+            teachers, teacher_s = train_teachers(cfg, x_tr, tr.labels, [seed + k for k in range(teacher_seeds)],
+                                                 teacher_epochs, progress=not as_json)
         want = (2, ds.sensor[1], ds.sensor[0])
         if tuple(cfg.input_shape) != want or cfg.num_steps != num_steps:
             raise BadInputError(f"{teacher}: teacher input {tuple(cfg.input_shape)} x {cfg.num_steps} steps does not "
                                 f"match {dataset} frames {want} x {num_steps} steps")
-    d = run_distill(method, x_tr, tr.labels, DistillConfig(ipc=ipc, iterations=iterations, lr=lr,
-                                                           max_count=max_count, seed=seed),
-                    teacher=teachers, model_cfg=cfg)
-    save_distilled(d, out, dt_us, {"dataset": dataset, "num_steps": num_steps, **split.to_meta()})
-    from pathlib import Path
-
+    d = run_distill(method, x_tr, tr.labels, dcfg, teacher=teachers, model_cfg=cfg)
+    source = DistilledSource(dataset=dataset, root=str(Path(root).resolve()) if root else "",
+                             val_fraction=split.val_fraction, split_seed=split.seed, dt_us=dt_us,
+                             num_steps=num_steps, time_origin=ds.time_origin, arch=arch_of(cfg), budget=budget,
+                             teacher_seconds=teacher_s, teachers=len(teachers))
+    save_distilled(d, out, source, {"iterations": iterations, "augment": augment, "max_count": max_count,
+                                    **split.to_meta()})
+    Path(checkpoint_path).unlink(missing_ok=True)
     summary = {"output": out, "method": method, "ipc": ipc, "samples": int(len(d.labels)),
                "bytes": Path(out).stat().st_size, "seconds": d.seconds, "teacher_seconds": teacher_s,
-               "teachers": len(teachers), "real_train_bytes": int(x_tr.size // 8)}
+               "distill_seconds": d.seconds + teacher_s, "teachers": len(teachers), "iterations": iterations,
+               "budget": budget, "arch": arch_of(cfg), "real_train_bytes": int(x_tr.size // 8),
+               "source": asdict(source)}
+    cost = (f"; distillation cost {summary['distill_seconds']:.1f} s ({len(teachers)} teacher snapshots "
+            f"{teacher_s:.1f} s, {iterations} iterations {d.seconds:.1f} s)" if method in ("pace", "dm") else "")
     emit_json(summary) if as_json else click.echo(
-        f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes) in {d.seconds:.1f} s")
+        f"{method}: {len(d.labels)} samples ({ipc}/class) -> {out} ({summary['bytes']} bytes){cost}")
 
 
 # ---------------------------------------------------------------------------- export

@@ -74,7 +74,21 @@ def event_format_names() -> list[str]:
     return list(READERS)
 
 
+def arch_names() -> list[str]:
+    from neuro_deploy.models.arch import ARCHS
+
+    return list(ARCHS)
+
+
+def budget_names() -> list[str]:
+    from neuro_deploy.data.distill import BUDGETS
+
+    return list(BUDGETS)
+
+
 BACKEND = RegistryChoice(backend_names)
+ARCH = RegistryChoice(arch_names)
+DISTILL_BUDGET = RegistryChoice(budget_names)
 DATASET = RegistryChoice(dataset_names)
 TARGET = RegistryChoice(target_names)
 EVENT_FORMAT = RegistryChoice(event_format_names)

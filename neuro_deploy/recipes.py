@@ -7,35 +7,35 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from neuro_deploy.errors import BadInputError
 
 
-def train_hsd(ds: Any, tr: Any, va: Any, widths: tuple[int, ...], epochs: int, frames: int, steps: int,
-              seed: int, out: str, lr: float | None, split: Any = None) -> dict[str, Any]:
-    """HSD teacher/student training (:mod:`neuro_deploy.models.hsd`); the student checkpoint
-    runs ``steps`` steps. Its deployed accuracy and accuracy after k steps come from
+def train_hsd(cfg: Any, ds: Any, tr: Any, va: Any, epochs: int, frames: int, steps: int, seed: int, out: str,
+              lr: float | None, split: Any = None) -> dict[str, Any]:
+    """HSD teacher/student training (:mod:`neuro_deploy.models.hsd`) of the network ``cfg``
+    (any :mod:`~neuro_deploy.models.arch` architecture); the student checkpoint runs
+    ``steps`` steps. Its deployed accuracy and accuracy after k steps come from
     :func:`neuro_deploy.api.deploy` on the validation recordings."""
     from neuro_deploy.api import deploy
-    from neuro_deploy.models import ModelConfig, save_checkpoint
+    from neuro_deploy.models import save_checkpoint
+    from neuro_deploy.models.arch import arch_of, with_timing
     from neuro_deploy.models.hsd import HSDConfig
     from neuro_deploy.models.hsd import train_hsd as run_hsd
     from neuro_deploy.models.slayer_model import evaluate
     from neuro_deploy.sim.replay import running_decisions
 
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes, hidden=widths,
-                      time_origin=ds.time_origin)
     h = HSDConfig(teacher_frames=frames, student_steps=steps, student_epochs=epochs, seed=seed,
                   **({"lr": lr} if lr is not None else {}))
     res = run_hsd(cfg, h, tr)
     dt = int(np.ceil(ds.duration_us / steps))
-    scfg = ModelConfig(**{**cfg.__dict__, "dt_us": dt, "num_steps": steps})
+    scfg = with_timing(cfg, dt, steps)
     x_va = va.to_tensors(dt, steps)
     acc, _ = evaluate(res.model, x_va, va.labels)
-    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "teacher_frames": frames,
+    save_checkpoint(res.model, scfg, out, meta={"method": "hsd", "arch": arch_of(cfg), "teacher_frames": frames,
                                                 "student_steps": steps, "history": res.history,
                                                 **({"split": split.to_meta()} if split is not None else {})})
     with tempfile.TemporaryDirectory() as d:
@@ -44,7 +44,8 @@ def train_hsd(ds: Any, tr: Any, va: Any, widths: tuple[int, ...], epochs: int, f
     ev = dep.evaluation
     if ev is not None and ev.trains_last is not None:   # deployed decision read after k simulated steps
         curve = (running_decisions(ev.trains_last) == va.labels[None, :]).mean(1).round(4).tolist()
-    return {"checkpoint": out, "teacher_accuracy": res.teacher_accuracy, "val_accuracy": acc,
+    return {"checkpoint": out, "arch": arch_of(cfg), "teacher_accuracy": res.teacher_accuracy,
+            "converted_accuracy": res.converted_accuracy, "qcfs_clips": res.clips, "val_accuracy": acc,
             "deployed_accuracy": dep.deployed_accuracy, "accuracy_vs_step": curve,
             "student_steps": steps, "teacher_frames": frames,
             "dt_us": dt, "teacher_seconds": res.teacher_seconds, "student_seconds": res.student_seconds,
@@ -52,19 +53,28 @@ def train_hsd(ds: Any, tr: Any, va: Any, widths: tuple[int, ...], epochs: int, f
 
 
 def ann_pretraining(cfg: Any, tr: Any, x_tr: np.ndarray, dataset: str, source: str, images_path: str | None,
-                    epochs: int, seed: int) -> tuple[Callable[[Any], Any], dict[str, Any]]:
+                    epochs: int, seed: int, warmup_epochs: int = 0,
+                    transfer_optimizer: bool = True) -> tuple[Any, dict[str, Any]]:
     """ANN pretraining (:mod:`neuro_deploy.models.pretrain`) on the training split's event
     rates (``source="events"``) or on still images (``"images"``: scikit-learn digits for the
-    ``digits`` data set, or an ``.npz`` with ``train_images``/``train_labels``). Returns the
-    SNN initialiser and a summary."""
-    from neuro_deploy.models.pretrain import (calibrate_transfer, images_to_ann_inputs, pretrain_ann,
-                                              rate_inputs, transfer_to_slayer)
+    ``digits`` data set, or an ``.npz`` with ``train_images``/``train_labels``). Returns pipeD's
+    fine-tuning hooks (:class:`~neuro_deploy.models.pretrain.FinetuneHooks`: ``init``,
+    ``init_optimizer`` carrying the ANN's Adam state over unless ``transfer_optimizer`` is
+    False, ``on_epoch`` ending a ``warmup_epochs`` frozen-classifier warm-up) and a summary."""
+    from neuro_deploy.models.pretrain import (FinetuneHooks, calibrate_transfer, images_to_ann_inputs,
+                                              pretrain_ann, rate_inputs)
 
     if source == "events":
         xa, ya = rate_inputs(x_tr), tr.labels
     else:
         if images_path:
-            with np.load(images_path) as z:
+            from neuro_deploy._io import load_numpy
+
+            z = load_numpy(images_path, "--pretrain-images")
+            if not hasattr(z, "files") or not {"train_images", "train_labels"} <= set(z.files):
+                raise BadInputError(f"{images_path}: --pretrain-images needs an .npz with train_images and "
+                                    "train_labels")
+            with z:
                 imgs, ya = z["train_images"][:20000] / 255.0, z["train_labels"][:20000]
         elif dataset == "digits":
             from sklearn.datasets import load_digits
@@ -80,7 +90,7 @@ def ann_pretraining(cfg: Any, tr: Any, x_tr: np.ndarray, dataset: str, source: s
     scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:k], tr.labels[:k])
     info = {"pretrain": {"source": source, "ann_seconds": pre.seconds, "ann_history": pre.history,
                          "transfer_scale": scale, "snn_accuracy_before_finetune": scores[scale]}}
-    return (lambda m: transfer_to_slayer(pre.ann, m, scale)), info
+    return FinetuneHooks(pre, scale, warmup_epochs, transfer_optimizer), info
 
 
 def train_norse(tr: Any, va: Any, widths: tuple[int, ...], epochs: int, dt_us: int, num_steps: int, seed: int,

@@ -66,7 +66,10 @@ def cli_inputs(tmp_path_factory, tiny_dense, digits):
     x = (np.random.default_rng(0).random((2312, 8)) < 0.1).astype(np.int8)
     np.save(d / "x.npy", x)
     np.save(d / "imgs.npy", np.random.default_rng(0).random((2, 8, 8)))
-    return {"dir": d, "net": str(tiny_dense["net"]), "ckpt": str(tiny_dense["ckpt"]), "rec": rec,
+    (d / "sweep.yaml").write_text(f"models: [{tiny_dense['net']}]\ndatasets:\n  - {{dataset: digits, limit: 8}}\n"
+                                  "profiles: [loihi2]\nbackends: [fast]\n")
+    return {"sweep": d / "sweep.yaml",
+            "dir": d, "net": str(tiny_dense["net"]), "ckpt": str(tiny_dense["ckpt"]), "rec": rec,
             "x": str(d / "x.npy"), "imgs": str(d / "imgs.npy")}
 
 
@@ -88,6 +91,7 @@ def json_args(path: tuple[str, ...], c: dict) -> list[str] | None:
         ("events", "convert"): [str(c["rec"] / "0.bin"), "-o", str(d / "c.npz")],
         ("events", "show"): [str(c["rec"] / "0.bin"), "-o", str(d / "s.png")],
         ("events", "simulate"): ["--images", c["imgs"], "-o", str(d / "sim")],
+        ("sweep",): [str(c["sweep"]), "-o", str(d / "sw")],
     }.get(path)
 
 

@@ -49,8 +49,10 @@ def test_pretrain_and_hsd_on_real_nmnist(tmp_path, nmnist_root):
 
 def test_pace_distill_then_train_on_real_nmnist(tmp_path, nmnist_root):
     out = tmp_path / "pace.npz"
+    # issue 17: PACE's teachers are --teacher-seeds runs x --teacher-epochs snapshots (one run here)
     d = _json(CliRunner().invoke(main, ["distill", "--dataset", "nmnist", "--root", nmnist_root, "--method", "pace",
-                                        "--ipc", "2", "--iterations", "5", "--teacher-epochs", "1",
+                                        "--ipc", "2", "--iterations", "5", "--teacher-seeds", "1",
+                                        "--teacher-epochs", "1",
                                         "--dt-us", "20000", "--steps", "15", "-o", str(out), "--json"]))
     assert d["samples"] == 20 and d["teachers"] == 1 and d["bytes"] < d["real_train_bytes"] / 10
     with np.load(out) as z:

@@ -95,3 +95,73 @@ def test_hsd_student_on_few_steps(digits):
     assert res.history[-1]["loss"] < res.history[0]["loss"]
     x_va = va.to_tensors(int(np.ceil(va.duration_us / 6)), 6)
     assert evaluate(res.model, x_va, va.labels)[0] > 0.5             # 6 steps instead of 60
+
+
+def test_sadp_ablation_plain_bound_and_agreement():
+    """sadp-plain scores by ||softmax(o) - y|| alone; SADP keeps both scores and says, per epoch,
+    how alike they select (identical scores -> Spearman 1 and full top-K overlap)."""
+    from neuro_deploy.models.pruning import selection_agreement
+
+    rng = np.random.default_rng(0)
+    out = rng.poisson(3.0, (40, 10)).astype(float)
+    y = rng.integers(0, 10, 40)
+    hidden = rng.poisson(5.0, (40, 6)).astype(float)
+    idx = np.arange(40)
+    sadp, plain = make_selector("sadp", 40, 0.5, 3), make_selector("sadp-plain", 40, 0.5, 3)
+    for s in (sadp, plain):
+        s.update(idx, out, y, hidden, np.zeros(40))
+    assert np.allclose(plain.scores, sadp.plain_scores)
+    factor = np.sqrt(hidden).mean(-1)
+    assert np.allclose(sadp.scores - 1e-6, (sadp.plain_scores - 1e-6) * factor)
+    sadp.select(1)
+    assert sadp.agreement and set(sadp.agreement[0]) == {"epoch", "spearman", "top_k_overlap"}
+    same = selection_agreement(plain.scores, plain.scores * 3, 20)
+    assert same == {"spearman": pytest.approx(1.0), "top_k_overlap": 1.0}
+    flipped = selection_agreement(plain.scores, -plain.scores, 20)
+    assert flipped["spearman"] < -0.99 and flipped["top_k_overlap"] == 0.0
+
+
+def test_rate_ce_loss_is_cross_entropy_of_scaled_rates():
+    import torch
+
+    from neuro_deploy.models.slayer_model import LOSSES, TrainConfig
+
+    out = (torch.rand(5, 10, 12) < 0.3).float()
+    y = torch.tensor([0, 3, 9, 2, 2])
+    want = torch.nn.functional.cross_entropy(7.0 * out.mean(-1), y, reduction="none")
+    assert torch.allclose(LOSSES["rate_ce"](out, y, TrainConfig(logit_scale=7.0)), want)
+    with pytest.raises(UnknownNameError, match="rate_ce"):
+        from neuro_deploy.models import ModelConfig, train_model
+
+        train_model(ModelConfig(hidden=(4,), num_steps=2), TrainConfig(loss="hinge", progress=False),
+                    np.zeros((2, 2, 34, 34, 2), np.uint8), np.array([0, 1]))
+
+
+def test_piped_optimizer_state_moves_with_the_weight_scale():
+    """pipeD: the ANN's Adam moments land on the SNN weights they were transferred to, divided by
+    the transfer scale (first moment) and its square (second); the classifier trains alone in the
+    warm-up, then everything."""
+    import torch
+
+    from neuro_deploy.models import ModelConfig
+    from neuro_deploy.models.pretrain import FinetuneHooks, pretrain_ann
+    from neuro_deploy.models.slayer_model import build_model
+
+    cfg = ModelConfig(hidden=(8,), num_steps=3)
+    rng = np.random.default_rng(0)
+    pre = pretrain_ann(cfg, rng.random((20, 2 * 34 * 34)).astype(np.float32), rng.integers(0, 10, 20), epochs=1)
+    hk = FinetuneHooks(pre, [0.5, 2.0], warmup_epochs=1)
+    model = build_model(cfg)
+    hk.init(model)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    hk.init_optimizer(model, opt)
+    assert hk.moved == 2
+    blocks = [b for b in model.blocks if getattr(b, "synapse", None) is not None]
+    for k, (b, s) in enumerate(zip(blocks, [0.5, 2.0])):
+        st, ann = opt.state[b.synapse.weight_v], pre.optimizer_state["state"][k]
+        assert torch.allclose(st["exp_avg"].reshape(ann["exp_avg"].shape), ann["exp_avg"] / s)
+        assert torch.allclose(st["exp_avg_sq"].reshape(ann["exp_avg_sq"].shape), ann["exp_avg_sq"] / s ** 2)
+    assert not any(p.requires_grad for p in blocks[0].parameters())
+    assert all(p.requires_grad for p in blocks[-1].synapse.parameters())
+    hk.on_epoch(0, model)
+    assert all(p.requires_grad for p in model.parameters())

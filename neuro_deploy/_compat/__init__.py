@@ -24,10 +24,14 @@ def quiet_imports() -> Iterator[None]:
 
 def import_slayer():
     """Import lava-dl's slayer quietly (it prints a notice at import), after the Python 3.11
-    shim for Lava (:mod:`neuro_deploy._compat.lava_compat`, idempotent)."""
+    shim for Lava (:mod:`neuro_deploy._compat.lava_compat`, idempotent), with SLAYER's
+    leaky-integrator dynamics on numba kernels (:mod:`neuro_deploy._compat.slayer_dynamics`)."""
     from neuro_deploy._compat import lava_compat
 
     lava_compat.install()
     with quiet_imports():
         import lava.lib.dl.slayer as slayer
+    from neuro_deploy._compat import slayer_dynamics
+
+    slayer_dynamics.install()        # time-major CPU loops of the leaky integrators, identical integers
     return slayer

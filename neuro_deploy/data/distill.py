@@ -9,17 +9,23 @@ of Ye et al. 2025; ../shared/research/seeds-methods.md §1 - equations there are
   straight-through gradient ``dq/dx = 1[0 <= x <= N]``;
 * **SDR** - dense features of frozen teacher SNNs trained on the full set: a layer's spikes
   plus its residual membrane potential, ``f_t = s_t + lambda (1 - s_t) clip(v_t / theta, 0, 1)``;
-  the teachers are the snapshots of the teacher's training run, one per epoch, used in turn
-  (NCFM matches against many pretrained teachers; a single converged teacher gives a narrow
-  feature space that the synthetic frames over-fit);
+  the teachers are the per-epoch snapshots of training runs from several seeds
+  (:func:`neuro_deploy.models.recipes.train_teachers`; NCFM matches against 20 pretrained
+  teachers), used in turn; teacher and student share one architecture, dense or conv
+  (:mod:`neuro_deploy.models.arch`);
 * **ST-DSM** - real and synthetic feature distributions are matched per class in amplitude
-  and phase: across features by the empirical characteristic function
-  ``phi(w) = mean_b exp(i w . f_b / s)`` at random frequencies ``w ~ N(0, 16 I)``, with
-  ``L_CF = mean_w sqrt(0.5 (|phi_r| - |phi_s|)^2 + 0.5 * 2 (|phi_r||phi_s| - Re phi_r Re phi_s
-  - Im phi_r Im phi_s))`` (NCFM), where every (sample, step) pair is one draw
-  ("time-expanded"; ``cf_pooling="step"`` matches each step separately); along time by the
-  DFT of the class-mean features, ``sum_k (|F_r,k| - |F_s,k|)^2 + 0.1 (1 - cos(angle F_r,k -
-  angle F_s,k))``; plus the per-step first moment ``||mean f_r - mean f_s||^2 / s^2``.
+  and phase by empirical characteristic functions ``phi(w) = mean_b exp(i w . f_b / s)`` at
+  random frequencies ``w ~ N(0, 16 I)`` with NCFM's loss. ``cf_pooling="pairs"`` (default):
+  one CF per time step, amplitude per step, phase per step *and over every pair of steps*
+  (:func:`cf_pairs_loss`; PACE's reviewers: "the phase term is computed over pairs of time
+  steps"); ``"time"`` pools every (sample, step) as one draw, ``"step"`` matches steps
+  separately. Along time also the DFT of the class-mean features, ``sum_k (|F_r,k| -
+  |F_s,k|)^2 + 0.1 (1 - cos(angle F_r,k - angle F_s,k))``, and the per-step first moment
+  ``||mean f_r - mean f_s||^2 / s^2``;
+* **budget** - thousands of iterations (:data:`BUDGETS`, ``distill --budget``), with
+  differentiable siamese augmentation (:mod:`neuro_deploy.data.augment`: one draw per class
+  batch, applied to the real and the synthetic batch alike) and periodic, resumable
+  checkpoints of the synthetic set (:func:`_optimise`).
 
 Baselines at the same ``ipc``: ``random`` (real samples), ``dm`` (distribution matching:
 mean embeddings of freshly initialised networks, Zhao & Bilen 2023) and ``prototype``
@@ -29,7 +35,7 @@ converges to).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,7 +44,8 @@ import numpy as np
 from neuro_deploy._io import atomic_path, load_numpy
 from neuro_deploy.errors import BadInputError, UnknownNameError
 
-DISTILLED_SCHEMA = "neuro-deploy-distilled/1"
+DISTILLED_SCHEMA = "neuro-deploy-distilled/2"        #: 2: provenance (DistilledSource) stored
+DISTILLED_SCHEMAS = ("neuro-deploy-distilled/1", DISTILLED_SCHEMA)
 
 
 @dataclass
@@ -52,24 +59,76 @@ class DistillConfig:
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
     calib_weight: float = 0.0      #: cross-entropy of the teacher's output on synthetic samples
-    layers: str = "first"          #: teacher layers whose SDR features are matched: first|all
+    layers: str = "first"          #: teacher layers whose SDR features are matched: first|all|penultimate
     optimizer: str = "adam"        #: adam|sgd (SGD with momentum moves only pixels with gradient)
     momentum: float = 0.5
-    cf_pooling: str = "time"       #: CF samples: "time" pools (sample, step) pairs, "step" matches per step
+    #: CF samples: "pairs" - per-step CFs, amplitude per step, phase per step and over every pair
+    #: of steps (PACE's reviewers: cost grows with T^2); "time" pools (sample, step) pairs;
+    #: "step" matches each step separately
+    cf_pooling: str = "pairs"
     rounding: str = "stochastic"   #: how the stored frames quantize the latents: stochastic|nearest
     init_real_weight: float = 1.0  #: latents start at w * real sample + (1 - w) * class-mean counts
+    augment: str = "dsa"           #: siamese augmentation of real and synthetic batches (data.augment)
+    checkpoint: str | None = None  #: file for periodic checkpoints; an existing matching one is resumed
+    checkpoint_every: int = 0      #: iterations between checkpoints (0: none)
+    budget: str = ""               #: name of the preset that set the budget (BUDGETS), for the record
     seed: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
-        choices = {"layers": ("first", "all"), "optimizer": tuple(OPTIMIZERS),
-                   "cf_pooling": ("time", "step"), "rounding": ("stochastic", "nearest")}
+        choices = {"layers": ("first", "all", "penultimate"), "optimizer": tuple(OPTIMIZERS),
+                   "cf_pooling": ("pairs", "time", "step"), "rounding": ("stochastic", "nearest")}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise BadInputError(f"distill {name}={getattr(self, name)!r}: choose one of {', '.join(allowed)}")
         if self.ipc < 1 or self.iterations < 0 or self.max_count < 1:
             raise BadInputError(f"distill: ipc ({self.ipc}) and max_count ({self.max_count}) must be >= 1, "
                                 f"iterations ({self.iterations}) >= 0")
+        from neuro_deploy.data.augment import get_augment
+
+        get_augment(self.augment)
+
+    def fingerprint(self, x_real: np.ndarray, y: np.ndarray, method: str) -> str:
+        """What a checkpoint must match to be resumed: every setting that changes the
+        trajectory (not the iteration count, progress or checkpoint options) and the data."""
+        import hashlib
+
+        keep = {k: v for k, v in asdict(self).items()
+                if k not in ("iterations", "checkpoint", "checkpoint_every", "progress", "budget")}
+        h = hashlib.sha256(repr((method, sorted(keep.items()), x_real.shape)).encode())
+        h.update(np.ascontiguousarray(y).tobytes())
+        h.update(np.ascontiguousarray(x_real[:: max(1, len(x_real) // 16)]).tobytes())
+        return h.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A distillation budget (``distill --budget``): optimisation length and teacher pool."""
+
+    iterations: int
+    teacher_seeds: int            #: teacher SNNs trained from different initialisations
+    teacher_epochs: int           #: each contributes its per-epoch snapshots
+    frequencies: int
+    real_batch: int               #: real samples per class per iteration
+    checkpoint_every: int
+    description: str
+
+
+#: quick: for tests; standard: the CLI default; paper: PACE's published setting as far as it
+#: can be read (NCFM: 20 teachers, 20,000 iterations; PACE: "thousands" of iterations) - 4
+#: seeds x 5 epochs = 20 teacher snapshots and 3,000 iterations.
+BUDGETS: dict[str, Budget] = {
+    "quick": Budget(20, 2, 1, 64, 16, 10, "test-sized: 20 iterations, 2 seeds x 1 epoch = 2 teacher snapshots"),
+    "standard": Budget(300, 2, 4, 256, 32, 50, "300 iterations, 2 seeds x 4 epochs = 8 teacher snapshots"),
+    "paper": Budget(3000, 4, 5, 1024, 64, 100, "3,000 iterations, 4 seeds x 5 epochs = 20 teacher snapshots "
+                                               "(NCFM's 20 teachers; it runs 20,000 iterations)"),
+}
+
+
+def get_budget(name: str) -> Budget:
+    if name not in BUDGETS:
+        raise UnknownNameError("distillation budget", name, BUDGETS)
+    return BUDGETS[name]
 
 
 @dataclass
@@ -145,6 +204,43 @@ def temporal_loss(fr, fs):
     return amp + 0.1 * pha
 
 
+def cf_pairs_loss(fr, fs, omega, scale: float):
+    """Characteristic functions per time step, matched in amplitude per step and in phase
+    per step and over every pair of steps (features (B, D, T)).
+
+    ``phi_t(w) = mean_b exp(i w . f_{b,t} / s)``; amplitude ``A = mean_t (|phi_r,t| - |phi_s,t|)^2``;
+    phase with NCFM's term ``p(a, b) = 2 (|a||b| - Re a Re b - Im a Im b) = 2|a||b|(1 - cos(angle a - angle b))``
+    on ``phi_t`` and on the cross terms ``psi_{t,t'} = phi_t conj(phi_t')`` (t < t'), whose angle
+    is the phase advance from step t to t': ``P = mean_t p(phi_r,t, phi_s,t) + mean_{t<t'}
+    p(psi_r, psi_s)``. ``L = mean_w sqrt(0.5 A + 0.5 P)`` (NCFM's combination).
+
+    The pair sum is computed in O(T) rather than over the T(T-1)/2 pairs: with
+    ``u_t = |phi_r,t||phi_s,t|`` and ``z_t = phi_r,t conj(phi_s,t)`` (so ``|z_t| = u_t``),
+    ``sum_{t<t'} p(psi_r, psi_s) = (sum_t u_t)^2 - |sum_t z_t|^2`` (expand both squares; the
+    diagonal terms cancel). ``tests/test_pace_budget.py`` checks it against the pairs."""
+    import torch
+
+    def cf(f):
+        proj = torch.einsum("bdt,dm->tbm", f / scale, omega)            # (T, B, M)
+        return torch.cos(proj).mean(1), torch.sin(proj).mean(1)          # (T, M) each
+
+    re_r, im_r = cf(fr)
+    re_s, im_s = cf(fs)
+    amp_r = torch.sqrt(re_r ** 2 + im_r ** 2 + 1e-12)
+    amp_s = torch.sqrt(re_s ** 2 + im_s ** 2 + 1e-12)
+    u = amp_r * amp_s
+    re_z, im_z = re_r * re_s + im_r * im_s, im_r * re_s - re_r * im_s      # phi_r conj(phi_s)
+    amp = ((amp_r - amp_s) ** 2).mean(0)
+    p_step = (2 * (u - re_z)).mean(0)
+    t = fr.shape[-1]
+    if t > 1:
+        pair_sum = u.sum(0) ** 2 - (re_z.sum(0) ** 2 + im_z.sum(0) ** 2)
+        p_pair = pair_sum / (t * (t - 1) / 2)
+    else:
+        p_pair = torch.zeros_like(p_step)
+    return torch.sqrt((0.5 * amp + 0.5 * (p_step + p_pair)).clamp_min(1e-12)).mean()
+
+
 def _init_latents(x_real: np.ndarray, y: np.ndarray, ipc: int, rng) -> tuple[np.ndarray, np.ndarray]:
     idx, labs = [], []
     for c in np.unique(y):
@@ -206,10 +302,25 @@ OPTIMIZERS: dict[str, Callable[..., Any]] = {"adam": _adam, "sgd": _sgd}
 
 
 def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> Distilled:
+    """Gradient descent on the synthetic latents, class by class each iteration; the real and
+    the synthetic batch of a class share one augmentation draw (siamese, :mod:`data.augment`).
+
+    ``loss_fn(rb, sb, i, c, gen)`` is the matching loss of real batch ``rb`` and synthetic
+    batch ``sb`` of class ``c`` at iteration ``i``; ``gen`` is the torch generator for its own
+    random draws. With ``cfg.checkpoint`` the latents, optimizer state, every generator and
+    the loss history are saved every ``cfg.checkpoint_every`` iterations (atomically), and a
+    checkpoint of the same run (:meth:`DistillConfig.fingerprint`) is resumed: an interrupted
+    run continues where it stopped and ends with the same frames as an uninterrupted one;
+    a finished one can be extended by asking for more iterations."""
     import torch
 
+    from neuro_deploy.data.augment import get_augment
+
+    aug = get_augment(cfg.augment)
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
     t0 = time.perf_counter()
     idx, labs = _init_latents(x_real, y, cfg.ipc, rng)
     classes = np.unique(y)
@@ -220,12 +331,35 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
                                + (1 - cfg.init_real_weight) * _class_mean(x_real, y, c))
     lat = torch.tensor(init, requires_grad=True)
     opt = OPTIMIZERS[cfg.optimizer]([lat], cfg)
-    hist = []
-    it = range(cfg.iterations)
+    hist: list[float] = []
+    start, spent = 0, 0.0
+    fp = cfg.fingerprint(x_real, y, method) if cfg.checkpoint else ""
+    if cfg.checkpoint and Path(cfg.checkpoint).is_file():
+        ck = torch.load(cfg.checkpoint, map_location="cpu", weights_only=False)
+        if not isinstance(ck, dict) or ck.get("fingerprint") != fp:
+            raise BadInputError(f"{cfg.checkpoint}: a distillation checkpoint of another run (settings or data "
+                                "differ); delete it or choose another --checkpoint")
+        with torch.no_grad():
+            lat.copy_(ck["latents"])
+        opt.load_state_dict(ck["optimizer"])
+        rng.bit_generator.state = ck["np_rng"]
+        torch.set_rng_state(ck["torch_rng"])
+        gen.set_state(ck["gen"])
+        aug_gen.set_state(ck["aug_gen"])
+        start, hist, spent = int(ck["iteration"]), list(ck["history"]), float(ck["seconds"])
+
+    def save_checkpoint(i: int) -> None:
+        with atomic_path(cfg.checkpoint, ".pt") as tmp:
+            torch.save({"fingerprint": fp, "method": method, "iteration": i, "latents": lat.detach().clone(),
+                        "labels": labs, "optimizer": opt.state_dict(), "np_rng": rng.bit_generator.state,
+                        "torch_rng": torch.get_rng_state(), "gen": gen.get_state(), "aug_gen": aug_gen.get_state(),
+                        "history": hist, "seconds": spent + time.perf_counter() - t0}, tmp)
+
+    it = range(start, cfg.iterations)
     if cfg.progress:
         from neuro_deploy._progress import progress_bar
 
-        it = progress_bar(it, desc=f"distilling ({method})", unit="it")
+        it = progress_bar(it, desc=f"distilling ({method})", unit="it", total=cfg.iterations - start)
     for i in it:
         total = 0.0
         opt.zero_grad()
@@ -233,22 +367,30 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
             pool = np.flatnonzero(y == c)
             rb = torch.from_numpy(x_real[rng.choice(pool, min(cfg.real_batch, len(pool)), replace=False)]).float()
             sb = peq(lat[labs == c], cfg.max_count)
-            loss = loss_fn(rb, sb, i, c)
+            if not aug.identity:
+                p = aug.sample(aug_gen, tuple(rb.shape))
+                rb, sb = aug.apply(rb, p), aug.apply(sb, p)
+            loss = loss_fn(rb, sb, i, c, gen)
             loss.backward()
             total += float(loss.detach())
         opt.step()
         with torch.no_grad():
             lat.clamp_(-0.5, cfg.max_count + 0.5)
         hist.append(total / len(classes))
+        if cfg.progress:
+            it.set_postfix(loss=f"{hist[-1]:.4f}")
+        if cfg.checkpoint and cfg.checkpoint_every and ((i + 1) % cfg.checkpoint_every == 0
+                                                         or i + 1 == cfg.iterations):
+            save_checkpoint(i + 1)
     with torch.no_grad():
         q = peq(lat, cfg.max_count) if cfg.rounding == "stochastic" else torch.round(lat).clamp(0, cfg.max_count)
         frames = q.numpy().astype(np.uint8)
-    return Distilled(frames, labs, method, cfg.ipc, 0, time.perf_counter() - t0, hist)
+    return Distilled(frames, labs, method, cfg.ipc, 0, spent + time.perf_counter() - t0, hist)
 
 
 def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Distilled:
     """PACE against frozen teacher SNNs (see module docstring). ``teacher`` is one model or a
-    list (e.g. snapshots along the teacher's training trajectory, as NCFM uses several
+    list (snapshots along the training runs of several seeds, as NCFM matches against 20
     pretrained teachers); each iteration matches features of one of them, in turn."""
     import torch
 
@@ -259,18 +401,23 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
         for p in t.parameters():
             p.requires_grad_(False)
         t.eval()
-    gen = torch.Generator().manual_seed(cfg.seed)
 
-    def loss_fn(rb, sb, i, c):
+    def loss_fn(rb, sb, i, c, gen):
         teacher = teachers[i % len(teachers)]
-        n_layers = 1 if cfg.layers == "first" else len(teacher.blocks)
-        frs = sdr_features(teacher, rb, cfg.sdr_lambda, n_layers)
+        n_syn = len([b for b in teacher.blocks if hasattr(b, "synapse")])
+        n_layers = {"first": 1, "all": n_syn, "penultimate": max(1, n_syn - 1)}[cfg.layers]
+        with torch.no_grad():
+            frs = sdr_features(teacher, rb, cfg.sdr_lambda, n_layers)
         fss = sdr_features(teacher, sb, cfg.sdr_lambda, n_layers)
+        if cfg.layers == "penultimate":
+            frs, fss = frs[-1:], fss[-1:]
         total = 0.0
         for fr, fs in zip(frs, fss):
             omega = torch.randn(fr.shape[1], cfg.frequencies, generator=gen) * 4.0
             scale = float(fr.norm(dim=1).mean()) + 1e-6
-            if cfg.cf_pooling == "time":      # time-expanded: every (sample, step) is a draw
+            if cfg.cf_pooling == "pairs":
+                spatial = cf_pairs_loss(fr, fs, omega, scale)
+            elif cfg.cf_pooling == "time":      # time-expanded: every (sample, step) is a draw
                 spatial = cf_loss(fr.permute(0, 2, 1).reshape(-1, fr.shape[1]),
                                   fs.permute(0, 2, 1).reshape(-1, fs.shape[1]), omega, scale)
             else:
@@ -279,9 +426,8 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale ** 2)   # first moment per step
             total = total + spatial + mean + cfg.temporal_weight * temporal_loss(fr, fs)
         if cfg.calib_weight:
-            if n_layers < len(teacher.blocks):
-                fss = sdr_features(teacher, sb, 0.0, len(teacher.blocks))
-            logits = fss[-1].sum(-1)                         # output spike (+residual) counts
+            fss = sdr_features(teacher, sb, 0.0, n_syn)
+            logits = fss[-1].sum(-1)                         # output spike counts
             target = torch.full((len(logits),), int(c), dtype=torch.long)
             total = total + cfg.calib_weight * torch.nn.functional.cross_entropy(logits, target)
         return total
@@ -298,7 +444,7 @@ def distill_dm(x_real, y, cfg: DistillConfig, model_cfg=None, **_: Any) -> Disti
         raise BadInputError("distill dm needs model_cfg: a model configuration with .build() (ModelConfig)")
     state = {}
 
-    def loss_fn(rb, sb, i, c):
+    def loss_fn(rb, sb, i, c, gen):
         if state.get("i") != i:
             state["net"], state["i"] = model_cfg.build(), i
         net = state["net"]
@@ -319,14 +465,68 @@ def distill(method: str, x_real: np.ndarray, y: np.ndarray, cfg: DistillConfig, 
     return METHODS[method](x_real, y, cfg, **kwargs)
 
 
-def save_distilled(d: Distilled, path: str | Path, dt_us: int, extra: dict | None = None) -> None:
+@dataclass(frozen=True)
+class DistilledSource:
+    """Where a distilled set came from, stored in its file (schema 2) so that training on it
+    binns, splits and validates like the source: the data set and root, the train/validation
+    split (``val_fraction``, ``split_seed``: :meth:`EventDataset.split`) whose training part
+    was distilled, the binning (``dt_us``, ``num_steps``, ``time_origin``), the teacher's
+    architecture, and the optimisation budget."""
+
+    dataset: str = ""
+    root: str = ""                   #: absolute path of --root ("" for embedded data sets)
+    val_fraction: float = 0.2
+    split_seed: int = 0
+    dt_us: int = 0
+    num_steps: int = 0
+    time_origin: str = "zero"
+    arch: str = ""                   #: teacher/student architecture (models.arch), "" if none
+    budget: str = ""                 #: distill --budget preset, "" if set by hand
+    teacher_seconds: float = 0.0     #: training the teachers (part of the distillation cost)
+    teachers: int = 0
+
+    def to_arrays(self) -> dict[str, Any]:
+        return {f"source_{k}": v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any]) -> "DistilledSource":
+        known = {f.name: f.type for f in fields(cls)}
+        out = {}
+        for k, v in meta.items():
+            if k.startswith("source_") and k[7:] in known:
+                out[k[7:]] = v.item() if hasattr(v, "item") else v
+        if "dt_us" not in out and "dt_us" in meta:           # schema 1 files: timing only
+            out["dt_us"] = int(meta["dt_us"])
+            out["num_steps"] = int(meta.get("num_steps", 0))
+            out["dataset"] = str(meta.get("dataset", ""))
+        for k in ("val_fraction", "teacher_seconds"):
+            if k in out:
+                out[k] = float(out[k])
+        for k in ("split_seed", "dt_us", "num_steps", "teachers"):
+            if k in out:
+                out[k] = int(out[k])
+        for k in ("dataset", "root", "time_origin", "arch", "budget"):
+            if k in out:
+                out[k] = str(out[k])
+        return cls(**out)
+
+
+def save_distilled(d: Distilled, path: str | Path, source: DistilledSource | int,
+                   extra: dict | None = None) -> None:
+    """Frames, labels, method, and the :class:`DistilledSource` (or just ``dt_us``) as one
+    ``.npz``, written atomically."""
+    if not isinstance(source, DistilledSource):
+        source = DistilledSource(dt_us=int(source), num_steps=int(d.frames.shape[-1]))
     with atomic_path(path, ".npz") as tmp:
         np.savez_compressed(tmp, frames=d.frames, labels=d.labels, method=d.method, ipc=d.ipc,
-                            dt_us=dt_us, schema=DISTILLED_SCHEMA, seconds=d.seconds,
-                            history=np.asarray(d.history, dtype=np.float64), **(extra or {}))
+                            dt_us=source.dt_us, num_steps=source.num_steps, schema=DISTILLED_SCHEMA,
+                            seconds=d.seconds, history=np.asarray(d.history, dtype=np.float64),
+                            **source.to_arrays(), **(extra or {}))
 
 
 def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
+    """(frames, labels, meta); ``meta["source"]`` is the file's :class:`DistilledSource`
+    (schema 1 files carry only their timing and data set name)."""
     p = Path(path)
     if not p.is_file():
         raise BadInputError(f"{p}: distilled data set not found")
@@ -334,7 +534,9 @@ def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise BadInputError(f"{p}: not a neuro-deploy distilled data set (an .npy array, not an .npz)")
     with z:
-        if "schema" not in z.files or str(z["schema"]) != DISTILLED_SCHEMA:
+        if "schema" not in z.files or str(z["schema"]) not in DISTILLED_SCHEMAS:
             raise BadInputError(f"{p}: not a neuro-deploy distilled data set")
         meta = {k: z[k].item() if z[k].ndim == 0 else z[k] for k in z.files if k not in ("frames", "labels")}
-        return z["frames"], z["labels"], meta
+        frames, labels = z["frames"], z["labels"]
+    meta["source"] = DistilledSource.from_meta(meta)
+    return frames, labels, meta

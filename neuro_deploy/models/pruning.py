@@ -18,6 +18,12 @@ the method is stochastic:
   step t (``||s_t||_2 = sqrt(n_t)`` for binary spikes), taken from the forward pass of the
   example's last visit - no extra passes. Scores start equal, so the first epoch is a
   uniform sample.
+* ``sadp-plain`` (ablation): the same sampler with the plain last-layer bound of
+  Katharopoulos & Fleuret (ICML 2018), ``s_i = ||softmax(o_i) - y_i||_2`` - without the
+  spike-aware factor. :class:`SADPSelector` also keeps this plain score for every example it
+  scores and records, per epoch, how far the two would select differently
+  (:func:`selection_agreement`: Spearman correlation of the scores and the overlap of their
+  top-K sets), so one run says whether the spike factor changes the selection.
 * ``el2n``: static EL2N (Paul et al. 2021): after a first full epoch, keep the ``K`` examples
   with the largest ``||softmax(o) - y||``, weight 1.
 * ``infobatch`` (Qin et al. 2024): score = last loss; each epoch drop a random ``1 - keep``
@@ -96,8 +102,37 @@ def _err_norm(out_counts: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.linalg.norm(p, axis=-1)
 
 
+def _ranks(a: np.ndarray) -> np.ndarray:
+    order = np.argsort(a, kind="stable")
+    r = np.empty(len(a))
+    r[order] = np.arange(len(a))
+    return r
+
+
+def selection_agreement(a: np.ndarray, b: np.ndarray, k: int) -> dict[str, float]:
+    """How alike two score vectors select: Spearman rank correlation, and the share of the
+    top-``k`` examples under ``a`` that are also top-``k`` under ``b``."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ra, rb = _ranks(a), _ranks(b)
+    rho = float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 1 and ra.std() > 0 and rb.std() > 0 else 1.0
+    k = max(1, min(int(k), len(a)))
+    top_a = set(np.argsort(-a, kind="stable")[:k].tolist())
+    top_b = set(np.argsort(-b, kind="stable")[:k].tolist())
+    return {"spearman": rho, "top_k_overlap": len(top_a & top_b) / k}
+
+
 class SADPSelector(Selector):
+    spike_aware: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.plain_scores = np.ones(self.n)
+        self.agreement: list[dict[str, float]] = []     #: per epoch, vs the plain bound
+
     def select(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        if epoch > 0:
+            self.agreement.append({"epoch": epoch, **selection_agreement(
+                self.scores, self.plain_scores, round(self.keep * self.n))})
         pi = capped_probabilities(self.scores, self.keep * self.n)
         take = self.rng.random(self.n) < pi
         idx = np.flatnonzero(take)
@@ -108,7 +143,14 @@ class SADPSelector(Selector):
     def update(self, idx, out_counts, labels, hidden_per_step, losses) -> None:
         err = _err_norm(out_counts, labels)
         spk = np.sqrt(hidden_per_step).mean(-1) if hidden_per_step is not None else np.ones(len(idx))
-        self.scores[idx] = err * spk + 1e-6
+        self.plain_scores[idx] = err + 1e-6
+        self.scores[idx] = (err * spk if self.spike_aware else err) + 1e-6
+
+
+class SADPPlainSelector(SADPSelector):
+    """Ablation: SADP's sampler on the plain last-layer bound (no spike-aware factor)."""
+
+    spike_aware = False
 
 
 class EL2NSelector(Selector):
@@ -144,7 +186,8 @@ class InfoBatchSelector(Selector):
 
 
 SELECTORS: dict[str, Callable[..., Selector]] = {
-    "full": FullSelector, "random": RandomSelector, "sadp": SADPSelector, "el2n": EL2NSelector,
+    "full": FullSelector, "random": RandomSelector, "sadp": SADPSelector, "sadp-plain": SADPPlainSelector,
+    "el2n": EL2NSelector,
     "infobatch": InfoBatchSelector,
 }
 

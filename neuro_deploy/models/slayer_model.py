@@ -83,6 +83,13 @@ class TrainConfig:
     false_rate: float = 0.03
     threads: int = 2
     progress: bool = True
+    #: batch augmentation by name (neuro_deploy.data.augment: "none", "dsa"), one draw per batch;
+    #: how dataset-distillation students are trained (DSA, DM and NCFM evaluate with it)
+    augment: str = "none"
+    #: per-example loss (LOSSES): SLAYER's spike rate, or cross-entropy of the scaled output rate
+    #: (fine-tuning a converted / pretrained network, where the spike-rate targets pull it apart)
+    loss: str = "spike_rate"
+    logit_scale: float = 10.0
     #: epochs at the end trained with the export quantizer (QAT); None: ``ceil(epochs / 5)``;
     #: ``epochs``: QAT throughout; 0: float training only (the export quantizes afterwards)
     qat_epochs: int | None = None
@@ -385,10 +392,27 @@ def spike_rate_loss(out, labels, true_rate: float, false_rate: float):
     return ((rate - target) ** 2).sum(-1)
 
 
+def rate_ce_loss(out, labels, logit_scale: float):
+    """Per-example cross-entropy of the output spike rate times ``logit_scale`` (N,): the
+    fine-tuning loss of pipeD's and HSD's SNNs (softmax over output rates)."""
+    import torch.nn.functional as F
+
+    rate = out.reshape(out.shape[0], -1, out.shape[-1]).mean(-1)
+    return F.cross_entropy(logit_scale * rate, labels, reduction="none")
+
+
+#: Per-example training losses by name, ``f(out, labels, tcfg) -> (N,)``.
+LOSSES: dict[str, Callable[..., Any]] = {
+    "spike_rate": lambda out, y, t: spike_rate_loss(out, y, t.true_rate, t.false_rate),
+    "rate_ce": lambda out, y, t: rate_ce_loss(out, y, t.logit_scale),
+}
+
+
 def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
                 x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
                 selector: Any = None, init: Callable[[Any], None] | None = None,
-                on_epoch: Callable[[int, Any], None] | None = None) -> TrainResult:
+                on_epoch: Callable[[int, Any], None] | None = None,
+                init_optimizer: Callable[[Any, Any], None] | None = None) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
     Epochs before the last ``tcfg.qat_epoch_count()`` run the ``float`` model; the last ones
@@ -399,13 +423,24 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     ``selector`` (:mod:`neuro_deploy.models.pruning`) picks each epoch's examples and their
     loss weights; without one every example is used with weight 1 (SLAYER's ``SpikeRate``
     with ``reduction='sum'``). ``on_epoch(epoch, model)`` runs after every epoch (e.g. to keep
-    snapshots of the training trajectory as PACE teachers)."""
+    snapshots of the training trajectory as PACE teachers, or to unfreeze layers after a
+    warm-up); ``init_optimizer(model, optimizer)`` runs once the Adam optimizer exists (e.g. to
+    carry over a pretrained optimizer's state, pipeD)."""
     import torch
 
     slayer = import_slayer()
+    if tcfg.loss not in LOSSES:
+        from neuro_deploy.errors import UnknownNameError
+
+        raise UnknownNameError("training loss", tcfg.loss, LOSSES)
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(tcfg.threads)
     rng = np.random.default_rng(tcfg.seed)
+    aug, aug_gen = None, None
+    if tcfg.augment != "none":
+        from neuro_deploy.data.augment import get_augment
+
+        aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
     model = build_model(cfg, tcfg.quant)
     if init is not None:                  # e.g. ANN-pretrained weights (models.pretrain)
         init(model)
@@ -414,6 +449,8 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
         model.set_quantization("float")
     x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[:tcfg.calibration_samples])]
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+    if init_optimizer is not None:
+        init_optimizer(model, opt)
     loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate,
                                     reduction="sum")
     history: list[dict[str, float]] = []
@@ -440,12 +477,16 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
         for i in range(0, len(order), tcfg.batch_size):
             idx = order[i:i + tcfg.batch_size]
             xb = torch.from_numpy(x_train[idx]).float()
+            if aug is not None:
+                xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
             yb = torch.from_numpy(y_train[idx]).long()
             out = model(xb)
-            if weights is None:
+            if weights is None and tcfg.loss == "spike_rate":
                 loss = loss_fn(out, yb)
+            elif weights is None:
+                loss = LOSSES[tcfg.loss](out, yb, tcfg).sum()
             else:
-                per = spike_rate_loss(out, yb, tcfg.true_rate, tcfg.false_rate)
+                per = LOSSES[tcfg.loss](out, yb, tcfg)
                 loss = (per * torch.from_numpy(weights[i:i + tcfg.batch_size]).float()).sum()
                 hidden = getattr(model, "last_hidden", None)
                 hps = None if hidden is None else \

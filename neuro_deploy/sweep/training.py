@@ -14,10 +14,12 @@ the whole validation split, costed with the loihi2 profile. Its row:
 
 Methods (:data:`METHODS`, matched by name pattern): ``full``; ``prune-SEL-KEEP`` (a
 :mod:`neuro_deploy.models.pruning` selector keeping ``KEEP`` per epoch); ``pretrain-ann+1ep``
-(ANN pretraining on event rates, calibrated transfer, one epoch of fine-tuning);
+(``train --pretrain ann``'s recipe: ANN pretraining on event rates, calibrated transfer, one
+epoch of fine-tuning with the ANN's optimizer state, lr 1e-4, rate cross-entropy);
 ``hsd-Nsteps`` (10 teacher frames, a student on N steps); ``distill-M-ipcK``
 (:mod:`neuro_deploy.data.distill` method M, K images per class, then a fresh SNN trained
-max(60, 3000/N) epochs on the stored frames). PACE's teachers are the per-epoch snapshots
+:func:`~neuro_deploy.models.recipes.distilled_epochs` epochs on the stored frames, with the
+distillation's augmentation). PACE's teachers are the per-epoch snapshots
 of the same seed's full-data run, which the cell trains itself (cells are independent; the
 time of that run is not in ``prep_s``, as it would be shared with the ``full`` cell).
 
@@ -56,19 +58,14 @@ class Context:
     split: Any = None              #: the data split (neuro_deploy.data.splits.Split), recorded in checkpoints
 
 
-def student_epochs(n: int) -> int:
-    """Epochs for a fresh model on a small (distilled) set: at least ~3000 sample passes."""
-    return max(60, 3000 // max(1, n))
-
-
 def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     """Deploy (export, fit, fast backend, cost on loihi2: :func:`neuro_deploy.api.deploy`):
     deployed accuracy, µJ and µs per inference."""
     from neuro_deploy.api import deploy
 
     dep = deploy(model_path, (x, y), verify_samples=0)
-    return {"deployed": float(dep.deployed_accuracy), "energy_uj": dep.energy_per_inference_uj,
-            "latency_us": dep.latency_us}
+    return {"deployed": float(dep.deployed_accuracy), "energy_uj": float(dep.energy_per_inference_uj),
+            "latency_us": float(dep.latency_us)}
 
 
 def _record(ctx: Context, name: str, model: Any, mcfg: Any, train_s: float, x_eval: np.ndarray,
@@ -110,19 +107,18 @@ def _prune(ctx: Context, m: re.Match) -> dict[str, float]:
 
 def _pretrain(ctx: Context, m: re.Match) -> dict[str, float]:
     from neuro_deploy.models import train_model
-    from neuro_deploy.models.pretrain import calibrate_transfer, pretrain_ann, rate_inputs, transfer_to_slayer
+    from neuro_deploy.recipes import ann_pretraining
 
-    seed = ctx.params["seed"]
-    t = time.perf_counter()
-    pre = pretrain_ann(ctx.cfg, rate_inputs(ctx.x_tr), ctx.tr.labels, epochs=15, seed=seed)
-    scale, _ = calibrate_transfer(pre.ann, ctx.cfg, ctx.x_tr[:200], ctx.tr.labels[:200])
-    r = train_model(ctx.cfg, _tcfg(ctx, epochs=1, lr=3e-5), ctx.x_tr, ctx.tr.labels,
-                    init=lambda mdl: transfer_to_slayer(pre.ann, mdl, scale))
+    t = time.perf_counter()              # train --pretrain ann's recipe (pipeD), one fine-tuning epoch
+    hooks, _ = ann_pretraining(ctx.cfg, ctx.tr, ctx.x_tr, ctx.params["dataset"], "events", None, 15,
+                               ctx.params["seed"], warmup_epochs=0)
+    r = train_model(ctx.cfg, _tcfg(ctx, epochs=1, lr=1e-4, loss="rate_ce"), ctx.x_tr, ctx.tr.labels,
+                    init=hooks.init, init_optimizer=hooks.init_optimizer, on_epoch=hooks.on_epoch)
     return _record(ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va, ctx.full_bytes)
 
 
 def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
-    from neuro_deploy.models import ModelConfig
+    from neuro_deploy.models.arch import with_timing
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
 
     steps = int(m.group(1))
@@ -130,7 +126,7 @@ def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
     h = train_hsd(ctx.cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2,
                                      seed=ctx.params["seed"]), ctx.tr)
     dts = int(np.ceil(ctx.ds.duration_us / steps))
-    cfgs = ModelConfig(**{**ctx.cfg.__dict__, "dt_us": dts, "num_steps": steps})
+    cfgs = with_timing(ctx.cfg, dts, steps)
     return _record(ctx, m.group(0), h.model, cfgs, time.perf_counter() - t, ctx.va.to_tensors(dts, steps),
                    ctx.full_bytes)
 
@@ -138,6 +134,7 @@ def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
 def _distill(ctx: Context, m: re.Match) -> dict[str, float]:
     from neuro_deploy.data.distill import DistillConfig, distill
     from neuro_deploy.models import train_model
+    from neuro_deploy.models.recipes import distilled_epochs
     from neuro_deploy.models.slayer_model import Snapshots
 
     method, ipc = m.group(1), int(m.group(2))
@@ -147,12 +144,12 @@ def _distill(ctx: Context, m: re.Match) -> dict[str, float]:
         train_model(ctx.cfg, _tcfg(ctx), ctx.x_tr, ctx.tr.labels, on_epoch=snaps)
         teachers = snaps.models(ctx.cfg)
     t = time.perf_counter()
-    dd = distill(method, ctx.x_tr, ctx.tr.labels,
-                 DistillConfig(ipc=ipc, iterations=ctx.params["distill_iterations"], seed=ctx.params["seed"],
-                               progress=False), teacher=teachers, model_cfg=ctx.cfg)
+    dc = DistillConfig(ipc=ipc, iterations=ctx.params["distill_iterations"], seed=ctx.params["seed"], progress=False)
+    dd = distill(method, ctx.x_tr, ctx.tr.labels, dc, teacher=teachers, model_cfg=ctx.cfg)
     prep = time.perf_counter() - t
-    t = time.perf_counter()
-    r = train_model(ctx.cfg, _tcfg(ctx, epochs=student_epochs(len(dd.frames))), dd.frames, dd.labels)
+    t = time.perf_counter()              # as `train --data` trains on a distilled file
+    r = train_model(ctx.cfg, _tcfg(ctx, epochs=distilled_epochs(len(dd.frames))[0], augment=dc.augment),
+                    dd.frames, dd.labels)
     return _record(ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va,
                    int(np.packbits(dd.frames).nbytes), prep)
 
