@@ -27,9 +27,10 @@ $(STAMP): pyproject.toml Makefile
 demo: $(STAMP)
 	$(BIN)/neuro-deploy demo --out out/demo
 
-# lint first (ruff, configured in pyproject.toml), then the tests (all but -m slow)
+# lint first (ruff check and ruff format --check, configured in pyproject.toml), then the tests (all but -m slow)
 test: $(STAMP) chromium
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # the unit tier: no Lava, no training, nothing slow (under a minute)
@@ -38,6 +39,7 @@ unit: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy on the annotated pure cores (files listed in pyproject.toml [tool.mypy])
 typecheck: $(STAMP)

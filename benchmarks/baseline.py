@@ -11,6 +11,7 @@ run, seconds) and ``{"replay": {"net": path, "files": [...], "cfg": {...}}}`` (o
 replay, seconds). The first request of each kind also compiles the old kernels: send it
 as a warm-up.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: the commit the speed work started from (issue 16's "today")
 DEFAULT_REV = "6cb6efe"
 
-SERVER = r'''
+SERVER = r"""
 import json, sys, time
 import numpy as np
 from neuro_deploy.netx import load_netx
@@ -50,7 +51,7 @@ for line in sys.stdin:
     else:
         out = {"error": "unknown request"}
     print(json.dumps(out), flush=True)
-'''
+"""
 
 
 class Baseline:
@@ -65,8 +66,14 @@ class Baseline:
         with tarfile.open(archive) as tar:
             tar.extractall(Path(self.dir.name) / "src")
         env = dict(os.environ, PYTHONPATH=str(Path(self.dir.name) / "src"))
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True, env=env, cwd=self.dir.name)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=self.dir.name,
+        )
 
     def ask(self, request: dict) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")

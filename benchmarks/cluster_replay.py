@@ -20,6 +20,7 @@ with ``r`` the one-process rate (one worker per node) and ``o`` the measured cos
     .venv/bin/python benchmarks/cluster_replay.py [--recordings 400] [--lava-recordings 16]
         [--shard 40] [--out benchmarks/results/cluster_replay]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,15 +52,15 @@ def noop(x: int) -> int:
 
 def key(res) -> tuple:
     """Everything a replay computes except wall time."""
-    return ([(s.file, s.steps, s.spikes, s.synops, s.output_counts, s.predicted, s.latency_steps)
-             for s in res.samples],
-            [(c.name, c.synops.tolist(), c.output_spikes.tolist(), c.neuron_updates, c.active_updates)
-             for c in res.counts])
+    return (
+        [(s.file, s.steps, s.spikes, s.synops, s.output_counts, s.predicted, s.latency_steps) for s in res.samples],
+        [(c.name, c.synops.tolist(), c.output_spikes.tolist(), c.neuron_updates, c.active_updates) for c in res.counts],
+    )
 
 
 def timed_replay(net, files, backend: str, execution: Execution, shard: int | None, reference=None):
     cfg = ReplayConfig(dt_us=5000, backend=backend, execution=execution, shard_size=shard)
-    replay(net, files[:max(2, 2 * (shard or 1))], cfg)      # warm up (on Ray: a task for each worker)
+    replay(net, files[: max(2, 2 * (shard or 1))], cfg)  # warm up (on Ray: a task for each worker)
     t = time.perf_counter()
     res = replay(net, files, cfg)
     wall = time.perf_counter() - t
@@ -90,13 +91,21 @@ def main() -> None:
 
     rng = np.random.default_rng(0)
     files = [FIXTURE / f"{i}.bin" for i in range(1, a.recordings + 1)]
-    lava_files = files[:a.lava_recordings]
+    lava_files = files[: a.lava_recordings]
     rows: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "nmnist-128.net"
-        write_netx(path, [
-            {"type": "dense", "weight": rng.integers(-30, 40, (128, 2312)) * 2, "neuron": cuba_neuron(1024, 256, 60)},
-            {"type": "dense", "weight": rng.integers(-60, 60, (10, 128)) * 2, "neuron": cuba_neuron(1024, 256, 40)}])
+        write_netx(
+            path,
+            [
+                {
+                    "type": "dense",
+                    "weight": rng.integers(-30, 40, (128, 2312)) * 2,
+                    "neuron": cuba_neuron(1024, 256, 60),
+                },
+                {"type": "dense", "weight": rng.integers(-60, 60, (10, 128)) * 2, "neuron": cuba_neuron(1024, 256, 40)},
+            ],
+        )
         net = load_netx(path)
         one, t1 = timed_replay(net, files, "fast", Execution(), None)
         _, t2 = timed_replay(net, files, "fast", Execution("local", 2), None, one)
@@ -109,8 +118,10 @@ def main() -> None:
 
         os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
         t = time.perf_counter()
-        c = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 100 << 20,
-                                                          "include_dashboard": False})
+        c = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 1, "object_store_memory": 100 << 20, "include_dashboard": False},
+        )
         try:
             c.add_node(num_cpus=1, object_store_memory=100 << 20)
             ray.init(address=c.address, logging_level="ERROR", log_to_driver=False)
@@ -126,15 +137,17 @@ def main() -> None:
             c.shutdown()
     n, nl = len(files), len(lava_files)
     tasks_big, tasks_one = math.ceil(n / a.shard), n
-    per_task = max(0.0, (tr1 - tr) * 2 / (tasks_one - tasks_big))          # 2 workers in parallel
+    per_task = max(0.0, (tr1 - tr) * 2 / (tasks_one - tasks_big))  # 2 workers in parallel
     rows = {
         "fast": {"1 process": n / t1, "2 local processes": n / t2, "2 Ray workers (2 nodes)": n / tr},
         "lava": {"1 process": nl / l1, "2 local processes": nl / l2, "2 Ray workers (2 nodes)": nl / lr},
     }
-    overhead = {"noop round trip, 2 local processes (ms)": local_noop * 1e3,
-                "noop round trip, Ray 2 nodes (ms)": ray_noop * 1e3,
-                f"replay task on Ray, extra per task (ms; 1- vs {a.shard}-recording tasks)": per_task * 1e3,
-                "Ray cluster start, 2 nodes (s)": startup}
+    overhead = {
+        "noop round trip, 2 local processes (ms)": local_noop * 1e3,
+        "noop round trip, Ray 2 nodes (ms)": ray_noop * 1e3,
+        f"replay task on Ray, extra per task (ms; 1- vs {a.shard}-recording tasks)": per_task * 1e3,
+        "Ray cluster start, 2 nodes (s)": startup,
+    }
     # projection: T recordings in tasks of k on N nodes, one worker each running at the measured
     # one-process rate r (a node has its own CPU; here the two "nodes" share two busy cores),
     # plus the measured cost o of a replay task on Ray
@@ -144,20 +157,43 @@ def main() -> None:
         r = rows[backend]["1 process"]
         for nodes in (1, 2, 4, 8, 16, 32, 64):
             waves = math.ceil(math.ceil(TEST_SET / k) / nodes)
-            proj.append({"backend": backend, "nodes": nodes, "tasks": math.ceil(TEST_SET / k),
-                         "hours": waves * (k / r + per_task) / 3600, "seconds": waves * (k / r + per_task)})
-    result = {"recordings": n, "lava_recordings": nl, "shard": a.shard, "throughput_rec_per_s": rows,
-              "overhead": overhead, "projection_nmnist_test_10000": proj,
-              "machine": f"{os.cpu_count()} cores, shared (load {os.getloadavg()[0]:.1f})"}
-    md = [f"Replay of N-MNIST fixture recordings through 2312-128-10 CUBA (own length, 5 ms steps): "
-          f"{n} recordings on fast, {nl} on Lava; every result equal to one process.", "",
-          "| backend | 1 process | 2 local processes | 2 Ray workers (2 nodes) |", "|---|---|---|---|"]
+            proj.append(
+                {
+                    "backend": backend,
+                    "nodes": nodes,
+                    "tasks": math.ceil(TEST_SET / k),
+                    "hours": waves * (k / r + per_task) / 3600,
+                    "seconds": waves * (k / r + per_task),
+                }
+            )
+    result = {
+        "recordings": n,
+        "lava_recordings": nl,
+        "shard": a.shard,
+        "throughput_rec_per_s": rows,
+        "overhead": overhead,
+        "projection_nmnist_test_10000": proj,
+        "machine": f"{os.cpu_count()} cores, shared (load {os.getloadavg()[0]:.1f})",
+    }
+    md = [
+        f"Replay of N-MNIST fixture recordings through 2312-128-10 CUBA (own length, 5 ms steps): "
+        f"{n} recordings on fast, {nl} on Lava; every result equal to one process.",
+        "",
+        "| backend | 1 process | 2 local processes | 2 Ray workers (2 nodes) |",
+        "|---|---|---|---|",
+    ]
     for b, r in rows.items():
         md.append(f"| {b} | " + " | ".join(f"{v:.1f} rec/s" for v in r.values()) + " |")
     md += ["", "| overhead | value |", "|---|---|"] + [f"| {k_} | {v:.3g} |" for k_, v in overhead.items()]
-    md += ["", f"Projection, N-MNIST test set ({TEST_SET:,} recordings in {math.ceil(TEST_SET / k)} tasks of {k}), "
-           "one worker per node at the measured one-process rate plus the measured cost per Ray task "
-           "(a node with c cores runs c workers: divide by c):", "", "| nodes | fast | lava |", "|---|---|---|"]
+    md += [
+        "",
+        f"Projection, N-MNIST test set ({TEST_SET:,} recordings in {math.ceil(TEST_SET / k)} tasks of {k}), "
+        "one worker per node at the measured one-process rate plus the measured cost per Ray task "
+        "(a node with c cores runs c workers: divide by c):",
+        "",
+        "| nodes | fast | lava |",
+        "|---|---|---|",
+    ]
     for nodes in sorted({p["nodes"] for p in proj}):
         f_, l_ = (next(p for p in proj if p["nodes"] == nodes and p["backend"] == b) for b in ("fast", "lava"))
         md.append(f"| {nodes} | {f_['seconds']:.0f} s | {l_['hours']:.2f} h |")

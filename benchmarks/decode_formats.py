@@ -16,6 +16,7 @@ identification and plausibility checks. ``identical`` compares t, x, y, p of eve
 (EVT3 in neuro-deploy's expelliarmus-compatible timing mode; the default, spec timing
 differs in t by design - see the prophesee module).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ def ref_expelliarmus(enc):
 
         a = Wizard(encoding=enc).read(str(path))
         return a["t"], a["x"], a["y"], a["p"]
+
     read.__name__ = "expelliarmus"
     return read
 
@@ -75,8 +77,14 @@ ref_faery.__name__ = "faery"
 
 #: (name, fixture, reference, read options, writer format, extension)
 CASES = [
-    ("EVT3", "evt3_pedestrians_cut_gen41_1280x720.raw", ref_expelliarmus("evt3"), {"evt3_timing": "expelliarmus"},
-     "evt3", ".raw"),
+    (
+        "EVT3",
+        "evt3_pedestrians_cut_gen41_1280x720.raw",
+        ref_expelliarmus("evt3"),
+        {"evt3_timing": "expelliarmus"},
+        "evt3",
+        ".raw",
+    ),
     ("EVT2", "evt2_sample_gen3_640x480.raw", ref_expelliarmus("evt2"), {}, "evt2", ".raw"),
     ("DAT", "dat2_ncars_tonic_sample_atis.dat", ref_expelliarmus("dat"), {}, "dat", ".dat"),
     ("N-MNIST bin", "tonic_sample_nmnist_digit4.bin", ref_tonic, {}, "nmnist-bin", ".bin"),
@@ -145,8 +153,11 @@ def main() -> None:
     a = ap.parse_args()
     d = Path(a.fixtures) / "events" / "formats"
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
-    print(f"{'format':12s} {'file':>8s} {'events':>10s} {'neuro-deploy ev/s':>18s} {'reference ev/s':>15s} "
-          f"{'ratio':>7s}  identical  reference", flush=True)
+    print(
+        f"{'format':12s} {'file':>8s} {'events':>10s} {'neuro-deploy ev/s':>18s} {'reference ev/s':>15s} "
+        f"{'ratio':>7s}  identical  reference",
+        flush=True,
+    )
     rows = []
     with tempfile.TemporaryDirectory(prefix="nd-bench-") as tmp:
         for name, fname, ref, opts, fmt, ext in CASES:
@@ -163,11 +174,23 @@ def main() -> None:
                 same = len(ev) == len(r[0]) and all((np.asarray(x) == ev[k]).all() for x, k in zip(r, "txyp"))
                 n = len(ev)
                 mb = path.stat().st_size / 1e6
-                row = {"format": name, "file": kind, "mb": round(mb, 3), "events": n, "nd_ev_per_s": n / t_nd,
-                       "ref_ev_per_s": n / t_ref, "ratio": ratio, "identical": bool(same), "reference": ref.__name__}
+                row = {
+                    "format": name,
+                    "file": kind,
+                    "mb": round(mb, 3),
+                    "events": n,
+                    "nd_ev_per_s": n / t_nd,
+                    "ref_ev_per_s": n / t_ref,
+                    "ratio": ratio,
+                    "identical": bool(same),
+                    "reference": ref.__name__,
+                }
                 rows.append(row)
-                print(f"{name:12s} {mb:7.1f}M {n:10d} {n / t_nd:18.3e} {n / t_ref:15.3e} {ratio:6.2f}x  "
-                      f"{str(same):9s}  {ref.__name__}", flush=True)
+                print(
+                    f"{name:12s} {mb:7.1f}M {n:10d} {n / t_nd:18.3e} {n / t_ref:15.3e} {ratio:6.2f}x  "
+                    f"{str(same):9s}  {ref.__name__}",
+                    flush=True,
+                )
                 if kind == "large":
                     path.unlink()
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

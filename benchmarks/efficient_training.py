@@ -44,6 +44,7 @@ too: 7.1 s alone vs 13.5 s with two workers on two shared cores), so the time ra
 comparable within one run, and time figures for the record come from tasks that do not
 share cores.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,7 +78,7 @@ def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]
 
     try:
         return deploy_figures(model_path, x, y)
-    except ValueError as exc:            # e.g. a layer whose weights all quantized to zero
+    except ValueError as exc:  # e.g. a layer whose weights all quantized to zero
         print(f"    not deployable: {exc}", flush=True)
         return {"deployed": float("nan"), "energy_uj": float("nan"), "latency_us": float("nan")}
 
@@ -120,8 +121,14 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.models.slayer_model import Snapshots, evaluate
 
     tr, va = ds.split(a.val_fraction, seed)
-    cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      dt_us=a.dt_us, num_steps=a.steps, time_origin=ds.time_origin)
+    cfg = arch_config(
+        arch,
+        input_shape=(2, ds.sensor[1], ds.sensor[0]),
+        num_classes=ds.num_classes,
+        dt_us=a.dt_us,
+        num_steps=a.steps,
+        time_origin=ds.time_origin,
+    )
     x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
     full_bytes = int(np.packbits(x_tr).nbytes)
     out: dict[str, dict] = {}
@@ -130,11 +137,21 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         """``train``, ``prep``: (wall, cpu) seconds."""
         p = d / f"{arch}-{name}-{seed}.pt"
         save_checkpoint(model, mcfg, p)
-        out[name] = {"float": evaluate(model, x_eval, va.labels)[0], **deployed(p, x_eval, va.labels),
-                     "train_s": train[0], "train_cpu_s": train[1], "prep_s": prep[0], "prep_cpu_s": prep[1],
-                     "bytes": nbytes, **extra}
-        print(f"  {arch} seed {seed} {name}: " + ", ".join(f"{k} {v:.4g}" for k, v in out[name].items()
-                                                          if isinstance(v, (int, float))), flush=True)
+        out[name] = {
+            "float": evaluate(model, x_eval, va.labels)[0],
+            **deployed(p, x_eval, va.labels),
+            "train_s": train[0],
+            "train_cpu_s": train[1],
+            "prep_s": prep[0],
+            "prep_cpu_s": prep[1],
+            "bytes": nbytes,
+            **extra,
+        }
+        print(
+            f"  {arch} seed {seed} {name}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in out[name].items() if isinstance(v, (int, float))),
+            flush=True,
+        )
 
     def tc(**kw):
         return TrainConfig(**{"epochs": a.epochs, "seed": seed, "progress": False, **kw})
@@ -142,11 +159,19 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     snapshots = Snapshots()
     c = Clock()
     cpu_at: list[float] = []
-    full = train_model(cfg, tc(), x_tr, tr.labels, x_va, va.labels,
-                       on_epoch=lambda e, m: (snapshots(e, m), cpu_at.append(c.read()[1])))
+    full = train_model(
+        cfg, tc(), x_tr, tr.labels, x_va, va.labels, on_epoch=lambda e, m: (snapshots(e, m), cpu_at.append(c.read()[1]))
+    )
     full_t = c.read()
-    record("full", full.model, cfg, full_t, x_va, full_bytes,
-           curve=[[cpu, h["val_accuracy"]] for cpu, h in zip(cpu_at, full.history)])
+    record(
+        "full",
+        full.model,
+        cfg,
+        full_t,
+        x_va,
+        full_bytes,
+        curve=[[cpu, h["val_accuracy"]] for cpu, h in zip(cpu_at, full.history)],
+    )
     if "prune" in a.groups:
         for spec in a.prune:
             m, keep = spec.rsplit(":", 1)[0], float(spec.rsplit(":", 1)[1])
@@ -160,27 +185,47 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         pre = pretrain_ann(cfg, rate_inputs(x_tr), tr.labels, epochs=15, seed=seed)
         scale, _ = calibrate_transfer(pre.ann, cfg, x_tr[:200], tr.labels[:200])
         pre_t = c.read()
-        for tag, warm, transfer, loss in (("pipeD", 1, True, "rate_ce"), ("pipeD-fresh-opt", 0, False, "rate_ce"),
-                                          ("pipeD-spike-rate-loss", 1, True, "spike_rate")):
+        for tag, warm, transfer, loss in (
+            ("pipeD", 1, True, "rate_ce"),
+            ("pipeD-fresh-opt", 0, False, "rate_ce"),
+            ("pipeD-spike-rate-loss", 1, True, "spike_rate"),
+        ):
             hk = FinetuneHooks(pre, scale, warm, transfer)
             c = Clock()
             cpu_at = []
-            r = train_model(cfg, tc(epochs=a.finetune_epochs, lr=1e-4, loss=loss), x_tr, tr.labels, x_va, va.labels,
-                            init=hk.init, init_optimizer=hk.init_optimizer,
-                            on_epoch=lambda e, m, hk=hk, c=c, at=cpu_at: (hk.on_epoch(e, m), at.append(c.read()[1])))
+            r = train_model(
+                cfg,
+                tc(epochs=a.finetune_epochs, lr=1e-4, loss=loss),
+                x_tr,
+                tr.labels,
+                x_va,
+                va.labels,
+                init=hk.init,
+                init_optimizer=hk.init_optimizer,
+                on_epoch=lambda e, m, hk=hk, c=c, at=cpu_at: (hk.on_epoch(e, m), at.append(c.read()[1])),
+            )
             t = c.read()
             curve = [[pre_t[1] + cpu, h["val_accuracy"]] for cpu, h in zip(cpu_at, r.history)]
             record(tag, r.model, cfg, (pre_t[0] + t[0], pre_t[1] + t[1]), x_va, full_bytes, curve=curve)
     if "hsd" in a.groups:
-        steps = max(1, round(a.steps / 4))                     # a quarter of the steps
+        steps = max(1, round(a.steps / 4))  # a quarter of the steps
         dts = int(np.ceil(ds.duration_us / steps))
         cfgs = with_timing(cfg, dts, steps)
         x_va_s = va.to_tensors(dts, steps)
         c = Clock()
-        h = train_hsd(cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed),
-                      tr)
-        record(f"hsd-{steps}steps", h.model, cfgs, c.read(), x_va_s, full_bytes,
-               teacher_accuracy=h.teacher_accuracy, converted_accuracy=h.converted_accuracy)
+        h = train_hsd(
+            cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed), tr
+        )
+        record(
+            f"hsd-{steps}steps",
+            h.model,
+            cfgs,
+            c.read(),
+            x_va_s,
+            full_bytes,
+            teacher_accuracy=h.teacher_accuracy,
+            converted_accuracy=h.converted_accuracy,
+        )
         c = Clock()
         r = train_model(cfgs, tc(), tr.to_tensors(dts, steps), tr.labels)
         record(f"direct-{steps}steps", r.model, cfgs, c.read(), x_va_s, full_bytes)
@@ -188,14 +233,22 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     budget = get_budget(a.budget)
     if "distill" in a.groups or "ablation" in a.groups:
         c = Clock()
-        teachers, _ = train_teachers(cfg, x_tr, tr.labels, [seed + 1000 * k for k in range(budget.teacher_seeds)],
-                                     a.epochs, first=snapshots)
-        extra = c.read()                                     # all teacher training is distillation cost
+        teachers, _ = train_teachers(
+            cfg, x_tr, tr.labels, [seed + 1000 * k for k in range(budget.teacher_seeds)], a.epochs, first=snapshots
+        )
+        extra = c.read()  # all teacher training is distillation cost
         teacher_t = (full_t[0] + extra[0], full_t[1] + extra[1])
 
     def distilled(name, method, ipc, **kw):
-        dc = DistillConfig(ipc=ipc, iterations=budget.iterations, seed=seed, progress=False,
-                           frequencies=budget.frequencies, real_batch=budget.real_batch, **kw)
+        dc = DistillConfig(
+            ipc=ipc,
+            iterations=budget.iterations,
+            seed=seed,
+            progress=False,
+            frequencies=budget.frequencies,
+            real_batch=budget.real_batch,
+            **kw,
+        )
         c = Clock()
         dd = distill(method, x_tr, tr.labels, dc, teacher=teachers if method == "pace" else None, model_cfg=cfg)
         w, u = c.read()
@@ -203,9 +256,17 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         ep, _ = distilled_epochs(len(dd.frames))
         c = Clock()
         r = train_model(cfg, tc(epochs=ep, augment=dc.augment), dd.frames, dd.labels)
-        record(name, r.model, cfg, c.read(), x_va, int(np.packbits(dd.frames).nbytes), prep,
-               loss_first=float(np.mean(dd.history[:5])) if dd.history else 0.0,
-               loss_last=float(np.mean(dd.history[-5:])) if dd.history else 0.0)
+        record(
+            name,
+            r.model,
+            cfg,
+            c.read(),
+            x_va,
+            int(np.packbits(dd.frames).nbytes),
+            prep,
+            loss_first=float(np.mean(dd.history[:5])) if dd.history else 0.0,
+            loss_last=float(np.mean(dd.history[-5:])) if dd.history else 0.0,
+        )
 
     if "distill" in a.groups:
         for ipc in a.ipc:
@@ -217,7 +278,7 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         distilled(f"ablation-pace-timepool-ipc{ipc}", "pace", ipc, cf_pooling="time")
         distilled(f"ablation-random-noaug-ipc{ipc}", "random", ipc, augment="none")
         t0 = teachers
-        teachers = snapshots.models(cfg)                       # one teacher run
+        teachers = snapshots.models(cfg)  # one teacher run
         distilled(f"ablation-pace-1run-ipc{ipc}", "pace", ipc)
         teachers = t0
     return out
@@ -238,14 +299,22 @@ def main() -> None:
     ap.add_argument("--val-fraction", type=float, default=0.2)
     ap.add_argument("--ipc", type=int, nargs="+", default=[1, 10])
     ap.add_argument("--budget", default="standard")
-    ap.add_argument("--prune", nargs="+", metavar="METHOD:KEEP",
-                    default=["sadp:0.5", "sadp-plain:0.5", "random:0.5", "el2n:0.5", "infobatch:0.5", "sadp:0.7",
-                             "random:0.7"])
+    ap.add_argument(
+        "--prune",
+        nargs="+",
+        metavar="METHOD:KEEP",
+        default=["sadp:0.5", "sadp-plain:0.5", "random:0.5", "el2n:0.5", "infobatch:0.5", "sadp:0.7", "random:0.7"],
+    )
     ap.add_argument("--groups", nargs="+", default=list(GROUPS), choices=GROUPS)
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "efficient_training_nmnist"))
     ap.add_argument("--replot", default=None, metavar="JSON", help="only rebuild table + plot from a run's JSON")
-    ap.add_argument("--merge", nargs="+", default=None, metavar="JSON",
-                    help="combine runs made in separate processes (e.g. one per seed or arch) into --out")
+    ap.add_argument(
+        "--merge",
+        nargs="+",
+        default=None,
+        metavar="JSON",
+        help="combine runs made in separate processes (e.g. one per seed or arch) into --out",
+    )
     ap.add_argument("--workers", type=int, default=1, help="(seed, arch) units in parallel local processes")
     ap.add_argument("--ray", action="store_true", help="units as Ray tasks (join or start a local Ray)")
     ap.add_argument("--ray-address", default=None, help="units on the Ray cluster at HOST:PORT|auto")
@@ -263,17 +332,23 @@ def main() -> None:
     args = {k: v for k, v in vars(a).items() if k not in ("workers", "ray", "ray_address", "replot", "merge")}
     done: dict[int, tuple[dict, float]] = {}
 
-    def on_result(i: int, result: tuple[dict, float]) -> None:     # rows written after every unit
+    def on_result(i: int, result: tuple[dict, float]) -> None:  # rows written after every unit
         done[i] = result
         write_table(a, n_train, *collect(units, done, a.arch))
 
-    run_tasks(run_unit, [(seed, arch, args) for seed, arch in units], execution,
-              keys=[f"{arch}-seed{seed}" for seed, arch in units], on_result=on_result)
+    run_tasks(
+        run_unit,
+        [(seed, arch, args) for seed, arch in units],
+        execution,
+        keys=[f"{arch}-seed{seed}" for seed, arch in units],
+        on_result=on_result,
+    )
     print(write_table(a, n_train, *collect(units, done, a.arch)))
 
 
-def collect(units: list[tuple[int, str]], done: dict[int, tuple[dict, float]], archs: list[str]
-            ) -> tuple[dict[str, list], dict[str, float]]:
+def collect(
+    units: list[tuple[int, str]], done: dict[int, tuple[dict, float]], archs: list[str]
+) -> tuple[dict[str, list], dict[str, float]]:
     """Finished units in task order: rows per arch (seeds in order) and wall seconds per unit."""
     runs: dict[str, list] = {arch: [] for arch in archs}
     walls: dict[str, float] = {}
@@ -287,21 +362,26 @@ def collect(units: list[tuple[int, str]], done: dict[int, tuple[dict, float]], a
 def summarize(runs: list[dict]) -> list[dict]:
     """Mean/std over seeds of every row present in all of them, and ratios to ``full``."""
     names = [n for n in runs[0] if all(n in r for r in runs)]
-    def val(rec: dict, k: str) -> float:           # first-version files have wall times only
+
+    def val(rec: dict, k: str) -> float:  # first-version files have wall times only
         return rec.get(k, rec.get(k.replace("_cpu_s", "_s"), 0.0))
 
     base = {k: np.mean([val(r["full"], k) for r in runs]) for k in KEYS}
     rows = []
     for n in names:
         v = {k: np.array([val(r[n], k) for r in runs], float) for k in KEYS}
-        row = {"method": n, "seeds": len(runs), **{f"{k}_mean": float(v[k].mean()) for k in KEYS},
-               **{f"{k}_std": float(v[k].std()) for k in KEYS},
-               "accuracy_vs_full": v["float"].mean() / base["float"],
-               "deployed_vs_full": v["deployed"].mean() / base["deployed"],
-               "train_time_vs_full": v["train_cpu_s"].mean() / base["train_cpu_s"],
-               "total_time_vs_full": (v["train_cpu_s"].mean() + v["prep_cpu_s"].mean()) / base["train_cpu_s"],
-               "storage_vs_full": v["bytes"].mean() / base["bytes"]}
-        if "curve" in runs[0][n] and n != "full":             # time to reach the full model's accuracy
+        row = {
+            "method": n,
+            "seeds": len(runs),
+            **{f"{k}_mean": float(v[k].mean()) for k in KEYS},
+            **{f"{k}_std": float(v[k].std()) for k in KEYS},
+            "accuracy_vs_full": v["float"].mean() / base["float"],
+            "deployed_vs_full": v["deployed"].mean() / base["deployed"],
+            "train_time_vs_full": v["train_cpu_s"].mean() / base["train_cpu_s"],
+            "total_time_vs_full": (v["train_cpu_s"].mean() + v["prep_cpu_s"].mean()) / base["train_cpu_s"],
+            "storage_vs_full": v["bytes"].mean() / base["bytes"],
+        }
+        if "curve" in runs[0][n] and n != "full":  # time to reach the full model's accuracy
             reach = []
             for r in runs:
                 hit = [s for s, acc in r[n]["curve"] if acc >= r["full"]["float"] - 1e-9]
@@ -324,27 +404,45 @@ def write_table(a, n_train: int, runs: dict[str, list], walls: dict[str, float])
             continue
         rows = summarize(rr)
         all_rows[arch] = rows
-        md += [f"**{arch}** on `{a.dataset}` ({n_train} training samples, {len(rr)} seed(s), {a.steps} steps of "
-               f"{a.dt_us // 1000} ms, {a.epochs} epochs for full data; distillation budget `{a.budget}`)", "",
-               "| method | float acc | deployed acc | train CPU s | prep CPU s | data bytes | µJ/inf | latency µs "
-               "| acc / full | train time / full | (train+prep) / full | storage / full |",
-               "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        md += [
+            f"**{arch}** on `{a.dataset}` ({n_train} training samples, {len(rr)} seed(s), {a.steps} steps of "
+            f"{a.dt_us // 1000} ms, {a.epochs} epochs for full data; distillation budget `{a.budget}`)",
+            "",
+            "| method | float acc | deployed acc | train CPU s | prep CPU s | data bytes | µJ/inf | latency µs "
+            "| acc / full | train time / full | (train+prep) / full | storage / full |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in rows:
-            md.append(f"| {r['method']} | {r['float_mean']:.3f} ± {r['float_std']:.3f} | {r['deployed_mean']:.3f} ± "
-                      f"{r['deployed_std']:.3f} | {r['train_cpu_s_mean']:.1f} | {r['prep_cpu_s_mean']:.1f} | "
-                      f"{int(r['bytes_mean'])} | {r['energy_uj_mean']:.1f} | {r['latency_us_mean']:.0f} | "
-                      f"{r['accuracy_vs_full']:.3f} | {r['train_time_vs_full']:.3f} | {r['total_time_vs_full']:.3f} | "
-                      f"{r['storage_vs_full']:.4f} |")
-        extra = [r for r in rows if r.get("time_to_full_accuracy_vs_full") is not None or
-                 r.get("spearman_vs_plain_bound") is not None or "reached_full_accuracy" in r]
+            md.append(
+                f"| {r['method']} | {r['float_mean']:.3f} ± {r['float_std']:.3f} | {r['deployed_mean']:.3f} ± "
+                f"{r['deployed_std']:.3f} | {r['train_cpu_s_mean']:.1f} | {r['prep_cpu_s_mean']:.1f} | "
+                f"{int(r['bytes_mean'])} | {r['energy_uj_mean']:.1f} | {r['latency_us_mean']:.0f} | "
+                f"{r['accuracy_vs_full']:.3f} | {r['train_time_vs_full']:.3f} | {r['total_time_vs_full']:.3f} | "
+                f"{r['storage_vs_full']:.4f} |"
+            )
+        extra = [
+            r
+            for r in rows
+            if r.get("time_to_full_accuracy_vs_full") is not None
+            or r.get("spearman_vs_plain_bound") is not None
+            or "reached_full_accuracy" in r
+        ]
         for r in extra:
             if "reached_full_accuracy" in r:
-                md.append(f"\n{r['method']}: reached the full model's float accuracy in {r['reached_full_accuracy']}"
-                          f"/{r['seeds']} seeds" + (f", at {r['time_to_full_accuracy_vs_full']:.3f} x full's time"
-                                                    if r.get("time_to_full_accuracy_vs_full") is not None else ""))
+                md.append(
+                    f"\n{r['method']}: reached the full model's float accuracy in {r['reached_full_accuracy']}"
+                    f"/{r['seeds']} seeds"
+                    + (
+                        f", at {r['time_to_full_accuracy_vs_full']:.3f} x full's time"
+                        if r.get("time_to_full_accuracy_vs_full") is not None
+                        else ""
+                    )
+                )
             if r.get("spearman_vs_plain_bound") is not None:
-                md.append(f"\n{r['method']}: SADP score vs plain last-layer bound - Spearman "
-                          f"{r['spearman_vs_plain_bound']:.3f}, top-K overlap {r['top_k_overlap_vs_plain_bound']:.3f}")
+                md.append(
+                    f"\n{r['method']}: SADP score vs plain last-layer bound - Spearman "
+                    f"{r['spearman_vs_plain_bound']:.3f}, top-K overlap {r['top_k_overlap_vs_plain_bound']:.3f}"
+                )
         md.append("")
     md.append("Wall time per (arch, seed): " + ", ".join(f"{k} {v:.0f} s" for k, v in walls.items()))
     text = "\n".join(md)
@@ -353,8 +451,13 @@ def write_table(a, n_train: int, runs: dict[str, list], walls: dict[str, float])
     from neuro_deploy._io import atomic_path
 
     with atomic_path(out.with_suffix(".json"), ".json") as tmp:
-        Path(tmp).write_text(json.dumps({"args": vars(a), "n_train": n_train, "rows": all_rows, "runs": runs,
-                                         "walls": walls}, indent=1, default=float))
+        Path(tmp).write_text(
+            json.dumps(
+                {"args": vars(a), "n_train": n_train, "rows": all_rows, "runs": runs, "walls": walls},
+                indent=1,
+                default=float,
+            )
+        )
     with atomic_path(out.with_suffix(".md"), ".md") as tmp:
         Path(tmp).write_text(text + "\n")
     plot(all_rows, f"{a.dataset} ({n_train} training samples)", out.with_suffix(".png"))
@@ -371,17 +474,31 @@ def plot(all_rows: dict[str, list[dict]], title: str, path: Path) -> None:
     from neuro_deploy._io import atomic_path
 
     archs = list(all_rows)
-    fig, axes = plt.subplots(1, len(archs) + 1, figsize=(7 * len(archs) + 5, 6),
-                             gridspec_kw={"width_ratios": [3] * len(archs) + [2]})
-    colours = {"full": "k", "prune": "tab:blue", "pipeD": "tab:green", "hsd": "tab:orange", "direct": "tab:brown",
-               "distill": "tab:red", "ablation": "tab:pink"}
+    fig, axes = plt.subplots(
+        1, len(archs) + 1, figsize=(7 * len(archs) + 5, 6), gridspec_kw={"width_ratios": [3] * len(archs) + [2]}
+    )
+    colours = {
+        "full": "k",
+        "prune": "tab:blue",
+        "pipeD": "tab:green",
+        "hsd": "tab:orange",
+        "direct": "tab:brown",
+        "distill": "tab:red",
+        "ablation": "tab:pink",
+    }
     for ax, arch in zip(axes, archs):
         for r in all_rows[arch]:
             c = colours.get(r["method"].split("-")[0], "grey")
-            ax.errorbar(r["total_time_vs_full"], r["deployed_mean"], yerr=r["deployed_std"], fmt="o", color=c,
-                        capsize=3)
-            ax.annotate(r["method"], (r["total_time_vs_full"], r["deployed_mean"]), fontsize=6,
-                        xytext=(3, 2), textcoords="offset points")
+            ax.errorbar(
+                r["total_time_vs_full"], r["deployed_mean"], yerr=r["deployed_std"], fmt="o", color=c, capsize=3
+            )
+            ax.annotate(
+                r["method"],
+                (r["total_time_vs_full"], r["deployed_mean"]),
+                fontsize=6,
+                xytext=(3, 2),
+                textcoords="offset points",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("wall time / full-data training (incl. one-off distillation)")
         ax.set_ylabel("deployed accuracy (fixed point, fast backend)")
@@ -409,7 +526,7 @@ def replot(json_path: str) -> None:
     d = json.loads(Path(json_path).read_text())
     args = {"dt_us": 10_000, "steps": 30, "budget": "(iterations)", **d["args"]}
     a = argparse.Namespace(**{**args, "out": str(Path(json_path).with_suffix(""))})
-    runs = d["runs"] if isinstance(d["runs"], dict) else {"dense": d["runs"]}     # first-version files
+    runs = d["runs"] if isinstance(d["runs"], dict) else {"dense": d["runs"]}  # first-version files
     print(write_table(a, d["n_train"], runs, d.get("walls", {})))
 
 
@@ -432,8 +549,7 @@ def merge(paths: list[str], out: str) -> None:
                 runs.setdefault(arch, []).append(r)
         walls.update(d.get("walls", {}))
         n_train = d["n_train"]
-    a = argparse.Namespace(**{**args, "out": out, "seeds": max(len(v) for v in runs.values()),
-                              "arch": list(runs)})
+    a = argparse.Namespace(**{**args, "out": out, "seeds": max(len(v) for v in runs.values()), "arch": list(runs)})
     print(write_table(a, n_train, runs, walls))
 
 

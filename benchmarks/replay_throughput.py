@@ -18,6 +18,7 @@ stage of the current pipeline worked (``ReplayResult.stages_s``; stages overlap,
 wall time is not their sum) - replay is limited by the slowest. Predictions must be
 identical between the two versions.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,16 +40,24 @@ from neuro_deploy.sim.replay import ReplayConfig, replay  # noqa: E402
 
 
 def net_file(path: Path, rng: np.random.Generator, n_in: int, classes: int) -> Path:
-    write_netx(path, [
-        {"type": "dense", "weight": rng.integers(-30, 40, (128, n_in)) * 2, "neuron": cuba_neuron(1024, 256, 60)},
-        {"type": "dense", "weight": rng.integers(-60, 60, (classes, 128)) * 2, "neuron": cuba_neuron(1024, 256, 40)}])
+    write_netx(
+        path,
+        [
+            {"type": "dense", "weight": rng.integers(-30, 40, (128, n_in)) * 2, "neuron": cuba_neuron(1024, 256, 60)},
+            {
+                "type": "dense",
+                "weight": rng.integers(-60, 60, (classes, 128)) * 2,
+                "neuron": cuba_neuron(1024, 256, 40),
+            },
+        ],
+    )
     return path
 
 
 def measure(name: str, net_path: Path, files: list[Path], cfg: dict, rounds: int, base) -> dict:
     net = load_netx(net_path)
     config = ReplayConfig(**cfg)
-    replay(net, files, config)                              # warm-up
+    replay(net, files, config)  # warm-up
     req = {"replay": {"net": str(net_path), "files": [str(f) for f in files], "cfg": cfg}}
     if base is not None:
         base.ask(req)
@@ -62,9 +71,14 @@ def measure(name: str, net_path: Path, files: list[Path], cfg: dict, rounds: int
             old = base.ask(req)
             t_old.append(old["s"])
             same = same and old["predicted"] == [s.predicted for s in res.samples]
-    r = {"set": name, "recordings": len(files), "workers": cfg["workers"],
-         "recordings_per_s": len(files) / float(np.median(t_new)), "wall_s": float(np.median(t_new)),
-         "stages_s": {k: float(np.median([s[k] for s in stages])) for k in stages[0]}}
+    r = {
+        "set": name,
+        "recordings": len(files),
+        "workers": cfg["workers"],
+        "recordings_per_s": len(files) / float(np.median(t_new)),
+        "wall_s": float(np.median(t_new)),
+        "stages_s": {k: float(np.median([s[k] for s in stages])) for k in stages[0]},
+    }
     if t_old:
         r["baseline_recordings_per_s"] = len(files) / float(np.median(t_old))
         r["speedup_vs_baseline"] = float(np.median(np.array(t_old) / np.array(t_new)))
@@ -98,23 +112,43 @@ def main() -> None:
         try:
             common = {"backend": "fast", "workers": a.workers, "batch_size": a.batch_size}
             if all(f.exists() for f in nmnist):
-                out.append(measure("N-MNIST", net_file(Path(d) / "n.net", rng, 2 * 34 * 34, 10), nmnist,
-                                   dict(common, dt_us=5000), a.rounds, base))
+                out.append(
+                    measure(
+                        "N-MNIST",
+                        net_file(Path(d) / "n.net", rng, 2 * 34 * 34, 10),
+                        nmnist,
+                        dict(common, dt_us=5000),
+                        a.rounds,
+                        base,
+                    )
+                )
             if gesture:
-                out.append(measure("DVS Gesture", net_file(Path(d) / "g.net", rng, 2 * 32 * 32, 11), gesture,
-                                   dict(common, dt_us=20000, downsample=0.25), a.rounds, base))
+                out.append(
+                    measure(
+                        "DVS Gesture",
+                        net_file(Path(d) / "g.net", rng, 2 * 32 * 32, 11),
+                        gesture,
+                        dict(common, dt_us=20000, downsample=0.25),
+                        a.rounds,
+                        base,
+                    )
+                )
         finally:
             if base is not None:
                 base.close()
-    print(f"{'set':12s} {'files':>6s} {'rec/s':>8s} {'before':>8s} {'speedup':>8s} {'decode s':>9s} {'bin s':>7s} "
-          f"{'sim s':>7s} {'count s':>8s} {'wall s':>7s}  same predictions")
+    print(
+        f"{'set':12s} {'files':>6s} {'rec/s':>8s} {'before':>8s} {'speedup':>8s} {'decode s':>9s} {'bin s':>7s} "
+        f"{'sim s':>7s} {'count s':>8s} {'wall s':>7s}  same predictions"
+    )
     for r in out:
         st = r["stages_s"]
-        print(f"{r['set']:12s} {r['recordings']:6d} {r['recordings_per_s']:8.1f} "
-              f"{r.get('baseline_recordings_per_s', float('nan')):8.1f} "
-              f"{r.get('speedup_vs_baseline', float('nan')):7.2f}x "
-              f"{st['decode']:9.3f} {st['bin']:7.3f} {st['simulate']:7.3f} {st['count']:8.3f} {r['wall_s']:7.3f}  "
-              f"{r.get('identical_predictions', '-')}")
+        print(
+            f"{r['set']:12s} {r['recordings']:6d} {r['recordings_per_s']:8.1f} "
+            f"{r.get('baseline_recordings_per_s', float('nan')):8.1f} "
+            f"{r.get('speedup_vs_baseline', float('nan')):7.2f}x "
+            f"{st['decode']:9.3f} {st['bin']:7.3f} {st['simulate']:7.3f} {st['count']:8.3f} {r['wall_s']:7.3f}  "
+            f"{r.get('identical_predictions', '-')}"
+        )
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     if a.json:
         Path(a.json).write_text(json.dumps({"replay": out, "baseline_rev": rev if use_baseline else None}, indent=2))

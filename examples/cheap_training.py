@@ -10,6 +10,7 @@ deployed (export, fit, fast backend on the held-out split, energy and latency) a
 trade-off is plotted. ``--fast`` (or NEURO_DEPLOY_EXAMPLES_FAST=1): a short run - what the
 test suite runs (the numbers then only show the mechanics).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,25 +43,35 @@ def main() -> int:
     sadp = nd.train(data, out / "sadp.pt", epochs=epochs, dt_us=dt_us, num_steps=steps, prune="sadp", keep=0.5)
     rows.append(("SADP keep 0.5", sadp.checkpoint, sadp.train_seconds, 0.0, sadp.train_samples // 2))
 
-    train_part, _ = full.split.apply(data)                  # the recorded split: distil from training samples only
+    train_part, _ = full.split.apply(data)  # the recorded split: distil from training samples only
     x = train_part.to_tensors(dt_us, steps)
     teacher, cfg, _ = load_checkpoint(full.checkpoint)
     t0 = time.perf_counter()
-    d = distill("pace", x, train_part.labels, DistillConfig(ipc=ipc, iterations=iterations, progress=False),
-                teacher=[teacher], model_cfg=cfg)
+    d = distill(
+        "pace",
+        x,
+        train_part.labels,
+        DistillConfig(ipc=ipc, iterations=iterations, progress=False),
+        teacher=[teacher],
+        model_cfg=cfg,
+    )
     prep_s = time.perf_counter() - t0
     res = train_model(cfg, TrainConfig(epochs=student_epochs, progress=False), d.frames, d.labels)
     save_checkpoint(res, cfg, out / "distilled.pt", meta={"split": full.split.to_meta(), "method": "pace"})
     rows.append((f"PACE ipc {ipc}", str(out / "distilled.pt"), res.train_seconds, prep_s, len(d.labels)))
 
-    print(f"{'method':16s} {'samples':>8s} {'train s':>8s} {'prep s':>7s} {'float':>6s} {'deployed':>9s} "
-          f"{'uJ/inf':>8s} {'latency us':>11s}")
+    print(
+        f"{'method':16s} {'samples':>8s} {'train s':>8s} {'prep s':>7s} {'float':>6s} {'deployed':>9s} "
+        f"{'uJ/inf':>8s} {'latency us':>11s}"
+    )
     results = []
     for name, ckpt, train_s, prep, n in rows:
         dep = nd.deploy(ckpt, data)
         results.append((name, train_s, prep, dep))
-        print(f"{name:16s} {n:8d} {train_s:8.1f} {prep:7.1f} {dep.float_accuracy:6.3f} {dep.deployed_accuracy:9.3f} "
-              f"{dep.energy_per_inference_uj:8.3g} {dep.latency_us:11.4g}")
+        print(
+            f"{name:16s} {n:8d} {train_s:8.1f} {prep:7.1f} {dep.float_accuracy:6.3f} {dep.deployed_accuracy:9.3f} "
+            f"{dep.energy_per_inference_uj:8.3g} {dep.latency_us:11.4g}"
+        )
     path = plot(results, out / "cheap_training.png")
     print(f"plot -> {path}")
     return 0
@@ -79,8 +90,12 @@ def plot(results: list, path: Path) -> Path:
         ax.annotate(name, (train_s + prep, dep.deployed_accuracy), xytext=(4, 4), textcoords="offset points")
         e = dep.energy_per_inference_uj
         bx.errorbar([name], [e], yerr=[[e - lo], [hi - e]], fmt="o", capsize=4)
-    ax.set(xscale="log", xlabel="training time incl. distillation (s)", ylabel="deployed accuracy (fast backend)",
-           title="accuracy vs training time")
+    ax.set(
+        xscale="log",
+        xlabel="training time incl. distillation (s)",
+        ylabel="deployed accuracy (fast backend)",
+        title="accuracy vs training time",
+    )
     bx.set(ylabel="energy per inference on Loihi 2 (uJ, band)", title="energy")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ latency per inference with their uncertainty bands, cores, the per-core table an
 rasters, one column per model - written as one HTML page.
 ``--fast`` (or NEURO_DEPLOY_EXAMPLES_FAST=1): one epoch each, 100 samples - what the test suite runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,14 +37,21 @@ def main() -> int:
     for name, m in models.items():
         rep = nd.export(m, Path(m.checkpoint).with_suffix(".net"), profile="loihi2")
         nets.append(rep.path)
-        print(f"{name}: trained in {m.train_seconds:.1f} s, float accuracy {m.float_accuracy:.3f}; "
-              f"exported {rep.path} ({rep.fit['cores']} cores)")
+        print(
+            f"{name}: trained in {m.train_seconds:.1f} s, float accuracy {m.float_accuracy:.3f}; "
+            f"exported {rep.path} ({rep.fit['cores']} cores)"
+        )
     report = nd.report(nets, dataset="digits", limit=limit)
     path = report.save(out / "compare.html")
     print(f"\n{'':24s}" + "".join(f"{n:>22s}" for n in models))
-    for key, label, fmt in [("accuracy", "deployed accuracy", "{:.3f}"), ("energy_per_inference_uj", "uJ / inference",
-                            "{:.4g}"), ("latency_us", "latency us", "{:.4g}"), ("cores", "cores", "{}"),
-                            ("synops", "synops / inference", "{:.4g}"), ("spikes", "spikes / inference", "{:.4g}")]:
+    for key, label, fmt in [
+        ("accuracy", "deployed accuracy", "{:.3f}"),
+        ("energy_per_inference_uj", "uJ / inference", "{:.4g}"),
+        ("latency_us", "latency us", "{:.4g}"),
+        ("cores", "cores", "{}"),
+        ("synops", "synops / inference", "{:.4g}"),
+        ("spikes", "spikes / inference", "{:.4g}"),
+    ]:
         print(f"{label:24s}" + "".join(f"{fmt.format(r[key]):>22s}" for r in report.reports))
     print(f"\none report of both models -> {path} ({Path(path).stat().st_size // 1024} kB)")
     return 0

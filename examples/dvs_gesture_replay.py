@@ -11,6 +11,7 @@ replayed through the exported network: the predicted gesture, the step from whic
 decision no longer changes (latency), and energy and time per clip on Loihi 2.
 ``--fast`` (or NEURO_DEPLOY_EXAMPLES_FAST=1): fewer windows and epochs - what the test suite runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,18 @@ import numpy as np
 import neuro_deploy as nd
 
 SKIP = 77
-GESTURES = ["hand clap", "right hand wave", "left hand wave", "right arm cw", "right arm ccw", "left arm cw",
-            "left arm ccw", "arm roll", "air drums", "air guitar"]
+GESTURES = [
+    "hand clap",
+    "right hand wave",
+    "left hand wave",
+    "right arm cw",
+    "right arm ccw",
+    "left arm cw",
+    "left arm ccw",
+    "arm roll",
+    "air drums",
+    "air guitar",
+]
 DT_US, WINDOW_US, DOWNSAMPLE = 10_000, 200_000, 0.25
 
 
@@ -38,7 +49,7 @@ def windows(clips: list[Path], hop_us: int):
     from neuro_deploy.data.datasets import EventDataset
     from neuro_deploy.sim.replay import ReplayConfig, preprocess
 
-    cfg = ReplayConfig(dt_us=DT_US, downsample=DOWNSAMPLE)      # the replay's own preprocessing
+    cfg = ReplayConfig(dt_us=DT_US, downsample=DOWNSAMPLE)  # the replay's own preprocessing
     events, labels, names = [], [], []
     sensor = (32, 32)
     for clip in clips:
@@ -69,30 +80,52 @@ def main() -> int:
     hop_us, epochs = (100_000, 4) if a.fast else (25_000, 30)
 
     data = windows(clips, hop_us)
-    print(f"DVS Gesture: {len(clips)} clips -> {len(data)} windows of {WINDOW_US // 1000} ms at "
-          f"{data.sensor[0]}x{data.sensor[1]} (downsample {DOWNSAMPLE})")
-    model = nd.train(data, out / "gesture.pt", conv=((8, 5, 2), (16, 3, 2)), hidden=(), dt_us=DT_US,
-                     num_steps=WINDOW_US // DT_US, epochs=epochs, lr=3e-3)
-    print(f"conv SNN 2x32x32 -> 8c5s2 -> 16c3s2 -> 10 trained on {model.train_samples} windows in "
-          f"{model.train_seconds:.1f} s; float accuracy on {model.val_samples} held-out windows "
-          f"{model.float_accuracy:.3f}")
+    print(
+        f"DVS Gesture: {len(clips)} clips -> {len(data)} windows of {WINDOW_US // 1000} ms at "
+        f"{data.sensor[0]}x{data.sensor[1]} (downsample {DOWNSAMPLE})"
+    )
+    model = nd.train(
+        data,
+        out / "gesture.pt",
+        conv=((8, 5, 2), (16, 3, 2)),
+        hidden=(),
+        dt_us=DT_US,
+        num_steps=WINDOW_US // DT_US,
+        epochs=epochs,
+        lr=3e-3,
+    )
+    print(
+        f"conv SNN 2x32x32 -> 8c5s2 -> 16c3s2 -> 10 trained on {model.train_samples} windows in "
+        f"{model.train_seconds:.1f} s; float accuracy on {model.val_samples} held-out windows "
+        f"{model.float_accuracy:.3f}"
+    )
     net = nd.export(model, out / "gesture.net", profile="loihi2")
     print(f"exported {net.path}: {net.fit['cores']} cores on loihi2")
 
     labels = out / "labels.txt"
     labels.write_text("".join(f"{c.name} {int(c.stem) - 1}\n" for c in clips))
-    clip_steps = int(np.ceil(1_450_000 / DT_US))                      # the whole clip, not the 200 ms window
+    clip_steps = int(np.ceil(1_450_000 / DT_US))  # the whole clip, not the 200 ms window
     rep = nd.replay(net.path, clips, dt_us=DT_US, labels=labels, steps=clip_steps, downsample=DOWNSAMPLE)
-    print(f"\nreplayed {len(rep.samples)} whole clips ({clip_steps} steps of {DT_US // 1000} ms) on fast: "
-          f"accuracy {rep.accuracy:.2f}")
+    print(
+        f"\nreplayed {len(rep.samples)} whole clips ({clip_steps} steps of {DT_US // 1000} ms) on fast: "
+        f"accuracy {rep.accuracy:.2f}"
+    )
     print(f"{'gesture':16s} {'predicted':16s} {'decided after':>14s} {'uJ/clip':>9s} {'chip us/clip':>13s}")
     for s in rep.samples:
-        r = nd.report(net.path, recordings=[s.file], labels=str(labels), dt_us=DT_US, steps=clip_steps,
-                      replay_options={"downsample": DOWNSAMPLE}).reports[0]
+        r = nd.report(
+            net.path,
+            recordings=[s.file],
+            labels=str(labels),
+            dt_us=DT_US,
+            steps=clip_steps,
+            replay_options={"downsample": DOWNSAMPLE},
+        ).reports[0]
         decided = f"{s.latency_steps * DT_US / 1000:.0f} ms" if s.latency_steps else "-"
         pred = GESTURES[s.predicted] if s.predicted is not None else "(no spike)"
-        print(f"{GESTURES[s.label]:16s} {pred:16s} {decided:>14s} "
-              f"{r['energy_per_inference_uj']:9.3g} {r['latency_us']:13.4g}")
+        print(
+            f"{GESTURES[s.label]:16s} {pred:16s} {decided:>14s} "
+            f"{r['energy_per_inference_uj']:9.3g} {r['latency_us']:13.4g}"
+        )
     return 0
 
 

@@ -19,6 +19,7 @@ Importing the package installs the Python 3.11 compatibility finder for lava-nc 
 :mod:`neuro_deploy._compat.lava_compat`) so that ``import lava...`` works afterwards on this
 interpreter.
 """
+
 from typing import Any
 
 from neuro_deploy._compat import lava_compat as _lava_compat
@@ -26,13 +27,29 @@ from neuro_deploy._compat import lava_compat as _lava_compat
 _lava_compat.install()
 
 __version__ = "0.1.0"
-__all__ = ["Deployment", "Evaluation", "Report", "SplitWarning", "TrainedModel", "__version__", "deploy",
-           "evaluate", "export", "fit", "load_dataset", "read_events", "replay", "report", "run", "train"]
+__all__ = [
+    "Deployment",
+    "Evaluation",
+    "Report",
+    "SplitWarning",
+    "TrainedModel",
+    "__version__",
+    "deploy",
+    "evaluate",
+    "export",
+    "fit",
+    "load_dataset",
+    "read_events",
+    "replay",
+    "report",
+    "run",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:
     """The API's names, imported on first use (PEP 562)."""
-    if name == "report":                 # the report package answers the call (its docstring)
+    if name == "report":  # the report package answers the call (its docstring)
         import importlib
 
         return importlib.import_module("neuro_deploy.report")

@@ -17,6 +17,7 @@ process, started with the first write - removes what its parent left when the pa
 end of a pipe closes; and temp files of dead processes found beside a new write are
 removed too (the guardian may itself have been killed with the whole process group).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,8 +46,12 @@ WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket")):
+    for test, name in (
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -59,8 +64,9 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(path: str | Path, inputs: Iterable[str | Path] = (), *, folder: bool = False,
-                 probe: bool = True) -> Path:
+def check_output(
+    path: str | Path, inputs: Iterable[str | Path] = (), *, folder: bool = False, probe: bool = True
+) -> Path:
     """Check an output destination against the policy; returns the path to write.
 
     ``folder`` destinations (one file per item) may exist as a folder; their own parent
@@ -174,9 +180,13 @@ class _Guardian:
         try:
             # its own session: Ctrl-C or a kill of our process group leaves it alive to
             # clean up; it ends as soon as every copy of our end of the pipe is closed
-            self._proc = subprocess.Popen([sys.executable, "-S", "-I", "-c", _GUARDIAN_CODE],
-                                          stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.DEVNULL, start_new_session=True)
+            self._proc = subprocess.Popen(
+                [sys.executable, "-S", "-I", "-c", _GUARDIAN_CODE],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             self._pid = os.getpid()
         except OSError:
             self._failed = True
@@ -208,7 +218,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
     check_output(target, probe=False)
     real = Path(os.path.realpath(target))
     remove_stale_temps(real.parent)
-    _GUARDIAN.start()                               # before the temp exists: no window without it
+    _GUARDIAN.start()  # before the temp exists: no window without it
     tmp: str | None = None
     try:
         try:
@@ -221,7 +231,7 @@ def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]
             yield Path(tmp)
             umask = os.umask(0)
             os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)          # the temp is 0600; give the usual mode
+            os.chmod(tmp, 0o666 & ~umask)  # the temp is 0600; give the usual mode
             os.replace(tmp, real)
         except OSError as exc:
             if exc.errno in WRITE_ERRNOS:
@@ -265,8 +275,9 @@ def cache_dir() -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise OutputPathError(path, f"cannot create the cache folder ({exc.strerror}); set "
-                                    "NEURO_DEPLOY_CACHE to a writable folder") from None
+        raise OutputPathError(
+            path, f"cannot create the cache folder ({exc.strerror}); set NEURO_DEPLOY_CACHE to a writable folder"
+        ) from None
     return path
 
 

@@ -20,6 +20,7 @@ outside it, forks are left alone. :func:`map_in_processes` runs jobs in forked
 workers under this policy, with results, typed errors and progress ticks sent back
 through pipes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -33,7 +34,7 @@ import time
 import traceback
 from typing import Any, Callable, Iterator, Sequence
 
-PR_SET_PDEATHSIG = 1                    #: <linux/prctl.h>
+PR_SET_PDEATHSIG = 1  #: <linux/prctl.h>
 PARENT_POLL_S = 0.5
 STOP_GRACE_S = 2.0
 
@@ -42,8 +43,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so that the same cleanup runs (exit 143)."""
 
 
-_state: dict[str, Any] = {"depth": 0, "registered": False, "parent": None, "from_main": True,
-                          "libc": None}
+_state: dict[str, Any] = {"depth": 0, "registered": False, "parent": None, "from_main": True, "libc": None}
 
 
 def _libc() -> Any:
@@ -67,13 +67,15 @@ def watch_parent(parent_pid: int, sig: int = signal.SIGTERM, use_prctl: bool = T
     libc = _libc() if use_prctl else None
     if libc is not None and libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0:
         how = "prctl"
-    if os.getppid() != parent_pid:              # the parent died before the prctl
+    if os.getppid() != parent_pid:  # the parent died before the prctl
         os.kill(os.getpid(), sig)
     if how == "thread":
+
         def poll() -> None:
             while os.getppid() == parent_pid:
                 time.sleep(PARENT_POLL_S)
             os.kill(os.getpid(), sig)
+
         threading.Thread(target=poll, name="neuro-deploy-parent-watch", daemon=True).start()
     return how
 
@@ -81,9 +83,9 @@ def watch_parent(parent_pid: int, sig: int = signal.SIGTERM, use_prctl: bool = T
 def _after_fork_in_child() -> None:
     if _state["depth"] <= 0 or _state["parent"] is None:
         return
-    with contextlib.suppress(ValueError):        # not the main thread: nothing to set
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to set
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)   # not the parent's raising handler
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the parent's raising handler
     watch_parent(_state["parent"], signal.SIGTERM, use_prctl=_state["from_main"])
 
 
@@ -91,7 +93,7 @@ def _after_fork_in_child() -> None:
 def child_policy() -> Iterator[None]:
     """While active, forked children ignore SIGINT and die with their parent."""
     if not _state["registered"]:
-        _libc()                                  # dlopen now, not in a forked child
+        _libc()  # dlopen now, not in a forked child
         os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
         _state["registered"] = True
     _state["depth"] += 1
@@ -162,7 +164,7 @@ def _child_main(func: Callable[[Any], Any], job: Any, conn: Any) -> None:
     except NeuroDeployError as exc:
         same = _picklable(exc)
         msg = ("error", same) if same is not None else ("error-text", (str(exc), exc.exit_code))
-    except BaseException:                       # a bug: the parent re-raises it with this text
+    except BaseException:  # a bug: the parent re-raises it with this text
         msg = ("crash", traceback.format_exc())
     try:
         conn.send(msg)
@@ -210,8 +212,7 @@ def map_in_processes(func: Callable[[Any], Any], jobs: Sequence[Any]) -> list[An
                         p = procs[i][0]
                         p.join(5.0)
                         code = p.exitcode
-                        how = (signal.Signals(-code).name if code is not None and code < 0
-                               else f"exit {code}")
+                        how = signal.Signals(-code).name if code is not None and code < 0 else f"exit {code}"
                         answers[i] = ("crash", f"worker {i} died without an answer ({how})")
             for p, _ in procs:
                 p.join()

@@ -10,6 +10,7 @@ Deep code reports through :func:`tick`, which advances the innermost open bar (a
 from a worker process: :mod:`neuro_deploy._process` forwards a worker's ticks to its
 parent's bar).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -36,8 +37,15 @@ def is_quiet() -> bool:
 class LineProgress:
     """tqdm's subset used here (update, set_postfix, close, iteration), as plain lines."""
 
-    def __init__(self, iterable: Iterable | None = None, total: int | None = None, desc: str = "",
-                 unit: str = "it", file: TextIO | None = None, **_: Any) -> None:
+    def __init__(
+        self,
+        iterable: Iterable | None = None,
+        total: int | None = None,
+        desc: str = "",
+        unit: str = "it",
+        file: TextIO | None = None,
+        **_: Any,
+    ) -> None:
         self.iterable = iterable
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)  # type: ignore[arg-type]
@@ -53,8 +61,11 @@ class LineProgress:
         out = self.file or sys.stderr
         total = f"/{self.total}" if self.total else ""
         post = f", {self._postfix}" if self._postfix else ""
-        print(f"{self.desc}: {pct}% ({self.n}{total} {self.unit}, "
-              f"{time.perf_counter() - self._t0:.1f} s{post})", file=out, flush=True)
+        print(
+            f"{self.desc}: {pct}% ({self.n}{total} {self.unit}, {time.perf_counter() - self._t0:.1f} s{post})",
+            file=out,
+            flush=True,
+        )
 
     def update(self, n: int = 1) -> None:
         self.n += n
@@ -95,8 +106,14 @@ class NullProgress(LineProgress):
         pass
 
 
-def progress_bar(iterable: Iterable | None = None, total: int | None = None, desc: str = "",
-                 unit: str = "it", enabled: bool = True, **kwargs: Any) -> Any:
+def progress_bar(
+    iterable: Iterable | None = None,
+    total: int | None = None,
+    desc: str = "",
+    unit: str = "it",
+    enabled: bool = True,
+    **kwargs: Any,
+) -> Any:
     """A tqdm-compatible bar following the module's rules (terminal / log / quiet)."""
     if not enabled or is_quiet():
         return NullProgress(iterable, total=total, desc=desc, unit=unit)
@@ -128,7 +145,7 @@ def tick(n: int = 1, unit: str = "it") -> None:
         if sink_unit == unit:
             update(n)
             return
-        if sink_unit == "*":                     # a worker forwarding to its parent
+        if sink_unit == "*":  # a worker forwarding to its parent
             update(n, unit)
             return
 

@@ -18,6 +18,7 @@ Data splits: :func:`train` records the split in the checkpoint (and every export
 :func:`evaluate`, :func:`report` and :func:`deploy` score on that split's validation part,
 or warn (:class:`SplitWarning`) when they cannot (:func:`neuro_deploy.data.splits.recorded_split`).
 """
+
 from __future__ import annotations
 
 import os
@@ -46,16 +47,32 @@ if TYPE_CHECKING:
     from neuro_deploy.sim.evaluate import DeployedEval
     from neuro_deploy.sim.replay import ReplayResult
 
-__all__ = ["Deployment", "Evaluation", "Report", "SplitWarning", "TrainedModel", "deploy", "evaluate", "export",
-           "fit", "load_dataset", "read_events", "replay", "report", "run", "train"]
+__all__ = [
+    "Deployment",
+    "Evaluation",
+    "Report",
+    "SplitWarning",
+    "TrainedModel",
+    "deploy",
+    "evaluate",
+    "export",
+    "fit",
+    "load_dataset",
+    "read_events",
+    "replay",
+    "report",
+    "run",
+    "train",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "Report":                       # the report layer's result type, re-exported
+    if name == "Report":  # the report layer's result type, re-exported
         from neuro_deploy.report.compare import Report
 
         return Report
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 PathLike = Union[str, "os.PathLike[str]"]
 ProfileLike = Union[str, "os.PathLike[str]", "HardwareProfile"]
@@ -85,7 +102,7 @@ def _net(net: NetSpec | PathLike) -> NetSpec:
     ``float`` backend's :class:`~neuro_deploy.sim.float_model.FloatNet`."""
     from neuro_deploy.sim.float_model import load_network
 
-    return net if hasattr(net, "layers") else load_network(net)    # type: ignore[return-value]
+    return net if hasattr(net, "layers") else load_network(net)  # type: ignore[return-value]
 
 
 # ------------------------------------------------------------------------------- data
@@ -111,7 +128,7 @@ class TrainedModel:
 
     checkpoint: str
     config: ModelConfig
-    float_accuracy: float              #: on the validation part of ``split``
+    float_accuracy: float  #: on the validation part of ``split``
     train_samples: int
     val_samples: int
     train_seconds: float
@@ -125,10 +142,23 @@ class TrainedModel:
         return asdict(self)
 
 
-def train(data: EventDataset | str, out: PathLike, *, hidden: Sequence[int] = (128,),
-          conv: Sequence[tuple[int, int, int]] = (), epochs: int = 10, dt_us: int = 5000, num_steps: int = 60,
-          val_fraction: float = 0.2, seed: int = 0, lr: float = 1e-3, prune: str | None = None,
-          keep: float = 0.5, progress: bool = False, **train_options: Any) -> TrainedModel:
+def train(
+    data: EventDataset | str,
+    out: PathLike,
+    *,
+    hidden: Sequence[int] = (128,),
+    conv: Sequence[tuple[int, int, int]] = (),
+    epochs: int = 10,
+    dt_us: int = 5000,
+    num_steps: int = 60,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    lr: float = 1e-3,
+    prune: str | None = None,
+    keep: float = 0.5,
+    progress: bool = False,
+    **train_options: Any,
+) -> TrainedModel:
     """Train a SLAYER CUBA network on ``data``'s training split and save the checkpoint.
 
     The split (``val_fraction``, ``seed``, and which data set) is stored in the checkpoint
@@ -142,20 +172,42 @@ def train(data: EventDataset | str, out: PathLike, *, hidden: Sequence[int] = (1
     ds = load_dataset(data) if isinstance(data, str) else data
     split = Split.of(ds, val_fraction, seed)
     tr, va = split.apply(ds)
-    cfg = ModelConfig(input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes,
-                      hidden=tuple(int(h) for h in hidden), conv=tuple(tuple(c) for c in conv),  # type: ignore[misc]
-                      dt_us=int(dt_us), num_steps=int(num_steps), time_origin=ds.time_origin)
+    cfg = ModelConfig(
+        input_shape=(2, ds.sensor[1], ds.sensor[0]),
+        num_classes=ds.num_classes,
+        hidden=tuple(int(h) for h in hidden),
+        conv=tuple(tuple(c) for c in conv),  # type: ignore[misc]
+        dt_us=int(dt_us),
+        num_steps=int(num_steps),
+        time_origin=ds.time_origin,
+    )
     selector = None
     if prune is not None:
         from neuro_deploy.models.pruning import make_selector
 
         selector = make_selector(prune, len(tr), keep, epochs, seed)
     x_tr, x_va = tr.to_tensors(dt_us, num_steps), va.to_tensors(dt_us, num_steps)
-    res = train_model(cfg, TrainConfig(epochs=epochs, seed=seed, lr=lr, progress=progress, **train_options),
-                      x_tr, tr.labels, selector=selector)
+    res = train_model(
+        cfg,
+        TrainConfig(epochs=epochs, seed=seed, lr=lr, progress=progress, **train_options),
+        x_tr,
+        tr.labels,
+        selector=selector,
+    )
     acc, _ = float_eval(res.model, x_va, va.labels)
-    save_checkpoint(res, cfg, out, meta={"dataset": split.dataset, "val_accuracy": acc, "history": res.history,
-                                         "prune": prune, "keep": keep, "split": split.to_meta()})
+    save_checkpoint(
+        res,
+        cfg,
+        out,
+        meta={
+            "dataset": split.dataset,
+            "val_accuracy": acc,
+            "history": res.history,
+            "prune": prune,
+            "keep": keep,
+            "split": split.to_meta(),
+        },
+    )
     return TrainedModel(os.fspath(out), cfg, float(acc), len(tr), len(va), res.train_seconds, split, res.history)
 
 
@@ -168,17 +220,28 @@ def export_routes() -> dict[str, dict[str, Callable[..., ExportReport]]]:
     from neuro_deploy.netx.export import export_loihi2_sim
     from neuro_deploy.nir.export import export_checkpoint_to_nir, export_nir_to_loihi2_sim
 
-    return {"loihi2-sim": {"checkpoint": export_loihi2_sim, "nir": export_nir_to_loihi2_sim},
-            "nir": {"checkpoint": export_checkpoint_to_nir}}
+    return {
+        "loihi2-sim": {"checkpoint": export_loihi2_sim, "nir": export_nir_to_loihi2_sim},
+        "nir": {"checkpoint": export_checkpoint_to_nir},
+    }
 
 
 TARGETS = ("loihi2-sim", "nir")
 
 
-def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: ProfileLike | None = None,
-           verify_inputs: np.ndarray | None = None, verify_samples: int = 8, seed: int = 0,
-           check_recordings: Sequence[PathLike] | None = None, check_labels: dict[str, int] | None = None,
-           check_backend: str = "fast", **options: Any) -> ExportReport:
+def export(
+    model: PathLike,
+    out: PathLike,
+    target: str = "loihi2-sim",
+    profile: ProfileLike | None = None,
+    verify_inputs: np.ndarray | None = None,
+    verify_samples: int = 8,
+    seed: int = 0,
+    check_recordings: Sequence[PathLike] | None = None,
+    check_labels: dict[str, int] | None = None,
+    check_backend: str = "fast",
+    **options: Any,
+) -> ExportReport:
     """Export a checkpoint (``.pt``) or NIR graph (``.nir``) for ``target``.
 
     ``loihi2-sim`` writes netx HDF5 and verifies it before it is moved into place: a
@@ -209,8 +272,9 @@ def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: 
         if verify_inputs is None:
             verify_inputs = default_verify_inputs(cfg, verify_samples, seed)
     with atomic_path(out, Path(out).suffix or (".net" if target == "loihi2-sim" else ".nir")) as tmp:
-        rep = routes[target][kind](model, tmp, profile=prof, verify_inputs=verify_inputs,
-                                   verify_samples=verify_samples, seed=seed, **options)
+        rep = routes[target][kind](
+            model, tmp, profile=prof, verify_inputs=verify_inputs, verify_samples=verify_samples, seed=seed, **options
+        )
         if verify_model is not None and verify_inputs is not None and len(verify_inputs):
             from neuro_deploy.sim.evaluate import verify_agreement
 
@@ -219,15 +283,20 @@ def export(model: PathLike, out: PathLike, target: str = "loihi2-sim", profile: 
             from neuro_deploy.hardware.fit import fit_network
 
             rep.fit = fit_network(_net(tmp), prof, strict=True).to_dict()
-        if check_recordings is not None:              # the file appears only once the check has run too
+        if check_recordings is not None:  # the file appears only once the check has run too
             from neuro_deploy.netx.meta import read_meta
             from neuro_deploy.sim.replay import ReplayConfig, float_vs_deployed
 
-            rep.check = float_vs_deployed(model, _net(tmp), list(check_recordings), check_labels,
-                                          ReplayConfig(dt_us=int(read_meta(tmp)["dt_us"]), backend=check_backend))
+            rep.check = float_vs_deployed(
+                model,
+                _net(tmp),
+                list(check_recordings),
+                check_labels,
+                ReplayConfig(dt_us=int(read_meta(tmp)["dt_us"]), backend=check_backend),
+            )
     rep.path = os.fspath(out)
     if isinstance(getattr(rep, "nir", None), dict):
-        rep.nir["conversion"]["path"] = rep.path         # type: ignore[attr-defined]
+        rep.nir["conversion"]["path"] = rep.path  # type: ignore[attr-defined]
     return rep
 
 
@@ -239,12 +308,18 @@ def fit(net: NetSpec | PathLike, profile: ProfileLike = "loihi2", skip_input: bo
     from neuro_deploy.netx.spec import load_netx
 
     spec = net if hasattr(net, "layers") else load_netx(net)
-    return fit_network(spec, _profile(profile), skip_input=skip_input)     # type: ignore[arg-type]
+    return fit_network(spec, _profile(profile), skip_input=skip_input)  # type: ignore[arg-type]
 
 
-def run(net: NetSpec | PathLike, inputs: np.ndarray | None = None, steps: int | None = None,
-        backend: str = "fast", input_bias: np.ndarray | None = None, reset_interval: int | None = None,
-        probe: str = "all") -> RunResult:
+def run(
+    net: NetSpec | PathLike,
+    inputs: np.ndarray | None = None,
+    steps: int | None = None,
+    backend: str = "fast",
+    input_bias: np.ndarray | None = None,
+    reset_interval: int | None = None,
+    probe: str = "all",
+) -> RunResult:
     """Simulate a netx network. ``inputs``: one sample shaped ``net.inp.shape + (T,)`` (Lava's
     layout, as a ``RingBuffer`` sends it) or a batch with a leading axis; ``steps`` defaults
     to ``T``. Spikes per layer come back batched, ``(B,) + layer.out.shape + (steps,)``."""
@@ -260,13 +335,20 @@ def run(net: NetSpec | PathLike, inputs: np.ndarray | None = None, steps: int | 
         if x is None:
             raise BadInputError("run: give steps (or inputs, whose last axis sets them)")
         steps = int(x.shape[-1])
-    return get_backend(backend).run(spec, RunSpec(steps=int(steps), inputs=x, input_bias=input_bias,
-                                                  reset_interval=reset_interval, probe=probe))
+    return get_backend(backend).run(
+        spec, RunSpec(steps=int(steps), inputs=x, input_bias=input_bias, reset_interval=reset_interval, probe=probe)
+    )
 
 
-def replay(net: NetSpec | PathLike, recordings: PathLike | Sequence[PathLike], dt_us: int | None = None,
-           labels: PathLike | dict[str, int] | None = None, backend: str = "fast", progress: bool = False,
-           **options: Any) -> ReplayResult:
+def replay(
+    net: NetSpec | PathLike,
+    recordings: PathLike | Sequence[PathLike],
+    dt_us: int | None = None,
+    labels: PathLike | dict[str, int] | None = None,
+    backend: str = "fast",
+    progress: bool = False,
+    **options: Any,
+) -> ReplayResult:
     """Stream recordings (files or folders, any format) through a network: predictions,
     accuracy, latency and counts per recording. ``dt_us`` and the binning default to the
     network's own (export metadata); ``options`` are :class:`~neuro_deploy.sim.replay.ReplayConfig`
@@ -277,8 +359,17 @@ def replay(net: NetSpec | PathLike, recordings: PathLike | Sequence[PathLike], d
 
     recs = [recordings] if isinstance(recordings, (str, os.PathLike)) else list(recordings)
     lab = read_labels(labels) if isinstance(labels, (str, os.PathLike)) else labels
-    return _replay(_net(net), [os.fspath(r) for r in recs], ReplayConfig(dt_us=dt_us, backend=backend,  # type: ignore[arg-type]
-                                                                      **options), lab, progress=progress)
+    return _replay(
+        _net(net),
+        [os.fspath(r) for r in recs],
+        ReplayConfig(
+            dt_us=dt_us,
+            backend=backend,  # type: ignore[arg-type]
+            **options,
+        ),
+        lab,
+        progress=progress,
+    )
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -294,11 +385,11 @@ class Evaluation:
     steps: int
     time_origin: str
     wall_s: float
-    split: dict[str, Any]                  #: the split scored on (Split.to_meta), or {} for tensors
-    part: str                              #: val | train | all
+    split: dict[str, Any]  #: the split scored on (Split.to_meta), or {} for tensors
+    part: str  #: val | train | all
     warnings: list[str] = field(default_factory=list)
     deployed: DeployedEval | None = field(default=None, repr=False)
-    tensors: np.ndarray | None = field(default=None, repr=False)   #: (N, C, H, W, T) what ran
+    tensors: np.ndarray | None = field(default=None, repr=False)  #: (N, C, H, W, T) what ran
     labels: np.ndarray | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
@@ -307,8 +398,16 @@ class Evaluation:
         return d
 
 
-def _scoring_data(meta: dict[str, Any], what: str, data: DataLike, part: str, limit: int | None,
-                  dt_us: int | None = None, steps: int | None = None, time_origin: str | None = None):
+def _scoring_data(
+    meta: dict[str, Any],
+    what: str,
+    data: DataLike,
+    part: str,
+    limit: int | None,
+    dt_us: int | None = None,
+    steps: int | None = None,
+    time_origin: str | None = None,
+):
     """(tensors, lengths, labels, binning, split dict, warnings) for scoring a network whose
     metadata (binning and split) is ``meta`` on ``data``."""
     from neuro_deploy.netx.meta import binning_for
@@ -336,10 +435,19 @@ def _scoring_data(meta: dict[str, Any], what: str, data: DataLike, part: str, li
     return x, lengths, ds.labels, binning, split_meta, notes
 
 
-def evaluate(net: NetSpec | PathLike, data: DataLike = "digits", backend: str = "fast", split: str = "val",
-             limit: int | None = None, dt_us: int | None = None, steps: int | None = None,
-             time_origin: str | None = None, batch_size: int = 128, progress: bool = False,
-             execution: Any = None) -> Evaluation:
+def evaluate(
+    net: NetSpec | PathLike,
+    data: DataLike = "digits",
+    backend: str = "fast",
+    split: str = "val",
+    limit: int | None = None,
+    dt_us: int | None = None,
+    steps: int | None = None,
+    time_origin: str | None = None,
+    batch_size: int = 128,
+    progress: bool = False,
+    execution: Any = None,
+) -> Evaluation:
     """Deployed (fixed-point) accuracy of a netx network on a labelled data set; for a
     checkpoint (``.pt``) the float model's accuracy on the same inputs and steps (backend ``float``).
 
@@ -352,16 +460,31 @@ def evaluate(net: NetSpec | PathLike, data: DataLike = "digits", backend: str = 
     from neuro_deploy.sim.float_model import FloatNet, network_meta
 
     spec = _net(net)
-    if isinstance(spec, FloatNet):                  # a checkpoint runs its float model
+    if isinstance(spec, FloatNet):  # a checkpoint runs its float model
         backend = "float"
-    x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(spec), str(spec.path), data, split,
-                                                              limit, dt_us, steps, time_origin)
+    x, lengths, y, binning, split_meta, notes = _scoring_data(
+        network_meta(spec), str(spec.path), data, split, limit, dt_us, steps, time_origin
+    )
     _warn(notes)
-    ev = evaluate_deployed(spec, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths,
-                           execution=execution)
-    return Evaluation(str(spec.path), backend, ev.accuracy, ev.samples, binning.dt_us,
-                      binning.num_steps or int(lengths.max(initial=1)), binning.time_origin, ev.wall_s,
-                      split_meta, split, notes, ev, x, y)
+    ev = evaluate_deployed(
+        spec, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths, execution=execution
+    )
+    return Evaluation(
+        str(spec.path),
+        backend,
+        ev.accuracy,
+        ev.samples,
+        binning.dt_us,
+        binning.num_steps or int(lengths.max(initial=1)),
+        binning.time_origin,
+        ev.wall_s,
+        split_meta,
+        split,
+        notes,
+        ev,
+        x,
+        y,
+    )
 
 
 # ----------------------------------------------------------------------------- report
@@ -379,13 +502,13 @@ class Deployment:
     """A model on the hardware: its netx file, fit, float vs deployed accuracy, energy and
     latency per inference with the cost model's uncertainty band."""
 
-    model: str                                  #: what was deployed (checkpoint, NIR or netx)
-    netx: str                                   #: the exported network
+    model: str  #: what was deployed (checkpoint, NIR or netx)
+    netx: str  #: the exported network
     target: str
     profile: str
     backend: str
     samples: int
-    float_accuracy: float | None                #: the float model on the same inputs (checkpoints)
+    float_accuracy: float | None  #: the float model on the same inputs (checkpoints)
     deployed_accuracy: float | None
     fits: bool
     fit_summary: str
@@ -402,7 +525,7 @@ class Deployment:
     band_basis: str
     binning: dict[str, Any]
     split: dict[str, Any]
-    float_deployed_agreement: float | None = None   #: share of samples with the same predicted class
+    float_deployed_agreement: float | None = None  #: share of samples with the same predicted class
     warnings: list[str] = field(default_factory=list)
     network: NetSpec | None = field(default=None, repr=False)
     fit: FitResult | None = field(default=None, repr=False)
@@ -429,18 +552,27 @@ class Deployment:
     def loihi2_summary(self) -> dict[str, Any]:
         """Fit, energy and latency in the demo's ``loihi2`` keys (``summary.json``)."""
         cost = self.cost
-        return {"profile": self.profile, "fits": self.fits, "fit_summary": self.fit_summary, "cores": self.cores,
-                "chips": self.chips,
-                "cores_per_layer": {lf.name: lf.cores for lf in self.fit.layers} if self.fit else {},
-                "energy_per_inference_uj": self.energy_per_inference_uj,
-                "energy_per_inference_uj_band": self.energy_per_inference_uj_band,
-                "dynamic_energy_uj": self.dynamic_energy_uj, "static_energy_uj": self.static_energy_uj,
-                "time_per_step_us": self.time_per_step_us, "time_per_step_us_band": self.time_per_step_us_band,
-                "latency_us": self.latency_us, "steps_per_inference": self.steps_per_inference,
-                "band_basis": cost.band_basis if cost else self.band_basis}
+        return {
+            "profile": self.profile,
+            "fits": self.fits,
+            "fit_summary": self.fit_summary,
+            "cores": self.cores,
+            "chips": self.chips,
+            "cores_per_layer": {lf.name: lf.cores for lf in self.fit.layers} if self.fit else {},
+            "energy_per_inference_uj": self.energy_per_inference_uj,
+            "energy_per_inference_uj_band": self.energy_per_inference_uj_band,
+            "dynamic_energy_uj": self.dynamic_energy_uj,
+            "static_energy_uj": self.static_energy_uj,
+            "time_per_step_us": self.time_per_step_us,
+            "time_per_step_us_band": self.time_per_step_us_band,
+            "latency_us": self.latency_us,
+            "steps_per_inference": self.steps_per_inference,
+            "band_basis": cost.band_basis if cost else self.band_basis,
+        }
 
     def rows(self) -> list[tuple[str, str]]:
         """(quantity, value) rows of the summary table."""
+
         def acc(v: float | None) -> str:
             return "n/a" if v is None else f"{v:.4f}"
 
@@ -452,13 +584,25 @@ class Deployment:
             ("netx", self.netx),
             (f"fit on {self.profile}", self.fit_summary),
             ("float accuracy", acc(self.float_accuracy) + f" ({self.samples} samples)"),
-            (f"deployed accuracy ({self.backend})", acc(self.deployed_accuracy) + f" ({self.samples} samples"
-             + (f"; same class as float {self.float_deployed_agreement:.3f})"
-                if self.float_deployed_agreement is not None else ")")),
-            ("energy per inference", f"{self.energy_per_inference_uj:.4g} uJ (band {e_lo:.3g} - {e_hi:.3g}; "
-                                     f"dynamic {self.dynamic_energy_uj:.3g}, static {self.static_energy_uj:.3g})"),
-            ("latency per inference", f"{self.latency_us:.4g} us (band {l_lo:.3g} - {l_hi:.3g}) over "
-                                      f"{self.steps_per_inference} steps"),
+            (
+                f"deployed accuracy ({self.backend})",
+                acc(self.deployed_accuracy)
+                + f" ({self.samples} samples"
+                + (
+                    f"; same class as float {self.float_deployed_agreement:.3f})"
+                    if self.float_deployed_agreement is not None
+                    else ")"
+                ),
+            ),
+            (
+                "energy per inference",
+                f"{self.energy_per_inference_uj:.4g} uJ (band {e_lo:.3g} - {e_hi:.3g}; "
+                f"dynamic {self.dynamic_energy_uj:.3g}, static {self.static_energy_uj:.3g})",
+            ),
+            (
+                "latency per inference",
+                f"{self.latency_us:.4g} us (band {l_lo:.3g} - {l_hi:.3g}) over {self.steps_per_inference} steps",
+            ),
             ("time per step", f"{self.time_per_step_us:.4g} us (band {t_lo:.3g} - {t_hi:.3g})"),
         ]
 
@@ -479,16 +623,29 @@ class Deployment:
     def _repr_html_(self) -> str:
         from html import escape
 
-        rows = "".join(f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>"
-                       f"{escape(v)}</td></tr>" for k, v in self.rows())
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td style='text-align:left'>{escape(v)}</td></tr>"
+            for k, v in self.rows()
+        )
         warn = "".join(f"<p><b>warning:</b> {escape(m)}</p>" for m in self.warnings)
         return f"<table><caption>neuro-deploy deployment</caption>{rows}</table>{warn}"
 
 
-def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target: str = "loihi2-sim",
-           profile: ProfileLike = "loihi2", *, out: PathLike | None = None, backend: str = "fast",
-           split: str = "val", limit: int | None = None, batch_size: int = 128, skip_input: bool = False,
-           verify_samples: int = 16, progress: bool = False) -> Deployment:
+def deploy(
+    model_or_checkpoint: TrainedModel | PathLike,
+    data: DataLike,
+    target: str = "loihi2-sim",
+    profile: ProfileLike = "loihi2",
+    *,
+    out: PathLike | None = None,
+    backend: str = "fast",
+    split: str = "val",
+    limit: int | None = None,
+    batch_size: int = 128,
+    skip_input: bool = False,
+    verify_samples: int = 16,
+    progress: bool = False,
+) -> Deployment:
     """Deploy a model and measure it: export -> fit -> evaluate -> energy and latency.
 
     ``model_or_checkpoint``: a checkpoint (``.pt``, or what :func:`train` returns), a NIR
@@ -506,7 +663,7 @@ def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target:
 
     if target != "loihi2-sim":
         raise UnknownNameError("deploy target", target, ("loihi2-sim",))
-    prof = _profile(profile)                                       # checked before any work
+    prof = _profile(profile)  # checked before any work
     src = Path(os.fspath(model_or_checkpoint))
     if not src.is_file():
         raise BadInputError(f"{src}: no such model (a checkpoint .pt, NIR graph .nir or netx .net)")
@@ -517,16 +674,18 @@ def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target:
         raise BadInputError(f"{src}: the export would overwrite the model itself; pass out=")
     float_net_ = None
     rep = None
-    if kind == "checkpoint":            # binning and split from the checkpoint: data first, then export
+    if kind == "checkpoint":  # binning and split from the checkpoint: data first, then export
         float_net_ = _net(src)
-        x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(float_net_), str(src), data, split,
-                                                                  limit)
+        x, lengths, y, binning, split_meta, notes = _scoring_data(
+            network_meta(float_net_), str(src), data, split, limit
+        )
         rep = export(src, net_path, target, verify_inputs=x[:verify_samples])
     else:
         if kind == "nir":
             rep = export(src, net_path, target)
-        x, lengths, y, binning, split_meta, notes = _scoring_data(network_meta(_net(net_path)), str(net_path), data,
-                                                                  split, limit)
+        x, lengths, y, binning, split_meta, notes = _scoring_data(
+            network_meta(_net(net_path)), str(net_path), data, split, limit
+        )
     _warn(notes)
     net = _net(net_path)
     ev = evaluate_deployed(net, x, y, backend=backend, batch_size=batch_size, progress=progress, lengths=lengths)
@@ -535,16 +694,36 @@ def deploy(model_or_checkpoint: TrainedModel | PathLike, data: DataLike, target:
         fl = evaluate_deployed(float_net_, x, y, backend="float", batch_size=batch_size, lengths=lengths)
         float_acc = fl.accuracy
         agree = float(np.mean(fl.predictions == ev.predictions)) if ev.samples else None
-    fit_res, cost = fit_and_cost(net, ev.counts, prof, skip_input=skip_input)     # type: ignore[arg-type]
+    fit_res, cost = fit_and_cost(net, ev.counts, prof, skip_input=skip_input)  # type: ignore[arg-type]
     return Deployment(
-        model=str(src), netx=str(net_path), target=target, profile=cost.profile, backend=backend,
-        samples=ev.samples, float_accuracy=None if float_acc is None else float(float_acc),
-        deployed_accuracy=ev.accuracy, fits=fit_res.fits, fit_summary=fit_res.summary(), cores=fit_res.cores,
-        chips=fit_res.chips, energy_per_inference_uj=cost.energy_per_inference_uj,
+        model=str(src),
+        netx=str(net_path),
+        target=target,
+        profile=cost.profile,
+        backend=backend,
+        samples=ev.samples,
+        float_accuracy=None if float_acc is None else float(float_acc),
+        deployed_accuracy=ev.accuracy,
+        fits=fit_res.fits,
+        fit_summary=fit_res.summary(),
+        cores=fit_res.cores,
+        chips=fit_res.chips,
+        energy_per_inference_uj=cost.energy_per_inference_uj,
         energy_per_inference_uj_band=list(cost.energy_per_inference_uj_band),
-        dynamic_energy_uj=cost.dynamic_energy_uj, static_energy_uj=cost.static_energy_uj,
-        time_per_step_us=cost.time_per_step_us, time_per_step_us_band=list(cost.time_per_step_us_band),
-        latency_us=cost.latency_us, steps_per_inference=cost.steps_per_inference, band_basis=cost.band_basis,
+        dynamic_energy_uj=cost.dynamic_energy_uj,
+        static_energy_uj=cost.static_energy_uj,
+        time_per_step_us=cost.time_per_step_us,
+        time_per_step_us_band=list(cost.time_per_step_us_band),
+        latency_us=cost.latency_us,
+        steps_per_inference=cost.steps_per_inference,
+        band_basis=cost.band_basis,
         binning={"dt_us": binning.dt_us, "num_steps": binning.num_steps, "time_origin": binning.time_origin},
-        split=split_meta, float_deployed_agreement=agree, warnings=notes, network=net, fit=fit_res, cost=cost,
-        evaluation=ev, export=rep)
+        split=split_meta,
+        float_deployed_agreement=agree,
+        warnings=notes,
+        network=net,
+        fit=fit_res,
+        cost=cost,
+        evaluation=ev,
+        export=rep,
+    )

@@ -8,6 +8,7 @@ values stop at parsing with click's usage error (exit 2) naming the option.
 One output policy: :func:`writes_output` checks a command's destination
 (:func:`neuro_deploy._io.check_output`) before the command does any work.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -19,7 +20,7 @@ import click
 # ------------------------------------------------------------------ numeric ranges
 POSITIVE_INT = click.IntRange(min=1)
 NON_NEGATIVE_INT = click.IntRange(min=0)
-SEED = click.IntRange(0, 2 ** 32 - 1)
+SEED = click.IntRange(0, 2**32 - 1)
 POSITIVE_FLOAT = click.FloatRange(min=0, min_open=True)
 #: (0, 1): a held-out fraction must leave samples on both sides
 OPEN_FRACTION = click.FloatRange(0, 1, min_open=True, max_open=True)
@@ -45,7 +46,7 @@ class RegistryChoice(click.Choice):
         return self._cached
 
     @choices.setter
-    def choices(self, value: Iterable[str]) -> None:      # click's __init__ assigns ()
+    def choices(self, value: Iterable[str]) -> None:  # click's __init__ assigns ()
         pass
 
 
@@ -70,7 +71,7 @@ def target_names() -> list[str]:
 def event_format_names() -> list[str]:
     from neuro_deploy.events.readers import READERS, supported_formats
 
-    supported_formats()                          # loads the readers
+    supported_formats()  # loads the readers
     return list(READERS)
 
 
@@ -159,14 +160,16 @@ def _path_params(ctx: click.Context) -> list[str]:
     return [p.name for p in ctx.command.params if isinstance(p.type, click.Path) and p.name]
 
 
-def writes_output(param: str = "out", *, folder: bool | Callable[[str], bool] = False,
-                  parents_if_default: bool = False) -> Callable:
+def writes_output(
+    param: str = "out", *, folder: bool | Callable[[str], bool] = False, parents_if_default: bool = False
+) -> Callable:
     """Check the command's output (``param``) before it runs: folder exists and takes
     files, not a directory (unless ``folder``), not a device, not one of the command's
     inputs (every other ``click.Path`` parameter). ``folder`` may be a function of the
     value (an ``.npz`` file or a folder of recordings). ``parents_if_default``: the option's
     default value may create its parent folders (``demo --out out/demo``); a value the
     user gave never does."""
+
     def deco(f: Callable) -> Callable:
         @functools.wraps(f)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -183,13 +186,18 @@ def writes_output(param: str = "out", *, folder: bool | Callable[[str], bool] = 
                         continue
                     v = kwargs[name]
                     inputs += [str(x) for x in v] if isinstance(v, (tuple, list)) else [str(v)]
-                if parents_if_default and ctx.get_parameter_source(param) == \
-                        click.core.ParameterSource.DEFAULT and not Path(out).exists():
+                if (
+                    parents_if_default
+                    and ctx.get_parameter_source(param) == click.core.ParameterSource.DEFAULT
+                    and not Path(out).exists()
+                ):
                     Path(out).parent.mkdir(parents=True, exist_ok=True)
                 check_output(out, inputs, folder=folder(out) if callable(folder) else folder)
             return f(*args, **kwargs)
-        wrapper.writes_output = param            # type: ignore[attr-defined]  (tests find writers)
+
+        wrapper.writes_output = param  # type: ignore[attr-defined]  (tests find writers)
         return wrapper
+
     return deco
 
 
@@ -207,8 +215,7 @@ def command_runtime() -> Iterator[None]:
     with warnings.catch_warnings(), child_policy(), signals_raise():
         original = warnings.showwarning
 
-        def show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
-                 line: Any = None) -> None:
+        def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
             if issubclass(category, NeuroDeployWarning):
                 click.echo(f"warning: {message}", err=True)
             else:
@@ -229,8 +236,14 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
 
 
 def quiet_option() -> click.Option:
-    return click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True,
-                        callback=_set_quiet, help="No progress reports (errors and warnings still print).")
+    return click.Option(
+        ["-q", "--quiet"],
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_quiet,
+        help="No progress reports (errors and warnings still print).",
+    )
 
 
 def walk_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterable[tuple[tuple[str, ...], click.Command]]:

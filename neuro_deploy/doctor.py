@@ -1,4 +1,5 @@
 """``neuro-deploy doctor``: what is installed, and whether Lava really runs here."""
+
 from __future__ import annotations
 
 import importlib
@@ -11,10 +12,8 @@ COMPONENTS = [
     ("numpy", "numpy", True, "pip install 'numpy<2' (Lava needs numpy 1.x)"),
     ("torch", "torch", True, "pip install torch==2.14.1 torchvision==0.29.1"),
     ("torchvision", "torchvision", True, "pip install torch==2.14.1 torchvision==0.29.1"),
-    ("lava", "lava-nc", True,
-     "pip install --no-deps --ignore-requires-python lava-nc==0.10.0"),
-    ("lava.lib.dl.netx", "lava-dl", True,
-     "pip install --no-deps --ignore-requires-python lava-dl==0.6.0"),
+    ("lava", "lava-nc", True, "pip install --no-deps --ignore-requires-python lava-nc==0.10.0"),
+    ("lava.lib.dl.netx", "lava-dl", True, "pip install --no-deps --ignore-requires-python lava-dl==0.6.0"),
     ("h5py", "h5py", True, "pip install h5py"),
     ("tonic", "tonic", False, "pip install tonic==1.7.0"),
     ("norse", "norse", False, "pip install norse==1.1.0"),
@@ -81,13 +80,24 @@ def lava_smoke_test() -> Check:
         finally:
             lif.stop()
         ok = int(v[0]) == 0 and int(v[1]) == 100 << 6
-        return Check("lava-run", None, ok, True,
-                     f"1 step fixed_pt LIF: v = {v.tolist()} (expected [0, {100 << 6}])",
-                     "" if ok else "reinstall lava-nc 0.10.0; see README")
+        return Check(
+            "lava-run",
+            None,
+            ok,
+            True,
+            f"1 step fixed_pt LIF: v = {v.tolist()} (expected [0, {100 << 6}])",
+            "" if ok else "reinstall lava-nc 0.10.0; see README",
+        )
     except Exception as exc:
-        return Check("lava-run", None, False, True, f"{type(exc).__name__}: {exc}",
-                     "make install (lava-nc/lava-dl with --no-deps --ignore-requires-python, "
-                     "numpy<2); on Python 3.11 import neuro_deploy before lava")
+        return Check(
+            "lava-run",
+            None,
+            False,
+            True,
+            f"{type(exc).__name__}: {exc}",
+            "make install (lava-nc/lava-dl with --no-deps --ignore-requires-python, "
+            "numpy<2); on Python 3.11 import neuro_deploy before lava",
+        )
 
 
 def run_doctor(run_lava: bool = True) -> DoctorReport:

@@ -4,6 +4,7 @@ Exit codes used by the CLI (stable): 0 ok, 1 internal error, 2 bad input / usage
 3 does not fit the hardware profile (:class:`ResourceLimitError`), 4 a required
 dependency is broken (:class:`EnvironmentProblem`).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -71,12 +72,12 @@ class NetxFormatError(BadInputError):
 class UnsupportedLayerError(BadInputError):
     """A layer (or neuron model) type that neuro-deploy cannot map or simulate."""
 
-    def __init__(self, index: int | str, layer_type: str, supported: Iterable[str],
-                 detail: str = "") -> None:
+    def __init__(self, index: int | str, layer_type: str, supported: Iterable[str], detail: str = "") -> None:
         self.index, self.layer_type, self.supported = index, layer_type, sorted(supported)
         extra = f" ({detail})" if detail else ""
-        super().__init__(f"layer {index}: unsupported type {layer_type!r}{extra}; "
-                         f"supported: {', '.join(self.supported)}")
+        super().__init__(
+            f"layer {index}: unsupported type {layer_type!r}{extra}; supported: {', '.join(self.supported)}"
+        )
 
 
 class CorruptRecordingError(BadInputError):
@@ -103,8 +104,10 @@ class UnidentifiedRecordingError(UnknownFormatError):
     def __init__(self, path: str | Path, looks_like: str, supported: Iterable[str]) -> None:
         self.path, self.looks_like, self.supported = str(path), looks_like, sorted(supported)
         BadInputError.__init__(
-            self, f"{path}: not a recognised event recording: it looks like {looks_like}; "
-                  f"supported: {', '.join(self.supported)} (pass --format NAME to force a reader)")
+            self,
+            f"{path}: not a recognised event recording: it looks like {looks_like}; "
+            f"supported: {', '.join(self.supported)} (pass --format NAME to force a reader)",
+        )
 
 
 class ImplausibleRecordingError(CorruptRecordingError):
@@ -127,7 +130,7 @@ class OutputPathError(BadInputError):
         self.path, self.reason = str(path), reason
         super().__init__(f"output {path}: {reason}")
 
-    def __reduce__(self):                       # picklable across worker processes
+    def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.path, self.reason))
 
 

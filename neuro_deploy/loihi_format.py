@@ -21,6 +21,7 @@ Derived values (all integers):
 * SLAYER's CUBA neuron trains with weights on the grid ``1 / 2^slayer_weight_exp``: the
   netx integer is ``float weight x 64``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

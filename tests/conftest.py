@@ -1,4 +1,5 @@
 """Shared fixtures: paths to ../shared/fixtures (skip when absent) and a tiny trained model."""
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,16 @@ def tiny_dense(tmp_path_factory, digits):
     res = train_model(cfg, TrainConfig(epochs=2, progress=False), x, sub.labels)
     save_checkpoint(res, cfg, d / "model.pt")
     rep = export_model(d / "model.pt", d / "model.net")
-    return {"dir": d, "ckpt": d / "model.pt", "net": d / "model.net", "cfg": cfg, "report": rep,
-            "x": x, "y": sub.labels, "history": res.history}
+    return {
+        "dir": d,
+        "ckpt": d / "model.pt",
+        "net": d / "model.net",
+        "cfg": cfg,
+        "report": rep,
+        "x": x,
+        "y": sub.labels,
+        "history": res.history,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -72,8 +81,15 @@ def tiny_conv(tmp_path_factory, digits):
     res = train_model(cfg, TrainConfig(epochs=1, progress=False), x, sub.labels)
     save_checkpoint(res, cfg, d / "model.pt")
     rep = export_model(d / "model.pt", d / "model.net", verify_inputs=x[:4])
-    return {"dir": d, "ckpt": d / "model.pt", "net": d / "model.net", "cfg": cfg, "report": rep,
-            "x": x, "y": sub.labels}
+    return {
+        "dir": d,
+        "ckpt": d / "model.pt",
+        "net": d / "model.net",
+        "cfg": cfg,
+        "report": rep,
+        "x": x,
+        "y": sub.labels,
+    }
 
 
 @pytest.fixture(scope="session")

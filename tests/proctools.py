@@ -1,5 +1,6 @@
 """Real processes for the signal and chaos tests: start the CLI in its own session (as a
 terminal would run a foreground job), find every process of that session, signal it."""
+
 from __future__ import annotations
 
 import os
@@ -27,7 +28,7 @@ def session_processes(sid: int) -> list[tuple[int, str, str]]:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        rest = stat[stat.rindex(")") + 2:].split()
+        rest = stat[stat.rindex(")") + 2 :].split()
         if int(rest[3]) == sid:
             out.append((int(d), rest[0], cmd))
     return out
@@ -86,9 +87,14 @@ class Cli:
 
 def start_cli(args: list[str], tmp: Path, name: str = "cli", env: dict | None = None) -> Cli:
     out, err = tmp / f"{name}.stdout", tmp / f"{name}.stderr"
-    proc = subprocess.Popen([sys.executable, "-m", "neuro_deploy.cli", *args], cwd=tmp,
-                            stdout=open(out, "wb"), stderr=open(err, "wb"), start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "neuro_deploy.cli", *args],
+        cwd=tmp,
+        stdout=open(out, "wb"),
+        stderr=open(err, "wb"),
+        start_new_session=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+    )
     return Cli(proc, out, err)
 
 
@@ -180,8 +186,14 @@ class Zygote:
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         if warm_net is not None:
             env["ZYGOTE_WARM_NET"] = str(warm_net)
-        self.proc = subprocess.Popen([sys.executable, "-c", ZYGOTE_CODE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, env=env, text=True, bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", ZYGOTE_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            text=True,
+            bufsize=1,
+        )
         self.exits: dict[int, int] = {}
         msg = self._read()
         assert "ready" in msg, msg
@@ -264,7 +276,7 @@ def guardians_orphaned() -> list[int]:
                     stat = f.read()
             except OSError:
                 continue
-            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+            ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
             if ppid == 1:
                 out.append(pid)
     return out
@@ -282,5 +294,5 @@ def session_processes_all() -> list[tuple[int, str, str]]:
                 cmd = f.read().replace(b"\0", b" ").decode(errors="replace").strip()
         except OSError:
             continue
-        out.append((int(d), stat[stat.rindex(")") + 2:].split()[0], cmd))
+        out.append((int(d), stat[stat.rindex(")") + 2 :].split()[0], cmd))
     return out

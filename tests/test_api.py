@@ -1,4 +1,5 @@
 """The Python API: a pinned, lazily imported surface; deploy as one result; splits recorded."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,24 @@ import pytest
 import neuro_deploy as nd
 from conftest import ROOT
 
-API = ["Deployment", "Evaluation", "Report", "SplitWarning", "TrainedModel", "__version__", "deploy", "evaluate",
-       "export", "fit", "load_dataset", "read_events", "replay", "report", "run", "train"]
+API = [
+    "Deployment",
+    "Evaluation",
+    "Report",
+    "SplitWarning",
+    "TrainedModel",
+    "__version__",
+    "deploy",
+    "evaluate",
+    "export",
+    "fit",
+    "load_dataset",
+    "read_events",
+    "replay",
+    "report",
+    "run",
+    "train",
+]
 
 
 def test_all_is_pinned():
@@ -25,10 +42,17 @@ def test_all_is_pinned():
 
 def test_import_is_cheap():
     """``import neuro_deploy`` loads no numpy, torch or Lava; the first API call does."""
-    code = ("import sys, neuro_deploy as nd; heavy = [m for m in ('numpy', 'torch', 'lava') if m in sys.modules]; "
-            "print(heavy); nd.load_dataset; print('numpy' in sys.modules)")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
-                       env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import sys, neuro_deploy as nd; heavy = [m for m in ('numpy', 'torch', 'lava') if m in sys.modules]; "
+        "print(heavy); nd.load_dataset; print('numpy' in sys.modules)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.split("\n")[:2] == ["[]", "True"]
 
@@ -50,8 +74,14 @@ def test_profile_number_format_is_the_one_home():
     from neuro_deploy.loihi_format import LOIHI2
 
     assert load_profile("loihi2").number_format() == LOIHI2
-    assert (LOIHI2.weight_mant_min, LOIHI2.weight_mant_max, LOIHI2.decay_unity, LOIHI2.threshold_mant_max,
-            LOIHI2.max_delay, LOIHI2.slayer_weight_scale) == (-256, 254, 4096, 2 ** 17 - 1, 62, 64)
+    assert (
+        LOIHI2.weight_mant_min,
+        LOIHI2.weight_mant_max,
+        LOIHI2.decay_unity,
+        LOIHI2.threshold_mant_max,
+        LOIHI2.max_delay,
+        LOIHI2.slayer_weight_scale,
+    ) == (-256, 254, 4096, 2**17 - 1, 62, 64)
 
 
 # ------------------------------------------------------------------------------- splits
@@ -66,8 +96,11 @@ def test_split_round_trip_and_matching(digits):
     assert set(va.names).isdisjoint(tr.names) and len(va) == len(digits.split(0.25, 3)[1])
     # nothing recorded, another data set, or an explicit seed that differs: the default or the given
     # split, each with a warning that the validation part may hold training samples
-    for meta, kw in [({}, {}), (Split.of(digits.subset(np.arange(500)), 0.2, 0).to_meta(), {}),
-                     (s.to_meta(), {"seed": 0})]:
+    for meta, kw in [
+        ({}, {}),
+        (Split.of(digits.subset(np.arange(500)), 0.2, 0).to_meta(), {}),
+        (s.to_meta(), {"seed": 0}),
+    ]:
         _, _, used, notes = recorded_split(digits, meta, "m.net", **kw)
         assert len(notes) == 1 and "trained on" in notes[0] and used.seed == 0
 
@@ -99,7 +132,7 @@ def test_train_records_split_evaluate_and_report_use_it(digits, tmp_path):
 def test_deploy_is_one_result_and_one_answer(tiny_dense, digits, tmp_path):
     """deploy = export -> fit -> evaluate -> cost; the same numbers as report and evaluate give."""
     data = digits.subset(np.arange(400), name="digits")
-    with pytest.warns(nd.SplitWarning, match="does not record"):          # conftest's checkpoint has no split
+    with pytest.warns(nd.SplitWarning, match="does not record"):  # conftest's checkpoint has no split
         dep = nd.deploy(tiny_dense["ckpt"], data, out=tmp_path / "d.net", limit=40)
     assert dep.fits and dep.samples == 40 and dep.netx == str(tmp_path / "d.net")
     assert 0.0 <= dep.float_accuracy <= 1.0 and 0.0 <= dep.deployed_accuracy <= 1.0
@@ -109,7 +142,7 @@ def test_deploy_is_one_result_and_one_answer(tiny_dense, digits, tmp_path):
     from neuro_deploy.energy.cost import fit_and_cost
 
     with pytest.warns(nd.SplitWarning):
-        ev = nd.evaluate(dep.netx, data, limit=40, batch_size=7)     # another batching, same figures
+        ev = nd.evaluate(dep.netx, data, limit=40, batch_size=7)  # another batching, same figures
     assert ev.accuracy == dep.deployed_accuracy
     _, cost = fit_and_cost(dep.network, ev.deployed.counts, "loihi2")
     assert cost.energy_per_inference_uj == pytest.approx(dep.energy_per_inference_uj, rel=1e-12)

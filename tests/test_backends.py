@@ -1,4 +1,5 @@
 """fast vs lava, spike for spike on every layer: zero mismatches is the only pass."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,7 +10,7 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim import RunSpec, run_network
 
-pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+pytestmark = pytest.mark.lava  # these compare with (or run) Lava's simulator
 
 
 def assert_identical(net, spec):
@@ -55,8 +56,7 @@ def test_oxford_spike_input(fixtures):
     assert_identical(net, RunSpec(steps=300, inputs=oxford_input(d, 300)))
 
 
-def _random_dense_net(path, rng, *, delays=False, edge_weights=False, decays=(1024, 123),
-                      vth=80, bias=False):
+def _random_dense_net(path, rng, *, delays=False, edge_weights=False, decays=(1024, 123), vth=80, bias=False):
     n_in, n_h, n_out = 60, 40, 12
     w1 = rng.integers(-60, 60, (n_h, n_in)) * 2
     w2 = rng.integers(-80, 80, (n_out, n_h)) * 2
@@ -64,7 +64,7 @@ def _random_dense_net(path, rng, *, delays=False, edge_weights=False, decays=(10
         w1.flat[rng.choice(w1.size, 200, replace=False)] = rng.choice([-256, 254, 255, -300, 400], 200)
     l1 = {"type": "dense", "weight": w1, "neuron": cuba_neuron(decays[0], decays[1], vth)}
     if delays:
-        l1["delay"] = rng.integers(0, 70, (n_h, n_in))          # > 62 is clamped by netx
+        l1["delay"] = rng.integers(0, 70, (n_h, n_in))  # > 62 is clamped by netx
     if bias:
         l1["bias"] = rng.integers(-20, 40, n_h)
     l2 = {"type": "dense", "weight": w2, "neuron": cuba_neuron(4096 - decays[0], 4096 - decays[1], vth)}
@@ -72,15 +72,18 @@ def _random_dense_net(path, rng, *, delays=False, edge_weights=False, decays=(10
     return load_netx(path)
 
 
-@pytest.mark.parametrize("case", [
-    dict(),
-    dict(edge_weights=True),
-    dict(decays=(0, 0), vth=400),
-    dict(decays=(4096, 4096), vth=5),
-    dict(vth=131071, edge_weights=True, decays=(0, 0)),
-    dict(delays=True),
-    dict(bias=True, decays=(2000, 300)),
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        dict(),
+        dict(edge_weights=True),
+        dict(decays=(0, 0), vth=400),
+        dict(decays=(4096, 4096), vth=5),
+        dict(vth=131071, edge_weights=True, decays=(0, 0)),
+        dict(delays=True),
+        dict(bias=True, decays=(2000, 300)),
+    ],
+)
 def test_random_dense_networks(tmp_path, case):
     rng = np.random.default_rng(len(str(case)))
     net = _random_dense_net(tmp_path / "r.net", rng, **case)
@@ -92,11 +95,21 @@ def test_random_conv_network_with_input_layer(tmp_path):
     rng = np.random.default_rng(3)
     layers = [
         {"type": "input", "shape": (2, 12, 10), "neuron": cuba_neuron(4096, 0, 20)},
-        {"type": "conv", "weight": rng.integers(-40, 60, (6, 2, 3, 3)) * 2, "stride": (2, 1),
-         "padding": (1, 0), "dilation": (1, 2), "neuron": cuba_neuron(2048, 512, 30),
-         "bias": rng.integers(0, 5, 6)},
-        {"type": "conv", "weight": rng.integers(-80, 80, (4, 3, 3, 3)) * 2, "groups": 2,
-         "neuron": cuba_neuron(1024, 128, 40)},
+        {
+            "type": "conv",
+            "weight": rng.integers(-40, 60, (6, 2, 3, 3)) * 2,
+            "stride": (2, 1),
+            "padding": (1, 0),
+            "dilation": (1, 2),
+            "neuron": cuba_neuron(2048, 512, 30),
+            "bias": rng.integers(0, 5, 6),
+        },
+        {
+            "type": "conv",
+            "weight": rng.integers(-80, 80, (4, 3, 3, 3)) * 2,
+            "groups": 2,
+            "neuron": cuba_neuron(1024, 128, 40),
+        },
         {"type": "flatten"},
         {"type": "dense", "weight": None, "neuron": cuba_neuron(4096, 200, 10)},
     ]
@@ -148,7 +161,7 @@ def test_scaled_exports_run_identically_in_lava_fast_and_float(tiny_dense, tiny_
     for i, model in enumerate((tiny_dense, tiny_conv)):
         rep = export_model(model["ckpt"], tmp_path / f"s{i}.net", verify_inputs=model["x"][:4])
         assert rep.quantization == "qat" and min(q.weight_exponent for q in rep.layers) > 6
-        assert all(q.vth_mant == int(1.25 * 2 ** q.weight_exponent) for q in rep.layers)
+        assert all(q.vth_mant == int(1.25 * 2**q.weight_exponent) for q in rep.layers)
         net = load_netx(tmp_path / f"s{i}.net")
         x = encode_for_net(net, model["x"][:2])
         spec = RunSpec(steps=x.shape[-1] + len(net), inputs=x)
@@ -168,11 +181,19 @@ def _sdnn(vth, sigma=False):
 def test_sdnn_dense_network_graded(tmp_path):
     """SDNN as netx builds it: Delta input, SigmaDelta (ReLU) hidden, Sigma output, graded messages."""
     rng = np.random.default_rng(5)
-    write_netx(tmp_path / "s.net", [
-        {"type": "input", "shape": (30,), "neuron": _sdnn(2)},
-        {"type": "dense", "weight": rng.integers(-60, 60, (20, 30)) * 2, "neuron": _sdnn(3),
-         "bias": rng.integers(-5, 10, 20)},
-        {"type": "dense", "weight": rng.integers(-60, 60, (6, 20)) * 2, "neuron": _sdnn(0, sigma=True)}])
+    write_netx(
+        tmp_path / "s.net",
+        [
+            {"type": "input", "shape": (30,), "neuron": _sdnn(2)},
+            {
+                "type": "dense",
+                "weight": rng.integers(-60, 60, (20, 30)) * 2,
+                "neuron": _sdnn(3),
+                "bias": rng.integers(-5, 10, 20),
+            },
+            {"type": "dense", "weight": rng.integers(-60, 60, (6, 20)) * 2, "neuron": _sdnn(0, sigma=True)},
+        ],
+    )
     net = load_netx(tmp_path / "s.net")
     assert [l.neuron.kind for l in net.layers] == ["delta", "sigma_delta", "sigma"]
     # a slowly varying graded signal (what SDNN is for)
@@ -184,12 +205,21 @@ def test_sdnn_dense_network_graded(tmp_path):
 
 def test_sdnn_conv_network(tmp_path):
     rng = np.random.default_rng(6)
-    write_netx(tmp_path / "sc.net", [
-        {"type": "input", "shape": (2, 10, 10), "neuron": _sdnn(1)},
-        {"type": "conv", "weight": rng.integers(-30, 40, (4, 2, 3, 3)) * 2, "padding": (1, 1),
-         "neuron": _sdnn(2), "bias": rng.integers(0, 4, 4)},
-        {"type": "flatten"},
-        {"type": "dense", "weight": rng.integers(-20, 20, (5, 400)) * 2, "neuron": _sdnn(0, sigma=True)}])
+    write_netx(
+        tmp_path / "sc.net",
+        [
+            {"type": "input", "shape": (2, 10, 10), "neuron": _sdnn(1)},
+            {
+                "type": "conv",
+                "weight": rng.integers(-30, 40, (4, 2, 3, 3)) * 2,
+                "padding": (1, 1),
+                "neuron": _sdnn(2),
+                "bias": rng.integers(0, 4, 4),
+            },
+            {"type": "flatten"},
+            {"type": "dense", "weight": rng.integers(-20, 20, (5, 400)) * 2, "neuron": _sdnn(0, sigma=True)},
+        ],
+    )
     net = load_netx(tmp_path / "sc.net")
     x = rng.integers(0, 20, (1, 10, 10, 2, 15)).astype(np.int32)
     assert_identical(net, RunSpec(steps=18, inputs=x))
@@ -223,9 +253,9 @@ def test_lava_stops_cleanly_on_ctrl_c(fixtures):
     def interrupt(*_):
         raise KeyboardInterrupt()
 
-    before = set(children())                 # processes other tests may have left running
+    before = set(children())  # processes other tests may have left running
     old = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 8.0)          # well after build, compile and start
+    signal.setitimer(signal.ITIMER_REAL, 8.0)  # well after build, compile and start
     try:
         with pytest.raises(KeyboardInterrupt):
             run_one(net, RunSpec(steps=200_000, inputs=x))

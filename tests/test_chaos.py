@@ -7,6 +7,7 @@ The default run kills `export` a few times; ``-m slow`` kills every command
 ``CHAOS_CASES`` times (default 10) at uniformly random moments of its run.
 Each run prints its figures (cases, complete/absent outputs, stray files, orphans).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,6 +38,7 @@ def _same_json(keys: tuple[str, ...]) -> Callable[[Path, Path], bool]:
         da, db = json.loads(a.read_text()), json.loads(b.read_text())
         da, db = (da[0], db[0]) if isinstance(da, list) else (da, db)
         return all(da[k] == db[k] for k in keys)
+
     return same
 
 
@@ -61,12 +63,21 @@ def _commands(tiny_dense, fixtures, tmp: Path) -> dict[str, tuple[list[str], str
     net, ckpt = str(tiny_dense["net"]), str(tiny_dense["ckpt"])
     return {
         "export": (["export", ckpt, "-o", "OUT"], "m.net", _same_netx),
-        "report": (["report", net, "--input", str(tmp / "x.npy"), "--steps", "3000", "-o", "OUT", "-q"],
-                   "r.json", _same_json(("energy_per_inference_uj", "synops", "spikes"))),
-        "train": (["train", "--epochs", "1", "--hidden", "16", "--steps", "10", "--dt-us", "30000",
-                   "-o", "OUT", "-q"], "m.pt", _same_checkpoint),
-        "replay": (["replay", net, str(recs), "--dt-us", "10000", "--workers", "2", "-o", "OUT", "-q"],
-                   "r.json", _same_json(("accuracy", "samples"))),
+        "report": (
+            ["report", net, "--input", str(tmp / "x.npy"), "--steps", "3000", "-o", "OUT", "-q"],
+            "r.json",
+            _same_json(("energy_per_inference_uj", "synops", "spikes")),
+        ),
+        "train": (
+            ["train", "--epochs", "1", "--hidden", "16", "--steps", "10", "--dt-us", "30000", "-o", "OUT", "-q"],
+            "m.pt",
+            _same_checkpoint,
+        ),
+        "replay": (
+            ["replay", net, str(recs), "--dt-us", "10000", "--workers", "2", "-o", "OUT", "-q"],
+            "r.json",
+            _same_json(("accuracy", "samples")),
+        ),
     }
 
 
@@ -79,8 +90,17 @@ def _chaos(zygote, name: str, cases: int, tiny_dense, fixtures, tmp_path: Path, 
     assert cli.proc.wait(600) == 0, cli.stderr()
     t_ref = time.monotonic() - t0
     rng = random.Random(seed)
-    figures = {"command": name, "cases": 0, "killed": 0, "complete": 0, "absent": 0, "incomplete": 0,
-               "stray_files": 0, "orphans": 0, "reference_s": round(t_ref, 2)}
+    figures = {
+        "command": name,
+        "cases": 0,
+        "killed": 0,
+        "complete": 0,
+        "absent": 0,
+        "incomplete": 0,
+        "stray_files": 0,
+        "orphans": 0,
+        "reference_s": round(t_ref, 2),
+    }
     for k in range(cases):
         d = tmp_path / f"{name}-{k}"
         d.mkdir()

@@ -1,4 +1,5 @@
 """The command line: every command has help; contracts of run/doctor; exit codes."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 
 from conftest import need
 from neuro_deploy.cli import main
+
 
 def walk(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], click.Command]]:
     """Every command and sub-group of the click group, by its path of names."""
@@ -31,8 +33,23 @@ def has_json(cmd: click.Command) -> bool:
 
 def test_the_group_is_walked():
     names = {" ".join(p) for p, _ in COMMANDS}
-    assert {"doctor", "demo", "train", "export", "run", "evaluate", "fit", "replay", "report", "distill", "events",
-            "events info", "events convert", "events show", "events simulate"} <= names
+    assert {
+        "doctor",
+        "demo",
+        "train",
+        "export",
+        "run",
+        "evaluate",
+        "fit",
+        "replay",
+        "report",
+        "distill",
+        "events",
+        "events info",
+        "events convert",
+        "events show",
+        "events simulate",
+    } <= names
 
 
 @pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=" ".join)
@@ -66,11 +83,19 @@ def cli_inputs(tmp_path_factory, tiny_dense, digits):
     x = (np.random.default_rng(0).random((2312, 8)) < 0.1).astype(np.int8)
     np.save(d / "x.npy", x)
     np.save(d / "imgs.npy", np.random.default_rng(0).random((2, 8, 8)))
-    (d / "sweep.yaml").write_text(f"models: [{tiny_dense['net']}]\ndatasets:\n  - {{dataset: digits, limit: 8}}\n"
-                                  "profiles: [loihi2]\nbackends: [fast]\n")
-    return {"sweep": d / "sweep.yaml",
-            "dir": d, "net": str(tiny_dense["net"]), "ckpt": str(tiny_dense["ckpt"]), "rec": rec,
-            "x": str(d / "x.npy"), "imgs": str(d / "imgs.npy")}
+    (d / "sweep.yaml").write_text(
+        f"models: [{tiny_dense['net']}]\ndatasets:\n  - {{dataset: digits, limit: 8}}\n"
+        "profiles: [loihi2]\nbackends: [fast]\n"
+    )
+    return {
+        "sweep": d / "sweep.yaml",
+        "dir": d,
+        "net": str(tiny_dense["net"]),
+        "ckpt": str(tiny_dense["ckpt"]),
+        "rec": rec,
+        "x": str(d / "x.npy"),
+        "imgs": str(d / "imgs.npy"),
+    }
 
 
 def json_args(path: tuple[str, ...], c: dict) -> list[str] | None:
@@ -95,7 +120,7 @@ def json_args(path: tuple[str, ...], c: dict) -> list[str] | None:
     }.get(path)
 
 
-SLOW_JSON = {("demo",), ("train",)}           # trained end to end in test_pipeline / test_quantize
+SLOW_JSON = {("demo",), ("train",)}  # trained end to end in test_pipeline / test_quantize
 
 
 @pytest.mark.train
@@ -125,9 +150,23 @@ def test_run_contract_tinynet(tmp_path, fixtures):
     np.save(tmp_path / "b.npy", np.load(d / "input_bias.npy"))
     outs = {}
     for be in ("fast", "lava"):
-        r = CliRunner().invoke(main, ["run", str(d / "tiny.net"), "--backend", be, "--steps", "16",
-                                      "--input-bias", str(tmp_path / "b.npy"), "--probe", "all",
-                                      "-o", str(tmp_path / f"{be}.npz")])
+        r = CliRunner().invoke(
+            main,
+            [
+                "run",
+                str(d / "tiny.net"),
+                "--backend",
+                be,
+                "--steps",
+                "16",
+                "--input-bias",
+                str(tmp_path / "b.npy"),
+                "--probe",
+                "all",
+                "-o",
+                str(tmp_path / f"{be}.npz"),
+            ],
+        )
         assert r.exit_code == 0, r.output
         outs[be] = np.load(tmp_path / f"{be}.npz")
     assert outs["fast"].files == outs["lava"].files == ["layer0", "layer1", "layer2"]
@@ -140,17 +179,31 @@ def test_run_input_and_errors(tmp_path, tiny_dense):
     net = str(tiny_dense["net"])
     x = (np.random.default_rng(0).random((2312, 20)) < 0.1).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
-    r = CliRunner().invoke(main, ["run", net, "--steps", "20", "--input", str(tmp_path / "x.npy"),
-                                  "--probe", "output", "-o", str(tmp_path / "o.npz"), "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            net,
+            "--steps",
+            "20",
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--probe",
+            "output",
+            "-o",
+            str(tmp_path / "o.npz"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert np.load(tmp_path / "o.npz")["layer1"].shape == (10, 20)
     np.save(tmp_path / "bad.npy", x[:100])
-    r = CliRunner().invoke(main, ["run", net, "--steps", "20", "--input", str(tmp_path / "bad.npy"),
-                                  "-o", str(tmp_path / "b.npz")])
+    r = CliRunner().invoke(
+        main, ["run", net, "--steps", "20", "--input", str(tmp_path / "bad.npy"), "-o", str(tmp_path / "b.npz")]
+    )
     assert r.exit_code == 2 and "expected shape (2312, 20)" in r.output
     assert not (tmp_path / "b.npz").exists()
-    r = CliRunner().invoke(main, ["run", net, "--steps", "5", "--backend", "loihi9",
-                                  "-o", str(tmp_path / "c.npz")])
+    r = CliRunner().invoke(main, ["run", net, "--steps", "5", "--backend", "loihi9", "-o", str(tmp_path / "c.npz")])
     assert r.exit_code == 2 and "fast" in r.output and "lava" in r.output
 
 
@@ -166,11 +219,11 @@ def test_unsupported_layer_is_named(tmp_path):
 
 
 def test_export_cli_bad_target_and_checkpoint(tmp_path, tiny_dense):
-    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "gpu",
-                                  "-o", str(tmp_path / "m.net")])
+    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "gpu", "-o", str(tmp_path / "m.net")])
     assert r.exit_code == 2 and "loihi2-sim" in r.output
-    r = CliRunner().invoke(main, ["export", str(tmp_path / "none.pt"), "--target", "loihi2-sim",
-                                  "-o", str(tmp_path / "m.net")])
+    r = CliRunner().invoke(
+        main, ["export", str(tmp_path / "none.pt"), "--target", "loihi2-sim", "-o", str(tmp_path / "m.net")]
+    )
     assert r.exit_code == 2 and "none.pt" in r.output
     assert not (tmp_path / "m.net").exists()
 
@@ -185,22 +238,36 @@ def test_events_info_json(fixtures):
 
 
 def test_evaluate_missing_root_is_bad_input(tmp_path, tiny_dense):
-    r = CliRunner().invoke(main, ["evaluate", str(tiny_dense["net"]), "--dataset", "nmnist",
-                                  "--root", str(tmp_path / "nope")])
+    r = CliRunner().invoke(
+        main, ["evaluate", str(tiny_dense["net"]), "--dataset", "nmnist", "--root", str(tmp_path / "nope")]
+    )
     assert r.exit_code == 2 and "nope" in r.output
 
 
 def test_export_cli_success_with_profile(tmp_path, tiny_dense):
-    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "loihi2-sim",
-                                  "-o", str(tmp_path / "m.net"), "--profile", "loihi2", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "export",
+            str(tiny_dense["ckpt"]),
+            "--target",
+            "loihi2-sim",
+            "-o",
+            str(tmp_path / "m.net"),
+            "--profile",
+            "loihi2",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["target"] == "loihi2-sim" and d["fit"]["fits"] and len(d["layers"]) == 2
-    assert (tmp_path / "m.net").stat().st_mode & 0o044          # readable like any other file
+    assert (tmp_path / "m.net").stat().st_mode & 0o044  # readable like any other file
     r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "--target", "nir", "-o", str(tmp_path / "m.nir")])
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["export", str(tmp_path / "m.nir"), "--target", "loihi2-sim",
-                                  "-o", str(tmp_path / "n.net")])
+    r = CliRunner().invoke(
+        main, ["export", str(tmp_path / "m.nir"), "--target", "loihi2-sim", "-o", str(tmp_path / "n.net")]
+    )
     assert r.exit_code == 0 and "class agreement" in r.output
 
 
@@ -216,7 +283,8 @@ def test_events_convert_show_simulate(tmp_path, fixtures):
     r = CliRunner().invoke(main, ["events", "show", str(f), "-o", str(tmp_path / "e.png")])
     assert r.exit_code == 0 and (tmp_path / "e.png").stat().st_size > 5000
     np.save(tmp_path / "imgs.npy", np.random.default_rng(0).random((3, 8, 8)))
-    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "imgs.npy"),
-                                  "-o", str(tmp_path / "sim"), "--json"])
+    r = CliRunner().invoke(
+        main, ["events", "simulate", "--images", str(tmp_path / "imgs.npy"), "-o", str(tmp_path / "sim"), "--json"]
+    )
     assert r.exit_code == 0 and _json.loads(r.stdout)["recordings"] == 3
     assert len(read_events(tmp_path / "sim" / "1.bin").events) > 0

@@ -9,6 +9,7 @@ derandomized. ``-m slow``: ``FUZZ_CASES_PER_COMMAND`` (default 30) per command (
 of it for the commands that train: ``HEAVY``).
 Each test prints its figures.
 """
+
 from __future__ import annotations
 
 import collections
@@ -31,9 +32,18 @@ COMMANDS = {" ".join(path): cmd for path, cmd in walk_commands(main) if not isin
 OK_CODES = {0, 2, 3, 130}
 TIMEOUT_S = float(os.environ.get("FUZZ_TIMEOUT_S", "240"))
 #: values used when the fuzzer leaves an option out, so that a valid command stays cheap
-CHEAP = {"epochs": "1", "teacher_epochs": "1", "pretrain_epochs": "1", "iterations": "2",
-         "lava_samples": "0", "ipc": "1", "hidden": "8", "limit": "3", "teacher_frames": "2",
-         "student_steps": "3"}
+CHEAP = {
+    "epochs": "1",
+    "teacher_epochs": "1",
+    "pretrain_epochs": "1",
+    "iterations": "2",
+    "lava_samples": "0",
+    "ipc": "1",
+    "hidden": "8",
+    "limit": "3",
+    "teacher_frames": "2",
+    "student_steps": "3",
+}
 OUT_SUFFIXES = ["", ".net", ".npz", ".json", ".pt", ".png", ".nir", ".csv", ".bin", ".h5", ".md", ".txt"]
 #: (no NUL: a command line cannot carry one)
 JUNK = ["", " ", "-", "--", "nan", "inf", "-inf", "1e309", "0x10", "é", "a,b", "1,2,3,4,5", "99999999999999999999"]
@@ -57,14 +67,34 @@ def pool(tmp_path_factory, tiny_dense, fixtures):
     np.save(d / "nan.npy", np.full((2312, 6), np.nan))
     np.save(d / "bias.npy", np.zeros((3, 3, 3), np.int32))
     np.savez(d / "imgs.npz", images=np.random.default_rng(3).random((2, 8, 8)), labels=np.array([1, 2]))
-    kinds = {"net": [str(tiny_dense["net"])], "ckpt": [str(tiny_dense["ckpt"])],
-             "rec": [str(recs / "1.bin"), str(recs)], "labels": [str(d / "labels.txt")],
-             "x": [str(d / "x.npy")], "bias": [str(d / "bias.npy")], "recs": [str(rec_dir.parent)],
-             "imgs": [str(d / "imgs.npz")]}
-    files = [str(tiny_dense["net"]), str(tiny_dense["ckpt"]), str(recs / "1.bin"), str(recs),
-             str(d / "labels.txt"), str(d / "bad_labels.txt"), str(d / "empty.bin"), str(d / "junk.net"),
-             str(d / "junk.pt"), str(d / "x.npy"), str(d / "nan.npy"), str(d / "bias.npy"),
-             str(d / "imgs.npz"), str(d / "does-not-exist.net"), "/dev/null", str(d)]
+    kinds = {
+        "net": [str(tiny_dense["net"])],
+        "ckpt": [str(tiny_dense["ckpt"])],
+        "rec": [str(recs / "1.bin"), str(recs)],
+        "labels": [str(d / "labels.txt")],
+        "x": [str(d / "x.npy")],
+        "bias": [str(d / "bias.npy")],
+        "recs": [str(rec_dir.parent)],
+        "imgs": [str(d / "imgs.npz")],
+    }
+    files = [
+        str(tiny_dense["net"]),
+        str(tiny_dense["ckpt"]),
+        str(recs / "1.bin"),
+        str(recs),
+        str(d / "labels.txt"),
+        str(d / "bad_labels.txt"),
+        str(d / "empty.bin"),
+        str(d / "junk.net"),
+        str(d / "junk.pt"),
+        str(d / "x.npy"),
+        str(d / "nan.npy"),
+        str(d / "bias.npy"),
+        str(d / "imgs.npz"),
+        str(d / "does-not-exist.net"),
+        "/dev/null",
+        str(d),
+    ]
     tinynet = fixtures / "lava-dl" / "tinynet" / "tiny.net"
     if tinynet.exists():
         files.append(str(tinynet))
@@ -73,11 +103,29 @@ def pool(tmp_path_factory, tiny_dense, fixtures):
 
 
 #: the kind of file a path parameter usually wants (drawn 70 % of the time; else any file)
-PREFERRED = {"net": "net", "nets": "net", "model": "ckpt", "teacher": "ckpt", "recordings": "rec",
-             "file": "rec", "labels": "labels", "input_path": "x", "bias_path": "bias", "root": "recs",
-             "images": "imgs"}
-OUT_SUFFIX = {"run": ".npz", "export": ".net", "report": ".json", "replay": ".json", "train": ".pt",
-              "distill": ".npz", "events convert": ".npz", "events show": ".png"}
+PREFERRED = {
+    "net": "net",
+    "nets": "net",
+    "model": "ckpt",
+    "teacher": "ckpt",
+    "recordings": "rec",
+    "file": "rec",
+    "labels": "labels",
+    "input_path": "x",
+    "bias_path": "bias",
+    "root": "recs",
+    "images": "imgs",
+}
+OUT_SUFFIX = {
+    "run": ".npz",
+    "export": ".net",
+    "report": ".json",
+    "replay": ".json",
+    "train": ".pt",
+    "distill": ".npz",
+    "events convert": ".npz",
+    "events show": ".png",
+}
 
 
 def _mostly(valid: st.SearchStrategy[str], invalid: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
@@ -90,8 +138,10 @@ def _edge_ints(t: click.IntRange) -> st.SearchStrategy[str]:
     edges = {lo - 1, lo, lo + 1, 0, -1}
     if t.max is not None:
         edges |= {t.max, t.max + 1}
-    return _mostly(st.integers(lo, lo + 3).map(str),
-                   st.one_of(st.sampled_from(sorted(edges)).map(str), st.sampled_from(JUNK + ["1.5", "-5000"])))
+    return _mostly(
+        st.integers(lo, lo + 3).map(str),
+        st.one_of(st.sampled_from(sorted(edges)).map(str), st.sampled_from(JUNK + ["1.5", "-5000"])),
+    )
 
 
 def _edge_floats(t: click.FloatRange) -> st.SearchStrategy[str]:
@@ -99,8 +149,9 @@ def _edge_floats(t: click.FloatRange) -> st.SearchStrategy[str]:
     hi = t.max if t.max is not None else lo + 2.0
     edges = [lo, hi, lo - 1, hi + 0.5, 0.0, -0.0, 1e-300, (lo + hi) / 2]
     valid = st.floats(lo, hi, exclude_min=bool(t.min_open), exclude_max=bool(t.max_open))
-    return _mostly(valid.map(repr),
-                   st.one_of(st.sampled_from(edges).map(repr), st.sampled_from(JUNK + ["-5000", "1.5"])))
+    return _mostly(
+        valid.map(repr), st.one_of(st.sampled_from(edges).map(repr), st.sampled_from(JUNK + ["-5000", "1.5"]))
+    )
 
 
 def _text(param: click.Parameter) -> st.SearchStrategy[str]:
@@ -113,8 +164,12 @@ def _text(param: click.Parameter) -> st.SearchStrategy[str]:
         pool = ["8", "8,4", "", "0", "-4", "a", "8,,4"]
     else:
         pool = ["loihi2", "images", "0", "1", "x", "loihi1", "labels", "events"]
-    return _mostly(st.sampled_from(pool[:2]), st.one_of(st.sampled_from(pool), st.sampled_from(JUNK),
-                                                       st.text(st.characters(exclude_characters="\x00"), max_size=6)))
+    return _mostly(
+        st.sampled_from(pool[:2]),
+        st.one_of(
+            st.sampled_from(pool), st.sampled_from(JUNK), st.text(st.characters(exclude_characters="\x00"), max_size=6)
+        ),
+    )
 
 
 def _value(param: click.Parameter, pool: dict) -> st.SearchStrategy[str]:
@@ -159,7 +214,7 @@ BASE = {
     "events simulate": {"limit": "2", "out": "{CASE}/out"},
     "demo": {"out_dir": "{CASE}/out"},
 }
-MUTATE_P, ADD_P = 3, 3          #: out of 10: mutate a base value / add another option
+MUTATE_P, ADD_P = 3, 3  #: out of 10: mutate a base value / add another option
 
 
 def _resolve(value: str, pool: dict) -> st.SearchStrategy[str]:
@@ -175,8 +230,7 @@ def _output(draw, name: str, pool: dict) -> str:
     if k < 8:
         return draw(st.sampled_from(OUT_SUFFIXES).map(lambda s: "{CASE}/out" + s))
     # not the pool's files: a valid overwrite would spoil them for the cases after
-    return draw(st.sampled_from(["{CASE}", "/dev/full", "/nonexistent_nd/x.npz", "/proc/x.json",
-                                 "{CASE}/sub/x.npz"]))
+    return draw(st.sampled_from(["{CASE}", "/dev/full", "/nonexistent_nd/x.npz", "/proc/x.json", "{CASE}/sub/x.npz"]))
 
 
 @st.composite
@@ -258,10 +312,16 @@ def _judge(name: str, argv: list[str], code: int | None, output: str) -> str | N
 
 
 def _fuzz(zygote, pool, tmp_path, names: list[str], cases: int, derandomize: bool) -> None:
-    counter = iter(range(10 ** 9))
+    counter = iter(range(10**9))
 
-    @settings(max_examples=cases, deadline=None, derandomize=derandomize, database=None,
-              suppress_health_check=list(HealthCheck), print_blob=True)
+    @settings(
+        max_examples=cases,
+        deadline=None,
+        derandomize=derandomize,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(data=st.data())
     def one(data):
         name = data.draw(st.sampled_from(names), label="command")
@@ -279,8 +339,10 @@ def _fuzz(zygote, pool, tmp_path, names: list[str], cases: int, derandomize: boo
         msgs = collections.Counter()
         for n in names:
             msgs.update(MESSAGES[n])
-        print(f"\nfuzz figures ({', '.join(names) if len(names) < 4 else f'{len(names)} commands'}): "
-              f"{json.dumps(dict(sorted(total.items())))}")
+        print(
+            f"\nfuzz figures ({', '.join(names) if len(names) < 4 else f'{len(names)} commands'}): "
+            f"{json.dumps(dict(sorted(total.items())))}"
+        )
         for m, k in msgs.most_common(int(os.environ.get("FUZZ_SHOW_MESSAGES", "0"))):
             print(f"  {k:4d}  {m}")
 

@@ -2,6 +2,7 @@
 
 Ray itself is tested in test_cluster_ray.py (a real two-node cluster, marker ``ray``).
 """
+
 from __future__ import annotations
 
 import json
@@ -37,11 +38,17 @@ def own_length_net(tmp_path_factory):
     """2x34x34 -> 64 -> 10 CUBA without metadata: each recording replayed for its own length."""
     rng = np.random.default_rng(0)
     path = tmp_path_factory.mktemp("cl") / "own.net"
-    write_netx(path, [
-        {"type": "dense", "weight": rng.integers(-30, 40, (64, 2 * 34 * 34)) * 2,
-         "neuron": cuba_neuron(1024, 256, 60)},
-        {"type": "dense", "weight": rng.integers(-60, 60, (10, 64)) * 2,
-         "neuron": cuba_neuron(1024, 256, 40)}])
+    write_netx(
+        path,
+        [
+            {
+                "type": "dense",
+                "weight": rng.integers(-30, 40, (64, 2 * 34 * 34)) * 2,
+                "neuron": cuba_neuron(1024, 256, 60),
+            },
+            {"type": "dense", "weight": rng.integers(-60, 60, (10, 64)) * 2, "neuron": cuba_neuron(1024, 256, 40)},
+        ],
+    )
     return load_netx(path)
 
 
@@ -51,8 +58,12 @@ def same_replay(a, b) -> None:
     differ = [f for f in pa if pa[f] != pb[f]]
     assert not differ, f"{len(differ)} recordings differ, e.g. {differ[:2]}"
     assert counts_key(a.counts) == counts_key(b.counts)
-    assert (a.accuracy, a.accuracy_vs_step, a.layers, a.mean_latency_steps) == \
-        (b.accuracy, b.accuracy_vs_step, b.layers, b.mean_latency_steps)
+    assert (a.accuracy, a.accuracy_vs_step, a.layers, a.mean_latency_steps) == (
+        b.accuracy,
+        b.accuracy_vs_step,
+        b.layers,
+        b.mean_latency_steps,
+    )
 
 
 # --------------------------------------------------------------------------- options
@@ -71,8 +82,20 @@ def test_execution_from_cli_options():
 
 def test_cli_bad_ray_address_is_exit_2(own_length_net, nmnist_train, tmp_path):
     out = tmp_path / "r.json"
-    r = CliRunner().invoke(main, ["replay", own_length_net.path, str(nmnist_train / "1.bin"), "--dt-us", "5000",
-                                  "--ray-address", "nowhere", "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "replay",
+            own_length_net.path,
+            str(nmnist_train / "1.bin"),
+            "--dt-us",
+            "5000",
+            "--ray-address",
+            "nowhere",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 2 and "--ray-address 'nowhere'" in r.output
     assert not out.exists()
 
@@ -87,8 +110,9 @@ def test_local_results_in_task_order_and_task_errors_unchanged(tmp_path):
     """Results come back in task order from 3 processes; an error raised by a task is the
     task's own typed error (not retried, not wrapped)."""
     seen = []
-    assert run_tasks(abs, list(range(-9, 0)), Execution("local", 3), on_result=lambda i, r: seen.append(i)) == \
-        list(range(9, 0, -1))
+    assert run_tasks(abs, list(range(-9, 0)), Execution("local", 3), on_result=lambda i, r: seen.append(i)) == list(
+        range(9, 0, -1)
+    )
     assert sorted(seen) == list(range(9))
     bad = tmp_path / "bad.bin"
     bad.write_bytes(b"\x00\x01\x02")
@@ -100,8 +124,12 @@ def test_local_results_in_task_order_and_task_errors_unchanged(tmp_path):
 
 
 def test_shards_cover_every_item_once():
-    for ex, n, per, sizes in [(Execution(), 10, None, [10]), (Execution("local", 3), 10, None, [4, 4, 2]),
-                              (Execution("local", 2), 130, 64, [64, 64, 2]), (Execution(), 130, 64, [64, 64, 2])]:
+    for ex, n, per, sizes in [
+        (Execution(), 10, None, [10]),
+        (Execution("local", 3), 10, None, [4, 4, 2]),
+        (Execution("local", 2), 130, 64, [64, 64, 2]),
+        (Execution(), 130, 64, [64, 64, 2]),
+    ]:
         with open_session(ex) as s:
             parts = s.shards(n, per)
         assert [len(p) for p in parts] == sizes
@@ -111,7 +139,7 @@ def test_shards_cover_every_item_once():
 def _replay_in_thread(net, files, cfg, box):
     try:
         box["result"] = replay(net, files, cfg)
-    except BaseException as exc:            # noqa: BLE001 - handed to the test
+    except BaseException as exc:  # noqa: BLE001 - handed to the test
         box["error"] = exc
 
 
@@ -123,7 +151,7 @@ def _kill_a_worker_while_running(box, thread) -> int:
     while time.monotonic() < deadline and thread.is_alive():
         kids = mp.active_children()
         if kids:
-            time.sleep(0.3)                  # let it get into its task
+            time.sleep(0.3)  # let it get into its task
             for k in mp.active_children():
                 try:
                     os.kill(k.pid, signal.SIGKILL)
@@ -204,9 +232,14 @@ def test_cli_evaluate_and_report_take_workers(tiny_dense):
 def sweep_yaml(path, net, files, profiles=("loihi2", "loihi1"), labels=None, backends=("fast",)):
     import yaml
 
-    doc = {"models": [str(net)], "datasets": [{"recordings": [str(f) for f in files], "dt_us": 5000,
-                                               **({"labels": str(labels)} if labels else {})}],
-           "profiles": list(profiles), "backends": list(backends)}
+    doc = {
+        "models": [str(net)],
+        "datasets": [
+            {"recordings": [str(f) for f in files], "dt_us": 5000, **({"labels": str(labels)} if labels else {})}
+        ],
+        "profiles": list(profiles),
+        "backends": list(backends),
+    }
     path.write_text(yaml.safe_dump(doc))
     return path
 
@@ -259,12 +292,14 @@ def test_sweep_two_cells_local_processes_equal_one_process_and_resume(tmp_path, 
 
 
 def test_sweep_config_errors_name_the_key(tmp_path, own_length_net):
-    cases = [("models: [nope.net]\ndatasets: [digits]\n", "models: .*nope.net does not exist"),
-             (f"models: [{own_length_net.path}]\ndatasets: [digits]\nprofiles: [loihi9]\n", "loihi9"),
-             (f"models: [{own_length_net.path}]\ndatasets: [digits]\nbackend: [fast]\n", "backend: unknown"),
-             ("kind: train\ndataset: digits\nmethods: [full, prune-magic-0.5]\n", "pruning selector .*magic"),
-             ("kind: train\ndataset: digits\nmethods: [fulll]\n", "unknown training method 'fulll'"),
-             ("kind: cook\n", "kind: expected one of")]
+    cases = [
+        ("models: [nope.net]\ndatasets: [digits]\n", "models: .*nope.net does not exist"),
+        (f"models: [{own_length_net.path}]\ndatasets: [digits]\nprofiles: [loihi9]\n", "loihi9"),
+        (f"models: [{own_length_net.path}]\ndatasets: [digits]\nbackend: [fast]\n", "backend: unknown"),
+        ("kind: train\ndataset: digits\nmethods: [full, prune-magic-0.5]\n", "pruning selector .*magic"),
+        ("kind: train\ndataset: digits\nmethods: [fulll]\n", "unknown training method 'fulll'"),
+        ("kind: cook\n", "kind: expected one of"),
+    ]
     for text, pattern in cases:
         p = tmp_path / "c.yaml"
         p.write_text(text)
@@ -293,8 +328,15 @@ def test_training_sweep_same_rows_in_this_process_and_a_worker_process(tmp_path)
     process gives the same accuracies, energy and latency (times aside)."""
     from neuro_deploy.sweep import run_sweep, sweep_config
 
-    doc = {"kind": "train", "dataset": "digits", "methods": ["full", "prune-random-0.5"], "seeds": [0],
-           "epochs": 1, "threads": 1, "limit": 300}
+    doc = {
+        "kind": "train",
+        "dataset": "digits",
+        "methods": ["full", "prune-random-0.5"],
+        "seeds": [0],
+        "epochs": 1,
+        "threads": 1,
+        "limit": 300,
+    }
     rows = {}
     for w in (1, 2):
         res = run_sweep(sweep_config(doc, tmp_path, "grid.yaml", output=tmp_path / f"t{w}"), Execution("local", w))
@@ -317,22 +359,25 @@ def test_task_net_without_the_file_on_the_worker_uses_an_identical_copy(tmp_path
     mine = tmp_path / "mine.net"
     shutil.copy(own_length_net.path, mine)
     ref = TaskNet.of(load_netx(mine))
-    assert ref.local().path == str(mine)                 # present here: used as it is
-    sent = pickle.loads(pickle.dumps(ref))               # what a task receives
+    assert ref.local().path == str(mine)  # present here: used as it is
+    sent = pickle.loads(pickle.dumps(ref))  # what a task receives
     mine.unlink()
     there = sent.local()
     assert there.path != str(mine) and (tmp_path / "cache" / "shipped") in Path(there.path).parents
     assert open(there.path, "rb").read() == open(own_length_net.path, "rb").read()
     assert [l.name for l in there.layers] == [l.name for l in own_length_net.layers]
-    mine.write_bytes(b"changed")                         # a different file at the same path: not used
+    mine.write_bytes(b"changed")  # a different file at the same path: not used
     assert sent.local().path == there.path
 
 
 # --------------------------------------------------------------------------- Ctrl-C
 def task_processes(title: str) -> list[int]:
     """Pids of Ray workers whose process title says they are running ``title``."""
-    return [int(d.name) for d in Path("/proc").iterdir()
-            if d.name.isdigit() and _cmdline(int(d.name)).startswith(f"ray::{title}")]
+    return [
+        int(d.name)
+        for d in Path("/proc").iterdir()
+        if d.name.isdigit() and _cmdline(int(d.name)).startswith(f"ray::{title}")
+    ]
 
 
 def _parent(pid: int) -> int:
@@ -371,16 +416,34 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], env: dict[str, str]
-                              ) -> dict[int, str]:
+def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], env: dict[str, str]) -> dict[int, str]:
     """Run `replay --backend lava OPTIONS` in its own session, send SIGINT to its process
     group (what Ctrl-C in a terminal does) once Lava's runtime processes run under a
     worker, and check that it exits 130 leaving none of its processes; {pid: cmdline} seen."""
-    env = {**os.environ, **env,
-           "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])}
-    proc = subprocess.Popen([sys.executable, "-m", "neuro_deploy.cli", "replay", net, *files, "--dt-us", "5000",
-                             "--backend", "lava", *options],
-                            env=env, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    env = {
+        **os.environ,
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p]),
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "neuro_deploy.cli",
+            "replay",
+            net,
+            *files,
+            "--dt-us",
+            "5000",
+            "--backend",
+            "lava",
+            *options,
+        ],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     seen: dict[int, str] = {}
     try:
         deadline = time.monotonic() + 240
@@ -388,9 +451,10 @@ def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], en
         while time.monotonic() < deadline and proc.poll() is None and not lava_running:
             tree = _descendants(proc.pid)
             seen.update({p: seen.get(p) or _cmdline(p) for p in tree})
-            workers = [p for p in task_processes("replay_shard") if p in tree] or \
-                [p for p in tree if _parent(p) == proc.pid and "python" in seen[p] and "ray" not in seen[p]]
-            lava_running = any(_descendants(w) for w in workers)       # Lava's processes under a worker
+            workers = [p for p in task_processes("replay_shard") if p in tree] or [
+                p for p in tree if _parent(p) == proc.pid and "python" in seen[p] and "ray" not in seen[p]
+            ]
+            lava_running = any(_descendants(w) for w in workers)  # Lava's processes under a worker
             time.sleep(0.2)
         seen.update({p: seen.get(p) or _cmdline(p) for p in _descendants(proc.pid)})
         assert lava_running, f"Lava never ran under a worker (exit {proc.poll()})"
@@ -404,7 +468,7 @@ def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], en
     while time.monotonic() < deadline and any(_alive(p) for p in seen):
         time.sleep(0.5)
     left = {p: _cmdline(p)[:80] for p in seen if _alive(p)}
-    for p in left:                          # do not leave them to the next test either
+    for p in left:  # do not leave them to the next test either
         os.kill(p, signal.SIGKILL)
     assert proc.returncode == 130, proc.stderr.read().decode()[-2000:]
     assert not left, f"{len(left)} of {len(seen)} processes left behind: {left}"
@@ -412,6 +476,7 @@ def interrupt_while_lava_runs(net: str, files: list[str], options: list[str], en
 
 
 def test_ctrl_c_with_local_workers_leaves_no_lava_process(nmnist_train, own_length_net):
-    seen = interrupt_while_lava_runs(own_length_net.path, [str(nmnist_train / f"{i}.bin") for i in range(1, 9)],
-                                     ["--workers", "2"], {})
-    assert len(seen) >= 4, seen                   # 2 workers and Lava's processes under them
+    seen = interrupt_while_lava_runs(
+        own_length_net.path, [str(nmnist_train / f"{i}.bin") for i in range(1, 9)], ["--workers", "2"], {}
+    )
+    assert len(seen) >= 4, seen  # 2 workers and Lava's processes under them

@@ -6,6 +6,7 @@ mid-task is retried and every recording is counted once; a node that never comes
 a sweep with an error naming the missing cell while the finished one stays on disk;
 Ctrl-C leaves no Ray or Lava process behind. Marker ``ray``; skipped without Ray.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,23 @@ from neuro_deploy.cli import main
 from neuro_deploy.cluster import Execution, TasksLostError
 from neuro_deploy.netx import load_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
-from test_cluster import (comparable, interrupt_while_lava_runs, nmnist_train, own_length_net,  # noqa: F401
-                          same_replay, sweep_yaml, task_processes)
+from test_cluster import (  # noqa: F401 - fixtures (nmnist_train, own_length_net) are used by name
+    comparable,
+    interrupt_while_lava_runs,
+    nmnist_train,
+    own_length_net,
+    same_replay,
+    sweep_yaml,
+    task_processes,
+)
 from test_invariance import counts_key
 
 try:
     import ray
-except ImportError as exc:                  # CI installs it (make test: the [cluster] extra)
-    pytest.skip(f"Ray tests skipped: ray is not importable ({exc}); pip install -e '.[cluster]'",
-                allow_module_level=True)
+except ImportError as exc:  # CI installs it (make test: the [cluster] extra)
+    pytest.skip(
+        f"Ray tests skipped: ray is not importable ({exc}); pip install -e '.[cluster]'", allow_module_level=True
+    )
 pytestmark = pytest.mark.ray
 RAY = Execution("ray")
 
@@ -78,7 +87,7 @@ def test_replay_fast_on_ray_equals_one_process(cluster, nmnist_train, own_length
 
 def test_replay_lava_on_ray_equals_fast(cluster, nmnist_train, own_length_net):
     """Lava (with the 3.11 shim and its fork start method) inside Ray worker processes."""
-    files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40, 43)]        # 62, 63, 60, 61 steps
+    files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40, 43)]  # 62, 63, 60, 61 steps
     lava = replay(own_length_net, files, ReplayConfig(dt_us=5000, backend="lava", execution=RAY, shard_size=2))
     fast = replay(own_length_net, files, ReplayConfig(dt_us=5000))
     assert lava.backend == "lava" and len({s.steps for s in lava.samples}) == 4
@@ -87,8 +96,11 @@ def test_replay_lava_on_ray_equals_fast(cluster, nmnist_train, own_length_net):
 
 
 def test_cli_replay_ray_address_equals_one_process(cluster, nmnist_train, own_length_net, tmp_path):
-    args = ["replay", own_length_net.path] + [str(nmnist_train / f"{i}.bin") for i in range(1, 21)] + \
-        ["--dt-us", "5000", "--json"]
+    args = (
+        ["replay", own_length_net.path]
+        + [str(nmnist_train / f"{i}.bin") for i in range(1, 21)]
+        + ["--dt-us", "5000", "--json"]
+    )
     outs = []
     for extra in ([], ["--ray-address", cluster.address]):
         r = CliRunner().invoke(main, args + extra)
@@ -115,8 +127,9 @@ def test_sweep_two_cells_on_ray_equals_one_process(cluster, tmp_path, nmnist_tra
     from neuro_deploy.sweep import load_sweep_config, run_sweep
 
     files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40)]
-    grid = sweep_yaml(tmp_path / "grid.yaml", own_length_net.path, files,
-                      labels=nmnist_train.parent / "train_labels.txt")
+    grid = sweep_yaml(
+        tmp_path / "grid.yaml", own_length_net.path, files, labels=nmnist_train.parent / "train_labels.txt"
+    )
     local = run_sweep(load_sweep_config(grid, tmp_path / "one"))
     on_ray = run_sweep(load_sweep_config(grid, tmp_path / "ray"), RAY)
     assert on_ray.ran == 2 and on_ray.complete
@@ -130,9 +143,8 @@ def test_killed_ray_worker_is_retried_and_every_recording_counted_once(cluster, 
 
     def run() -> None:
         try:
-            box["result"] = replay(own_length_net, files,
-                                   ReplayConfig(dt_us=5000, execution=RAY, shard_size=10))
-        except BaseException as exc:        # noqa: BLE001 - handed to the test
+            box["result"] = replay(own_length_net, files, ReplayConfig(dt_us=5000, execution=RAY, shard_size=10))
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
             box["error"] = exc
 
     t = threading.Thread(target=run)
@@ -149,7 +161,7 @@ def test_killed_ray_worker_is_retried_and_every_recording_counted_once(cluster, 
     assert killed is not None, "no Ray worker was seen running a replay task"
     assert "error" not in box, box.get("error")
     res = box["result"]
-    assert [s.file for s in res.samples] == [str(f) for f in files]     # each recording exactly once
+    assert [s.file for s in res.samples] == [str(f) for f in files]  # each recording exactly once
     same_replay(one, res)
 
 
@@ -161,8 +173,9 @@ def test_node_that_never_comes_back_names_the_missing_cell(cluster, tmp_path, nm
     node = cluster.add_node(num_cpus=1, object_store_memory=80 << 20, resources={"doomed": 1})
     cluster.wait_for_nodes()
     files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40)]
-    grid = sweep_yaml(tmp_path / "grid.yaml", own_length_net.path, files, ("loihi2",),
-                      backends=("fast", "lava"))                # a Lava cell: long enough to be cut
+    grid = sweep_yaml(
+        tmp_path / "grid.yaml", own_length_net.path, files, ("loihi2",), backends=("fast", "lava")
+    )  # a Lava cell: long enough to be cut
     out = tmp_path / "lost"
     ex = Execution("ray", resources={"doomed": 1}, node_timeout_s=5)
     box: dict = {}
@@ -170,7 +183,7 @@ def test_node_that_never_comes_back_names_the_missing_cell(cluster, tmp_path, nm
     def run() -> None:
         try:
             box["result"] = run_sweep(load_sweep_config(grid, out), ex)
-        except BaseException as exc:        # noqa: BLE001
+        except BaseException as exc:  # noqa: BLE001
             box["error"] = exc
 
     t = threading.Thread(target=run)
@@ -195,7 +208,11 @@ def test_node_that_never_comes_back_names_the_missing_cell(cluster, tmp_path, nm
 def test_ctrl_c_leaves_no_ray_or_lava_process(tmp_path, nmnist_train, own_length_net):
     """`replay --ray --backend lava` starts its own Ray; Ctrl-C while Lava runs inside a Ray
     worker: every process it started (Ray's, the workers, Lava's) is gone, exit 130."""
-    seen = interrupt_while_lava_runs(own_length_net.path, [str(nmnist_train / f"{i}.bin") for i in range(1, 9)],
-                                     ["--ray", "--workers", "2"], {"RAY_ADDRESS": "local"})  # not the test cluster
+    seen = interrupt_while_lava_runs(
+        own_length_net.path,
+        [str(nmnist_train / f"{i}.bin") for i in range(1, 9)],
+        ["--ray", "--workers", "2"],
+        {"RAY_ADDRESS": "local"},
+    )  # not the test cluster
     names = " ".join(seen.values())
     assert "raylet" in names and "gcs_server" in names and "ray::replay_shard" in names, names

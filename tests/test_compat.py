@@ -1,4 +1,5 @@
 """The Lava compatibility shim: Lava imports and runs on this Python, unchanged on disk."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,7 +11,7 @@ import pytest
 import neuro_deploy  # noqa: F401  (installs the shim)
 from neuro_deploy._compat import lava_compat
 
-pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+pytestmark = pytest.mark.lava  # these compare with (or run) Lava's simulator
 
 
 def _py(code: str) -> subprocess.CompletedProcess:
@@ -26,9 +27,11 @@ def test_lava_fails_without_the_shim():
 
 
 def test_lava_imports_with_the_shim_in_a_fresh_interpreter():
-    r = _py("import neuro_deploy, lava.magma.compiler.var_model as v; "
-            "a, b = v.CoreEncoder(), v.CoreEncoder(); "
-            "assert a == b and a.x is not b.x; print('ok')")
+    r = _py(
+        "import neuro_deploy, lava.magma.compiler.var_model as v; "
+        "a, b = v.CoreEncoder(), v.CoreEncoder(); "
+        "assert a == b and a.x is not b.x; print('ok')"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "ok"
 
@@ -36,9 +39,11 @@ def test_lava_imports_with_the_shim_in_a_fresh_interpreter():
 def test_start_method_already_set_does_not_break_lava():
     """Anything that touches multiprocessing's default context before Lava (tqdm does)
     used to make Lava's import raise 'context has already been set'."""
-    r = _py("import multiprocessing as mp; mp.RLock(); import neuro_deploy; "
-            "import lava.magma.runtime.message_infrastructure.multiprocessing; "
-            "print(mp.get_start_method())")
+    r = _py(
+        "import multiprocessing as mp; mp.RLock(); import neuro_deploy; "
+        "import lava.magma.runtime.message_infrastructure.multiprocessing; "
+        "print(mp.get_start_method())"
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "fork"
 

@@ -1,6 +1,7 @@
 """Conv SNNs as first-class models: the training speed shim is exact, `train --arch conv`
 exports to loihi2-sim and runs bit-exactly on the fast backend and in Lava, and every
 efficient-training method accepts the conv net as teacher and student."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ def test_compiled_leaky_integrator_is_lava_dl_bit_for_bit(threshold, dtype):
         assert torch.equal(u, v)
     from lava.lib.dl.slayer.neuron.dynamics import leaky_integrator as li
 
-    assert li._li_dynamics_fwd is li_dynamics_fwd          # what SLAYER's blocks now call
+    assert li._li_dynamics_fwd is li_dynamics_fwd  # what SLAYER's blocks now call
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,7 @@ def nmnist_root(fixtures):
 
 def _json(r):
     assert r.exit_code == 0, r.output
-    return json.loads(r.output[r.output.index("{"):])
+    return json.loads(r.output[r.output.index("{") :])
 
 
 # 250 training recordings of the real N-MNIST fixture, 10 steps of 30 ms: quick conv runs
@@ -59,8 +60,12 @@ def test_train_arch_conv_exports_and_runs_bit_exact_on_fast_and_lava(tmp_path, n
     from neuro_deploy.netx.spec import encode_for_net
     from neuro_deploy.sim import RunSpec, run_network
 
-    d = _json(CliRunner().invoke(main, ["train", "--arch", "conv", "--root", nmnist_root, "--epochs", "1",
-                                        "-o", str(tmp_path / "c.pt"), *QUICK]))
+    d = _json(
+        CliRunner().invoke(
+            main,
+            ["train", "--arch", "conv", "--root", nmnist_root, "--epochs", "1", "-o", str(tmp_path / "c.pt"), *QUICK],
+        )
+    )
     assert d["arch"] == "conv" and d["train_samples"] == 250 and 0 <= d["val_accuracy"] <= 1
     from neuro_deploy.data import load_dataset
 
@@ -71,11 +76,11 @@ def test_train_arch_conv_exports_and_runs_bit_exact_on_fast_and_lava(tmp_path, n
     assert [l.kind for l in net.layers] == ["conv", "conv", "dense", "dense"]
     assert [l.shape_chw for l in net.layers[:2]] == [(8, 17, 17), (16, 9, 9)]
     assert rep.agreement is not None and rep.agreement.samples == 2
-    assert rep.agreement.class_agreement == 1.0           # QAT (the default's last epoch): float == deployed
+    assert rep.agreement.class_agreement == 1.0  # QAT (the default's last epoch): float == deployed
     spec = RunSpec(steps=10 + len(net), inputs=encode_for_net(net, x))
     fast, lava = run_network(net, spec, "fast"), run_network(net, spec, "lava")
     assert sorted(fast.spikes) == sorted(lava.spikes) == [l.name for l in net.layers]
-    for k in lava.spikes:                               # every layer, every step, both samples
+    for k in lava.spikes:  # every layer, every step, both samples
         assert np.array_equal(fast.spikes[k], lava.spikes[k]), k
     assert all(int(np.count_nonzero(lava.spikes[k])) > 0 for k in lava.spikes), "silent layer"
 
@@ -94,21 +99,27 @@ def test_conv_ann_twin_transfers_one_to_one():
     out = ann[0](torch.zeros(1, 2, 34, 34))
     assert out.shape == (1, 8, 17, 17)
     transfer_to_slayer(ann, snn, 2.0)
-    snn(torch.zeros(1, 2, 34, 34, 2))                   # weight norm recomputes the weights
+    snn(torch.zeros(1, 2, 34, 34, 2))  # weight norm recomputes the weights
     blocks = [b for b in snn.blocks if getattr(b, "synapse", None) is not None]
     for lin, b in zip(ann, blocks):
         w = b.synapse.weight.detach().reshape(lin.weight.shape)
         assert torch.allclose(w, 2 * lin.weight.detach(), atol=1e-6)
 
 
-@pytest.mark.parametrize("method", [
-    ["--prune", "sadp", "--keep", "0.5", "--epochs", "1"],
-    ["--pretrain", "ann", "--pretrain-epochs", "2", "--epochs", "2", "--warmup-epochs", "1"],
-    ["--hsd", "--teacher-frames", "5", "--student-steps", "4", "--epochs", "1"],
-])
+@pytest.mark.parametrize(
+    "method",
+    [
+        ["--prune", "sadp", "--keep", "0.5", "--epochs", "1"],
+        ["--pretrain", "ann", "--pretrain-epochs", "2", "--epochs", "2", "--warmup-epochs", "1"],
+        ["--hsd", "--teacher-frames", "5", "--student-steps", "4", "--epochs", "1"],
+    ],
+)
 def test_methods_train_conv_students_from_the_cli(tmp_path, nmnist_root, method):
-    d = _json(CliRunner().invoke(main, ["train", "--arch", "conv", "--root", nmnist_root,
-                                        "-o", str(tmp_path / "m.pt"), *method, *QUICK]))
+    d = _json(
+        CliRunner().invoke(
+            main, ["train", "--arch", "conv", "--root", nmnist_root, "-o", str(tmp_path / "m.pt"), *method, *QUICK]
+        )
+    )
     from neuro_deploy.models import load_checkpoint
 
     _, cfg, _ = load_checkpoint(tmp_path / "m.pt")
@@ -121,10 +132,31 @@ def test_methods_train_conv_students_from_the_cli(tmp_path, nmnist_root, method)
 
 def test_pace_with_conv_teachers_and_student_from_the_cli(tmp_path, nmnist_root):
     out = tmp_path / "p.npz"
-    d = _json(CliRunner().invoke(main, ["distill", "--method", "pace", "--arch", "conv", "--budget", "quick",
-                                        "--root", nmnist_root, "--ipc", "1", "--iterations", "2", "-o", str(out),
-                                        *QUICK]))
+    d = _json(
+        CliRunner().invoke(
+            main,
+            [
+                "distill",
+                "--method",
+                "pace",
+                "--arch",
+                "conv",
+                "--budget",
+                "quick",
+                "--root",
+                nmnist_root,
+                "--ipc",
+                "1",
+                "--iterations",
+                "2",
+                "-o",
+                str(out),
+                *QUICK,
+            ],
+        )
+    )
     assert d["arch"] == "conv" and d["teachers"] == 2
-    t = _json(CliRunner().invoke(main, ["train", "--data", str(out), "--epochs", "3", "-o", str(tmp_path / "s.pt"),
-                                        "--json"]))
+    t = _json(
+        CliRunner().invoke(main, ["train", "--data", str(out), "--epochs", "3", "-o", str(tmp_path / "s.pt"), "--json"])
+    )
     assert t["arch"] == "conv" and "arch conv (the teacher's architecture)" in t["from_data"]

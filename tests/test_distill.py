@@ -1,4 +1,5 @@
 """Event dataset distillation (PACE, DM, prototype, random): shapes, determinism, file round trip, PEQ-N."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,7 +9,7 @@ from click.testing import CliRunner
 from neuro_deploy.cli import main
 from neuro_deploy.data.distill import DistillConfig, distill, load_distilled, peq, save_distilled
 
-pytestmark = pytest.mark.train          # distillation trains teachers and students
+pytestmark = pytest.mark.train  # distillation trains teachers and students
 
 
 def test_peq_is_integer_forward_straight_through_backward():
@@ -18,7 +19,7 @@ def test_peq_is_integer_forward_straight_through_backward():
     q = peq(x, 2)
     assert set(q.detach().numpy().tolist()) <= {0.0, 1.0, 2.0}
     q.sum().backward()
-    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]          # clipped straight-through
+    assert x.grad.tolist() == [0.0, 1.0, 1.0, 1.0, 0.0]  # clipped straight-through
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +50,47 @@ def test_distill_shapes_determinism_and_round_trip(small, method, tmp_path):
 
 
 def test_distill_cli_and_train_on_it(tmp_path):
-    r = CliRunner().invoke(main, ["distill", "--method", "random", "--ipc", "3", "--dt-us", "20000", "--steps", "15",
-                                  "-o", str(tmp_path / "d.npz"), "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "distill",
+            "--method",
+            "random",
+            "--ipc",
+            "3",
+            "--dt-us",
+            "20000",
+            "--steps",
+            "15",
+            "-o",
+            str(tmp_path / "d.npz"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "d.npz"), "--dt-us", "20000", "--steps", "15",
-                                  "--epochs", "2", "--hidden", "16", "-o", str(tmp_path / "m.pt"), "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "train",
+            "--data",
+            str(tmp_path / "d.npz"),
+            "--dt-us",
+            "20000",
+            "--steps",
+            "15",
+            "--epochs",
+            "2",
+            "--hidden",
+            "16",
+            "-o",
+            str(tmp_path / "m.pt"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
-    r = CliRunner().invoke(main, ["train", "--data", str(tmp_path / "d.npz"), "--dt-us", "5000",
-                                  "-o", str(tmp_path / "m2.pt")])
+    r = CliRunner().invoke(
+        main, ["train", "--data", str(tmp_path / "d.npz"), "--dt-us", "5000", "-o", str(tmp_path / "m2.pt")]
+    )
     assert r.exit_code == 2 and "do not match" in r.output
 
 
@@ -72,8 +106,9 @@ def test_pace_loss_decreases_with_snapshot_teachers(small):
     teachers = snaps.models(cfg)
     assert not all((a == b).all() for a, b in zip(snaps.states[0].values(), snaps.states[1].values()))
     assert len(teachers) == 2
-    d = distill("pace", x, y, DistillConfig(ipc=2, iterations=30, max_count=2, progress=False, augment="none"),
-                teacher=teachers)
+    d = distill(
+        "pace", x, y, DistillConfig(ipc=2, iterations=30, max_count=2, progress=False, augment="none"), teacher=teachers
+    )
     h = np.asarray(d.history)
     assert h[-5:].mean() < 0.9 * h[:5].mean(), h
     assert d.frames.max() <= 2 and d.frames.min() >= 0
@@ -107,9 +142,29 @@ def test_pace_without_teacher_is_a_typed_error(small):
 
 def test_distill_cli_pace_trains_its_teachers(tmp_path):
     # issue 17: teachers come from --teacher-seeds runs (the budget's 2 by default) x --teacher-epochs
-    r = CliRunner().invoke(main, ["distill", "--method", "pace", "--ipc", "1", "--dt-us", "20000", "--steps", "15",
-                                  "--teacher-seeds", "1", "--teacher-epochs", "2", "--iterations", "3",
-                                  "-o", str(tmp_path / "p.npz"), "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "distill",
+            "--method",
+            "pace",
+            "--ipc",
+            "1",
+            "--dt-us",
+            "20000",
+            "--steps",
+            "15",
+            "--teacher-seeds",
+            "1",
+            "--teacher-epochs",
+            "2",
+            "--iterations",
+            "3",
+            "-o",
+            str(tmp_path / "p.npz"),
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     frames, labels, meta = load_distilled(tmp_path / "p.npz")
     assert frames.shape == (10, 2, 34, 34, 15) and meta["method"] == "pace"

@@ -1,4 +1,5 @@
 """Activity counts, the cost model (hand-checked) and the report in every format."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ from neuro_deploy.sim.fast import source_spikes
 def _tiny_net(tmp_path):
     # 2 inputs -> 1 neuron; only input 0 has a synapse. iDecay=4096 (u = input each step),
     # vDecay=4096 (v = u each step), vth=1: the neuron spikes whenever it receives input.
-    write_netx(tmp_path / "h.net", [{"type": "dense", "weight": np.array([[10, 0]]),
-                                    "neuron": cuba_neuron(4096, 4096, 1)}])
+    write_netx(
+        tmp_path / "h.net", [{"type": "dense", "weight": np.array([[10, 0]]), "neuron": cuba_neuron(4096, 4096, 1)}]
+    )
     return load_netx(tmp_path / "h.net")
 
 
@@ -39,9 +41,9 @@ def _counts(net, spec, backend="fast"):
 def test_counts_hand_checked(tmp_path):
     net = _tiny_net(tmp_path)
     x = np.zeros((1, 2, 5), dtype=np.int32)
-    x[0, :, :4] = 1                                   # both inputs spike at steps 1..4
+    x[0, :, :4] = 1  # both inputs spike at steps 1..4
     c = _counts(net, RunSpec(steps=5, inputs=x))[0]
-    assert c.synops.tolist() == [1, 1, 1, 1, 0]       # the zero weight is not a synapse
+    assert c.synops.tolist() == [1, 1, 1, 1, 0]  # the zero weight is not a synapse
     assert c.input_spikes.tolist() == [2, 2, 2, 2, 0]
     assert c.output_spikes.tolist() == [0, 1, 1, 1, 1]
     assert c.neuron_updates == 5 and c.active_updates == 4
@@ -54,8 +56,9 @@ def test_energy_is_counts_times_profile_costs(tmp_path):
     prof = load_profile("loihi2")
     cost = estimate_cost(net, _counts(net, RunSpec(steps=5, inputs=x)), fit_network(net, prof), prof)
     c = prof.costs
-    dyn_pj = 4 * c.e_synop_pj + 4 * c.e_neuron_update_active_pj + 1 * c.e_neuron_update_idle_pj \
-        + 4 * c.e_spike_in_core_pj
+    dyn_pj = (
+        4 * c.e_synop_pj + 4 * c.e_neuron_update_active_pj + 1 * c.e_neuron_update_idle_pj + 4 * c.e_spike_in_core_pj
+    )
     assert cost.dynamic_energy_uj == pytest.approx(dyn_pj * 1e-6, rel=1e-12)
     t_upd = 0.8 * c.t_neuron_update_active_ns + 0.2 * c.t_neuron_update_idle_ns
     work = [c.t_synop_ns + t_upd, *[c.t_synop_ns + t_upd + c.t_spike_out_ns] * 3, t_upd + c.t_spike_out_ns]
@@ -84,7 +87,7 @@ def test_changing_the_profile_changes_the_result(tmp_path):
     assert b.static_energy_uj == 0 and a.static_energy_uj > 0
     l1 = load_profile("loihi1")
     c = estimate_cost(net, counts, fit_network(net, l1), l1)
-    assert c.latency_us > a.latency_us                # Loihi 1 neuron updates are slower
+    assert c.latency_us > a.latency_us  # Loihi 1 neuron updates are slower
 
 
 def test_counts_equal_on_lava_and_fast(fixtures, tiny_dense):
@@ -106,12 +109,24 @@ def test_counts_equal_on_lava_and_fast(fixtures, tiny_dense):
 def test_report_json_contract(fixtures, tmp_path):
     d = need(fixtures / "lava-dl" / "tinynet")
     np.save(tmp_path / "b.npy", np.load(d / "input_bias.npy"))
-    r = CliRunner().invoke(main, ["report", str(d / "tiny.net"), "--input-bias", str(tmp_path / "b.npy"),
-                                  "--steps", "16", "--json"])
+    r = CliRunner().invoke(
+        main, ["report", str(d / "tiny.net"), "--input-bias", str(tmp_path / "b.npy"), "--steps", "16", "--json"]
+    )
     assert r.exit_code == 0, r.output
     o = json.loads(r.stdout)
-    for k in ("synops", "neuron_updates", "spikes", "energy_per_inference_uj", "dynamic_energy_uj",
-              "static_energy_uj", "time_per_step_us", "latency_us", "cores", "accuracy", "layers"):
+    for k in (
+        "synops",
+        "neuron_updates",
+        "spikes",
+        "energy_per_inference_uj",
+        "dynamic_energy_uj",
+        "static_energy_uj",
+        "time_per_step_us",
+        "latency_us",
+        "cores",
+        "accuracy",
+        "layers",
+    ):
         assert k in o
     assert o["accuracy"] is None and o["cores"] == 3 and isinstance(o["energy_per_inference_uj"], float)
     assert o["energy_per_inference_uj"] == pytest.approx(o["dynamic_energy_uj"] + o["static_energy_uj"])
@@ -126,8 +141,9 @@ def test_report_compare_and_markdown(tiny_dense, tmp_path):
     o = json.loads(r.stdout)
     assert len(o["models"]) == 2 and o["comparison"][0]["accuracy"] == o["comparison"][1]["accuracy"]
     assert len(o["models"][0]["accuracy_vs_step"]) > 5
-    r = CliRunner().invoke(main, ["report", net, "--dataset", "digits", "--limit", "10", "--format", "md",
-                                  "-o", str(tmp_path / "r.md")])
+    r = CliRunner().invoke(
+        main, ["report", net, "--dataset", "digits", "--limit", "10", "--format", "md", "-o", str(tmp_path / "r.md")]
+    )
     assert r.exit_code == 0, r.output
     text = (tmp_path / "r.md").read_text()
     assert "| energy / inference (uJ) |" in text and "### Assumptions" in text
@@ -145,9 +161,25 @@ def _chromium() -> str | None:
 def test_html_report_renders_in_chromium(fixtures, tiny_dense, tmp_path):
     d = need(fixtures / "events" / "nmnist")
     out = tmp_path / "report.html"
-    r = CliRunner().invoke(main, ["report", str(tiny_dense["net"]), "--recordings", str(d / "train" / "1.bin"),
-                                  "--recordings", str(d / "train" / "2.bin"), "--labels", str(d / "train_labels.txt"),
-                                  "--dt-us", "10000", "--format", "html", "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "report",
+            str(tiny_dense["net"]),
+            "--recordings",
+            str(d / "train" / "1.bin"),
+            "--recordings",
+            str(d / "train" / "2.bin"),
+            "--labels",
+            str(d / "train_labels.txt"),
+            "--dt-us",
+            "10000",
+            "--format",
+            "html",
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     page = out.read_text()
     assert page.count("data:image/png;base64,") >= 4 and "http" not in page.split("<body>")[1][:200]
@@ -155,14 +187,30 @@ def test_html_report_renders_in_chromium(fixtures, tiny_dense, tmp_path):
     if browser is None:
         pytest.skip("chromium is not installed (make test installs Debian's chromium)")
     shot = tmp_path / "shot.png"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                    f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,2400",
-                    f"--screenshot={shot}", f"file://{out}"], check=True, timeout=120, capture_output=True)
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            f"file://{out}",
+        ],
+        check=True,
+        timeout=120,
+        capture_output=True,
+    )
     from PIL import Image
 
     img = np.asarray(Image.open(shot).convert("L"))
-    assert img.shape[0] >= 1000 and img.std() > 10        # a real page, not a blank one
+    assert img.shape[0] >= 1000 and img.std() > 10  # a real page, not a blank one
 
 
 def _pilotnet_frames(steps: int) -> np.ndarray:
@@ -172,7 +220,7 @@ def _pilotnet_frames(steps: int) -> np.ndarray:
     rng = np.random.default_rng(0)
     scene = gaussian_filter(rng.random((3, 66, 200 + 2 * steps)), (0, 4, 4))
     scene = (scene - scene.min()) / (scene.max() - scene.min()) * 255
-    frames = np.stack([scene[:, :, 2 * t:2 * t + 200] for t in range(steps)], -1)
+    frames = np.stack([scene[:, :, 2 * t : 2 * t + 200] for t in range(steps)], -1)
     return np.transpose(frames, (2, 1, 0, 3)).astype(np.int32)
 
 
@@ -183,8 +231,10 @@ def test_pilotnet_report_on_one_chip_mj_per_frame(tmp_path, fixtures):
     pn = need(fixtures / "lava-dl/pilotnet_sdnn/network.net")
     steps = 16
     np.save(tmp_path / "frames.npy", _pilotnet_frames(steps))
-    r = CliRunner().invoke(main, ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps",
-                                  str(steps), "--skip-input", "--json"])
+    r = CliRunner().invoke(
+        main,
+        ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps", str(steps), "--skip-input", "--json"],
+    )
     assert r.exit_code == 0, r.output
     d = json.loads(r.stdout)
     assert d["fits"] and d["cores"] == 61 and d["chips"] == 1 and d["fits_summary"] == "fits on 61 cores of 1 chip(s)"
@@ -198,9 +248,25 @@ def test_pilotnet_report_on_one_chip_mj_per_frame(tmp_path, fixtures):
     # every message is counted under the mapping: far fewer than one per spike and next-layer core
     l1 = next(l for l in d["layers"] if l["name"] == "layer1")
     assert l1["messages"] < 2 * l1["spikes"] and l1["tile"] == [4, 32, 24]
-    assert {l["name"] for l in d["layers"]} == {f"layer{i}" for i in range(1, 10)}   # input on the host
-    md = CliRunner().invoke(main, ["report", str(pn), "--input", str(tmp_path / "frames.npy"), "--steps",
-                                   str(steps), "--skip-input", "--format", "md"]).output
+    assert {l["name"] for l in d["layers"]} == {f"layer{i}" for i in range(1, 10)}  # input on the host
+    md = (
+        CliRunner()
+        .invoke(
+            main,
+            [
+                "report",
+                str(pn),
+                "--input",
+                str(tmp_path / "frames.npy"),
+                "--steps",
+                str(steps),
+                "--skip-input",
+                "--format",
+                "md",
+            ],
+        )
+        .output
+    )
     assert "Per-core mapping" in md and "| layer1 | 2 | 1 | 3072 | 81 |" in md and "band" in md
 
 

@@ -1,4 +1,5 @@
 """Every event format: fixture files, synthetic files written to the spec, bad input, fuzzing."""
+
 from __future__ import annotations
 
 import signal
@@ -62,8 +63,9 @@ def test_reference_decoders_agree(fixtures):
             assert (a[k] == b[k]).all(), (f, k)
     import aedat
 
-    a = np.concatenate([p["events"] for p in aedat.Decoder(str(d / "aedat4_dvxplorer_320x240_tonic_sample.aedat4"))
-                        if "events" in p])
+    a = np.concatenate(
+        [p["events"] for p in aedat.Decoder(str(d / "aedat4_dvxplorer_320x240_tonic_sample.aedat4")) if "events" in p]
+    )
     b = read_events(d / "aedat4_dvxplorer_320x240_tonic_sample.aedat4").events
     assert (a["t"] == b["t"]).all() and (a["x"] == b["x"]).all() and (a["on"] == b["p"]).all()
 
@@ -94,27 +96,33 @@ def test_evt3_triggers_vectors_and_no_geometry(tmp_path):
 
 
 def test_evt3_time_high_wraps(tmp_path):
-    ev = [(2 ** 24 - 10, 1, 1, 1), (2 ** 24 + 5, 2, 2, 0)]
+    ev = [(2**24 - 10, 1, 1, 1), (2**24 + 5, 2, 2, 0)]
     words = []
     for t, x, y, p in ev:
-        tt = t % 2 ** 24
+        tt = t % 2**24
         words += [0x8000 | (tt >> 12), 0x6000 | (tt & 0xFFF), y, 0x2000 | (p << 11) | x]
     p = tmp_path / "w.raw"
     p.write_bytes(b"% evt 3.0\n% geometry 10x10\n% end\n" + np.array(words, "<u2").tobytes())
     rec = read_events(p)
-    assert rec.events["t"].tolist() == [2 ** 24 - 10, 2 ** 24 + 5]
+    assert rec.events["t"].tolist() == [2**24 - 10, 2**24 + 5]
     assert (rec.sensor_size.width, rec.sensor_size.height) == (10, 10)
 
 
 def test_evt2_synthetic(tmp_path):
-    words = [0x8 << 28 | (1000 >> 6), (1 << 28) | ((1000 & 63) << 22) | (17 << 11) | 9,
-             0xA << 28 | ((1010 & 63) << 22) | (2 << 8) | 1,
-             0x8 << 28 | (70000 >> 6), (0 << 28) | ((70000 & 63) << 22) | (3 << 11) | 4]
+    words = [
+        0x8 << 28 | (1000 >> 6),
+        (1 << 28) | ((1000 & 63) << 22) | (17 << 11) | 9,
+        0xA << 28 | ((1010 & 63) << 22) | (2 << 8) | 1,
+        0x8 << 28 | (70000 >> 6),
+        (0 << 28) | ((70000 & 63) << 22) | (3 << 11) | 4,
+    ]
     p = tmp_path / "e2.raw"
     p.write_bytes(b"% evt 2.0\n% format EVT2;height=20;width=30\n% end\n" + np.array(words, "<u4").tobytes())
     rec = read_events(p)
-    assert [tuple(int(v) for v in e) for e in rec.events[["t", "x", "y", "p"]].tolist()] == \
-        [(1000, 17, 9, 1), (70000, 3, 4, 0)]
+    assert [tuple(int(v) for v in e) for e in rec.events[["t", "x", "y", "p"]].tolist()] == [
+        (1000, 17, 9, 1),
+        (70000, 3, 4, 0),
+    ]
     assert rec.meta["triggers"].tolist() == [[1010, 1, 2]]
     assert (rec.sensor_size.width, rec.sensor_size.height) == (30, 20)
 
@@ -127,18 +135,19 @@ def test_aedat2_dvs128_and_wraparound(tmp_path):
     # DVS128: x bits 1-7, y bits 8-14, p bit 0; int32 timestamps wrapping at 2^31
     xs, ys, ps = [3, 100, 127], [5, 64, 0], [1, 0, 1]
     addr = [(y << 8) | (x << 1) | p for x, y, p in zip(xs, ys, ps)]
-    ts = [2 ** 31 - 10, -2 ** 31 + 5, -2 ** 31 + 100]      # wraps between event 0 and 1
+    ts = [2**31 - 10, -(2**31) + 5, -(2**31) + 100]  # wraps between event 0 and 1
     p = tmp_path / "d.aedat"
     p.write_bytes(aedat2_bytes(addr, ts, "#!AER-DAT2.0\r\n# HardwareInterface: DVS128\r\n"))
     rec = read_events(p)
     assert rec.format == "aedat2" and rec.sensor_size.width == 128
     assert rec.events["x"].tolist() == xs and rec.events["y"].tolist() == ys and rec.events["p"].tolist() == ps
-    assert rec.events["t"].tolist() == [2 ** 31 - 10, 2 ** 31 + 5, 2 ** 31 + 100]
+    assert rec.events["t"].tolist() == [2**31 - 10, 2**31 + 5, 2**31 + 100]
 
 
 def test_aedat2_davis_skips_aps_and_special(tmp_path):
     def dvs(x, y, p):
         return (y << 22) | (x << 12) | (p << 11)
+
     addr = [dvs(345, 259, 1), (1 << 31) | 123, dvs(1, 2, 0) | (1 << 10), dvs(10, 20, 0)]
     p = tmp_path / "davis.aedat"
     p.write_bytes(aedat2_bytes(addr, [1, 2, 3, 4], "#!AER-DAT2.0\r\n# chip: DAVIS346B\r\n"))
@@ -151,14 +160,17 @@ def test_aedat31_packets_with_overflow(tmp_path):
     def packet(events, overflow, etype=1):
         data = b"".join(struct.pack("<Ii", (x << 17) | (y << 2) | (p << 1) | 1, t) for x, y, t, p in events)
         return struct.pack("<hhiiiiii", etype, 1, 8, 4, overflow, len(events), len(events), len(events)) + data
-    body = packet([(1, 2, 100, 1), (300, 200, 2 ** 31 - 1, 0)], 0) + packet([(5, 6, 7, 1)], 0, etype=2) \
+
+    body = (
+        packet([(1, 2, 100, 1), (300, 200, 2**31 - 1, 0)], 0)
+        + packet([(5, 6, 7, 1)], 0, etype=2)
         + packet([(7, 8, 3, 1)], 1)
+    )
     p = tmp_path / "a3.aedat"
     p.write_bytes(b"#!AER-DAT3.1\r\n#Format: RAW\r\n#!END-HEADER\r\n" + body)
     rec = read_events(p)
     assert rec.format == "aedat3"
-    assert rec.events[["x", "y", "t", "p"]].tolist() == [(1, 2, 100, 1), (300, 200, 2 ** 31 - 1, 0),
-                                                         (7, 8, 2 ** 31 + 3, 1)]
+    assert rec.events[["x", "y", "t", "p"]].tolist() == [(1, 2, 100, 1), (300, 200, 2**31 - 1, 0), (7, 8, 2**31 + 3, 1)]
     p.write_bytes(b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + body[:-5])
     with pytest.raises(CorruptRecordingError, match="truncated packet"):
         read_events(p)
@@ -219,7 +231,7 @@ def _fuzz_inputs(fixtures):
     out = []
     for name in sorted(FIXTURES):
         raw = need(d / name).read_bytes()
-        out.append((name, raw[: 1 << 16]))    # a prefix keeps each case fast
+        out.append((name, raw[: 1 << 16]))  # a prefix keeps each case fast
     return out
 
 

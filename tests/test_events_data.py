@@ -1,4 +1,5 @@
 """Event reading, emulation, binning and data sets."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -71,7 +72,7 @@ def test_atis_overflow_words_round_trip(tmp_path):
     from neuro_deploy.events.formats.atis import decode_atis_bin
     from neuro_deploy.events.types import make_events
 
-    ev = make_events([1, 2, 3], [4, 5, 6], [10, 2 ** 23 + 5, 2 ** 24 + 7], [1, 0, 1])
+    ev = make_events([1, 2, 3], [4, 5, 6], [10, 2**23 + 5, 2**24 + 7], [1, 0, 1])
     back = decode_atis_bin(np.frombuffer(encode_atis_bin(ev), np.uint8))
     assert back["t"].tolist() == ev["t"].tolist()
 
@@ -89,7 +90,7 @@ def test_emulator_is_deterministic_and_nmnist_like():
     for ev in a:
         assert ev["x"].max() < 34 and ev["y"].max() < 34 and ev["t"].max() < cfg.duration_us
         assert (np.diff(ev["t"]) >= 0).all()
-        assert 0.3 < ev["p"].mean() < 0.7            # ON and OFF both present
+        assert 0.3 < ev["p"].mean() < 0.7  # ON and OFF both present
         assert 1000 < len(ev) < 20000
 
 

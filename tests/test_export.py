@@ -1,4 +1,5 @@
 """Export: a trained model's netx file loads in lava-dl and runs in Lava; errors are typed."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,7 +39,7 @@ def test_export_report_has_quantization_and_agreement(tiny_dense):
         assert -256 <= q.weight_int_min <= q.weight_int_max <= 254
         assert q.weight_rmse >= 0 and 0 <= q.zero_fraction <= 1
         # threshold scaled with the layer's weights (issue 13): vThMant = threshold * 2**e
-        assert q.i_decay == round(0.25 * 4096) and q.vth_mant == int(1.25 * 2 ** q.weight_exponent)
+        assert q.i_decay == round(0.25 * 4096) and q.vth_mant == int(1.25 * 2**q.weight_exponent)
         assert q.exponent_limited_by == "trained" and q.state_peak_bits < 24
     a = rep.agreement
     assert a.samples == 8 and 0.0 <= a.class_agreement <= 1.0
@@ -55,7 +56,7 @@ def test_deployed_accuracy_close_to_float(tiny_dense):
     x, y = tiny_dense["x"][:200], tiny_dense["y"][:200]
     fl, _ = evaluate(model, x, y)
     dep = evaluate_deployed(load_netx(tiny_dense["net"]), x, y, "fast")
-    assert fl > 0.3                      # it learned something in 2 epochs
+    assert fl > 0.3  # it learned something in 2 epochs
     assert abs(fl - dep.accuracy) <= 0.05
 
 

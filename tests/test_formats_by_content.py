@@ -2,6 +2,7 @@
 
 Each finding of issue 14 (item 3) has a test here that fails on the code before it.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,13 @@ from click.testing import CliRunner
 
 from conftest import need
 from neuro_deploy.cli import main
-from neuro_deploy.errors import (CorruptRecordingError, ImplausibleRecordingError, NeuroDeployError,
-                                 UnidentifiedRecordingError, UnknownFormatError)
+from neuro_deploy.errors import (
+    CorruptRecordingError,
+    ImplausibleRecordingError,
+    NeuroDeployError,
+    UnidentifiedRecordingError,
+    UnknownFormatError,
+)
 from neuro_deploy.events import read_events
 from neuro_deploy.events.readers import READERS, open_events, reader_names
 from neuro_deploy.events.types import SensorSize, make_events
@@ -52,8 +58,9 @@ def test_raw_without_header_is_refused_and_says_evt2(fixtures, tmp_path):
         read_events(p, "evt3")
 
 
-@pytest.mark.parametrize("suffix", [".raw", ".aedat", ".bin", ".dat", ".aedat4", ".es", ".npy", ".npz",
-                                    ".h5", ".csv", ".aedat3", ".bs2"])
+@pytest.mark.parametrize(
+    "suffix", [".raw", ".aedat", ".bin", ".dat", ".aedat4", ".es", ".npy", ".npz", ".h5", ".csv", ".aedat3", ".bs2"]
+)
 def test_random_bytes_are_a_typed_error_in_every_format(tmp_path, suffix):
     """100 kB of random bytes as .raw, .aedat or .bin decoded into thousands of events."""
     for seed in range(3):
@@ -85,17 +92,20 @@ def test_raw_cut_inside_header_is_not_evt3(fixtures, tmp_path):
     assert r.exit_code == 2 and "truncated inside" in r.output
 
 
-@pytest.mark.parametrize("name,strip", [
-    ("aedat4_dvxplorer_320x240_tonic_sample.aedat4", len(b"#!AER-DAT4.0\r\n")),
-    ("es_dvs_atis_320x240_1s.es", len(b"Event Stream")),
-    (EVT2, None),
-    ("evt3_pedestrians_cut_gen41_1280x720.raw", None),
-    ("dat2_ncars_tonic_sample_atis.dat", None),
-])
+@pytest.mark.parametrize(
+    "name,strip",
+    [
+        ("aedat4_dvxplorer_320x240_tonic_sample.aedat4", len(b"#!AER-DAT4.0\r\n")),
+        ("es_dvs_atis_320x240_1s.es", len(b"Event Stream")),
+        (EVT2, None),
+        ("evt3_pedestrians_cut_gen41_1280x720.raw", None),
+        ("dat2_ncars_tonic_sample_atis.dat", None),
+    ],
+)
 def test_missing_signature_is_refused_in_every_format(fixtures, tmp_path, name, strip):
     """.aedat4 and .es rejected a missing signature, the others did not."""
     raw = need(fixtures / "events" / "formats" / name).read_bytes()[:200_000]
-    if strip is None:                       # a '%' header: drop every header line
+    if strip is None:  # a '%' header: drop every header line
         lines = raw.split(b"\n")
         k = next(i for i, line in enumerate(lines) if not line.startswith(b"%"))
         strip = sum(len(line) + 1 for line in lines[:k])
@@ -116,7 +126,7 @@ def test_aedat2_and_aedat3_need_their_version_line(tmp_path):
     p.write_bytes(body)
     with pytest.raises(UnknownFormatError):
         read_events(p)
-    assert read_events(p, "aedat2").events["x"].tolist() == [3] * 100      # --format forces it
+    assert read_events(p, "aedat2").events["x"].tolist() == [3] * 100  # --format forces it
 
 
 def test_content_wins_over_extension(fixtures, tmp_path):
@@ -183,10 +193,10 @@ def _evt3_file(path, events, geometry="% geometry 20x10\n"):
 def test_coordinates_outside_the_declared_sensor(tmp_path):
     p = tmp_path / "s.raw"
     inside = [(100 + i, i % 20, i % 10, 1) for i in range(300)]
-    _evt3_file(p, inside + [(1000, 25, 3, 0)])               # 1 of 301 outside: a warning
+    _evt3_file(p, inside + [(1000, 25, 3, 0)])  # 1 of 301 outside: a warning
     rec = read_events(p)
     assert len(rec.events) == 301 and any("outside the declared 20x10 sensor" in w for w in rec.warnings)
-    _evt3_file(p, inside + [(1000 + i, 25, 3, 0) for i in range(10)])     # 3 %: an error
+    _evt3_file(p, inside + [(1000 + i, 25, 3, 0) for i in range(10)])  # 3 %: an error
     with pytest.raises(ImplausibleRecordingError, match="outside the declared 20x10"):
         read_events(p)
     # the user's --sensor-size is a declaration too
@@ -200,7 +210,7 @@ def test_coordinates_outside_the_declared_sensor(tmp_path):
 def test_time_order_and_bursts(tmp_path):
     p = tmp_path / "t.raw"
     ev = [(1000 + 10 * i, i % 20, i % 10, 1) for i in range(300)]
-    _evt3_file(p, ev[:150] + [(900, 1, 1, 1)] + ev[150:])       # one step back: a warning
+    _evt3_file(p, ev[:150] + [(900, 1, 1, 1)] + ev[150:])  # one step back: a warning
     assert any("time runs backwards" in w for w in read_events(p).warnings)
     _evt3_file(p, [(t if i % 2 else 5000 - t, x, y, q) for i, (t, x, y, q) in enumerate(ev)])
     with pytest.raises(ImplausibleRecordingError, match="time runs backwards"):
@@ -215,8 +225,8 @@ def test_plausibility_verdict_does_not_depend_on_chunk_size(fixtures, tmp_path):
     header, body = _evt2_parts(fixtures)
     words = np.frombuffer(body, "<u4").copy()
     cd = np.flatnonzero((words >> 28) <= 1)
-    words[cd[::150]] = (words[cd[::150]] & ~np.uint32(0x7FF)) | np.uint32(479)   # y = 479 < 480: fine
-    words[cd[::300]] = (words[cd[::300]] & ~np.uint32(0x7FF << 11)) | np.uint32(700 << 11)   # x = 700
+    words[cd[::150]] = (words[cd[::150]] & ~np.uint32(0x7FF)) | np.uint32(479)  # y = 479 < 480: fine
+    words[cd[::300]] = (words[cd[::300]] & ~np.uint32(0x7FF << 11)) | np.uint32(700 << 11)  # x = 700
     p = tmp_path / "w.raw"
     p.write_bytes(header + b"% geometry 640x480\n" + words.tobytes())
     answers = set()
@@ -225,14 +235,18 @@ def test_plausibility_verdict_does_not_depend_on_chunk_size(fixtures, tmp_path):
         ev = np.concatenate(list(s.chunks(cb)))
         answers.add((len(ev), tuple(s.meta["warnings"])))
     assert len(answers) == 1
-    (n, warnings), = answers
+    ((n, warnings),) = answers
     assert n == 539481 and len(warnings) == 1 and "outside the declared 640x480" in warnings[0]
 
 
 def test_evt2_time_high_wrap_is_unwrapped(tmp_path):
     top = (1 << 28) - 1
-    words = [0x8 << 28 | top, (1 << 28) | (63 << 22) | (1 << 11) | 2,       # t = 2^34 - 1
-             0x8 << 28 | 0, (0 << 28) | (5 << 22) | (3 << 11) | 4]          # wraps: t = 2^34 + 5
+    words = [
+        0x8 << 28 | top,
+        (1 << 28) | (63 << 22) | (1 << 11) | 2,  # t = 2^34 - 1
+        0x8 << 28 | 0,
+        (0 << 28) | (5 << 22) | (3 << 11) | 4,
+    ]  # wraps: t = 2^34 + 5
     p = tmp_path / "w.raw"
     p.write_bytes(b"% evt 2.0\n% end\n" + np.array(words, "<u4").tobytes())
     rec = read_events(p)
@@ -277,8 +291,8 @@ def _folder(fixtures, tmp_path):
     rec.mkdir()
     for i in (1, 2, 3):
         (rec / f"{i}.bin").write_bytes((d / f"{i}.bin").read_bytes())
-    (rec / "4.bin").write_bytes((d / "4.bin").read_bytes()[:-2])             # truncated
-    (rec / "5.raw").write_bytes(np.random.default_rng(0).bytes(10_000))      # garbage
+    (rec / "4.bin").write_bytes((d / "4.bin").read_bytes()[:-2])  # truncated
+    (rec / "5.raw").write_bytes(np.random.default_rng(0).bytes(10_000))  # garbage
     return rec
 
 
@@ -291,7 +305,9 @@ def test_read_recordings_policies(fixtures, tmp_path):
     recs, skipped = read_recordings([rec], "skip")
     assert [r.path.rsplit("/", 1)[1] for r in recs] == ["1.bin", "2.bin", "3.bin"]
     assert [(s.file.rsplit("/", 1)[1], s.error) for s in skipped] == [
-        ("4.bin", "CorruptRecordingError"), ("5.raw", "UnidentifiedRecordingError")]
+        ("4.bin", "CorruptRecordingError"),
+        ("5.raw", "UnidentifiedRecordingError"),
+    ]
     assert "truncated" in skipped[0].reason and "random" in skipped[1].reason
     recs, skipped = read_recordings([rec], "keep-partial")
     assert [r.path.rsplit("/", 1)[1] for r in recs] == ["1.bin", "2.bin", "3.bin", "4.bin"]
@@ -320,7 +336,7 @@ def test_replay_and_report_on_error(fixtures, tmp_path, tiny_dense):
 
 def test_replay_format_option(fixtures, tmp_path, tiny_dense):
     d = need(fixtures / "events" / "nmnist" / "train")
-    p = tmp_path / "1.dat"                 # an N-MNIST file under a misleading name
+    p = tmp_path / "1.dat"  # an N-MNIST file under a misleading name
     p.write_bytes((d / "1.bin").read_bytes())
     net = str(tiny_dense["net"])
     assert _cli("replay", net, str(p), "--dt-us", "10000").exit_code == 2
@@ -333,10 +349,14 @@ def test_replay_format_option(fixtures, tmp_path, tiny_dense):
 
 # ---------------------------------------------------------------- triggers
 def _evt2_with_triggers(path):
-    words = [0x8 << 28 | (1000 >> 6), (1 << 28) | ((1000 & 63) << 22) | (17 << 11) | 9,
-             0xA << 28 | ((1010 & 63) << 22) | (2 << 8) | 1,
-             0xA << 28 | ((1020 & 63) << 22) | (2 << 8) | 0,
-             0x8 << 28 | (70000 >> 6), (0 << 28) | ((70000 & 63) << 22) | (3 << 11) | 4]
+    words = [
+        0x8 << 28 | (1000 >> 6),
+        (1 << 28) | ((1000 & 63) << 22) | (17 << 11) | 9,
+        0xA << 28 | ((1010 & 63) << 22) | (2 << 8) | 1,
+        0xA << 28 | ((1020 & 63) << 22) | (2 << 8) | 0,
+        0x8 << 28 | (70000 >> 6),
+        (0 << 28) | ((70000 & 63) << 22) | (3 << 11) | 4,
+    ]
     path.write_bytes(b"% evt 2.0\n% format EVT2;height=20;width=30\n% end\n" + np.array(words, "<u4").tobytes())
 
 
@@ -374,7 +394,7 @@ def test_every_reader_has_a_signature_or_says_it_has_none():
 def test_make_events_round_trip_through_npz_keeps_order(tmp_path):
     from neuro_deploy.events.writers import write_events
 
-    ev = make_events([3, 1], [2, 2], [20, 10], [1, 0])          # unsorted: allowed in arrays, warned
+    ev = make_events([3, 1], [2, 2], [20, 10], [1, 0])  # unsorted: allowed in arrays, warned
     write_events(ev, tmp_path / "u.npz")
     rec = read_events(tmp_path / "u.npz")
     assert rec.events.tolist() == ev.tolist() and any("unsorted" in w for w in rec.warnings)

@@ -12,6 +12,7 @@ replaced), a worker that dies is a crash, an exception that is not a
 Default run: ``DEFAULT_CASES`` per format. Slow tier (``-m slow``): ``SLOW_CASES`` (10,000)
 per format; ``pytest tests/test_fuzz_formats.py -m slow -s`` prints the table.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -41,9 +42,20 @@ FIXTURE_SEEDS = {
     "nmnist-bin": "tonic_sample_nmnist_digit4.bin",
 }
 FORMATS = ["evt2", "evt3", "dat", "aedat2", "aedat3", "aedat4", "es", "nmnist-bin", "npy", "npz", "hdf5", "csv"]
-SUFFIX = {"evt2": ".raw", "evt3": ".raw", "dat": ".dat", "aedat2": ".aedat", "aedat3": ".aedat",
-          "aedat4": ".aedat4", "es": ".es", "nmnist-bin": ".bin", "npy": ".npy", "npz": ".npz",
-          "hdf5": ".h5", "csv": ".csv"}
+SUFFIX = {
+    "evt2": ".raw",
+    "evt3": ".raw",
+    "dat": ".dat",
+    "aedat2": ".aedat",
+    "aedat3": ".aedat",
+    "aedat4": ".aedat4",
+    "es": ".es",
+    "nmnist-bin": ".bin",
+    "npy": ".npy",
+    "npz": ".npz",
+    "hdf5": ".h5",
+    "csv": ".csv",
+}
 
 
 def _digit_events():
@@ -62,13 +74,16 @@ def _seed_bytes(fmt: str, tmp: Path) -> bytes:
     if fmt == "aedat2":
         addr = (ev["y"].astype(np.int64) << 8) | (ev["x"].astype(np.int64) << 1) | ev["p"]
         return b"#!AER-DAT2.0\r\n# HardwareInterface: DVS128\r\n" + b"".join(
-            struct.pack(">Ii", int(a), int(t)) for a, t in zip(addr, ev["t"]))
+            struct.pack(">Ii", int(a), int(t)) for a, t in zip(addr, ev["t"])
+        )
     if fmt == "aedat3":
         out = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
         for k in range(0, len(ev), 250):
-            part = ev[k:k + 250]
-            data = b"".join(struct.pack("<Ii", (int(x) << 17) | (int(y) << 2) | (int(p) << 1) | 1, int(t))
-                            for x, y, t, p in part[["x", "y", "t", "p"]].tolist())
+            part = ev[k : k + 250]
+            data = b"".join(
+                struct.pack("<Ii", (int(x) << 17) | (int(y) << 2) | (int(p) << 1) | 1, int(t))
+                for x, y, t, p in part[["x", "y", "t", "p"]].tolist()
+            )
             out += struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, len(part), len(part), len(part)) + data
         return out
     from neuro_deploy.events.writers import write_events
@@ -83,6 +98,7 @@ def mutate(data: bytes, rng: np.random.Generator, others: list[bytes]) -> tuple[
     """One random mutation (name, bytes): truncation, byte/bit flips, splices with another
     format's seed, insertions, deletions, duplications, header damage, overwrite runs,
     boundary words - or two of them stacked."""
+
     def one(d: bytearray) -> tuple[str, bytearray]:
         n = len(d)
         kind = int(rng.integers(0, 11))
@@ -100,13 +116,13 @@ def mutate(data: bytes, rng: np.random.Generator, others: list[bytes]) -> tuple[
             return "bits", d
         if kind == 3:
             o = others[int(rng.integers(0, len(others)))]
-            return "splice", d[: int(rng.integers(0, n))] + bytearray(o[int(rng.integers(0, max(1, len(o)))):])
+            return "splice", d[: int(rng.integers(0, n))] + bytearray(o[int(rng.integers(0, max(1, len(o)))) :])
         if kind == 4:
             at = int(rng.integers(0, n))
             return "insert", d[:at] + bytearray(rng.bytes(int(rng.integers(1, 300)))) + d[at:]
         if kind == 5:
             a = int(rng.integers(0, n))
-            return "delete", d[:a] + d[a + int(rng.integers(1, 300)):]
+            return "delete", d[:a] + d[a + int(rng.integers(1, 300)) :]
         if kind == 6:
             a = int(rng.integers(0, n))
             b = min(n, a + int(rng.integers(1, 2000)))
@@ -125,7 +141,7 @@ def mutate(data: bytes, rng: np.random.Generator, others: list[bytes]) -> tuple[
                 w = int(rng.choice([2, 4, 8]))
                 a = int(rng.integers(0, max(1, n - w))) // w * w
                 val = int(rng.choice([0, 1, 0x7F, 0x80, 0xFF]))
-                d[a:a + w] = bytes([val]) * w if int(rng.integers(0, 2)) else rng.bytes(w)
+                d[a : a + w] = bytes([val]) * w if int(rng.integers(0, 2)) else rng.bytes(w)
             return "words", d
         return "random-tail", d[: int(rng.integers(0, n))] + bytearray(rng.bytes(int(rng.integers(1, 5000))))
 
@@ -263,12 +279,12 @@ def test_watchdog_catches_hangs_and_crashes(tmp_path):
 
     dog = Watchdog(timeout_s=1.0)
     try:
-        dog.conn.send(None)              # the worker exits: the next case finds it dead
+        dog.conn.send(None)  # the worker exits: the next case finds it dead
         dog.proc.join(5)
         assert dog.decode(".bin", b"")[0] == "crash"
-        os.kill(dog.proc.pid, signal.SIGSTOP)     # a stopped worker never answers
+        os.kill(dog.proc.pid, signal.SIGSTOP)  # a stopped worker never answers
         assert dog.decode(".bin", b"")[0] == "hang"
-        assert dog.decode(".bin", b"")[0] == "ok"   # replaced
+        assert dog.decode(".bin", b"")[0] == "ok"  # replaced
     finally:
         dog.close()
 
@@ -280,8 +296,10 @@ def test_fuzz_slow_tier(seeds, dog, tmp_path):
     for fmt in FORMATS:
         t = fuzz(fmt, SLOW_CASES, seed=1, dog=dog, tmp=tmp_path, seeds=seeds)
         o = t.outcomes
-        rows.append(f"{fmt:11s} {t.cases:7d} {o.get('ok', 0):7d} {o.get('typed', 0):7d} "
-                    f"{o.get('untyped', 0):10d} {o.get('hang', 0):5d} {o.get('crash', 0):6d} {t.wall_s:8.1f}")
+        rows.append(
+            f"{fmt:11s} {t.cases:7d} {o.get('ok', 0):7d} {o.get('typed', 0):7d} "
+            f"{o.get('untyped', 0):10d} {o.get('hang', 0):5d} {o.get('crash', 0):6d} {t.wall_s:8.1f}"
+        )
         bad += t.failures
     print("\nformat        cases      ok   typed tracebacks hangs crashes   wall_s")
     print("\n".join(rows))

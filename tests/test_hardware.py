@@ -1,4 +1,5 @@
 """Hardware profiles and the fit/mapping check."""
+
 from __future__ import annotations
 
 import json
@@ -24,18 +25,21 @@ def test_profiles_load_with_provenance():
         assert all(v["kind"] and v["source"] for v in p.provenance.values())
     l2 = load_profile("loihi2")
     assert l2.limits.neurons_per_core == 8192 and l2.costs.e_synop_pj == 23.6
-    assert any("e_synop_pj" in a for a in l2.assumptions())   # a Loihi 1 reference, said so
+    assert any("e_synop_pj" in a for a in l2.assumptions())  # a Loihi 1 reference, said so
 
 
-@pytest.mark.parametrize("mutate, field", [
-    (lambda d: d["limits"].pop("neurons_per_core"), "limits.neurons_per_core"),
-    (lambda d: d["limits"]["neurons_per_core"].update(value="many"), "limits.neurons_per_core"),
-    (lambda d: d["costs"]["e_synop_pj"].update(value=-1), "costs.e_synop_pj"),
-    (lambda d: d["costs"]["e_hop_pj"].pop("source"), "costs.e_hop_pj"),
-    (lambda d: d["costs"]["e_hop_pj"].update(kind="guess"), "costs.e_hop_pj"),
-    (lambda d: d["limits"].update(bogus={"value": 1, "kind": "assumption", "source": "x"}), "limits.bogus"),
-    (lambda d: d.update(schema="v0"), "schema"),
-])
+@pytest.mark.parametrize(
+    "mutate, field",
+    [
+        (lambda d: d["limits"].pop("neurons_per_core"), "limits.neurons_per_core"),
+        (lambda d: d["limits"]["neurons_per_core"].update(value="many"), "limits.neurons_per_core"),
+        (lambda d: d["costs"]["e_synop_pj"].update(value=-1), "costs.e_synop_pj"),
+        (lambda d: d["costs"]["e_hop_pj"].pop("source"), "costs.e_hop_pj"),
+        (lambda d: d["costs"]["e_hop_pj"].update(kind="guess"), "costs.e_hop_pj"),
+        (lambda d: d["limits"].update(bogus={"value": 1, "kind": "assumption", "source": "x"}), "limits.bogus"),
+        (lambda d: d.update(schema="v0"), "schema"),
+    ],
+)
 def test_bad_profile_names_the_field(tmp_path, mutate, field):
     data = yaml.safe_load(open(load_profile("loihi2").path))
     mutate(data)
@@ -65,7 +69,7 @@ def test_fit_fixture_networks_stable(fixtures):
     tiny = fit_network(load_netx(need(fixtures / "lava-dl/tinynet/tiny.net")), prof)
     assert tiny.fits and [l.kind for l in tiny.layers] == ["input", "conv", "conv"]
     assert [l.neurons for l in tiny.layers] == [768, 864, 36]
-    assert tiny.layers[1].per_core.axon_in == tiny.layers[1].fanin_axons == 2   # shared conv axons: x stride
+    assert tiny.layers[1].per_core.axon_in == tiny.layers[1].fanin_axons == 2  # shared conv axons: x stride
     assert fit_network(load_netx(fixtures / "lava-dl/tinynet/tiny.net"), prof).to_dict() == tiny.to_dict()
 
 
@@ -98,9 +102,13 @@ def test_pilotnet_sdnn_matches_intel_compiler_table(fixtures):
 
 def test_conv_synapse_count_is_exact(tmp_path):
     """3x3 stride 1 no padding on 5x5: every output has 9 inputs -> 9 * 9 synapses per channel pair."""
-    write_netx(tmp_path / "c.net", [
-        {"type": "input", "shape": (1, 5, 5), "neuron": cuba_neuron(4096, 0, 10)},
-        {"type": "conv", "weight": np.full((2, 1, 3, 3), 2), "neuron": cuba_neuron(4096, 0, 10)}])
+    write_netx(
+        tmp_path / "c.net",
+        [
+            {"type": "input", "shape": (1, 5, 5), "neuron": cuba_neuron(4096, 0, 10)},
+            {"type": "conv", "weight": np.full((2, 1, 3, 3), 2), "neuron": cuba_neuron(4096, 0, 10)},
+        ],
+    )
     r = fit_network(load_netx(tmp_path / "c.net"), load_profile("loihi2"))
     assert r.layers[1].synapses == 2 * 9 * 9
     # shared kernel: 9 taps x ceil(2 channels x (2 mantissa bits + 1) / 64) words on the core
@@ -109,13 +117,13 @@ def test_conv_synapse_count_is_exact(tmp_path):
 
 def test_memory_limited_layer_splits(tmp_path):
     rng = np.random.default_rng(0)
-    w = rng.integers(1, 100, (1000, 2000)) * 2          # 8-bit mantissas (<= 99 after the common x2)
+    w = rng.integers(1, 100, (1000, 2000)) * 2  # 8-bit mantissas (<= 99 after the common x2)
     write_netx(tmp_path / "big.net", [{"type": "dense", "weight": w, "neuron": cuba_neuron(1024, 128, 80)}])
     prof = load_profile("loihi2")
     r = fit_network(load_netx(tmp_path / "big.net"), prof)
     l = r.layers[0]
     assert l.weight_bits == 8 and l.limited_by.startswith("synaptic memory") and l.cores > 1
-    words = lambda n: 2000 * (1 + -(-n * (8 + 12) // 64))          # noqa: E731  SynMem of an n-neuron core
+    words = lambda n: 2000 * (1 + -(-n * (8 + 12) // 64))  # noqa: E731  SynMem of an n-neuron core
     assert l.per_core.syn_mem == words(l.neurons_per_core) <= 12000
     assert words(1000) > 12000 and len(l.split_log) >= 1
 
@@ -123,36 +131,44 @@ def test_memory_limited_layer_splits(tmp_path):
 def test_hard_limits_and_warnings(tmp_path):
     prof = load_profile("loihi2")
     # 5,000 inputs: beyond Loihi 1's 4,096 input axons, a Loihi 1 reference on Loihi 2 -> warning
-    write_netx(tmp_path / "fanin.net", [{"type": "dense", "weight": np.full((4, 5000), 2),
-                                        "neuron": cuba_neuron(0, 0, 10)}])
+    write_netx(
+        tmp_path / "fanin.net", [{"type": "dense", "weight": np.full((4, 5000), 2), "neuron": cuba_neuron(0, 0, 10)}]
+    )
     r = fit_network(load_netx(tmp_path / "fanin.net"), prof)
     assert r.fits and any("input axons" in w and "loihi1-reference" in w for w in r.warnings)
     # on Loihi 1 the same limit is published: refused
     r1 = fit_network(load_netx(tmp_path / "fanin.net"), load_profile("loihi1"))
     assert not r1.fits and any(v.used == 5000 and v.limit == 4096 for v in r1.violations)
     # 20,000 inputs: their SynMem headers alone exceed a core's 12,000 words -> no split fits
-    write_netx(tmp_path / "wide.net", [{"type": "dense", "weight": np.full((4, 20000), 2),
-                                       "neuron": cuba_neuron(0, 0, 10)}])
+    write_netx(
+        tmp_path / "wide.net", [{"type": "dense", "weight": np.full((4, 20000), 2), "neuron": cuba_neuron(0, 0, 10)}]
+    )
     with pytest.raises(ResourceLimitError) as exc:
         fit_network(load_netx(tmp_path / "wide.net"), prof, strict=True)
     assert exc.value.layer == "layer0" and "SynMem" in exc.value.resource and exc.value.limit == 12000
     d = np.full((4, 6), 70)
-    write_netx(tmp_path / "delay.net", [{"type": "dense", "weight": np.full((4, 6), 2), "delay": d,
-                                        "neuron": cuba_neuron(0, 0, 10)}])
+    write_netx(
+        tmp_path / "delay.net",
+        [{"type": "dense", "weight": np.full((4, 6), 2), "delay": d, "neuron": cuba_neuron(0, 0, 10)}],
+    )
     r = fit_network(load_netx(tmp_path / "delay.net"), prof)
-    assert any(v.resource.startswith("synaptic delay") and v.used == 70 and v.limit == 62
-               for v in r.violations)
-    write_netx(tmp_path / "w.net", [{"type": "dense", "weight": np.array([[300, -2]]),
-                                    "neuron": cuba_neuron(0, 0, 10)}])
+    assert any(v.resource.startswith("synaptic delay") and v.used == 70 and v.limit == 62 for v in r.violations)
+    write_netx(
+        tmp_path / "w.net", [{"type": "dense", "weight": np.array([[300, -2]]), "neuron": cuba_neuron(0, 0, 10)}]
+    )
     assert any("weight" in w for w in fit_network(load_netx(tmp_path / "w.net"), prof).warnings)
 
 
 def test_tutorial_threshold_warns_not_refused(tmp_path):
     """netx's default dense readout has vThMant 1 << 17 (one above Lava's 17-bit field): Intel's
     tutorials run it on Loihi 2, so the fit warns and says why instead of refusing."""
-    write_netx(tmp_path / "t.net", [
-        {"type": "dense", "weight": np.full((8, 16), 2), "neuron": cuba_neuron(4096, 0, 80)},
-        {"type": "dense", "weight": np.full((10, 8), 2), "neuron": cuba_neuron(0, 4096, 131072)}])
+    write_netx(
+        tmp_path / "t.net",
+        [
+            {"type": "dense", "weight": np.full((8, 16), 2), "neuron": cuba_neuron(4096, 0, 80)},
+            {"type": "dense", "weight": np.full((10, 8), 2), "neuron": cuba_neuron(0, 4096, 131072)},
+        ],
+    )
     r = fit_network(load_netx(tmp_path / "t.net"), load_profile("loihi2"))
     assert r.fits and not r.violations
     assert any("threshold mantissa 131072" in w and "warned, not refused" in w for w in r.warnings)
@@ -164,10 +180,14 @@ def test_chips_available_is_enforced(tmp_path):
     data["limits"]["cores_per_chip"]["value"] = 2
     p = tmp_path / "small.yaml"
     p.write_text(yaml.safe_dump(data))
-    write_netx(tmp_path / "n.net", [
-        {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)},
-        {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)},
-        {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)}])
+    write_netx(
+        tmp_path / "n.net",
+        [
+            {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)},
+            {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)},
+            {"type": "dense", "weight": np.full((10, 10), 2), "neuron": cuba_neuron(0, 0, 10)},
+        ],
+    )
     r = fit_network(load_netx(tmp_path / "n.net"), load_profile(p))
     assert r.chips == 2 and not r.fits and r.violations[-1].resource == "chips"
 
@@ -179,10 +199,18 @@ def test_fit_cli_json_and_exit_codes(tmp_path, fixtures):
     d = json.loads(r.stdout)
     assert d["fits"] is True and d["cores"] == 4 and d["chips"] == 1
     assert all({"name", "kind", "neurons", "synapses", "cores", "per_core", "tile"} <= set(l) for l in d["layers"])
-    assert set(d["layers"][0]["per_core"]) == {"axon_in", "neuron_groups", "neurons", "synapses", "axon_map",
-                                                "axon_mem", "syn_mem"}
-    write_netx(tmp_path / "wide.net", [{"type": "dense", "weight": np.full((4, 20000), 2),
-                                       "neuron": cuba_neuron(0, 0, 10)}])
+    assert set(d["layers"][0]["per_core"]) == {
+        "axon_in",
+        "neuron_groups",
+        "neurons",
+        "synapses",
+        "axon_map",
+        "axon_mem",
+        "syn_mem",
+    }
+    write_netx(
+        tmp_path / "wide.net", [{"type": "dense", "weight": np.full((4, 20000), 2), "neuron": cuba_neuron(0, 0, 10)}]
+    )
     r = CliRunner().invoke(main, ["fit", str(tmp_path / "wide.net")])
     assert r.exit_code == 3 and "layer0" in r.output and "SynMem" in r.output
     r = CliRunner().invoke(main, ["fit", str(tmp_path / "missing.net")])

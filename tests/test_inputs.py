@@ -4,6 +4,7 @@ Numeric options are validated by click (ranges, choices); labels against recordi
 classes; spike inputs binary; input lengths exact unless --pad/--tile; a --sensor-size
 must hold the data.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,28 +26,31 @@ def _usage_error(r, option: str) -> None:
     assert "Traceback" not in r.output and option in r.output, r.output
 
 
-@pytest.mark.parametrize("args,option", [
-    (["replay", "N", "R", "--dt-us", "-5000"], "--dt-us"),
-    (["train", "--dt-us", "-5000", "-o", "x.pt"], "--dt-us"),
-    (["replay", "N", "R", "--dt-us", "1000", "--downsample", "0"], "--downsample"),
-    (["report", "N", "--recordings", "R", "--dt-us", "1000", "--downsample", "0"], "--downsample"),
-    (["replay", "N", "R", "--dt-us", "1000", "--workers", "0"], "--workers"),
-    (["replay", "N", "R", "--dt-us", "1000", "--sensor-size", "0x0"], "--sensor-size"),
-    (["events", "info", "R", "--sensor-size", "0x0"], "--sensor-size"),
-    (["events", "convert", "R", "-o", "x.npz", "--sensor-size", "34"], "--sensor-size"),
-    (["train", "--epochs", "0", "-o", "x.pt"], "--epochs"),
-    (["train", "--val-fraction", "1.5", "-o", "x.pt"], "--val-fraction"),
-    (["train", "--val-fraction", "0", "-o", "x.pt"], "--val-fraction"),
-    (["train", "--hidden", "128,-4", "-o", "x.pt"], "--hidden"),
-    (["train", "--seed", "-1", "-o", "x.pt"], "--seed"),
-    (["evaluate", "N", "--limit", "0"], "--limit"),
-    (["run", "N", "--steps", "0", "-o", "x.npz"], "--steps"),
-    (["replay", "N", "R", "--dt-us", "1000", "--crop", "0,0,0,5"], "--crop"),
-    (["export", "M", "--target", "gpu", "-o", "x.net"], "--target"),
-    (["run", "N", "--steps", "3", "--backend", "loihi9", "-o", "x.npz"], "--backend"),
-    (["evaluate", "N", "--dataset", "imagenet"], "--dataset"),
-    (["events", "info", "R", "--format", "mp4"], "--format"),
-])
+@pytest.mark.parametrize(
+    "args,option",
+    [
+        (["replay", "N", "R", "--dt-us", "-5000"], "--dt-us"),
+        (["train", "--dt-us", "-5000", "-o", "x.pt"], "--dt-us"),
+        (["replay", "N", "R", "--dt-us", "1000", "--downsample", "0"], "--downsample"),
+        (["report", "N", "--recordings", "R", "--dt-us", "1000", "--downsample", "0"], "--downsample"),
+        (["replay", "N", "R", "--dt-us", "1000", "--workers", "0"], "--workers"),
+        (["replay", "N", "R", "--dt-us", "1000", "--sensor-size", "0x0"], "--sensor-size"),
+        (["events", "info", "R", "--sensor-size", "0x0"], "--sensor-size"),
+        (["events", "convert", "R", "-o", "x.npz", "--sensor-size", "34"], "--sensor-size"),
+        (["train", "--epochs", "0", "-o", "x.pt"], "--epochs"),
+        (["train", "--val-fraction", "1.5", "-o", "x.pt"], "--val-fraction"),
+        (["train", "--val-fraction", "0", "-o", "x.pt"], "--val-fraction"),
+        (["train", "--hidden", "128,-4", "-o", "x.pt"], "--hidden"),
+        (["train", "--seed", "-1", "-o", "x.pt"], "--seed"),
+        (["evaluate", "N", "--limit", "0"], "--limit"),
+        (["run", "N", "--steps", "0", "-o", "x.npz"], "--steps"),
+        (["replay", "N", "R", "--dt-us", "1000", "--crop", "0,0,0,5"], "--crop"),
+        (["export", "M", "--target", "gpu", "-o", "x.net"], "--target"),
+        (["run", "N", "--steps", "3", "--backend", "loihi9", "-o", "x.npz"], "--backend"),
+        (["evaluate", "N", "--dataset", "imagenet"], "--dataset"),
+        (["events", "info", "R", "--format", "mp4"], "--format"),
+    ],
+)
 def test_numeric_and_named_options_are_checked_at_parse_time(args, option, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     r = CliRunner().invoke(main, args)
@@ -55,13 +59,19 @@ def test_numeric_and_named_options_are_checked_at_parse_time(args, option, tmp_p
 
 
 def test_every_option_has_help_and_choices_show(tmp_path):
-    missing = [f"{' '.join(path)} {p.opts[0]}" for path, cmd in walk_commands(main)
-               for p in cmd.params if isinstance(p, __import__("click").Option) and not p.help]
+    missing = [
+        f"{' '.join(path)} {p.opts[0]}"
+        for path, cmd in walk_commands(main)
+        for p in cmd.params
+        if isinstance(p, __import__("click").Option) and not p.help
+    ]
     assert missing == []
-    for cmd, option, choices in ((["export"], "--target", "[loihi2-sim|nir]"),
-                                 (["run"], "--backend", "[fast|float|lava]"),
-                                 (["evaluate"], "--dataset", "[digits|mnist-dvs|nmnist]"),
-                                 (["events", "info"], "--format", "nmnist-bin")):
+    for cmd, option, choices in (
+        (["export"], "--target", "[loihi2-sim|nir]"),
+        (["run"], "--backend", "[fast|float|lava]"),
+        (["evaluate"], "--dataset", "[digits|mnist-dvs|nmnist]"),
+        (["events", "info"], "--format", "nmnist-bin"),
+    ):
         out = CliRunner().invoke(main, cmd + ["--help"]).output
         line = " ".join(out.split())
         assert f"{option} {choices}" in line or (option in out and choices in out), (cmd, out)
@@ -96,8 +106,9 @@ def test_run_input_values_must_be_spikes(tmp_path, tiny_dense):
         x = base.copy()
         x[5, 3] = bad
         np.save(tmp_path / "x.npy", x)
-        r = CliRunner().invoke(main, ["run", net, "--steps", "20", "--input", str(tmp_path / "x.npy"),
-                                      "-o", str(tmp_path / "o.npz")])
+        r = CliRunner().invoke(
+            main, ["run", net, "--steps", "20", "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "o.npz")]
+        )
         assert r.exit_code == 2 and word in r.output and "x.npy" in r.output, r.output
         assert not (tmp_path / "o.npz").exists()
 
@@ -124,8 +135,9 @@ def test_short_input_does_not_wrap_silently(tmp_path, tiny_dense):
     net = str(tiny_dense["net"])
     x = (np.random.default_rng(1).random((2312, 10)) < 0.2).astype(np.int8)
     np.save(tmp_path / "x.npy", x)
-    run = lambda *extra: CliRunner().invoke(main, ["run", net, "--steps", "25", "--input",
-                                                   str(tmp_path / "x.npy"), *extra, "--json"])
+    run = lambda *extra: CliRunner().invoke(
+        main, ["run", net, "--steps", "25", "--input", str(tmp_path / "x.npy"), *extra, "--json"]
+    )
     r = run("-o", str(tmp_path / "a.npz"))
     assert r.exit_code == 2 and "10 time steps for --steps 25" in r.output and "--pad" in r.output
     assert not (tmp_path / "a.npz").exists()
@@ -135,8 +147,20 @@ def test_short_input_does_not_wrap_silently(tmp_path, tiny_dense):
     np.save(tmp_path / "xp.npy", np.concatenate([x, np.zeros((2312, 15), np.int8)], -1))
     np.save(tmp_path / "xt.npy", x[:, np.arange(25) % 10])
     for flag, explicit in (("pad", "xp"), ("tile", "xt")):
-        r = CliRunner().invoke(main, ["run", net, "--steps", "25", "--input", str(tmp_path / f"{explicit}.npy"),
-                                      "-o", str(tmp_path / f"{explicit}.npz"), "--json"])
+        r = CliRunner().invoke(
+            main,
+            [
+                "run",
+                net,
+                "--steps",
+                "25",
+                "--input",
+                str(tmp_path / f"{explicit}.npy"),
+                "-o",
+                str(tmp_path / f"{explicit}.npz"),
+                "--json",
+            ],
+        )
         assert r.exit_code == 0
         a, b = np.load(tmp_path / f"{flag}.npz"), np.load(tmp_path / f"{explicit}.npz")
         assert all((a[k] == b[k]).all() for k in a.files)
@@ -157,14 +181,18 @@ def _recordings(fixtures, tmp_path, n=3):
 def test_labels_conflict_and_out_of_range_are_errors(tmp_path, fixtures, tiny_dense):
     sub = _recordings(fixtures, tmp_path)
     net = str(tiny_dense["net"])
-    cases = {"conflict": ("1 5\n2 0\n1 7\n", "labelled 7 here but 5 on line 1"),
-             "range": ("1 77\n2 0\n", "class 77 of '1' is outside the network's 10 classes"),
-             "negative": ("1 -1\n", "negative"),
-             "name vs stem": ("1 3\n1.bin 4\n", "labelled [3, 4]")}
+    cases = {
+        "conflict": ("1 5\n2 0\n1 7\n", "labelled 7 here but 5 on line 1"),
+        "range": ("1 77\n2 0\n", "class 77 of '1' is outside the network's 10 classes"),
+        "negative": ("1 -1\n", "negative"),
+        "name vs stem": ("1 3\n1.bin 4\n", "labelled [3, 4]"),
+    }
     for name, (text, msg) in cases.items():
         (tmp_path / f"{name}.txt").write_text(text)
-        for cmd in (["replay", net, str(sub), "--dt-us", "10000"],
-                    ["report", net, "--recordings", str(sub), "--dt-us", "10000"]):
+        for cmd in (
+            ["replay", net, str(sub), "--dt-us", "10000"],
+            ["report", net, "--recordings", str(sub), "--dt-us", "10000"],
+        ):
             r = CliRunner().invoke(main, cmd + ["--labels", str(tmp_path / f"{name}.txt")])
             assert r.exit_code == 2 and msg in r.output, (name, cmd[0], r.output)
 
@@ -172,13 +200,17 @@ def test_labels_conflict_and_out_of_range_are_errors(tmp_path, fixtures, tiny_de
 def test_unmatched_labels_warn(tmp_path, fixtures, tiny_dense):
     sub = _recordings(fixtures, tmp_path)
     (tmp_path / "l.txt").write_text("1 5\n")
-    r = CliRunner().invoke(main, ["replay", str(tiny_dense["net"]), str(sub), "--dt-us", "10000",
-                                  "--labels", str(tmp_path / "l.txt"), "-q"])
+    r = CliRunner().invoke(
+        main,
+        ["replay", str(tiny_dense["net"]), str(sub), "--dt-us", "10000", "--labels", str(tmp_path / "l.txt"), "-q"],
+    )
     assert r.exit_code == 0
     assert "warning:" in r.stderr and "2 of 3 recordings have no label" in r.stderr and "2.bin" in r.stderr
     (tmp_path / "m.txt").write_text("a 5\nb 1\n")
-    r = CliRunner().invoke(main, ["replay", str(tiny_dense["net"]), str(sub), "--dt-us", "10000",
-                                  "--labels", str(tmp_path / "m.txt"), "-q"])
+    r = CliRunner().invoke(
+        main,
+        ["replay", str(tiny_dense["net"]), str(sub), "--dt-us", "10000", "--labels", str(tmp_path / "m.txt"), "-q"],
+    )
     assert r.exit_code == 0 and "none of its 2 names matches a recording" in r.stderr
 
 
@@ -186,20 +218,23 @@ def test_unmatched_labels_warn(tmp_path, fixtures, tiny_dense):
 def test_sensor_size_must_hold_the_data(tmp_path, tiny_dense):
     ev = make_events(np.array([3, 53, 10]), np.array([2, 5, 33]), np.array([0, 10, 20]), np.array([1, 0, 1]))
     np.save(tmp_path / "r.npy", ev)
-    r = CliRunner().invoke(main, ["events", "convert", str(tmp_path / "r.npy"), "--sensor-size", "34x34",
-                                  "-o", str(tmp_path / "o.npz")])
+    r = CliRunner().invoke(
+        main, ["events", "convert", str(tmp_path / "r.npy"), "--sensor-size", "34x34", "-o", str(tmp_path / "o.npz")]
+    )
     # the reader's plausibility check (events outside the declared sensor) or the size check
     # itself stops it first: either way exit 2, naming the sensor and how far the data reaches
-    outside = (lambda out: "34x34" in out and ("x 3..53" in out or "x up to 53" in out))  # noqa: E731
+    outside = lambda out: "34x34" in out and ("x 3..53" in out or "x up to 53" in out)  # noqa: E731
     assert r.exit_code == 2 and outside(r.output), r.output
     assert not (tmp_path / "o.npz").exists()
     r = CliRunner().invoke(main, ["events", "info", str(tmp_path / "r.npy"), "--sensor-size", "34x34"])
     assert r.exit_code == 2 and outside(r.output), r.output
-    r = CliRunner().invoke(main, ["replay", str(tiny_dense["net"]), str(tmp_path / "r.npy"), "--dt-us", "1000",
-                                  "--sensor-size", "34x34"])
+    r = CliRunner().invoke(
+        main, ["replay", str(tiny_dense["net"]), str(tmp_path / "r.npy"), "--dt-us", "1000", "--sensor-size", "34x34"]
+    )
     assert r.exit_code == 2 and outside(r.output), r.output
-    r = CliRunner().invoke(main, ["events", "convert", str(tmp_path / "r.npy"), "--sensor-size", "54x34",
-                                  "-o", str(tmp_path / "o.npz")])
+    r = CliRunner().invoke(
+        main, ["events", "convert", str(tmp_path / "r.npy"), "--sensor-size", "54x34", "-o", str(tmp_path / "o.npz")]
+    )
     assert r.exit_code == 0, r.output
 
 
@@ -224,7 +259,7 @@ def test_mnist_dvs_emulates_only_the_batches_it_uses(tmp_path, monkeypatch):
     _, val = ds.split(0.2, 0)
     first = val.subset(np.arange(5))
     x_lazy = first.to_tensors(10_000, 30)
-    assert sum(made) == 40, made                 # one batch of 40, not 200 images
+    assert sum(made) == 40, made  # one batch of 40, not 200 images
     full = dsm._emulated("mnist-dvs", imgs.astype(np.uint8)[:200] / 255.0, d.target[:200], 0, False)
     x_full = full.split(0.2, 0)[1].subset(np.arange(5)).to_tensors(10_000, 30)
     assert np.array_equal(x_lazy, x_full)
@@ -237,16 +272,31 @@ def test_evaluate_limit_on_mnist_dvs_does_not_emulate_everything(tmp_path, monke
     monkeypatch.setenv("NEURO_DEPLOY_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(dsm, "EMULATION_BATCH", 50)
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "m.npz", train_images=(rng.random((400, 28, 28)) * 255).astype(np.uint8),
-             train_labels=rng.integers(0, 10, 400))
+    np.savez(
+        tmp_path / "m.npz",
+        train_images=(rng.random((400, 28, 28)) * 255).astype(np.uint8),
+        train_labels=rng.integers(0, 10, 400),
+    )
     made = []
     real = em.emulate_saccades
     monkeypatch.setattr(em, "emulate_saccades", lambda im, *a, **k: made.append(len(im)) or real(im, *a, **k))
-    r = CliRunner().invoke(main, ["evaluate", str(tiny_dense["net"]), "--dataset", "mnist-dvs", "--root",
-                                  str(tmp_path / "m.npz"), "--limit", "20", "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            str(tiny_dense["net"]),
+            "--dataset",
+            "mnist-dvs",
+            "--root",
+            str(tmp_path / "m.npz"),
+            "--limit",
+            "20",
+            "--json",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["samples"] == 20
-    assert sum(made) <= 150, made                # the first 20 val samples lie in the first 3 batches of 8
+    assert sum(made) <= 150, made  # the first 20 val samples lie in the first 3 batches of 8
 
 
 # ------------------------------------------------------------------ progress
@@ -256,7 +306,7 @@ def test_progress_lines_in_logs_and_quiet(tmp_path, capsys):
     with _progress.task(50, "replay on fast", "recordings") as bar:
         for _ in range(50):
             _progress.tick(1, "recordings")
-            _progress.tick(7, "steps")            # Lava steps inside: another bar's unit
+            _progress.tick(7, "steps")  # Lava steps inside: another bar's unit
     err = capsys.readouterr().err
     lines = err.strip().splitlines()
     assert "\r" not in err and len(lines) == 10, err
@@ -312,8 +362,10 @@ def test_readme_documents_the_cache():
 
 def test_training_log_has_plain_lines_not_carriage_returns(tmp_path):
     """The demo log was 99 kB of tqdm redraws: in a log, training prints a line per 10 %."""
-    r = CliRunner().invoke(main, ["train", "--epochs", "2", "--hidden", "8", "--steps", "10", "--dt-us",
-                                  "30000", "-o", str(tmp_path / "m.pt")])
+    r = CliRunner().invoke(
+        main,
+        ["train", "--epochs", "2", "--hidden", "8", "--steps", "10", "--dt-us", "30000", "-o", str(tmp_path / "m.pt")],
+    )
     assert r.exit_code == 0, r.output
     lines = [l for l in r.stderr.splitlines() if l.startswith("training")]
     assert "\r" not in r.stderr and 1 <= len(lines) <= 11, r.stderr
@@ -325,13 +377,25 @@ def test_train_data_that_is_not_a_distilled_npz_is_bad_input(tmp_path):
     np.save(tmp_path / "x.npy", np.zeros((3, 3)))
     (tmp_path / "junk.npz").write_bytes(b"PK\x03\x04junk")
     for f in ("x.npy", "junk.npz"):
-        r = CliRunner().invoke(main, ["train", "--epochs", "1", "--data", str(tmp_path / f),
-                                      "-o", str(tmp_path / "m.pt")])
+        r = CliRunner().invoke(
+            main, ["train", "--epochs", "1", "--data", str(tmp_path / f), "-o", str(tmp_path / "m.pt")]
+        )
         assert r.exit_code == 2 and "distilled data set" in r.output and f in r.output, r.output
 
 
 def test_array_options_take_one_npy(tmp_path, tiny_dense):
     np.savez(tmp_path / "a.npz", x=np.zeros(3))
-    r = CliRunner().invoke(main, ["run", str(tiny_dense["net"]), "--steps", "3", "--input", str(tmp_path / "a.npz"),
-                                  "-o", str(tmp_path / "o.npz")])
+    r = CliRunner().invoke(
+        main,
+        [
+            "run",
+            str(tiny_dense["net"]),
+            "--steps",
+            "3",
+            "--input",
+            str(tmp_path / "a.npz"),
+            "-o",
+            str(tmp_path / "o.npz"),
+        ],
+    )
     assert r.exit_code == 2 and "not an .npz archive" in r.output, r.output

@@ -8,6 +8,7 @@
 * evaluate: activity counts and the energy/latency estimate are identical for batch
   sizes 1, 10 and 128 (one ``merge_counts``).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -23,7 +24,7 @@ from neuro_deploy.netx import load_netx
 from neuro_deploy.netx.writer import cuba_neuron, write_netx
 from neuro_deploy.sim.replay import ReplayConfig, replay
 
-pytestmark = pytest.mark.lava          # these compare with (or run) Lava's simulator
+pytestmark = pytest.mark.lava  # these compare with (or run) Lava's simulator
 
 
 @pytest.fixture(scope="module")
@@ -37,30 +38,58 @@ def own_length_net(tmp_path_factory):
     recording for its own length (60-64 steps of 5 ms from t = 0 on the fixture)."""
     rng = np.random.default_rng(0)
     path = tmp_path_factory.mktemp("inv") / "own.net"
-    write_netx(path, [
-        {"type": "dense", "weight": rng.integers(-30, 40, (64, 2 * 34 * 34)) * 2,
-         "neuron": cuba_neuron(1024, 256, 60)},
-        {"type": "dense", "weight": rng.integers(-60, 60, (10, 64)) * 2,
-         "neuron": cuba_neuron(1024, 256, 40)}])
+    write_netx(
+        path,
+        [
+            {
+                "type": "dense",
+                "weight": rng.integers(-30, 40, (64, 2 * 34 * 34)) * 2,
+                "neuron": cuba_neuron(1024, 256, 60),
+            },
+            {"type": "dense", "weight": rng.integers(-60, 60, (10, 64)) * 2, "neuron": cuba_neuron(1024, 256, 40)},
+        ],
+    )
     return load_netx(path)
 
 
 def per_recording(res) -> dict[str, tuple]:
-    return {s.file: (s.steps, s.spikes, s.synops, s.output_counts, s.predicted, s.latency_steps,
-                     s.time_to_first_correct_steps) for s in res.samples}
+    return {
+        s.file: (
+            s.steps,
+            s.spikes,
+            s.synops,
+            s.output_counts,
+            s.predicted,
+            s.latency_steps,
+            s.time_to_first_correct_steps,
+        )
+        for s in res.samples
+    }
 
 
 def counts_key(counts) -> list[tuple]:
-    return [(c.name, c.steps, c.samples, c.neuron_updates, c.active_updates, c.synops.tolist(),
-             c.output_spikes.tolist(), c.input_spikes.tolist(), c.samples_per_step.tolist(),
-             c.synops_per_sample.tolist(), c.spikes_per_sample.tolist()) for c in counts]
+    return [
+        (
+            c.name,
+            c.steps,
+            c.samples,
+            c.neuron_updates,
+            c.active_updates,
+            c.synops.tolist(),
+            c.output_spikes.tolist(),
+            c.input_spikes.tolist(),
+            c.samples_per_step.tolist(),
+            c.synops_per_sample.tolist(),
+            c.spikes_per_sample.tolist(),
+        )
+        for c in counts
+    ]
 
 
 def _replay_grid(net, files, backend, grid, labels=None):
     out = {}
     for workers, batch in grid:
-        res = replay(net, files, ReplayConfig(dt_us=5000, backend=backend, workers=workers,
-                                              batch_size=batch), labels)
+        res = replay(net, files, ReplayConfig(dt_us=5000, backend=backend, workers=workers, batch_size=batch), labels)
         out[(workers, batch)] = res
     return out
 
@@ -80,18 +109,18 @@ def _assert_all_equal(runs) -> None:
 def test_replay_fast_independent_of_workers_and_batch(nmnist_train, own_length_net):
     from neuro_deploy.data import read_labels
 
-    files = [nmnist_train / f"{i}.bin" for i in range(1, 131)]     # 2 workers x (64 + 1)
+    files = [nmnist_train / f"{i}.bin" for i in range(1, 131)]  # 2 workers x (64 + 1)
     labels = read_labels(nmnist_train.parent / "train_labels.txt")
     runs = _replay_grid(own_length_net, files, "fast", [(1, 64), (2, 64), (2, 7), (1, 1)], labels)
     steps = {s.steps for s in runs[(1, 64)].samples}
-    assert len(steps) >= 3, steps                 # lengths differ: padding would show
+    assert len(steps) >= 3, steps  # lengths differ: padding would show
     assert sum(s.spikes["layer1"] for s in runs[(1, 64)].samples) > 0
     _assert_all_equal(runs)
 
 
 def test_replay_lava_independent_of_workers_and_batch_and_equal_to_fast(nmnist_train, own_length_net):
     """Real Lava: concatenated batches (batch 3) and own-length single runs (batch 1)."""
-    files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40, 43, 2)]       # 62, 63, 60, 61, 62 steps
+    files = [nmnist_train / f"{i}.bin" for i in (1, 8, 40, 43, 2)]  # 62, 63, 60, 61, 62 steps
     runs = _replay_grid(own_length_net, files, "lava", [(1, 3), (2, 2), (1, 1)])
     assert len({s.steps for s in runs[(1, 3)].samples}) == 4
     fast = replay(own_length_net, files, ReplayConfig(dt_us=5000, backend="fast", batch_size=64))
@@ -100,8 +129,11 @@ def test_replay_lava_independent_of_workers_and_batch_and_equal_to_fast(nmnist_t
 
 
 def test_replay_cli_workers_identical_json(nmnist_train, own_length_net):
-    args = ["replay", own_length_net.path] + [str(nmnist_train / f"{i}.bin") for i in range(1, 41)] + \
-        ["--dt-us", "5000", "--json"]
+    args = (
+        ["replay", own_length_net.path]
+        + [str(nmnist_train / f"{i}.bin") for i in range(1, 41)]
+        + ["--dt-us", "5000", "--json"]
+    )
     outs = []
     for workers in ("1", "2"):
         r = CliRunner().invoke(main, args + ["--workers", workers])
@@ -118,8 +150,7 @@ def test_replay_all_1000_recordings_independent_of_workers_and_batch(nmnist_trai
 
     files = [nmnist_train / f"{i}.bin" for i in range(1, 1001)]
     labels = read_labels(nmnist_train.parent / "train_labels.txt")
-    runs = _replay_grid(own_length_net, files, "fast",
-                        [(1, 64), (2, 64), (1, 7), (2, 7), (1, 1), (2, 1)], labels)
+    runs = _replay_grid(own_length_net, files, "fast", [(1, 64), (2, 64), (1, 7), (2, 7), (1, 1), (2, 1)], labels)
     _assert_all_equal(runs)
     sub = files[:100]
     lava = _replay_grid(own_length_net, sub, "lava", [(1, 64), (2, 7), (1, 1)])
@@ -144,7 +175,7 @@ def test_evaluate_counts_and_cost_independent_of_batch_size(which, request, digi
     model = request.getfixturevalue(which)
     net = load_netx(model["net"])
     cfg = model["cfg"]
-    sub = digits.subset(np.arange(400, 530))                       # 130 samples: 128 + 2
+    sub = digits.subset(np.arange(400, 530))  # 130 samples: 128 + 2
     x = sub.to_tensors(cfg.dt_us, cfg.num_steps)
     evs = {b: evaluate_deployed(net, x, sub.labels, batch_size=b) for b in (1, 10, 128)}
     ref = evs[128]
@@ -165,7 +196,7 @@ def test_evaluate_with_lengths_matches_separate_runs(tiny_dense, digits):
     x = sub.to_tensors(10_000, 30)
     lens = np.random.default_rng(1).integers(5, 31, len(x))
     together = evaluate_deployed(net, x, sub.labels, batch_size=64, lengths=lens)
-    alone = [run_tensors(net, x[i:i + 1, ..., :lens[i]]) for i in range(len(x))]
+    alone = [run_tensors(net, x[i : i + 1, ..., : lens[i]]) for i in range(len(x))]
     assert [int(r.trains[-1].sum(0).argmax()) for r in alone] == together.predictions.tolist()
     assert counts_key(merge_counts([r.counts for r in alone])) == counts_key(together.counts)
     assert together.run_steps.tolist() == (lens + len(net)).tolist()
@@ -179,6 +210,6 @@ def test_merge_counts_equals_one_run(tiny_dense, digits):
     net = load_netx(tiny_dense["net"])
     x = digits.subset(np.arange(30)).to_tensors(10_000, 30)
     whole = run_tensors(net, x).counts
-    parts = merge_counts([run_tensors(net, x[i:i + 7]).counts for i in range(0, 30, 7)])
+    parts = merge_counts([run_tensors(net, x[i : i + 7]).counts for i in range(0, 30, 7)])
     assert counts_key(parts) == counts_key(whole)
     assert [dataclasses.asdict(c)["active_updates"] for c in parts] == [c.active_updates for c in whole]

@@ -28,6 +28,7 @@ registries that name their implementations as ``"module:attr"`` strings resolved
 use (entry-point style: :data:`neuro_deploy.sim.base.BACKENDS`,
 :data:`neuro_deploy.events.readers.FORMAT_MODULES`) are not imports of those modules.
 """
+
 from __future__ import annotations
 
 import ast
@@ -36,11 +37,33 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "neuro_deploy"
 
-LAYERS = ["foundation", "cluster", "events", "data", "models", "netx", "hardware", "sim", "nir", "energy",
-          "report", "api", "sweep", "cli"]
+LAYERS = [
+    "foundation",
+    "cluster",
+    "events",
+    "data",
+    "models",
+    "netx",
+    "hardware",
+    "sim",
+    "nir",
+    "energy",
+    "report",
+    "api",
+    "sweep",
+    "cli",
+]
 #: top-level modules (not sub-packages) and their layer; ``_``-prefixed ones are foundation
-TOP_MODULES = {"errors": "foundation", "loihi_format": "foundation", "api": "api", "recipes": "api",
-               "pipeline": "api", "doctor": "api", "cli": "cli", "cli_options": "cli"}
+TOP_MODULES = {
+    "errors": "foundation",
+    "loihi_format": "foundation",
+    "api": "api",
+    "recipes": "api",
+    "pipeline": "api",
+    "doctor": "api",
+    "cli": "cli",
+    "cli_options": "cli",
+}
 
 
 def module_name(path: Path) -> str:
@@ -64,7 +87,7 @@ def layer_of(mod: str) -> str:
         return PLACED[mod]
     parts = mod.split(".")
     if len(parts) == 1:
-        return "api"                            # the package itself: the curated API
+        return "api"  # the package itself: the curated API
     head = parts[1]
     if head.startswith("_"):
         return "foundation"
@@ -105,8 +128,12 @@ def imports_of(mod: str, path: Path, modules: dict[str, Path]) -> list[tuple[str
                     plain.append(a.name)
             if plain:
                 out.append((src, plain, node.lineno))
-        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) == \
-                "import_module" and node.args and isinstance(node.args[0], ast.Constant):
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "attr", getattr(node.func, "id", "")) == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             name = str(node.args[0].value)
             if name.startswith("neuro_deploy"):
                 out.append((name, [], node.lineno))
@@ -145,7 +172,7 @@ def test_no_import_circle():
     circles: list[list[str]] = []
     counter = [0]
 
-    def visit(v: str) -> None:                      # Tarjan's strongly connected components
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
         index[v] = low[v] = counter[0]
         counter[0] += 1
         stack.append(v)
@@ -194,9 +221,14 @@ def test_no_private_name_across_modules():
                     if f"{node.module}.{a.name}" in modules:
                         aliases[a.asname or a.name] = f"{node.module}.{a.name}"
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
-                    and node.value.id in aliases and node.attr.startswith("_") and not node.attr.startswith("__") \
-                    and aliases[node.value.id] != mod:
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in aliases
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and aliases[node.value.id] != mod
+            ):
                 bad.append(f"{mod}:{node.lineno} uses {aliases[node.value.id]}.{node.attr}")
     assert not bad, "private names used across modules:\n" + "\n".join(sorted(set(bad)))
 

@@ -1,5 +1,6 @@
 """Lint and types: ruff over the tree and mypy over the typed pure cores, as ``make test``
 and ``make typecheck`` run them (configuration in pyproject.toml)."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,6 +23,11 @@ def _tool(name: str) -> str:
 
 def test_ruff_check_passes():
     r = subprocess.run([_tool("ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_ruff_format_is_applied():
+    r = subprocess.run([_tool("ruff"), "format", "--check", "."], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
 
 

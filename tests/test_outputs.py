@@ -4,6 +4,7 @@ Every command that writes is found from the click group (its callback carries
 ``writes_output``); each gets the same bad destinations and must answer exit 2 with one
 line naming the output, before doing any work, with nothing created or replaced.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,8 +24,11 @@ NMNIST_BIN = "events/formats/tonic_sample_nmnist_digit4.bin"
 
 
 def writing_commands() -> dict[tuple[str, ...], str]:
-    return {path: cmd.callback.writes_output for path, cmd in walk_commands(main)
-            if cmd.callback is not None and hasattr(cmd.callback, "writes_output")}
+    return {
+        path: cmd.callback.writes_output
+        for path, cmd in walk_commands(main)
+        if cmd.callback is not None and hasattr(cmd.callback, "writes_output")
+    }
 
 
 def test_every_command_with_an_output_option_has_the_policy():
@@ -33,9 +37,18 @@ def test_every_command_with_an_output_option_has_the_policy():
         outs = [p for p in cmd.params if set(getattr(p, "opts", [])) & {"-o", "--output", "--out"}]
         if outs:
             assert path in writing_commands(), f"{' '.join(path)} writes without the output policy"
-    assert set(writing_commands()) >= {("demo",), ("train",), ("distill",), ("export",), ("run",),
-                                       ("replay",), ("report",), ("events", "convert"),
-                                       ("events", "show"), ("events", "simulate")}
+    assert set(writing_commands()) >= {
+        ("demo",),
+        ("train",),
+        ("distill",),
+        ("export",),
+        ("run",),
+        ("replay",),
+        ("report",),
+        ("events", "convert"),
+        ("events", "show"),
+        ("events", "simulate"),
+    }
 
 
 def _invocations(tiny_dense, fixtures) -> dict[tuple[str, ...], tuple[list[str], str, list[str]]]:
@@ -189,7 +202,7 @@ def test_stale_temp_files_of_dead_processes_are_removed(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     stale = tmp_path / f".x.net{_io.TEMP_MARK}{dead.pid}-0badc0de.net"
-    live = tmp_path / f".y.net{_io.TEMP_MARK}1-0badc0de.net"        # pid 1 is alive
+    live = tmp_path / f".y.net{_io.TEMP_MARK}1-0badc0de.net"  # pid 1 is alive
     for p in (stale, live):
         p.write_bytes(b"junk")
         os.utime(p, (1, 1))
@@ -222,18 +235,23 @@ def test_simulate_npz_without_images_labels_keys_fails_before_writing(tmp_path):
     or wrong labels arrays stop before any recording is written."""
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "a.npz", x_train=rng.random((3, 8, 8)), y_train=np.array([1, 2, 3]))
-    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "a.npz"),
-                                  "-o", str(tmp_path / "sim")])
+    r = CliRunner().invoke(
+        main, ["events", "simulate", "--images", str(tmp_path / "a.npz"), "-o", str(tmp_path / "sim")]
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "sim" / "labels.txt").read_text().split("\n")[1:4] == ["1 1", "2 2", "3 3"]
     np.savez(tmp_path / "b.npz", x=rng.random((3, 8, 8)), y=np.array([1.5, 2, 3]))
-    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "b.npz"),
-                                  "--labels-key", "y", "-o", str(tmp_path / "sim2")])
+    r = CliRunner().invoke(
+        main,
+        ["events", "simulate", "--images", str(tmp_path / "b.npz"), "--labels-key", "y", "-o", str(tmp_path / "sim2")],
+    )
     assert r.exit_code == 2 and "non-negative" in r.output and not (tmp_path / "sim2").exists()
     np.savez(tmp_path / "c.npz", imgs=rng.random((3, 8, 8)), a=np.arange(3), b=np.arange(3))
-    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "c.npz"),
-                                  "-o", str(tmp_path / "sim3")])
+    r = CliRunner().invoke(
+        main, ["events", "simulate", "--images", str(tmp_path / "c.npz"), "-o", str(tmp_path / "sim3")]
+    )
     assert r.exit_code == 2 and "--labels-key" in r.output and not (tmp_path / "sim3").exists()
-    r = CliRunner().invoke(main, ["events", "simulate", "--images", str(tmp_path / "c.npz"),
-                                  "--key", "nope", "-o", str(tmp_path / "sim4")])
+    r = CliRunner().invoke(
+        main, ["events", "simulate", "--images", str(tmp_path / "c.npz"), "--key", "nope", "-o", str(tmp_path / "sim4")]
+    )
     assert r.exit_code == 2 and "'nope'" in r.output and not (tmp_path / "sim4").exists()

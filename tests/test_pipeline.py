@@ -1,4 +1,5 @@
 """The main job end to end on the embedded data (short settings)."""
+
 from __future__ import annotations
 
 import json
@@ -7,16 +8,15 @@ import pytest
 
 from neuro_deploy.pipeline import DemoConfig, run_demo
 
-pytestmark = [pytest.mark.lava, pytest.mark.train]      # the demo trains and runs Lava
+pytestmark = [pytest.mark.lava, pytest.mark.train]  # the demo trains and runs Lava
 
 
 def test_demo_end_to_end(tmp_path):
-    r = run_demo(DemoConfig(out_dir=str(tmp_path), epochs=2, lava_samples=12, progress=False),
-                 log=lambda s: None)
+    r = run_demo(DemoConfig(out_dir=str(tmp_path), epochs=2, lava_samples=12, progress=False), log=lambda s: None)
     assert r.val_samples == 359 and r.lava_samples == 12
     assert r.float_accuracy > 0.5 and r.fast_accuracy > 0.5
     assert r.lava_accuracy is not None
-    assert r.lava_fast_prediction_agreement == 1.0          # bit-exact backends
+    assert r.lava_fast_prediction_agreement == 1.0  # bit-exact backends
     assert r.export["lava_fast_counts_equal"] is True
     assert [l["name"] for l in r.layers] == ["layer0", "layer1"]
     assert all(l["synops"] > 0 and l["spikes"] > 0 for l in r.layers)
@@ -42,4 +42,4 @@ def test_demo_end_to_end(tmp_path):
     ev = evaluate_deployed(net, val.to_tensors(5000, 60), val.labels, backend="fast", batch_size=64)
     prof = load_profile("loihi2")
     again = estimate_cost(net, ev.counts, fit_network(net, prof), prof)
-    assert again.energy_per_inference_uj == h["energy_per_inference_uj"]      # same counts, same cost
+    assert again.energy_per_inference_uj == h["energy_per_inference_uj"]  # same counts, same cost

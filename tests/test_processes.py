@@ -1,5 +1,6 @@
 """Worker processes (neuro_deploy._process): typed errors and progress come back from
 workers, a crashed worker is named, children ignore SIGINT and watch their parent."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,13 @@ from neuro_deploy.errors import CorruptRecordingError, ShapeError
 
 def _square(x):
     _progress.tick(1, "jobs")
-    _progress.tick(100, "steps")              # another unit: does not move the jobs bar
+    _progress.tick(100, "steps")  # another unit: does not move the jobs bar
     return x * x
 
 
 def _typed_error(x):
     if x == 2:
-        raise CorruptRecordingError("rec2.bin", 17, "bad word")   # not picklable by args alone
+        raise CorruptRecordingError("rec2.bin", 17, "bad word")  # not picklable by args alone
     if x == 3:
         raise ShapeError("input", (2, 3), (4,))
     return x
@@ -55,7 +56,7 @@ def test_a_killed_worker_is_an_error_naming_the_signal():
 
 def test_workers_ignore_sigint_and_watch_their_parent():
     assert _process.map_in_processes(_sigint_disposition, [0, 1]) == [True, True]
-    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN        # the parent keeps Ctrl-C
+    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the parent keeps Ctrl-C
 
 
 def _gone(pid: int) -> bool:
@@ -85,7 +86,7 @@ def test_watch_parent_kills_an_orphan():
     for use_prctl in (True, False):
         r, w = os.pipe()
         mid = os.fork()
-        if mid == 0:                                    # the parent-to-be-killed
+        if mid == 0:  # the parent-to-be-killed
             os.close(r)
             leaf = os.fork()
             if leaf == 0:

@@ -1,4 +1,5 @@
 """Data selection for cheaper training (SADP and baselines)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,17 +11,17 @@ from neuro_deploy.models.pruning import capped_probabilities, make_selector
 
 @pytest.mark.parametrize("k", [1.0, 10.0, 37.5, 99.0])
 def test_probabilities_are_normalized_and_capped(k):
-    s = np.random.default_rng(0).exponential(1.0, 100) ** 3       # heavy-tailed scores
+    s = np.random.default_rng(0).exponential(1.0, 100) ** 3  # heavy-tailed scores
     pi = capped_probabilities(s, k)
     assert pi.sum() == pytest.approx(k) and (pi >= 0).all() and (pi <= 1).all()
     order = np.argsort(s)
-    assert (np.diff(pi[order]) >= -1e-12).all()                   # larger score, larger pi
+    assert (np.diff(pi[order]) >= -1e-12).all()  # larger score, larger pi
 
 
 def test_horvitz_thompson_weighting_is_unbiased():
     """E[sum_selected w_i g_i] = sum_i g_i for SADP's Poisson sampling and for random."""
     rng = np.random.default_rng(1)
-    g = rng.normal(1.0, 2.0, 200)                                  # per-example 'gradients'
+    g = rng.normal(1.0, 2.0, 200)  # per-example 'gradients'
     for name in ("sadp", "random"):
         sel = make_selector(name, 200, 0.3, 10, seed=2)
         sel.scores = rng.exponential(1.0, 200) + 0.01
@@ -49,13 +50,18 @@ def test_sadp_training_sees_fewer_examples_and_learns(digits):
         res = train_model(cfg, TrainConfig(epochs=4, progress=False, seed=3), x, sub.labels, selector=sel)
         runs.append(res)
     h = runs[0].history
-    assert all(abs(e["examples"] - 150) < 40 for e in h)           # about keep * N per epoch
+    assert all(abs(e["examples"] - 150) < 40 for e in h)  # about keep * N per epoch
     assert h[-1]["loss"] < h[0]["loss"]
-    assert [e["loss"] for e in runs[0].history] == [e["loss"] for e in runs[1].history]   # seeded
+    assert [e["loss"] for e in runs[0].history] == [e["loss"] for e in runs[1].history]  # seeded
     # the weighted per-example loss with the 'full' selector is SLAYER's SpikeRate(sum) exactly
     plain = train_model(cfg, TrainConfig(epochs=2, progress=False, seed=3), x, sub.labels)
-    full = train_model(cfg, TrainConfig(epochs=2, progress=False, seed=3), x, sub.labels,
-                       selector=make_selector("full", len(sub), 1.0, 2))
+    full = train_model(
+        cfg,
+        TrainConfig(epochs=2, progress=False, seed=3),
+        x,
+        sub.labels,
+        selector=make_selector("full", len(sub), 1.0, 2),
+    )
     assert [e["loss"] for e in plain.history] == pytest.approx([e["loss"] for e in full.history], rel=1e-5)
 
 
@@ -75,8 +81,13 @@ def test_ann_pretraining_beats_scratch_at_one_epoch(digits):
     pre = pretrain_ann(cfg, rate_inputs(x_tr), tr.labels, epochs=15)
     assert pre.history[-1]["ann_train_accuracy"] > 0.8
     scale, scores = calibrate_transfer(pre.ann, cfg, x_tr[:200], tr.labels[:200])
-    warm = train_model(cfg, TrainConfig(epochs=1, progress=False, lr=3e-5), x_tr, tr.labels,
-                       init=lambda m: transfer_to_slayer(pre.ann, m, scale))
+    warm = train_model(
+        cfg,
+        TrainConfig(epochs=1, progress=False, lr=3e-5),
+        x_tr,
+        tr.labels,
+        init=lambda m: transfer_to_slayer(pre.ann, m, scale),
+    )
     cold = train_model(cfg, TrainConfig(epochs=1, progress=False), x_tr, tr.labels)
     assert evaluate(warm.model, x_va, va.labels)[0] > evaluate(cold.model, x_va, va.labels)[0] + 0.1
 
@@ -94,7 +105,7 @@ def test_hsd_student_on_few_steps(digits):
     assert res.teacher_accuracy > 0.9
     assert res.history[-1]["loss"] < res.history[0]["loss"]
     x_va = va.to_tensors(int(np.ceil(va.duration_us / 6)), 6)
-    assert evaluate(res.model, x_va, va.labels)[0] > 0.5             # 6 steps instead of 60
+    assert evaluate(res.model, x_va, va.labels)[0] > 0.5  # 6 steps instead of 60
 
 
 def test_sadp_ablation_plain_bound_and_agreement():
@@ -133,8 +144,12 @@ def test_rate_ce_loss_is_cross_entropy_of_scaled_rates():
     with pytest.raises(UnknownNameError, match="rate_ce"):
         from neuro_deploy.models import ModelConfig, train_model
 
-        train_model(ModelConfig(hidden=(4,), num_steps=2), TrainConfig(loss="hinge", progress=False),
-                    np.zeros((2, 2, 34, 34, 2), np.uint8), np.array([0, 1]))
+        train_model(
+            ModelConfig(hidden=(4,), num_steps=2),
+            TrainConfig(loss="hinge", progress=False),
+            np.zeros((2, 2, 34, 34, 2), np.uint8),
+            np.array([0, 1]),
+        )
 
 
 def test_piped_optimizer_state_moves_with_the_weight_scale():
@@ -160,7 +175,7 @@ def test_piped_optimizer_state_moves_with_the_weight_scale():
     for k, (b, s) in enumerate(zip(blocks, [0.5, 2.0])):
         st, ann = opt.state[b.synapse.weight_v], pre.optimizer_state["state"][k]
         assert torch.allclose(st["exp_avg"].reshape(ann["exp_avg"].shape), ann["exp_avg"] / s)
-        assert torch.allclose(st["exp_avg_sq"].reshape(ann["exp_avg_sq"].shape), ann["exp_avg_sq"] / s ** 2)
+        assert torch.allclose(st["exp_avg_sq"].reshape(ann["exp_avg_sq"].shape), ann["exp_avg_sq"] / s**2)
     assert not any(p.requires_grad for p in blocks[0].parameters())
     assert all(p.requires_grad for p in blocks[-1].synapse.parameters())
     hk.on_epoch(0, model)

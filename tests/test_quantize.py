@@ -1,4 +1,5 @@
 """Per-layer weight scaling (issue 13): one quantizer for QAT and export; float == deployed."""
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,7 @@ from neuro_deploy.api import export as export_model
 from neuro_deploy.sim.evaluate import evaluate_deployed
 from neuro_deploy.sim.float_model import float_net, load_network
 
-pytestmark = pytest.mark.train          # QAT training and exports of trained models
+pytestmark = pytest.mark.train  # QAT training and exports of trained models
 
 
 def test_profile_limits_are_the_quantizer_defaults():
@@ -25,7 +26,7 @@ def test_profile_limits_are_the_quantizer_defaults():
 
     assert load_profile("loihi2").quant_spec() == QuantSpec()
     q = QuantSpec()
-    assert (q.weight_mant_min, q.weight_mant_max, q.threshold_mant_max) == (-256, 254, 2 ** 17 - 1)
+    assert (q.weight_mant_min, q.weight_mant_max, q.threshold_mant_max) == (-256, 254, 2**17 - 1)
 
 
 @pytest.mark.parametrize("wmax", [0.003, 0.05, 0.1, 0.7, 3.0])
@@ -38,18 +39,18 @@ def test_range_exponent_spans_the_mantissa_without_clipping(wmax):
     e = choose_exponent(w, 0.01, spec, state_peak=0.01)
     q = quantize_array(w, e, spec)
     assert 127 < np.abs(q).max() <= 254 and bits_used(q) == 8
-    assert np.all(np.abs(w * 2.0 ** e - q) <= 1.0)               # rounding only, no clipping
+    assert np.all(np.abs(w * 2.0**e - q) <= 1.0)  # rounding only, no clipping
     assert exponent_limits(w, 0.01, spec, 0.01)["range"] == e
 
 
 def test_state_and_threshold_limits_bind():
     spec = QuantSpec()
     w = np.full((4, 4), 1e-4)
-    lim = exponent_limits(w, 1.25, spec, state_peak=100.0)       # v reaches 80 thresholds
+    lim = exponent_limits(w, 1.25, spec, state_peak=100.0)  # v reaches 80 thresholds
     e = choose_exponent(w, 1.25, spec, state_peak=100.0)
     assert e == lim["state"] < lim["range"]
-    assert 100.0 * 2.0 ** (e + 6 + spec.state_margin_bits) <= 2 ** 23 - 1
-    assert int(1.25 * 2 ** e) < 2 ** 12                           # SLAYER float32 test stays exact
+    assert 100.0 * 2.0 ** (e + 6 + spec.state_margin_bits) <= 2**23 - 1
+    assert int(1.25 * 2**e) < 2**12  # SLAYER float32 test stays exact
 
 
 def _legacy_checkpoint(src, dst):
@@ -71,7 +72,7 @@ def test_version1_checkpoint_loads_and_new_scaling_preserves_it(tiny_dense, tmp_
     old = export_model(tmp_path / "old.pt", tmp_path / "old_slayer.net", scaling="slayer", verify_inputs=x[:8])
     new = export_model(tmp_path / "old.pt", tmp_path / "old_auto.net", verify_inputs=x[:8])
     assert [q.weight_exponent for q in old.layers] == [6, 6]
-    assert old.agreement.output_count_exact == 1.0               # the old export was exact at 2**6
+    assert old.agreement.output_count_exact == 1.0  # the old export was exact at 2**6
     n_old, n_new = load_netx(tmp_path / "old_slayer.net"), load_netx(tmp_path / "old_auto.net")
     for q, lo, ln in zip(new.layers, n_old.layers, n_new.layers):
         e = q.weight_exponent
@@ -82,7 +83,7 @@ def test_version1_checkpoint_loads_and_new_scaling_preserves_it(tiny_dense, tmp_
         assert q.weight_bits_used > bits_used(lo.weight)
     fl = evaluate_deployed(load_network(tmp_path / "old.pt"), x, y, "float")
     dep = evaluate_deployed(n_new, x, y, "fast")
-    assert np.mean(fl.predictions == dep.predictions) >= 0.95   # only the decays' rounding is finer
+    assert np.mean(fl.predictions == dep.predictions) >= 0.95  # only the decays' rounding is finer
     assert abs(fl.accuracy - dep.accuracy) <= 0.05
 
 
@@ -114,7 +115,7 @@ def test_qat_tiny_model_float_equals_deployed(digits, tmp_path):
     save_checkpoint(res, cfg, tmp_path / "q.pt")
     rep = export_model(tmp_path / "q.pt", tmp_path / "q.net", verify_inputs=x[100:108])
     assert [q.weight_exponent for q in rep.layers] == exps and rep.quantization == "qat"
-    assert all(q.weight_rel_error == 0.0 for q in rep.layers)     # weights already on the grid
+    assert all(q.weight_rel_error == 0.0 for q in rep.layers)  # weights already on the grid
     fl = evaluate_deployed(load_network(tmp_path / "q.pt"), x[100:], sub.labels[100:], "float")
     dep = evaluate_deployed(load_netx(tmp_path / "q.net"), x[100:], sub.labels[100:], "fast")
     assert np.array_equal(fl.output_counts, dep.output_counts) and fl.output_counts.sum() > 0
@@ -163,19 +164,33 @@ def test_export_check_prints_float_vs_deployed(fixtures, tiny_dense, tmp_path):
         (rec / f"{i}.bin").write_bytes((d / "train" / f"{i}.bin").read_bytes())
     labels = str(d / "train_labels.txt")
     out = tmp_path / "m.net"
-    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(out), "--check", str(rec),
-                                  "--labels", labels])
+    r = CliRunner().invoke(
+        main, ["export", str(tiny_dense["ckpt"]), "-o", str(out), "--check", str(rec), "--labels", labels]
+    )
     assert r.exit_code == 0, r.output
     assert "check on 4 recordings (4 labelled, dt 10000 us): float accuracy" in r.output
     assert "same prediction 1.0000, identical output counts 1.0000" in r.output
     assert " exp " in r.output and "bits" in r.output and out.exists()
-    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "j.net"), "--check",
-                                  str(rec), "--labels", labels, "--json"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "export",
+            str(tiny_dense["ckpt"]),
+            "-o",
+            str(tmp_path / "j.net"),
+            "--check",
+            str(rec),
+            "--labels",
+            labels,
+            "--json",
+        ],
+    )
     c = json.loads(r.stdout)["check"]
     assert c["samples"] == 4 and c["prediction_agreement"] == 1.0 and c["accuracy_drop_points"] == 0.0
     # bad check input: typed error, exit 2, nothing written
-    r = CliRunner().invoke(main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "n.net"), "--check",
-                                  str(tmp_path / "missing")])
+    r = CliRunner().invoke(
+        main, ["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "n.net"), "--check", str(tmp_path / "missing")]
+    )
     assert r.exit_code == 2 and "missing" in r.output and not (tmp_path / "n.net").exists()
 
 
@@ -187,5 +202,5 @@ def test_evaluate_checkpoint_is_float_on_the_deployed_inputs(tiny_dense):
         runs[name] = json.loads(r.stdout)
     assert runs["ckpt"]["backend"] == "float" and runs["net"]["backend"] == "fast"
     assert runs["ckpt"]["steps"] == runs["net"]["steps"] == 30
-    assert runs["ckpt"]["accuracy"] == runs["net"]["accuracy"]          # QAT: by construction
+    assert runs["ckpt"]["accuracy"] == runs["net"]["accuracy"]  # QAT: by construction
     assert runs["ckpt"]["layers"] == runs["net"]["layers"]

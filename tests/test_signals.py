@@ -5,6 +5,7 @@
 * kill -9 of the parent leaves no Lava worker alive for more than a few seconds;
 * SIGTERM exits 143 and removes the temp file of a write in progress.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,12 +35,14 @@ def _interrupt_and_check(cli, sig=signal.SIGINT, code=130):
 
 
 def test_ctrl_c_stops_lava_run_with_no_worker_left(zygote, tmp_path, tiny_dense):
-    cli = zygote.run(["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava",
-                     "-o", str(tmp_path / "o.npz")], tmp_path)
+    cli = zygote.run(
+        ["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava", "-o", str(tmp_path / "o.npz")],
+        tmp_path,
+    )
     try:
         assert wait_for(lava_workers_started(cli), 240), cli.stderr()
         assert cli.proc.poll() is None, cli.stderr()
-        time.sleep(1.0)                                       # inside net.run
+        time.sleep(1.0)  # inside net.run
         rc, took, left = _interrupt_and_check(cli)
         assert rc == 130, (rc, cli.stderr())
         assert took < STOP_S, took
@@ -52,8 +55,10 @@ def test_ctrl_c_stops_lava_run_with_no_worker_left(zygote, tmp_path, tiny_dense)
 
 
 def test_kill_9_of_parent_takes_lava_workers_along(zygote, tmp_path, tiny_dense):
-    cli = zygote.run(["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava",
-                     "-o", str(tmp_path / "o.npz")], tmp_path)
+    cli = zygote.run(
+        ["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava", "-o", str(tmp_path / "o.npz")],
+        tmp_path,
+    )
     try:
         assert wait_for(lava_workers_started(cli), 240), cli.stderr()
         workers = [p for p in alive(session_processes(cli.pid)) if p[0] != cli.pid]
@@ -73,8 +78,9 @@ def test_sigterm_during_export_removes_the_temp_file(zygote, tmp_path, tiny_dens
     exit 143, no output, no temp file."""
     cli = zygote.run(["export", str(tiny_dense["ckpt"]), "-o", str(tmp_path / "m.net")], tmp_path)
     try:
-        assert wait_for(lambda: any(TEMP_MARK in p for p in os.listdir(tmp_path)) or cli.proc.poll() is not None,
-                        240, step=0.01), cli.stderr()
+        assert wait_for(
+            lambda: any(TEMP_MARK in p for p in os.listdir(tmp_path)) or cli.proc.poll() is not None, 240, step=0.01
+        ), cli.stderr()
         if cli.proc.poll() is not None:
             pytest.skip("the export finished before the signal could be sent")
         cli.proc.send_signal(signal.SIGTERM)
@@ -99,8 +105,7 @@ def _replay_args(fixtures, tiny_dense, tmp_path, n=6):
 
 @pytest.mark.slow
 def test_ctrl_c_stops_lava_replay_with_two_workers(zygote, tmp_path, tiny_dense, fixtures):
-    cli = zygote.run(_replay_args(fixtures, tiny_dense, tmp_path) + ["--backend", "lava", "--workers", "2"],
-                    tmp_path)
+    cli = zygote.run(_replay_args(fixtures, tiny_dense, tmp_path) + ["--backend", "lava", "--workers", "2"], tmp_path)
     try:
         # 2 workers, each with Lava actors of its own
         assert wait_for(lava_workers_started(cli, 8), 300), (cli.stderr(), session_processes(cli.pid))
@@ -114,8 +119,7 @@ def test_ctrl_c_stops_lava_replay_with_two_workers(zygote, tmp_path, tiny_dense,
 
 @pytest.mark.slow
 def test_kill_9_of_replay_parent_takes_workers_and_their_lava_along(zygote, tmp_path, tiny_dense, fixtures):
-    cli = zygote.run(_replay_args(fixtures, tiny_dense, tmp_path) + ["--backend", "lava", "--workers", "2"],
-                    tmp_path)
+    cli = zygote.run(_replay_args(fixtures, tiny_dense, tmp_path) + ["--backend", "lava", "--workers", "2"], tmp_path)
     try:
         assert wait_for(lava_workers_started(cli, 8), 300), cli.stderr()
         os.kill(cli.pid, signal.SIGKILL)
@@ -126,8 +130,9 @@ def test_kill_9_of_replay_parent_takes_workers_and_their_lava_along(zygote, tmp_
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["train", "export", "replay-fast", "report", "evaluate", "distill",
-                                  "simulate", "demo"])
+@pytest.mark.parametrize(
+    "name", ["train", "export", "replay-fast", "report", "evaluate", "distill", "simulate", "demo"]
+)
 def test_ctrl_c_stops_every_command(zygote, name, tmp_path, tiny_dense, fixtures):
     """Any command, interrupted while it works: exit 130 within 5 s, nothing left."""
     x = (np.random.default_rng(0).random((2312, 400000)) < 0.01).astype(np.int8)
@@ -145,8 +150,9 @@ def test_ctrl_c_stops_every_command(zygote, name, tmp_path, tiny_dense, fixtures
     cli = zygote.run(args, tmp_path)
     try:
         # wait until it works: a progress line, or Lava workers, or 25 s
-        wait_for(lambda: cli.proc.poll() is not None or "%" in cli.stderr()
-                 or len(alive(session_processes(cli.pid))) > 2, 25)
+        wait_for(
+            lambda: cli.proc.poll() is not None or "%" in cli.stderr() or len(alive(session_processes(cli.pid))) > 2, 25
+        )
         time.sleep(3.0)
         if cli.proc.poll() is not None:
             pytest.skip(f"{name} finished before the signal ({cli.proc.returncode})")
@@ -161,8 +167,10 @@ def test_ctrl_c_stops_every_command(zygote, name, tmp_path, tiny_dense, fixtures
 @pytest.mark.slow
 def test_ctrl_c_stops_a_fresh_cli_process(tmp_path, tiny_dense):
     """The same as the zygote-forked case, from `python -m neuro_deploy.cli` itself."""
-    cli = start_cli(["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava",
-                     "-o", str(tmp_path / "o.npz")], tmp_path)
+    cli = start_cli(
+        ["run", str(tiny_dense["net"]), "--steps", "1000000", "--backend", "lava", "-o", str(tmp_path / "o.npz")],
+        tmp_path,
+    )
     try:
         assert wait_for(lava_workers_started(cli), 300), cli.stderr()
         time.sleep(1.0)

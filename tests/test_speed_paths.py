@@ -9,6 +9,7 @@
 * counting, binning and netx's weight-bit search: compiled / one-pass versions equal the
   array formulations.
 """
+
 from __future__ import annotations
 
 import os
@@ -90,7 +91,7 @@ def test_streamed_in_small_blocks_equals_whole_and_tally_is_the_scan(tmp_path, m
     _, out = _written(tmp_path, fmt)
     whole = open_events(out)
     ev = whole.read_all()
-    monkeypatch.setattr(common, "BLOCK_BYTES", 4099)              # odd: words straddle blocks
+    monkeypatch.setattr(common, "BLOCK_BYTES", 4099)  # odd: words straddle blocks
     for chunk in (5000, 65_537):
         parts = list(open_events(out).chunks(chunk))
         assert (len(parts) > 1 or chunk > 5000) and _same(np.concatenate(parts), ev), (fmt, chunk)
@@ -108,7 +109,7 @@ def test_fused_tally_counts_breaks_like_the_scan(tmp_path):
 
     rng = np.random.default_rng(1)
     t = np.sort(rng.integers(0, 100_000, 3000))
-    t[::5] -= 40                                                  # a fifth of the steps go back
+    t[::5] -= 40  # a fifth of the steps go back
     rec = np.empty((3000, 2), np.uint32)
     rec[:, 0] = t
     rec[:, 1] = rng.integers(0, 60, 3000) | (rng.integers(0, 40, 3000) << 14) | (rng.integers(0, 2, 3000) << 28)
@@ -146,10 +147,18 @@ def _dense_net(tmp_path, rng, n_in=300, n_h=70, n_out=9, wscale=2):
     from neuro_deploy.netx import load_netx
     from neuro_deploy.netx.writer import cuba_neuron, write_netx
 
-    write_netx(tmp_path / "d.net", [
-        {"type": "dense", "weight": rng.integers(-60, 70, (n_h, n_in)) * wscale, "neuron": cuba_neuron(1024, 200, 50),
-         "bias": rng.integers(-5, 9, n_h)},
-        {"type": "dense", "weight": rng.integers(-80, 80, (n_out, n_h)) * 2, "neuron": cuba_neuron(2048, 100, 40)}])
+    write_netx(
+        tmp_path / "d.net",
+        [
+            {
+                "type": "dense",
+                "weight": rng.integers(-60, 70, (n_h, n_in)) * wscale,
+                "neuron": cuba_neuron(1024, 200, 50),
+                "bias": rng.integers(-5, 9, n_h),
+            },
+            {"type": "dense", "weight": rng.integers(-80, 80, (n_out, n_h)) * 2, "neuron": cuba_neuron(2048, 100, 40)},
+        ],
+    )
     return load_netx(tmp_path / "d.net")
 
 
@@ -163,15 +172,16 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     density = rng.choice([0.03, 0.5], size=(12, 1, 1)) if case in ("mixed", "gemm") else 0.1
     t_in = 17 if case == "reset-cyclic" else 40
     x = (rng.random((12, 300, t_in)) < density).astype(np.int8)
-    spec = RunSpec(steps=40, inputs=x, reset_interval=13 if case == "reset-cyclic" else None,
-                   lengths=rng.integers(20, 41, 12))
+    spec = RunSpec(
+        steps=40, inputs=x, reset_interval=13 if case == "reset-cyclic" else None, lengths=rng.integers(20, 41, 12)
+    )
     if case == "gemm":
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.0)
     if case == "event":
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 2.0)
-    if case == "mixed":                            # the 0.5-density samples' rows go to the GEMM
+    if case == "mixed":  # the 0.5-density samples' rows go to the GEMM
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.25)
-    if case == "int16-flush":                      # move int16 sums to int32 every 2 spikes
+    if case == "int16-flush":  # move int16 sums to int32 every 2 spikes
         import neuro_deploy.sim.kernels as K
 
         orig = K.dense_cuba
@@ -194,14 +204,24 @@ def test_dense_counts_equal_the_matrix_formulation(tmp_path):
 
     rng = np.random.default_rng(5)
     net = _dense_net(tmp_path, rng)
-    net.layers[0].weight[rng.random(net.layers[0].weight.shape) < 0.3] = 0       # absent synapses
+    net.layers[0].weight[rng.random(net.layers[0].weight.shape) < 0.3] = 0  # absent synapses
     x = (rng.random((7, 300, 30)) < 0.1).astype(np.int8)
     lengths = rng.integers(5, 31, 7)
     spec = RunSpec(steps=30, inputs=x, lengths=lengths)
     trains = get_backend("fast").run(net, spec).extra["trains"]
     valid = valid_steps(30, 7, lengths)
-    fields = ("input_spikes", "synops", "output_spikes", "neuron_updates", "active_updates", "synops_per_sample",
-              "spikes_per_sample", "input_spikes_per_sample", "samples_per_step", "fanout_mean")
+    fields = (
+        "input_spikes",
+        "synops",
+        "output_spikes",
+        "neuron_updates",
+        "active_updates",
+        "synops_per_sample",
+        "spikes_per_sample",
+        "input_spikes_per_sample",
+        "samples_per_step",
+        "fanout_mean",
+    )
     for layer, up, out in zip(net.layers, [source_spikes(spec, net, 30)] + trains[:-1], trains):
         a, b = matrix_counts(layer, up, out, valid), dense_counts(layer, up, out, valid)
         assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields), layer.name
@@ -213,8 +233,9 @@ def test_binning_kernel_equals_the_array_formulation():
 
     rng = np.random.default_rng(0)
     n = 5000
-    ev = make_events(rng.integers(-2, 36, n), rng.integers(-2, 36, n), rng.integers(-500, 40_000, n),
-                     rng.integers(0, 2, n))
+    ev = make_events(
+        rng.integers(-2, 36, n), rng.integers(-2, 36, n), rng.integers(-500, 40_000, n), rng.integers(0, 2, n)
+    )
     for binary in (True, False):
         got = bin_events(ev, (34, 34), 1000, 30, t0_us=100, binary=binary)
         ref = np.zeros_like(got)

@@ -33,5 +33,5 @@ def import_slayer():
         import lava.lib.dl.slayer as slayer
     from neuro_deploy._compat import slayer_dynamics
 
-    slayer_dynamics.install()        # time-major CPU loops of the leaky integrators, identical integers
+    slayer_dynamics.install()  # time-major CPU loops of the leaky integrators, identical integers
     return slayer

@@ -48,6 +48,7 @@ child that imports ``neuro_deploy`` before Lava is covered too.
 :func:`install` is idempotent and cheap (it imports nothing heavy). On Python < 3.11
 fix 1 does nothing (Lava's dataclasses import as they are there).
 """
+
 from __future__ import annotations
 
 import copy
@@ -67,20 +68,25 @@ def _instance_defaults_to_factories(cls: type) -> type:
     """Replace class attributes that are dataclass instances by ``default_factory`` fields."""
     for name in getattr(cls, "__annotations__", {}):
         value = cls.__dict__.get(name, dataclasses.MISSING)
-        if (value is not dataclasses.MISSING and not isinstance(value, dataclasses.Field)
-                and dataclasses.is_dataclass(value) and not isinstance(value, type)
-                and type(value).__hash__ is None):
-            setattr(cls, name, dataclasses.field(
-                default_factory=lambda v=value: copy.deepcopy(v)))
+        if (
+            value is not dataclasses.MISSING
+            and not isinstance(value, dataclasses.Field)
+            and dataclasses.is_dataclass(value)
+            and not isinstance(value, type)
+            and type(value).__hash__ is None
+        ):
+            setattr(cls, name, dataclasses.field(default_factory=lambda v=value: copy.deepcopy(v)))
     return cls
 
 
 def _tolerant_dataclass(original: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap ``dataclasses.dataclass`` (used bare or with arguments)."""
+
     def wrapper(cls: type | None = None, /, **kwargs: Any) -> Any:
         if cls is None:
             return lambda c: original(_instance_defaults_to_factories(c), **kwargs)
         return original(_instance_defaults_to_factories(cls), **kwargs)
+
     wrapper.__wrapped__ = original  # type: ignore[attr-defined]
     return wrapper
 
@@ -142,8 +148,9 @@ PATCHED_MODULES = frozenset(PATCHES)
 class _PatchingLoader(importlib.abc.Loader):
     """Delegates to the real loader with the module's fix in place."""
 
-    def __init__(self, inner: importlib.abc.Loader,
-                 fix: Callable[[types.ModuleType], contextlib.AbstractContextManager]) -> None:
+    def __init__(
+        self, inner: importlib.abc.Loader, fix: Callable[[types.ModuleType], contextlib.AbstractContextManager]
+    ) -> None:
         self._inner = inner
         self._fix = fix
 
@@ -158,8 +165,7 @@ class _PatchingLoader(importlib.abc.Loader):
 class LavaPy311Finder(importlib.abc.MetaPathFinder):
     """Meta-path finder that only intercepts :data:`PATCHED_MODULES`."""
 
-    def find_spec(self, fullname: str, path: Any, target: Any = None
-                  ) -> importlib.machinery.ModuleSpec | None:
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in PATCHED_MODULES:
             return None
         for finder in sys.meta_path:
@@ -204,7 +210,7 @@ def abandon_runtime(process: Any) -> None:
             actor.kill()
     for actor in actors:
         with contextlib.suppress(Exception):
-            multiprocessing.Process.join(actor, 2.0)     # SystemProcess.join takes no timeout
+            multiprocessing.Process.join(actor, 2.0)  # SystemProcess.join takes no timeout
     smm = getattr(infra, "smm", None)
     if smm is not None:
         with contextlib.suppress(Exception):

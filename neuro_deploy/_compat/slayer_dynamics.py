@@ -22,6 +22,7 @@ recursion ``g_n = (1 - d/4096) g_{n+1} + \\partial L/\\partial y_n``; outputs ar
 to the originals (``tests/test_conv_methods.py`` compares them bit for bit). The installed
 files are not edited; :func:`install` is idempotent.
 """
+
 from __future__ import annotations
 
 import os
@@ -37,7 +38,7 @@ def _kernels() -> dict[str, Any]:
     import numba
     import numpy as np
 
-    if "NUMBA_THREADING_LAYER" not in os.environ:      # see neuro_deploy.sim.kernels: Lava forks
+    if "NUMBA_THREADING_LAYER" not in os.environ:  # see neuro_deploy.sim.kernels: Lava forks
         numba.config.THREADING_LAYER = "workqueue"
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
@@ -49,7 +50,7 @@ def _kernels() -> dict[str, Any]:
             u = u0[i]
             for n in range(t):
                 p = u * decay_int
-                s = (p >> 12) if p > 0 else -((-p) >> 12)         # right_shift_to_zero
+                s = (p >> 12) if p > 0 else -((-p) >> 12)  # right_shift_to_zero
                 v = s + np.int64(x[i, n] * ws)
                 out[i, n] = np.float32(v) / ws
                 if thr > 0 and np.float32(v) >= th:
@@ -76,12 +77,12 @@ def _kernels() -> dict[str, Any]:
 def _compiled(input: Any, decay: Any) -> bool:
     import torch
 
-    return (input.device.type == "cpu" and input.dtype == torch.float32 and torch.numel(decay) == 1
-            and input.shape[-1] > 0)
+    return (
+        input.device.type == "cpu" and input.dtype == torch.float32 and torch.numel(decay) == 1 and input.shape[-1] > 0
+    )
 
 
-def li_dynamics_fwd(input: Any, decay: Any, state: Any, threshold: float, w_scale: int,
-                    dtype: Any = None) -> Any:
+def li_dynamics_fwd(input: Any, decay: Any, state: Any, threshold: float, w_scale: int, dtype: Any = None) -> Any:
     """lava-dl ``_li_dynamics_fwd`` with time as the outer, contiguous axis."""
     import torch
 
@@ -93,12 +94,18 @@ def li_dynamics_fwd(input: Any, decay: Any, state: Any, threshold: float, w_scal
         x = input.detach().contiguous().reshape(-1, input.shape[-1])
         out = torch.empty_like(x)
         thr = float(threshold) * w_scale
-        _kernels()["fwd"](x.numpy(), u0.numpy(), int(((1 << 12) - decay.detach().to(torch.int64)).item()),
-                          thr, int(w_scale), out.numpy())
+        _kernels()["fwd"](
+            x.numpy(),
+            u0.numpy(),
+            int(((1 << 12) - decay.detach().to(torch.int64)).item()),
+            thr,
+            int(w_scale),
+            out.numpy(),
+        )
         return out.reshape(input.shape)
     output_old = (state * w_scale).clone().detach().to(dtype).to(input.device)
     decay_int = (1 << 12) - decay.clone().detach().to(dtype).to(input.device)
-    x_int = (w_scale * input).to(dtype).movedim(-1, 0).contiguous()      # (T, ...)
+    x_int = (w_scale * input).to(dtype).movedim(-1, 0).contiguous()  # (T, ...)
     out = torch.empty(x_int.shape, dtype=input.dtype, device=input.device)
     threshold = threshold * w_scale
     for n in range(x_int.shape[0]):

@@ -5,10 +5,33 @@ their work into tasks and run them here; see :mod:`neuro_deploy.cluster.base` fo
 contract (results in task order, retries of dead workers, named missing tasks, clean
 Ctrl-C). Importing this package does not import Ray.
 """
-from neuro_deploy.cluster.base import (DEFAULT_TASK_ITEMS, EXECUTORS, Execution, Session, TasksLostError,
-                                       check_address, get_executor, open_session, progress_bar,
-                                       register_executor, run_tasks)
+
+from neuro_deploy.cluster.base import (
+    DEFAULT_TASK_ITEMS,
+    EXECUTORS,
+    Execution,
+    Session,
+    TasksLostError,
+    check_address,
+    get_executor,
+    open_session,
+    progress_bar,
+    register_executor,
+    run_tasks,
+)
 from neuro_deploy.cluster.files import ShippedFile
 
-__all__ = ["DEFAULT_TASK_ITEMS", "EXECUTORS", "Execution", "Session", "ShippedFile", "TasksLostError",
-           "check_address", "get_executor", "open_session", "progress_bar", "register_executor", "run_tasks"]
+__all__ = [
+    "DEFAULT_TASK_ITEMS",
+    "EXECUTORS",
+    "Execution",
+    "Session",
+    "ShippedFile",
+    "TasksLostError",
+    "check_address",
+    "get_executor",
+    "open_session",
+    "progress_bar",
+    "register_executor",
+    "run_tasks",
+]

@@ -32,6 +32,7 @@ Faults (the same contract on both executors):
   and the Lava runtime processes under them, Ray tasks (cancelled with force) and a Ray
   started for the run - before the exception propagates.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -50,10 +51,13 @@ class TasksLostError(NeuroDeployError):
     def __init__(self, missing: Sequence[str], total: int, reason: str, hint: str = "") -> None:
         self.missing, self.total, self.reason = list(missing), int(total), reason
         self.done = self.total - len(self.missing)
-        shown = "; ".join(self.missing[:20]) + (f"; ... ({len(self.missing) - 20} more)"
-                                               if len(self.missing) > 20 else "")
-        super().__init__(f"{len(self.missing)} of {self.total} tasks did not finish ({reason}): "
-                         f"{shown}" + (f". {hint}" if hint else ""))
+        shown = "; ".join(self.missing[:20]) + (
+            f"; ... ({len(self.missing) - 20} more)" if len(self.missing) > 20 else ""
+        )
+        super().__init__(
+            f"{len(self.missing)} of {self.total} tasks did not finish ({reason}): "
+            f"{shown}" + (f". {hint}" if hint else "")
+        )
 
     def with_hint(self, hint: str) -> "TasksLostError":
         """The same error with a sentence added (e.g. where the partial results are)."""
@@ -64,17 +68,16 @@ class TasksLostError(NeuroDeployError):
 class Execution:
     """Where tasks run. ``Execution()`` is one process, as without this layer."""
 
-    executor: str = "local"            #: a key of :data:`EXECUTORS`
-    workers: int = 1                   #: local: processes; ray: tasks in flight (0 = every CPU)
-    address: str | None = None         #: ray: None = start (or join) a Ray on this machine
-    max_retries: int = 3               #: restarts of a task whose worker process died
-    node_timeout_s: float = 60.0       #: ray: how long tasks may lack a live node to run on
-    object_store_mb: int = 512         #: ray: object store of a Ray started for the run
-    resources: dict[str, float] = field(default_factory=dict)   #: ray: extra resources per task
+    executor: str = "local"  #: a key of :data:`EXECUTORS`
+    workers: int = 1  #: local: processes; ray: tasks in flight (0 = every CPU)
+    address: str | None = None  #: ray: None = start (or join) a Ray on this machine
+    max_retries: int = 3  #: restarts of a task whose worker process died
+    node_timeout_s: float = 60.0  #: ray: how long tasks may lack a live node to run on
+    object_store_mb: int = 512  #: ray: object store of a Ray started for the run
+    resources: dict[str, float] = field(default_factory=dict)  #: ray: extra resources per task
 
     @classmethod
-    def from_options(cls, workers: int = 1, ray: bool = False, ray_address: str | None = None
-                     ) -> "Execution":
+    def from_options(cls, workers: int = 1, ray: bool = False, ray_address: str | None = None) -> "Execution":
         """From the CLI's ``--workers N``, ``--ray`` and ``--ray-address HOST:PORT|auto``
         (``--ray-address`` implies ``--ray``; with Ray, ``--workers`` caps the tasks in flight
         and defaults to every CPU of the cluster)."""
@@ -107,8 +110,13 @@ class Executor(Protocol):
 
     def __exit__(self, *exc: Any) -> None: ...
 
-    def run(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str],
-            on_result: Callable[[int, Any], None]) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        payloads: Sequence[Any],
+        keys: Sequence[str],
+        on_result: Callable[[int, Any], None],
+    ) -> None:
         """Call ``on_result(i, fn(payloads[i]))`` for every task, in any order; raise
         :class:`TasksLostError` for tasks that cannot finish."""
 
@@ -170,8 +178,13 @@ class Session:
         size = max(1, size)
         return [range(i, min(n, i + size)) for i in range(0, n, size)]
 
-    def run(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str] | None = None,
-            on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        payloads: Sequence[Any],
+        keys: Sequence[str] | None = None,
+        on_result: Callable[[int, Any], None] | None = None,
+    ) -> list[Any]:
         """Run ``fn(payload)`` for every payload; results in task order. ``keys`` name the
         tasks in errors (default ``task i``); ``on_result(i, result)`` is called once per
         task as it finishes (progress bars, journals of partial results)."""
@@ -181,7 +194,7 @@ class Session:
         results: dict[int, Any] = {}
 
         def collect(i: int, result: Any) -> None:
-            if i in results:                 # a task reported twice (retried): keep the first
+            if i in results:  # a task reported twice (retried): keep the first
                 return
             results[i] = result
             if on_result is not None:
@@ -190,7 +203,7 @@ class Session:
         if payloads:
             self._executor.run(fn, payloads, keys, collect)
         missing = [keys[i] for i in range(len(payloads)) if i not in results]
-        if missing:                          # executors raise instead; never return short
+        if missing:  # executors raise instead; never return short
             raise TasksLostError(missing, len(payloads), "the executor returned without them")
         return [results[i] for i in range(len(payloads))]
 
@@ -200,9 +213,13 @@ def open_session(execution: Execution | None = None) -> Session:
     return Session(execution or Execution())
 
 
-def run_tasks(fn: Callable[[Any], Any], payloads: Sequence[Any], execution: Execution | None = None,
-              keys: Sequence[str] | None = None, on_result: Callable[[int, Any], None] | None = None
-              ) -> list[Any]:
+def run_tasks(
+    fn: Callable[[Any], Any],
+    payloads: Sequence[Any],
+    execution: Execution | None = None,
+    keys: Sequence[str] | None = None,
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Any]:
     """:meth:`Session.run` in a session of its own."""
     with open_session(execution) as s:
         return s.run(fn, payloads, keys, on_result)
@@ -219,6 +236,7 @@ def progress_bar(total: int, what: str) -> Callable[[int, Any], None]:
         bar.update(1)
         if bar.n >= total:
             bar.close()
+
     return advance
 
 

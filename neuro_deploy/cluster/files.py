@@ -6,6 +6,7 @@ the same content (one machine, or a shared file system), else a copy written onc
 content under the cache folder (``$NEURO_DEPLOY_CACHE/shipped/<sha256><suffix>``,
 atomically, so concurrent tasks on one node do not race).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class ShippedFile:
-    path: str                  #: where the file was read (on the machine that sent it)
+    path: str  #: where the file was read (on the machine that sent it)
     sha256: str
     data: bytes
 
@@ -28,8 +29,11 @@ class ShippedFile:
         """A path on this machine holding exactly these bytes."""
         p = Path(self.path)
         try:
-            if p.is_file() and p.stat().st_size == len(self.data) and \
-                    hashlib.sha256(p.read_bytes()).hexdigest() == self.sha256:
+            if (
+                p.is_file()
+                and p.stat().st_size == len(self.data)
+                and hashlib.sha256(p.read_bytes()).hexdigest() == self.sha256
+            ):
                 return p
         except OSError:
             pass

@@ -10,6 +10,7 @@ that had not delivered its result is submitted again, each at most
 (they leave Ctrl-C to this process and die with it, as do the Lava runtime processes under
 them); Ctrl-C or an error kills them before the exception propagates.
 """
+
 from __future__ import annotations
 
 import multiprocessing as mp
@@ -43,8 +44,13 @@ class LocalExecutor:
     def __exit__(self, *exc: Any) -> None:
         return None
 
-    def run(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str],
-            on_result: Callable[[int, Any], None]) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        payloads: Sequence[Any],
+        keys: Sequence[str],
+        on_result: Callable[[int, Any], None],
+    ) -> None:
         if self.slots == 1 or len(payloads) == 1:
             for i, p in enumerate(payloads):
                 on_result(i, fn(p))
@@ -54,19 +60,26 @@ class LocalExecutor:
         with child_policy():
             self._run_pool(fn, payloads, keys, on_result)
 
-    def _run_pool(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str],
-                  on_result: Callable[[int, Any], None]) -> None:
+    def _run_pool(
+        self,
+        fn: Callable[[Any], Any],
+        payloads: Sequence[Any],
+        keys: Sequence[str],
+        on_result: Callable[[int, Any], None],
+    ) -> None:
         todo = set(range(len(payloads)))
         starts = {i: 0 for i in todo}
         while todo:
             lost = sorted(i for i in todo if starts[i] > self.execution.max_retries)
             if lost:
-                raise TasksLostError([keys[i] for i in lost], len(payloads),
-                                     "the worker process running them died, and they had been "
-                                     f"started {self.execution.max_retries + 1} times (max_retries "
-                                     f"{self.execution.max_retries})")
-            pool = ProcessPoolExecutor(max_workers=min(self.slots, len(todo)),
-                                       mp_context=mp.get_context("fork"))
+                raise TasksLostError(
+                    [keys[i] for i in lost],
+                    len(payloads),
+                    "the worker process running them died, and they had been "
+                    f"started {self.execution.max_retries + 1} times (max_retries "
+                    f"{self.execution.max_retries})",
+                )
+            pool = ProcessPoolExecutor(max_workers=min(self.slots, len(todo)), mp_context=mp.get_context("fork"))
             try:
                 futures: dict[Future, int] = {}
                 for i in sorted(todo):
@@ -78,7 +91,7 @@ class LocalExecutor:
                     for f in done:
                         exc = f.exception()
                         if isinstance(exc, BrokenProcessPool):
-                            continue                  # retried with a fresh pool below
+                            continue  # retried with a fresh pool below
                         if exc is not None:
                             raise exc
                         i = futures[f]
@@ -90,5 +103,5 @@ class LocalExecutor:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise
             else:
-                if todo:                              # the pool broke: rebuild it for the rest
+                if todo:  # the pool broke: rebuild it for the rest
                     kill_children()

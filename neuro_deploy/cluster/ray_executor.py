@@ -21,6 +21,7 @@ cluster: when the live nodes together lack the CPU (or the resources) one task n
 ``node_timeout_s`` - a node went away and did not come back - the run ends with
 :class:`~neuro_deploy.cluster.base.TasksLostError` naming every unfinished task.
 """
+
 from __future__ import annotations
 
 import os
@@ -72,14 +73,17 @@ class RayExecutor:
         if ray.is_initialized():
             return ray
         ex = self.execution
-        base: dict[str, Any] = {"address": ex.address, "include_dashboard": False,
-                                "logging_level": "ERROR", "log_to_driver": False}
-        start = {"num_cpus": ex.workers or os.cpu_count() or 1,
-                 "object_store_memory": ex.object_store_mb * 1024 * 1024}
+        base: dict[str, Any] = {
+            "address": ex.address,
+            "include_dashboard": False,
+            "logging_level": "ERROR",
+            "log_to_driver": False,
+        }
+        start = {"num_cpus": ex.workers or os.cpu_count() or 1, "object_store_memory": ex.object_store_mb * 1024 * 1024}
         try:
             try:
                 ray.init(**base, **({} if ex.address else start))
-            except ValueError:              # a Ray already runs here: join it as it is
+            except ValueError:  # a Ray already runs here: join it as it is
                 if ex.address:
                     raise
                 ray.init(**base)
@@ -95,15 +99,21 @@ class RayExecutor:
         return max(1, int(self.connect().cluster_resources().get("CPU", 1)))
 
     # ------------------------------------------------------------------ tasks
-    def run(self, fn: Callable[[Any], Any], payloads: Sequence[Any], keys: Sequence[str],
-            on_result: Callable[[int, Any], None]) -> None:
+    def run(
+        self,
+        fn: Callable[[Any], Any],
+        payloads: Sequence[Any],
+        keys: Sequence[str],
+        on_result: Callable[[int, Any], None],
+    ) -> None:
         ray = self.connect()
         from ray.exceptions import RayTaskError
 
         ex = self.execution
         demand = {"CPU": 1.0, **{k: float(v) for k, v in ex.resources.items()}}
-        remote = ray.remote(fn).options(num_cpus=1, resources=dict(ex.resources) or None,
-                                        max_retries=ex.max_retries, retry_exceptions=False)
+        remote = ray.remote(fn).options(
+            num_cpus=1, resources=dict(ex.resources) or None, max_retries=ex.max_retries, retry_exceptions=False
+        )
         window = ex.workers or 2 * self.slots
         queue = list(range(len(payloads)))
         running: dict[Any, int] = {}
@@ -121,7 +131,7 @@ class RayExecutor:
                         result = ray.get(ref)
                     except RayTaskError as err:
                         raise unwrap_task_error(err) from None
-                    except ray.exceptions.RayError:   # worker or node died more than max_retries times
+                    except ray.exceptions.RayError:  # worker or node died more than max_retries times
                         lost.append(i)
                         continue
                     on_result(i, result)
@@ -135,18 +145,23 @@ class RayExecutor:
                 elif time.monotonic() - starved_since > ex.node_timeout_s:
                     missing = sorted(lost + list(running.values()) + queue)
                     raise TasksLostError(
-                        [keys[i] for i in missing], len(payloads),
+                        [keys[i] for i in missing],
+                        len(payloads),
                         f"no live Ray node with {_fmt(demand)} for {ex.node_timeout_s:g} s: a node "
-                        "left the cluster and did not come back")
+                        "left the cluster and did not come back",
+                    )
             if lost:
-                raise TasksLostError([keys[i] for i in sorted(lost)], len(payloads),
-                                     "the Ray worker process or node running them died, and they had "
-                                     f"been started {ex.max_retries + 1} times (max_retries {ex.max_retries})")
+                raise TasksLostError(
+                    [keys[i] for i in sorted(lost)],
+                    len(payloads),
+                    "the Ray worker process or node running them died, and they had "
+                    f"been started {ex.max_retries + 1} times (max_retries {ex.max_retries})",
+                )
         except BaseException:
             for ref in running:
                 try:
                     ray.cancel(ref, force=True)
-                except Exception:                 # pragma: no cover - already finished or gone
+                except Exception:  # pragma: no cover - already finished or gone
                     pass
             raise
 

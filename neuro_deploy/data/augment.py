@@ -17,6 +17,7 @@ interpolation would make event counts fractional). Every transform is a crop of 
 zero-padded tensor or a product with a 0/1 mask: integer frames stay integer and
 gradients pass unchanged to the pixels that stay in view.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ class AugmentParams:
     dy: int = 0
     dx: int = 0
     dt: int = 0
-    cutout: tuple[int, int] | None = None      #: (y0, x0) of the zeroed square, or none
+    cutout: tuple[int, int] | None = None  #: (y0, x0) of the zeroed square, or none
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,19 @@ class FrameAugment:
         """One parameter set for a batch of ``shape`` (N, C, H, W, T), from torch generator ``gen``."""
         import torch
 
-        def rint(lo: int, hi: int) -> int:             # inclusive
+        def rint(lo: int, hi: int) -> int:  # inclusive
             return int(torch.randint(lo, hi + 1, (1,), generator=gen)) if hi > lo else lo
 
         h, w = shape[2], shape[3]
         cut = None
         if self.cutout_px and float(torch.rand(1, generator=gen)) < self.cutout_p:
             cut = (rint(0, max(0, h - self.cutout_px)), rint(0, max(0, w - self.cutout_px)))
-        return AugmentParams(rint(-self.max_shift_px, self.max_shift_px), rint(-self.max_shift_px, self.max_shift_px),
-                             rint(-self.max_time_shift, self.max_time_shift), cut)
+        return AugmentParams(
+            rint(-self.max_shift_px, self.max_shift_px),
+            rint(-self.max_shift_px, self.max_shift_px),
+            rint(-self.max_time_shift, self.max_time_shift),
+            cut,
+        )
 
     def apply(self, x: Any, p: AugmentParams) -> Any:
         """``x`` (N, C, H, W, T) shifted by (dy, dx, dt) with zero fill, then cut out."""
@@ -75,8 +80,8 @@ def shift(x: Any, dy: int, dx: int, dt: int) -> Any:
         return x
     h, w, t = x.shape[2], x.shape[3], x.shape[4]
     py, px, pt = abs(dy), abs(dx), abs(dt)
-    xp = F.pad(x, (pt, pt, px, px, py, py))              # last dims first: T, W, H
-    return xp[:, :, py - dy:py - dy + h, px - dx:px - dx + w, pt - dt:pt - dt + t]
+    xp = F.pad(x, (pt, pt, px, px, py, py))  # last dims first: T, W, H
+    return xp[:, :, py - dy : py - dy + h, px - dx : px - dx + w, pt - dt : pt - dt + t]
 
 
 def cutout(x: Any, corner: tuple[int, int] | None, size: int) -> Any:
@@ -85,7 +90,7 @@ def cutout(x: Any, corner: tuple[int, int] | None, size: int) -> Any:
     import torch
 
     mask = torch.ones(x.shape[2:4], dtype=x.dtype, device=x.device)
-    mask[corner[0]:corner[0] + size, corner[1]:corner[1] + size] = 0
+    mask[corner[0] : corner[0] + size, corner[1] : corner[1] + size] = 0
     return x * mask[None, None, :, :, None]
 
 

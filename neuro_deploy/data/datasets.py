@@ -8,6 +8,7 @@
 * ``mnist-dvs``: MNIST images from an ``.npz`` (``train_images``/``train_labels``) run
   through the same emulator; ``--limit`` picks how many.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,9 +37,14 @@ class LazyEvents(Sequence):
     emulates one batch, not the whole set).
     """
 
-    def __init__(self, n: int, make: Callable[[int, int], list[np.ndarray]],
-                 batch: int = EMULATION_BATCH, index: np.ndarray | None = None,
-                 memo: dict[int, list[np.ndarray]] | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        make: Callable[[int, int], list[np.ndarray]],
+        batch: int = EMULATION_BATCH,
+        index: np.ndarray | None = None,
+        memo: dict[int, list[np.ndarray]] | None = None,
+    ) -> None:
         self._n, self._make, self._batch = n, make, batch
         self._index = np.arange(n) if index is None else np.asarray(index, dtype=int)
         self._memo = {} if memo is None else memo
@@ -58,8 +64,7 @@ class LazyEvents(Sequence):
         return self._get(int(self._index[i]))
 
     def take(self, idx: np.ndarray | list[int]) -> "LazyEvents":
-        return LazyEvents(self._n, self._make, self._batch, self._index[np.asarray(idx, dtype=int)],
-                          self._memo)
+        return LazyEvents(self._n, self._make, self._batch, self._index[np.asarray(idx, dtype=int)], self._memo)
 
     def batches_made(self) -> int:
         return len(self._memo)
@@ -76,7 +81,7 @@ class EventDataset:
     name: str
     events: list[np.ndarray]
     labels: np.ndarray
-    sensor: tuple[int, int]             #: (width, height)
+    sensor: tuple[int, int]  #: (width, height)
     duration_us: int
     names: list[str] = field(default_factory=list)
     num_classes: int = 10
@@ -88,10 +93,16 @@ class EventDataset:
     def subset(self, idx: np.ndarray | list[int], name: str | None = None) -> "EventDataset":
         idx = np.asarray(idx, dtype=int)
         events = self.events.take(idx) if isinstance(self.events, LazyEvents) else [self.events[i] for i in idx]
-        return EventDataset(name or self.name, events, self.labels[idx],
-                            self.sensor, self.duration_us,
-                            [self.names[i] for i in idx] if self.names else [],
-                            self.num_classes, self.time_origin)
+        return EventDataset(
+            name or self.name,
+            events,
+            self.labels[idx],
+            self.sensor,
+            self.duration_us,
+            [self.names[i] for i in idx] if self.names else [],
+            self.num_classes,
+            self.time_origin,
+        )
 
     def split(self, val_fraction: float = 0.2, seed: int = 0) -> tuple["EventDataset", "EventDataset"]:
         """Stratified train/validation split, deterministic for ``seed``."""
@@ -118,13 +129,12 @@ class EventDataset:
         """All recordings with ``binning``: (N, 2, H, W, T) uint8 tensors (zero padded to the
         longest) and each recording's own steps (N,) (all ``T`` for a fixed window)."""
         names = self.names or [str(i) for i in range(len(self))]
-        xs = [binning.bin(ev, self.sensor, f"{self.name} sample {n}", check=False)
-              for ev, n in zip(self.events, names)]
+        xs = [binning.bin(ev, self.sensor, f"{self.name} sample {n}", check=False) for ev, n in zip(self.events, names)]
         lengths = np.asarray([x.shape[-1] for x in xs], dtype=np.int64)
         t = int(lengths.max()) if len(xs) else (binning.num_steps or 1)
         out = np.zeros((len(xs), 2, self.sensor[1], self.sensor[0], t), np.uint8)
         for i, x in enumerate(xs):
-            out[i, ..., :x.shape[-1]] = x
+            out[i, ..., : x.shape[-1]] = x
         return out, lengths
 
 
@@ -136,28 +146,41 @@ def _pack(events: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _unpack(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
-    return [flat[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
+    return [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
 def save_dataset(ds: EventDataset, path: str | Path) -> None:
     """Store a data set as one ``.npz`` (atomic)."""
     flat, offsets = _pack(ds.events)
     with atomic_path(path, ".npz") as tmp:
-        np.savez_compressed(tmp, events=flat, offsets=offsets, labels=ds.labels,
-                            sensor=np.asarray(ds.sensor), duration_us=ds.duration_us,
-                            names=np.asarray(ds.names), name=ds.name,
-                            num_classes=ds.num_classes, version=CACHE_VERSION)
+        np.savez_compressed(
+            tmp,
+            events=flat,
+            offsets=offsets,
+            labels=ds.labels,
+            sensor=np.asarray(ds.sensor),
+            duration_us=ds.duration_us,
+            names=np.asarray(ds.names),
+            name=ds.name,
+            num_classes=ds.num_classes,
+            version=CACHE_VERSION,
+        )
 
 
 def load_saved(path: str | Path) -> EventDataset:
     with np.load(path, allow_pickle=False) as z:
-        return EventDataset(str(z["name"]), _unpack(z["events"], z["offsets"]), z["labels"],
-                            tuple(int(v) for v in z["sensor"]), int(z["duration_us"]),
-                            [str(n) for n in z["names"]], int(z["num_classes"]))
+        return EventDataset(
+            str(z["name"]),
+            _unpack(z["events"], z["offsets"]),
+            z["labels"],
+            tuple(int(v) for v in z["sensor"]),
+            int(z["duration_us"]),
+            [str(n) for n in z["names"]],
+            int(z["num_classes"]),
+        )
 
 
-def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
-              progress: bool) -> EventDataset:
+def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int, progress: bool) -> EventDataset:
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
 
     cfg = SaccadeConfig()
@@ -169,9 +192,16 @@ def _emulated(name: str, images: np.ndarray, labels: np.ndarray, seed: int,
 
         it = progress_bar(it, desc=f"emulating {name}", unit="batch")
     for start in it:
-        events += emulate_saccades(images[start:start + batch], cfg, seed=seed + start)
-    return EventDataset(name, events, np.asarray(labels, dtype=np.int64), cfg.sensor,
-                        cfg.duration_us, [f"{i}" for i in range(len(events))], 10)
+        events += emulate_saccades(images[start : start + batch], cfg, seed=seed + start)
+    return EventDataset(
+        name,
+        events,
+        np.asarray(labels, dtype=np.int64),
+        cfg.sensor,
+        cfg.duration_us,
+        [f"{i}" for i in range(len(events))],
+        10,
+    )
 
 
 def load_digits_dataset(seed: int = 0, progress: bool = True, **_: object) -> EventDataset:
@@ -187,12 +217,14 @@ def load_digits_dataset(seed: int = 0, progress: bool = True, **_: object) -> Ev
     return ds
 
 
-def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | None = 10000,
-                   progress: bool = True, **_: object) -> EventDataset:
+def load_mnist_dvs(
+    root: str | Path | None = None, seed: int = 0, limit: int | None = 10000, progress: bool = True, **_: object
+) -> EventDataset:
     """MNIST images (``.npz`` with ``train_images``, ``train_labels``) emulated as events."""
     if root is None:
-        raise DatasetError("mnist-dvs needs --root pointing at an mnist .npz "
-                           "(e.g. ../shared/fixtures/images/mnist.npz)")
+        raise DatasetError(
+            "mnist-dvs needs --root pointing at an mnist .npz (e.g. ../shared/fixtures/images/mnist.npz)"
+        )
     root = Path(root)
     if not root.is_file():
         raise DatasetError(f"{root}: no such file (mnist-dvs wants an .npz with train_images)")
@@ -209,8 +241,7 @@ def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | N
     with z:
         images, labels = z["train_images"][:n], z["train_labels"][:n]
     if images.ndim != 3 or labels.shape != (len(images),):
-        raise DatasetError(f"{root}: train_images {images.shape} / train_labels {labels.shape} are not "
-                           "(N,H,W) / (N,)")
+        raise DatasetError(f"{root}: train_images {images.shape} / train_labels {labels.shape} are not (N,H,W) / (N,)")
     from neuro_deploy.events.emulator import SaccadeConfig, emulate_saccades
 
     cfg = SaccadeConfig()
@@ -221,12 +252,29 @@ def load_mnist_dvs(root: str | Path | None = None, seed: int = 0, limit: int | N
         if part.exists():
             return load_saved(part).events
         ev = emulate_saccades(images[start:stop] / 255.0, cfg, seed=seed + start)
-        save_dataset(EventDataset("mnist-dvs", ev, np.asarray(labels[start:stop], np.int64), cfg.sensor,
-                                  cfg.duration_us, [str(i) for i in range(start, stop)], 10), part)
+        save_dataset(
+            EventDataset(
+                "mnist-dvs",
+                ev,
+                np.asarray(labels[start:stop], np.int64),
+                cfg.sensor,
+                cfg.duration_us,
+                [str(i) for i in range(start, stop)],
+                10,
+            ),
+            part,
+        )
         return ev
 
-    return EventDataset("mnist-dvs", LazyEvents(len(images), make, EMULATION_BATCH), np.asarray(labels, dtype=np.int64),
-                        cfg.sensor, cfg.duration_us, [f"{i}" for i in range(len(images))], 10)
+    return EventDataset(
+        "mnist-dvs",
+        LazyEvents(len(images), make, EMULATION_BATCH),
+        np.asarray(labels, dtype=np.int64),
+        cfg.sensor,
+        cfg.duration_us,
+        [f"{i}" for i in range(len(images))],
+        10,
+    )
 
 
 def read_labels(path: str | Path) -> dict[str, int]:
@@ -254,15 +302,15 @@ def read_labels(path: str | Path) -> dict[str, int]:
         if cls < 0:
             raise DatasetError(f"{path}:{lineno}: class {cls} of {parts[0]!r} is negative")
         if parts[0] in out and out[parts[0]] != cls:
-            raise DatasetError(f"{path}:{lineno}: {parts[0]!r} is labelled {cls} here but "
-                               f"{out[parts[0]]} on line {where[parts[0]]}")
+            raise DatasetError(
+                f"{path}:{lineno}: {parts[0]!r} is labelled {cls} here but {out[parts[0]]} on line {where[parts[0]]}"
+            )
         out[parts[0]] = cls
         where.setdefault(parts[0], lineno)
     return out
 
 
-def check_labels(labels: dict[str, int], files: list[Path], num_classes: int,
-                 source: str = "labels") -> list[str]:
+def check_labels(labels: dict[str, int], files: list[Path], num_classes: int, source: str = "labels") -> list[str]:
     """Labels against the recordings and the network's classes.
 
     Error (:class:`~neuro_deploy.errors.DatasetError`): a class outside
@@ -273,9 +321,10 @@ def check_labels(labels: dict[str, int], files: list[Path], num_classes: int,
     bad = {k: v for k, v in labels.items() if not 0 <= v < num_classes}
     if bad:
         name, cls = next(iter(bad.items()))
-        raise DatasetError(f"{source}: class {cls} of {name!r} is outside the network's "
-                           f"{num_classes} classes (0..{num_classes - 1})"
-                           + (f"; {len(bad) - 1} more like it" if len(bad) > 1 else ""))
+        raise DatasetError(
+            f"{source}: class {cls} of {name!r} is outside the network's "
+            f"{num_classes} classes (0..{num_classes - 1})" + (f"; {len(bad) - 1} more like it" if len(bad) > 1 else "")
+        )
     missing = []
     for f in files:
         found = {labels[k] for k in (f.name, f.stem) if k in labels}
@@ -285,12 +334,13 @@ def check_labels(labels: dict[str, int], files: list[Path], num_classes: int,
             missing.append(f.name)
     notes = []
     if missing and len(missing) == len(files) and labels:
-        notes.append(f"{source}: none of its {len(labels)} names matches a recording (names there look "
-                     f"like {next(iter(labels))!r}, recordings like {files[0].name!r}); nothing is scored")
+        notes.append(
+            f"{source}: none of its {len(labels)} names matches a recording (names there look "
+            f"like {next(iter(labels))!r}, recordings like {files[0].name!r}); nothing is scored"
+        )
     elif missing:
         shown = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
-        notes.append(f"{source}: {len(missing)} of {len(files)} recordings have no label and are not "
-                     f"scored ({shown})")
+        notes.append(f"{source}: {len(missing)} of {len(files)} recordings have no label and are not scored ({shown})")
     return notes
 
 
@@ -302,8 +352,7 @@ def label_for(labels: dict[str, int], file: Path) -> int | None:
     return None
 
 
-def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
-                       **_: object) -> EventDataset:
+def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None, **_: object) -> EventDataset:
     """N-MNIST-format folder: ``*.bin`` + labels file, or class sub-folders."""
     from neuro_deploy.events.readers import read_events
 
@@ -326,8 +375,10 @@ def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
             if f.parent.name.isdigit():
                 files.append((f, int(f.parent.name)))
     if not files:
-        raise DatasetError(f"{root}: no labelled .bin files (want a '*labels*.txt' with "
-                           "'name class' lines, or class sub-folders like Train/3/)")
+        raise DatasetError(
+            f"{root}: no labelled .bin files (want a '*labels*.txt' with "
+            "'name class' lines, or class sub-folders like Train/3/)"
+        )
     bad = [(f, c) for f, c in files if not 0 <= c < 10]
     if bad:
         raise DatasetError(f"{root}: {bad[0][0].name} has class {bad[0][1]}; N-MNIST classes are 0..9")
@@ -338,10 +389,15 @@ def load_nmnist_folder(root: str | Path | None = None, limit: int | None = None,
     # the data set is 34x34: its files are checked against that (plausibility, events.readers)
     n_mnist = SensorSize(34, 34, "N-MNIST data set")
     events = [read_events(f, "nmnist-bin", sensor_size=n_mnist).events for f, _ in files]
-    return EventDataset("nmnist", events, np.asarray([c for _, c in files], dtype=np.int64),
-                        (34, 34), 300_000 if not events else
-                        int(max(300_000, max(int(e["t"].max()) + 1 for e in events if len(e)))),
-                        [f.stem for f, _ in files], 10)
+    return EventDataset(
+        "nmnist",
+        events,
+        np.asarray([c for _, c in files], dtype=np.int64),
+        (34, 34),
+        300_000 if not events else int(max(300_000, max(int(e["t"].max()) + 1 for e in events if len(e)))),
+        [f.stem for f, _ in files],
+        10,
+    )
 
 
 DATASETS: dict[str, Callable[..., EventDataset]] = {

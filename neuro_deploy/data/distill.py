@@ -32,6 +32,7 @@ mean embeddings of freshly initialised networks, Zhao & Bilen 2023) and ``protot
 (``ipc`` PEQ draws of each class's mean event counts - what pure first-moment matching
 converges to).
 """
+
 from __future__ import annotations
 
 import time
@@ -44,7 +45,7 @@ import numpy as np
 from neuro_deploy._io import atomic_path, load_numpy
 from neuro_deploy.errors import BadInputError, UnknownNameError
 
-DISTILLED_SCHEMA = "neuro-deploy-distilled/2"        #: 2: provenance (DistilledSource) stored
+DISTILLED_SCHEMA = "neuro-deploy-distilled/2"  #: 2: provenance (DistilledSource) stored
 DISTILLED_SCHEMAS = ("neuro-deploy-distilled/1", DISTILLED_SCHEMA)
 
 
@@ -53,37 +54,43 @@ class DistillConfig:
     ipc: int = 10
     iterations: int = 200
     lr: float = 0.01
-    max_count: int = 1             #: N of PEQ-N: events per pixel per bin (1 = spikes)
+    max_count: int = 1  #: N of PEQ-N: events per pixel per bin (1 = spikes)
     real_batch: int = 64
     frequencies: int = 256
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
-    calib_weight: float = 0.0      #: cross-entropy of the teacher's output on synthetic samples
-    layers: str = "first"          #: teacher layers whose SDR features are matched: first|all|penultimate
-    optimizer: str = "adam"        #: adam|sgd (SGD with momentum moves only pixels with gradient)
+    calib_weight: float = 0.0  #: cross-entropy of the teacher's output on synthetic samples
+    layers: str = "first"  #: teacher layers whose SDR features are matched: first|all|penultimate
+    optimizer: str = "adam"  #: adam|sgd (SGD with momentum moves only pixels with gradient)
     momentum: float = 0.5
     #: CF samples: "pairs" - per-step CFs, amplitude per step, phase per step and over every pair
     #: of steps (PACE's reviewers: cost grows with T^2); "time" pools (sample, step) pairs;
     #: "step" matches each step separately
     cf_pooling: str = "pairs"
-    rounding: str = "stochastic"   #: how the stored frames quantize the latents: stochastic|nearest
+    rounding: str = "stochastic"  #: how the stored frames quantize the latents: stochastic|nearest
     init_real_weight: float = 1.0  #: latents start at w * real sample + (1 - w) * class-mean counts
-    augment: str = "dsa"           #: siamese augmentation of real and synthetic batches (data.augment)
+    augment: str = "dsa"  #: siamese augmentation of real and synthetic batches (data.augment)
     checkpoint: str | None = None  #: file for periodic checkpoints; an existing matching one is resumed
-    checkpoint_every: int = 0      #: iterations between checkpoints (0: none)
-    budget: str = ""               #: name of the preset that set the budget (BUDGETS), for the record
+    checkpoint_every: int = 0  #: iterations between checkpoints (0: none)
+    budget: str = ""  #: name of the preset that set the budget (BUDGETS), for the record
     seed: int = 0
     progress: bool = True
 
     def __post_init__(self) -> None:
-        choices = {"layers": ("first", "all", "penultimate"), "optimizer": tuple(OPTIMIZERS),
-                   "cf_pooling": ("pairs", "time", "step"), "rounding": ("stochastic", "nearest")}
+        choices = {
+            "layers": ("first", "all", "penultimate"),
+            "optimizer": tuple(OPTIMIZERS),
+            "cf_pooling": ("pairs", "time", "step"),
+            "rounding": ("stochastic", "nearest"),
+        }
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise BadInputError(f"distill {name}={getattr(self, name)!r}: choose one of {', '.join(allowed)}")
         if self.ipc < 1 or self.iterations < 0 or self.max_count < 1:
-            raise BadInputError(f"distill: ipc ({self.ipc}) and max_count ({self.max_count}) must be >= 1, "
-                                f"iterations ({self.iterations}) >= 0")
+            raise BadInputError(
+                f"distill: ipc ({self.ipc}) and max_count ({self.max_count}) must be >= 1, "
+                f"iterations ({self.iterations}) >= 0"
+            )
         from neuro_deploy.data.augment import get_augment
 
         get_augment(self.augment)
@@ -93,8 +100,11 @@ class DistillConfig:
         trajectory (not the iteration count, progress or checkpoint options) and the data."""
         import hashlib
 
-        keep = {k: v for k, v in asdict(self).items()
-                if k not in ("iterations", "checkpoint", "checkpoint_every", "progress", "budget")}
+        keep = {
+            k: v
+            for k, v in asdict(self).items()
+            if k not in ("iterations", "checkpoint", "checkpoint_every", "progress", "budget")
+        }
         h = hashlib.sha256(repr((method, sorted(keep.items()), x_real.shape)).encode())
         h.update(np.ascontiguousarray(y).tobytes())
         h.update(np.ascontiguousarray(x_real[:: max(1, len(x_real) // 16)]).tobytes())
@@ -106,10 +116,10 @@ class Budget:
     """A distillation budget (``distill --budget``): optimisation length and teacher pool."""
 
     iterations: int
-    teacher_seeds: int            #: teacher SNNs trained from different initialisations
-    teacher_epochs: int           #: each contributes its per-epoch snapshots
+    teacher_seeds: int  #: teacher SNNs trained from different initialisations
+    teacher_epochs: int  #: each contributes its per-epoch snapshots
     frequencies: int
-    real_batch: int               #: real samples per class per iteration
+    real_batch: int  #: real samples per class per iteration
     checkpoint_every: int
     description: str
 
@@ -120,8 +130,15 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "quick": Budget(20, 2, 1, 64, 16, 10, "test-sized: 20 iterations, 2 seeds x 1 epoch = 2 teacher snapshots"),
     "standard": Budget(300, 2, 4, 256, 32, 50, "300 iterations, 2 seeds x 4 epochs = 8 teacher snapshots"),
-    "paper": Budget(3000, 4, 5, 1024, 64, 100, "3,000 iterations, 4 seeds x 5 epochs = 20 teacher snapshots "
-                                               "(NCFM's 20 teachers; it runs 20,000 iterations)"),
+    "paper": Budget(
+        3000,
+        4,
+        5,
+        1024,
+        64,
+        100,
+        "3,000 iterations, 4 seeds x 5 epochs = 20 teacher snapshots (NCFM's 20 teachers; it runs 20,000 iterations)",
+    ),
 }
 
 
@@ -133,7 +150,7 @@ def get_budget(name: str) -> Budget:
 
 @dataclass
 class Distilled:
-    frames: np.ndarray             #: (N, 2, H, W, T) uint8
+    frames: np.ndarray  #: (N, 2, H, W, T) uint8
     labels: np.ndarray
     method: str
     ipc: int
@@ -162,7 +179,7 @@ def sdr_features(model, x, lam: float, layers: int = 1):
     theta = float(model.config.threshold)
     feats = []
     for block in model.blocks:
-        if not hasattr(block, "synapse"):           # Flatten
+        if not hasattr(block, "synapse"):  # Flatten
             x = block(x)
             continue
         z = block.synapse(x)
@@ -185,10 +202,10 @@ def cf_loss(fr, fs, omega, scale: float):
     import torch
 
     fr, fs = fr / scale, fs / scale
-    pr, ps = fr @ omega, fs @ omega                                  # (B, M)
+    pr, ps = fr @ omega, fs @ omega  # (B, M)
     re_r, im_r = torch.cos(pr).mean(0), torch.sin(pr).mean(0)
     re_s, im_s = torch.cos(ps).mean(0), torch.sin(ps).mean(0)
-    amp_r, amp_s = torch.sqrt(re_r ** 2 + im_r ** 2 + 1e-12), torch.sqrt(re_s ** 2 + im_s ** 2 + 1e-12)
+    amp_r, amp_s = torch.sqrt(re_r**2 + im_r**2 + 1e-12), torch.sqrt(re_s**2 + im_s**2 + 1e-12)
     l_amp = (amp_r - amp_s) ** 2
     l_pha = 2 * (amp_r * amp_s - re_r * re_s - im_r * im_s)
     return torch.sqrt((0.5 * l_amp + 0.5 * l_pha).clamp_min(1e-12)).mean()
@@ -221,15 +238,15 @@ def cf_pairs_loss(fr, fs, omega, scale: float):
     import torch
 
     def cf(f):
-        proj = torch.einsum("bdt,dm->tbm", f / scale, omega)            # (T, B, M)
-        return torch.cos(proj).mean(1), torch.sin(proj).mean(1)          # (T, M) each
+        proj = torch.einsum("bdt,dm->tbm", f / scale, omega)  # (T, B, M)
+        return torch.cos(proj).mean(1), torch.sin(proj).mean(1)  # (T, M) each
 
     re_r, im_r = cf(fr)
     re_s, im_s = cf(fs)
-    amp_r = torch.sqrt(re_r ** 2 + im_r ** 2 + 1e-12)
-    amp_s = torch.sqrt(re_s ** 2 + im_s ** 2 + 1e-12)
+    amp_r = torch.sqrt(re_r**2 + im_r**2 + 1e-12)
+    amp_s = torch.sqrt(re_s**2 + im_s**2 + 1e-12)
     u = amp_r * amp_s
-    re_z, im_z = re_r * re_s + im_r * im_s, im_r * re_s - re_r * im_s      # phi_r conj(phi_s)
+    re_z, im_z = re_r * re_s + im_r * im_s, im_r * re_s - re_r * im_s  # phi_r conj(phi_s)
     amp = ((amp_r - amp_s) ** 2).mean(0)
     p_step = (2 * (u - re_z)).mean(0)
     t = fr.shape[-1]
@@ -256,8 +273,9 @@ def distill_random(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
     rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
     idx, labs = _init_latents(x_real, y, cfg.ipc, rng)
-    return Distilled(np.minimum(x_real[idx], cfg.max_count).astype(np.uint8), labs, "random", cfg.ipc, 0,
-                     time.perf_counter() - t0)
+    return Distilled(
+        np.minimum(x_real[idx], cfg.max_count).astype(np.uint8), labs, "random", cfg.ipc, 0, time.perf_counter() - t0
+    )
 
 
 def _class_mean(x_real: np.ndarray, y: np.ndarray, c: int) -> np.ndarray:
@@ -265,7 +283,7 @@ def _class_mean(x_real: np.ndarray, y: np.ndarray, c: int) -> np.ndarray:
     pool = np.flatnonzero(y == c)
     mean = np.zeros(x_real.shape[1:], np.float64)
     for start in range(0, len(pool), 256):
-        mean += x_real[pool[start:start + 256]].sum(0, dtype=np.float64)
+        mean += x_real[pool[start : start + 256]].sum(0, dtype=np.float64)
     return (mean / len(pool)).astype(np.float32)
 
 
@@ -282,8 +300,7 @@ def distill_prototype(x_real, y, cfg: DistillConfig, **_: Any) -> Distilled:
         p = torch.from_numpy(mean).expand(cfg.ipc, *mean.shape)
         frames.append(peq(p, cfg.max_count).numpy().astype(np.uint8))
         labs += [c] * cfg.ipc
-    return Distilled(np.concatenate(frames), np.asarray(labs), "prototype", cfg.ipc, 0,
-                     time.perf_counter() - t0)
+    return Distilled(np.concatenate(frames), np.asarray(labs), "prototype", cfg.ipc, 0, time.perf_counter() - t0)
 
 
 def _adam(params, cfg: DistillConfig):
@@ -324,11 +341,12 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     t0 = time.perf_counter()
     idx, labs = _init_latents(x_real, y, cfg.ipc, rng)
     classes = np.unique(y)
-    init = x_real[idx].astype(np.float32)                       # start at real frames ...
-    if cfg.init_real_weight < 1.0:                              # ... pulled toward the class mean
+    init = x_real[idx].astype(np.float32)  # start at real frames ...
+    if cfg.init_real_weight < 1.0:  # ... pulled toward the class mean
         for c in classes:
-            init[labs == c] = (cfg.init_real_weight * init[labs == c]
-                               + (1 - cfg.init_real_weight) * _class_mean(x_real, y, c))
+            init[labs == c] = cfg.init_real_weight * init[labs == c] + (1 - cfg.init_real_weight) * _class_mean(
+                x_real, y, c
+            )
     lat = torch.tensor(init, requires_grad=True)
     opt = OPTIMIZERS[cfg.optimizer]([lat], cfg)
     hist: list[float] = []
@@ -337,8 +355,10 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
     if cfg.checkpoint and Path(cfg.checkpoint).is_file():
         ck = torch.load(cfg.checkpoint, map_location="cpu", weights_only=False)
         if not isinstance(ck, dict) or ck.get("fingerprint") != fp:
-            raise BadInputError(f"{cfg.checkpoint}: a distillation checkpoint of another run (settings or data "
-                                "differ); delete it or choose another --checkpoint")
+            raise BadInputError(
+                f"{cfg.checkpoint}: a distillation checkpoint of another run (settings or data "
+                "differ); delete it or choose another --checkpoint"
+            )
         with torch.no_grad():
             lat.copy_(ck["latents"])
         opt.load_state_dict(ck["optimizer"])
@@ -350,10 +370,23 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
 
     def save_checkpoint(i: int) -> None:
         with atomic_path(cfg.checkpoint, ".pt") as tmp:
-            torch.save({"fingerprint": fp, "method": method, "iteration": i, "latents": lat.detach().clone(),
-                        "labels": labs, "optimizer": opt.state_dict(), "np_rng": rng.bit_generator.state,
-                        "torch_rng": torch.get_rng_state(), "gen": gen.get_state(), "aug_gen": aug_gen.get_state(),
-                        "history": hist, "seconds": spent + time.perf_counter() - t0}, tmp)
+            torch.save(
+                {
+                    "fingerprint": fp,
+                    "method": method,
+                    "iteration": i,
+                    "latents": lat.detach().clone(),
+                    "labels": labs,
+                    "optimizer": opt.state_dict(),
+                    "np_rng": rng.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "gen": gen.get_state(),
+                    "aug_gen": aug_gen.get_state(),
+                    "history": hist,
+                    "seconds": spent + time.perf_counter() - t0,
+                },
+                tmp,
+            )
 
     it = range(start, cfg.iterations)
     if cfg.progress:
@@ -379,8 +412,7 @@ def _optimise(x_real, y, cfg: DistillConfig, loss_fn: Callable, method: str) -> 
         hist.append(total / len(classes))
         if cfg.progress:
             it.set_postfix(loss=f"{hist[-1]:.4f}")
-        if cfg.checkpoint and cfg.checkpoint_every and ((i + 1) % cfg.checkpoint_every == 0
-                                                         or i + 1 == cfg.iterations):
+        if cfg.checkpoint and cfg.checkpoint_every and ((i + 1) % cfg.checkpoint_every == 0 or i + 1 == cfg.iterations):
             save_checkpoint(i + 1)
     with torch.no_grad():
         q = peq(lat, cfg.max_count) if cfg.rounding == "stochastic" else torch.round(lat).clamp(0, cfg.max_count)
@@ -417,17 +449,20 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             scale = float(fr.norm(dim=1).mean()) + 1e-6
             if cfg.cf_pooling == "pairs":
                 spatial = cf_pairs_loss(fr, fs, omega, scale)
-            elif cfg.cf_pooling == "time":      # time-expanded: every (sample, step) is a draw
-                spatial = cf_loss(fr.permute(0, 2, 1).reshape(-1, fr.shape[1]),
-                                  fs.permute(0, 2, 1).reshape(-1, fs.shape[1]), omega, scale)
+            elif cfg.cf_pooling == "time":  # time-expanded: every (sample, step) is a draw
+                spatial = cf_loss(
+                    fr.permute(0, 2, 1).reshape(-1, fr.shape[1]),
+                    fs.permute(0, 2, 1).reshape(-1, fs.shape[1]),
+                    omega,
+                    scale,
+                )
             else:
-                spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale)
-                              for t in range(fr.shape[-1])) / fr.shape[-1]
-            mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale ** 2)   # first moment per step
+                spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale) for t in range(fr.shape[-1])) / fr.shape[-1]
+            mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale**2)  # first moment per step
             total = total + spatial + mean + cfg.temporal_weight * temporal_loss(fr, fs)
         if cfg.calib_weight:
             fss = sdr_features(teacher, sb, 0.0, n_syn)
-            logits = fss[-1].sum(-1)                         # output spike counts
+            logits = fss[-1].sum(-1)  # output spike counts
             target = torch.full((len(logits),), int(c), dtype=torch.long)
             total = total + cfg.calib_weight * torch.nn.functional.cross_entropy(logits, target)
         return total
@@ -455,8 +490,12 @@ def distill_dm(x_real, y, cfg: DistillConfig, model_cfg=None, **_: Any) -> Disti
     return _optimise(x_real, y, cfg, loss_fn, "dm")
 
 
-METHODS: dict[str, Callable[..., Distilled]] = {"pace": distill_pace, "dm": distill_dm, "random": distill_random,
-                                                "prototype": distill_prototype}
+METHODS: dict[str, Callable[..., Distilled]] = {
+    "pace": distill_pace,
+    "dm": distill_dm,
+    "random": distill_random,
+    "prototype": distill_prototype,
+}
 
 
 def distill(method: str, x_real: np.ndarray, y: np.ndarray, cfg: DistillConfig, **kwargs: Any) -> Distilled:
@@ -474,15 +513,15 @@ class DistilledSource:
     architecture, and the optimisation budget."""
 
     dataset: str = ""
-    root: str = ""                   #: absolute path of --root ("" for embedded data sets)
+    root: str = ""  #: absolute path of --root ("" for embedded data sets)
     val_fraction: float = 0.2
     split_seed: int = 0
     dt_us: int = 0
     num_steps: int = 0
     time_origin: str = "zero"
-    arch: str = ""                   #: teacher/student architecture (models.arch), "" if none
-    budget: str = ""                 #: distill --budget preset, "" if set by hand
-    teacher_seconds: float = 0.0     #: training the teachers (part of the distillation cost)
+    arch: str = ""  #: teacher/student architecture (models.arch), "" if none
+    budget: str = ""  #: distill --budget preset, "" if set by hand
+    teacher_seconds: float = 0.0  #: training the teachers (part of the distillation cost)
     teachers: int = 0
 
     def to_arrays(self) -> dict[str, Any]:
@@ -495,7 +534,7 @@ class DistilledSource:
         for k, v in meta.items():
             if k.startswith("source_") and k[7:] in known:
                 out[k[7:]] = v.item() if hasattr(v, "item") else v
-        if "dt_us" not in out and "dt_us" in meta:           # schema 1 files: timing only
+        if "dt_us" not in out and "dt_us" in meta:  # schema 1 files: timing only
             out["dt_us"] = int(meta["dt_us"])
             out["num_steps"] = int(meta.get("num_steps", 0))
             out["dataset"] = str(meta.get("dataset", ""))
@@ -511,17 +550,26 @@ class DistilledSource:
         return cls(**out)
 
 
-def save_distilled(d: Distilled, path: str | Path, source: DistilledSource | int,
-                   extra: dict | None = None) -> None:
+def save_distilled(d: Distilled, path: str | Path, source: DistilledSource | int, extra: dict | None = None) -> None:
     """Frames, labels, method, and the :class:`DistilledSource` (or just ``dt_us``) as one
     ``.npz``, written atomically."""
     if not isinstance(source, DistilledSource):
         source = DistilledSource(dt_us=int(source), num_steps=int(d.frames.shape[-1]))
     with atomic_path(path, ".npz") as tmp:
-        np.savez_compressed(tmp, frames=d.frames, labels=d.labels, method=d.method, ipc=d.ipc,
-                            dt_us=source.dt_us, num_steps=source.num_steps, schema=DISTILLED_SCHEMA,
-                            seconds=d.seconds, history=np.asarray(d.history, dtype=np.float64),
-                            **source.to_arrays(), **(extra or {}))
+        np.savez_compressed(
+            tmp,
+            frames=d.frames,
+            labels=d.labels,
+            method=d.method,
+            ipc=d.ipc,
+            dt_us=source.dt_us,
+            num_steps=source.num_steps,
+            schema=DISTILLED_SCHEMA,
+            seconds=d.seconds,
+            history=np.asarray(d.history, dtype=np.float64),
+            **source.to_arrays(),
+            **(extra or {}),
+        )
 
 
 def load_distilled(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict]:

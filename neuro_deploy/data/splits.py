@@ -11,6 +11,7 @@ exports and distilled data sets (the flat ``split_*`` keys of :meth:`Split.to_me
 same data, else the default split with a warning saying why the score may include
 training samples.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,8 +53,8 @@ class Split:
     dataset: str
     val_fraction: float = DEFAULT_VAL_FRACTION
     seed: int = DEFAULT_SEED
-    samples: int = 0                #: recordings in the whole data set the split was drawn from
-    fingerprint: str = ""           #: :func:`fingerprint` of that data set
+    samples: int = 0  #: recordings in the whole data set the split was drawn from
+    fingerprint: str = ""  #: :func:`fingerprint` of that data set
 
     def __post_init__(self) -> None:
         if not 0.0 < float(self.val_fraction) < 1.0:
@@ -89,18 +90,25 @@ class Split:
         def scalar(v: Any) -> Any:
             return v.item() if hasattr(v, "item") else v
 
-        return cls(dataset=str(scalar(meta.get("split_dataset", ""))),
-                   val_fraction=float(scalar(meta["split_val_fraction"])), seed=int(scalar(meta["split_seed"])),
-                   samples=int(scalar(meta.get("split_samples", 0))),
-                   fingerprint=str(scalar(meta.get("split_fingerprint", ""))))
+        return cls(
+            dataset=str(scalar(meta.get("split_dataset", ""))),
+            val_fraction=float(scalar(meta["split_val_fraction"])),
+            seed=int(scalar(meta["split_seed"])),
+            samples=int(scalar(meta.get("split_samples", 0))),
+            fingerprint=str(scalar(meta.get("split_fingerprint", ""))),
+        )
 
     def describe(self) -> str:
         return f"{self.dataset} split {1 - self.val_fraction:.0%}/{self.val_fraction:.0%} with seed {self.seed}"
 
 
-def recorded_split(ds: EventDataset, meta: dict[str, Any] | None, what: str = "model",
-                   val_fraction: float | None = None, seed: int | None = None
-                   ) -> tuple[EventDataset, EventDataset, Split, list[str]]:
+def recorded_split(
+    ds: EventDataset,
+    meta: dict[str, Any] | None,
+    what: str = "model",
+    val_fraction: float | None = None,
+    seed: int | None = None,
+) -> tuple[EventDataset, EventDataset, Split, list[str]]:
     """(train, validation, the split used, warnings) for scoring a model on ``ds``.
 
     * the split recorded in ``meta`` (a checkpoint's meta, netx or distilled-file metadata)
@@ -117,19 +125,29 @@ def recorded_split(ds: EventDataset, meta: dict[str, Any] | None, what: str = "m
         tr, va = rec.apply(ds)
         return tr, va, rec, notes
     if rec is None:
-        notes.append(f"{what} does not record the data split it was made with: using the default "
-                     f"{1 - DEFAULT_VAL_FRACTION:.0%}/{DEFAULT_VAL_FRACTION:.0%} split (seed {DEFAULT_SEED}), whose "
-                     "validation part may hold samples it was trained on")
+        notes.append(
+            f"{what} does not record the data split it was made with: using the default "
+            f"{1 - DEFAULT_VAL_FRACTION:.0%}/{DEFAULT_VAL_FRACTION:.0%} split (seed {DEFAULT_SEED}), whose "
+            "validation part may hold samples it was trained on"
+        )
     elif not rec.matches(ds):
-        notes.append(f"{what} was made with {rec.describe()} of {rec.samples} recordings (fingerprint "
-                     f"{rec.fingerprint or '?'}), not of this {ds.name.split('/')[0]} data set ({len(ds)} recordings, "
-                     f"fingerprint {fingerprint(ds)}): its split cannot be applied, and the validation part "
-                     "used instead may hold samples it was trained on")
-    use = Split.of(ds, val_fraction if val_fraction is not None else
-                   (rec.val_fraction if rec is not None and rec.matches(ds) else DEFAULT_VAL_FRACTION),
-                   seed if seed is not None else (rec.seed if rec is not None and rec.matches(ds) else DEFAULT_SEED))
+        notes.append(
+            f"{what} was made with {rec.describe()} of {rec.samples} recordings (fingerprint "
+            f"{rec.fingerprint or '?'}), not of this {ds.name.split('/')[0]} data set ({len(ds)} recordings, "
+            f"fingerprint {fingerprint(ds)}): its split cannot be applied, and the validation part "
+            "used instead may hold samples it was trained on"
+        )
+    use = Split.of(
+        ds,
+        val_fraction
+        if val_fraction is not None
+        else (rec.val_fraction if rec is not None and rec.matches(ds) else DEFAULT_VAL_FRACTION),
+        seed if seed is not None else (rec.seed if rec is not None and rec.matches(ds) else DEFAULT_SEED),
+    )
     if rec is not None and rec.matches(ds) and (use.val_fraction, use.seed) != (rec.val_fraction, rec.seed):
-        notes.append(f"{what} was made with {rec.describe()}; using {use.describe()} instead, whose validation "
-                     "part may hold samples it was trained on")
+        notes.append(
+            f"{what} was made with {rec.describe()}; using {use.describe()} instead, whose validation "
+            "part may hold samples it was trained on"
+        )
     tr, va = use.apply(ds)
     return tr, va, use, notes

@@ -33,6 +33,7 @@ as a conventional network (dense: ``in x out``; conv: ``C_out H_out W_out C_in/g
 once per time step (a frame-by-frame ANN at the same temporal resolution) and once per
 inference, at the energy per MAC of :data:`ANN_REFERENCES`.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -50,10 +51,16 @@ NS_PER_US = 1e3
 
 #: Energy per MAC of conventional hardware, with sources (arithmetic only unless stated).
 ANN_REFERENCES = {
-    "fp32-45nm": {"pj_per_mac": 4.6, "source": "Horowitz, ISSCC 2014: 45 nm FP32 multiply 3.7 pJ + "
-                  "add 0.9 pJ; arithmetic only, no memory access (a lower bound for a CPU/GPU)"},
-    "int8-45nm": {"pj_per_mac": 0.23, "source": "Horowitz, ISSCC 2014: 45 nm INT8 multiply 0.2 pJ + "
-                  "add 0.03 pJ; arithmetic only (lower bound for an int8 accelerator)"},
+    "fp32-45nm": {
+        "pj_per_mac": 4.6,
+        "source": "Horowitz, ISSCC 2014: 45 nm FP32 multiply 3.7 pJ + "
+        "add 0.9 pJ; arithmetic only, no memory access (a lower bound for a CPU/GPU)",
+    },
+    "int8-45nm": {
+        "pj_per_mac": 0.23,
+        "source": "Horowitz, ISSCC 2014: 45 nm INT8 multiply 0.2 pJ + "
+        "add 0.03 pJ; arithmetic only (lower bound for an int8 accelerator)",
+    },
 }
 
 
@@ -74,8 +81,8 @@ class LayerCost:
     neuron_energy_uj: float
     spike_energy_uj: float
     dynamic_energy_uj: float
-    busy_time_us: float               #: summed per-core work time of this layer over the run
-    activation_sparsity: float        #: 1 - spikes / (neurons x steps x samples)
+    busy_time_us: float  #: summed per-core work time of this layer over the run
+    activation_sparsity: float  #: 1 - spikes / (neurons x steps x samples)
 
 
 @dataclass
@@ -91,15 +98,15 @@ class CostReport:
     neuron_updates: float
     active_neuron_updates: float
     spikes: float
-    dynamic_energy_uj: float          #: per inference
-    static_energy_uj: float           #: per inference
+    dynamic_energy_uj: float  #: per inference
+    static_energy_uj: float  #: per inference
     energy_per_inference_uj: float
     time_per_step_us: float
     latency_us: float
     edp_uj_us: float
     layers: list[LayerCost]
     fits_summary: str = ""
-    dynamic_energy_uj_band: list[float] = field(default_factory=list)      #: [low, high]
+    dynamic_energy_uj_band: list[float] = field(default_factory=list)  #: [low, high]
     energy_per_inference_uj_band: list[float] = field(default_factory=list)
     time_per_step_us_band: list[float] = field(default_factory=list)
     band_basis: str = ""
@@ -146,8 +153,7 @@ def ann_macs(net: NetSpec) -> int:
     return total
 
 
-def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
-                  profile: HardwareProfile) -> CostReport:
+def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: HardwareProfile) -> CostReport:
     """Energy and latency for the run the ``counts`` describe (see module docstring), with the
     uncertainty band from the profile's cost ranges."""
     rep = _evaluate(net, counts, fit, profile, profile.costs)
@@ -156,15 +162,23 @@ def estimate_cost(net: NetSpec, counts: list[LayerCounts], fit: FitResult,
     rep.dynamic_energy_uj_band = [lo.dynamic_energy_uj, hi.dynamic_energy_uj]
     rep.energy_per_inference_uj_band = [lo.energy_per_inference_uj, hi.energy_per_inference_uj]
     rep.time_per_step_us_band = [lo.time_per_step_us, hi.time_per_step_us]
-    ranged = [f"{k} x[{a:g}, {b:g}]" for k in (f.name for f in fields(Costs))
-              for a, b in [profile.cost_range(k)] if (a, b) != (1.0, 1.0)]
-    rep.band_basis = ("every per-op figure at the low / high end of its range in the profile: "
-                      + ", ".join(ranged) if ranged else "the profile gives no ranges: no band")
+    ranged = [
+        f"{k} x[{a:g}, {b:g}]"
+        for k in (f.name for f in fields(Costs))
+        for a, b in [profile.cost_range(k)]
+        if (a, b) != (1.0, 1.0)
+    ]
+    rep.band_basis = (
+        "every per-op figure at the low / high end of its range in the profile: " + ", ".join(ranged)
+        if ranged
+        else "the profile gives no ranges: no band"
+    )
     return rep
 
 
-def fit_and_cost(net: NetSpec, counts: list[LayerCounts], profile: HardwareProfile | str = "loihi2",
-                 skip_input: bool = False) -> tuple[FitResult, CostReport]:
+def fit_and_cost(
+    net: NetSpec, counts: list[LayerCounts], profile: HardwareProfile | str = "loihi2", skip_input: bool = False
+) -> tuple[FitResult, CostReport]:
     """Fit ``net`` to a hardware profile (an object, a name or a YAML path) and cost the run
     ``counts`` describe (:func:`estimate_cost`): the one step from a simulated run to fit,
     energy and latency that ``deploy``, ``report``, the demo and the benchmarks share.
@@ -185,9 +199,10 @@ def _scaled_costs(profile: HardwareProfile, end: int) -> Costs:
     return replace(profile.costs, **vals)
 
 
-def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: HardwareProfile,
-              c: Costs) -> CostReport:
-    fitted = [(lc, lf) for lc in counts if (lf := fit.layer(lc.name)) is not None]   # host layers cost nothing
+def _evaluate(
+    net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: HardwareProfile, c: Costs
+) -> CostReport:
+    fitted = [(lc, lf) for lc in counts if (lf := fit.layer(lc.name)) is not None]  # host layers cost nothing
     counts = [lc for lc, _ in fitted]
     samples = max(1, counts[0].samples) if counts else 1
     steps = counts[0].steps if counts else 0
@@ -205,42 +220,64 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         # per-step work: synops and spikes per step; updates split active/idle in proportion
         act_frac = lc.active_updates / max(1, lc.neuron_updates)
         upd_per_step = lc.neurons * (lc.samples_per_step if lc.samples_per_step is not None else samples)
-        work = (lc.synops * c.t_synop_ns
-                + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
-                + lc.output_spikes * c.t_spike_out_ns)
-        share = lf.neurons_per_core / max(1, lc.neurons)       # the largest core's share of the layer
+        work = (
+            lc.synops * c.t_synop_ns
+            + upd_per_step * (act_frac * c.t_neuron_update_active_ns + (1 - act_frac) * c.t_neuron_update_idle_ns)
+            + lc.output_spikes * c.t_spike_out_ns
+        )
+        share = lf.neurons_per_core / max(1, lc.neurons)  # the largest core's share of the layer
         step_work_ns[i] = work * min(1.0, share) / samples
-        layers.append(LayerCost(
-            name=lc.name, kind=lc.kind, cores=lf.cores, synops=float(lc.synops.sum()) / samples,
-            neuron_updates=lc.neuron_updates / samples, active_neuron_updates=lc.active_updates / samples,
-            spikes=spikes / samples, messages=messages / samples, mean_hops=hops,
-            synop_energy_uj=e_syn / PJ_PER_UJ / samples,
-            neuron_energy_uj=e_neu / PJ_PER_UJ / samples, spike_energy_uj=e_spk / PJ_PER_UJ / samples,
-            dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
-            busy_time_us=float(work.sum()) / NS_PER_US / samples,
-            activation_sparsity=1.0 - spikes / max(1, lc.neuron_updates)))
+        layers.append(
+            LayerCost(
+                name=lc.name,
+                kind=lc.kind,
+                cores=lf.cores,
+                synops=float(lc.synops.sum()) / samples,
+                neuron_updates=lc.neuron_updates / samples,
+                active_neuron_updates=lc.active_updates / samples,
+                spikes=spikes / samples,
+                messages=messages / samples,
+                mean_hops=hops,
+                synop_energy_uj=e_syn / PJ_PER_UJ / samples,
+                neuron_energy_uj=e_neu / PJ_PER_UJ / samples,
+                spike_energy_uj=e_spk / PJ_PER_UJ / samples,
+                dynamic_energy_uj=(e_syn + e_neu + e_spk) / PJ_PER_UJ / samples,
+                busy_time_us=float(work.sum()) / NS_PER_US / samples,
+                activation_sparsity=1.0 - spikes / max(1, lc.neuron_updates),
+            )
+        )
     max_hops = max([l.mean_hops for l in layers] + [0.0])
     # a sample's steps end with its own length: routing and barrier are paid while it runs
-    running = (np.asarray(counts[0].samples_per_step, dtype=float) if counts and counts[0].samples_per_step
-               is not None else np.full(steps, float(samples)))
+    running = (
+        np.asarray(counts[0].samples_per_step, dtype=float)
+        if counts and counts[0].samples_per_step is not None
+        else np.full(steps, float(samples))
+    )
     frac = running / samples
     t_step_ns = (step_work_ns.max(axis=0) if len(counts) else np.zeros(steps)) + frac * (
-        max_hops * c.t_hop_ns + c.t_barrier_ns)
+        max_hops * c.t_hop_ns + c.t_barrier_ns
+    )
     latency_us = float(t_step_ns.sum()) / NS_PER_US
     mean_steps = float(frac.sum()) or 1.0
-    static_uj = c.static_power_w_per_chip * fit.chips * latency_us          # W x us = uJ
+    static_uj = c.static_power_w_per_chip * fit.chips * latency_us  # W x us = uJ
     dynamic_uj = sum(l.dynamic_energy_uj for l in layers)
     energy = dynamic_uj + static_uj
     macs = ann_macs(net)
     references: dict[str, dict[str, Any]] = {}
     for key, ref in ANN_REFERENCES.items():
-        pj = float(ref["pj_per_mac"])                       # type: ignore[arg-type]
+        pj = float(ref["pj_per_mac"])  # type: ignore[arg-type]
         e_frame = macs * steps * pj / PJ_PER_UJ
-        references[key] = {**ref, "energy_per_inference_uj": e_frame,
-                           "energy_single_pass_uj": macs * pj / PJ_PER_UJ,
-                           "loihi_vs_ann_ratio": e_frame / energy if energy else None}
-    ann: dict[str, Any] = {"macs_per_step": macs, "macs_per_inference_framewise": macs * steps,
-                           "references": references}
+        references[key] = {
+            **ref,
+            "energy_per_inference_uj": e_frame,
+            "energy_single_pass_uj": macs * pj / PJ_PER_UJ,
+            "loihi_vs_ann_ratio": e_frame / energy if energy else None,
+        }
+    ann: dict[str, Any] = {
+        "macs_per_step": macs,
+        "macs_per_inference_framewise": macs * steps,
+        "references": references,
+    }
     weights = [l.weight for l in net.layers if l.weight is not None]
     n_w = sum(int(w.size) for w in weights)
     syn_total = sum(l.synops for l in layers)
@@ -248,18 +285,31 @@ def _evaluate(net: NetSpec, counts: list[LayerCounts], fit: FitResult, profile: 
         "synaptic_operations_per_inference": syn_total,
         "effective_macs_per_inference": 0.0,
         "effective_acs_per_inference": syn_total,
-        "activation_sparsity": 1.0 - sum(l.spikes for l in layers) / max(1, sum(
-            lc.neuron_updates for lc in counts) / samples),
+        "activation_sparsity": 1.0
+        - sum(l.spikes for l in layers) / max(1, sum(lc.neuron_updates for lc in counts) / samples),
         "connection_sparsity": 1.0 - sum(int(np.count_nonzero(w)) for w in weights) / max(1, n_w),
         "footprint_bytes": int(sum(lf.memory_bytes for lf in fit.layers)),
         "parameter_count": n_w,
     }
     return CostReport(
-        profile=profile.name, samples=samples, steps_per_inference=steps, cores=fit.cores,
-        chips=fit.chips, synops=syn_total, neuron_updates=sum(l.neuron_updates for l in layers),
+        profile=profile.name,
+        samples=samples,
+        steps_per_inference=steps,
+        cores=fit.cores,
+        chips=fit.chips,
+        synops=syn_total,
+        neuron_updates=sum(l.neuron_updates for l in layers),
         active_neuron_updates=sum(l.active_neuron_updates for l in layers),
         spikes=sum(l.spikes for l in layers),
-        dynamic_energy_uj=dynamic_uj, static_energy_uj=static_uj, energy_per_inference_uj=energy,
-        time_per_step_us=latency_us / mean_steps, latency_us=latency_us, edp_uj_us=energy * latency_us,
-        layers=layers, fits_summary=fit.summary(), ann_comparison=ann, neurobench=neurobench,
-        assumptions=assumptions(profile))
+        dynamic_energy_uj=dynamic_uj,
+        static_energy_uj=static_uj,
+        energy_per_inference_uj=energy,
+        time_per_step_us=latency_us / mean_steps,
+        latency_us=latency_us,
+        edp_uj_us=energy * latency_us,
+        layers=layers,
+        fits_summary=fit.summary(),
+        ann_comparison=ann,
+        neurobench=neurobench,
+        assumptions=assumptions(profile),
+    )

@@ -23,6 +23,7 @@ its first ``lengths[b]`` steps only, whatever the other samples of its batch nee
 sample's counts never depend on the batch it ran in. Counts of several runs are summed
 with :func:`merge_counts`, the one merge every path (evaluate, replay, report) uses.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -45,24 +46,30 @@ class LayerCounts:
     neurons: int
     steps: int
     samples: int
-    input_spikes: np.ndarray          #: (T,) summed over batch
-    synops: np.ndarray                #: (T,)
-    output_spikes: np.ndarray         #: (T,)
+    input_spikes: np.ndarray  #: (T,) summed over batch
+    synops: np.ndarray  #: (T,)
+    output_spikes: np.ndarray  #: (T,)
     neuron_updates: int = 0
-    active_updates: int = 0                            #: updates of neurons with input/spike/bias
+    active_updates: int = 0  #: updates of neurons with input/spike/bias
     fanout_mean: float = 0.0
-    synops_per_sample: np.ndarray | None = None        #: (B,)
-    spikes_per_sample: np.ndarray | None = None        #: (B,)
+    synops_per_sample: np.ndarray | None = None  #: (B,)
+    spikes_per_sample: np.ndarray | None = None  #: (B,)
     input_spikes_per_sample: np.ndarray | None = None  #: (B,)
-    samples_per_step: np.ndarray | None = None         #: (T,) samples still running at step t
+    samples_per_step: np.ndarray | None = None  #: (T,) samples still running at step t
     extra: dict = field(default_factory=dict)
 
     def totals(self) -> dict:
-        return {"name": self.name, "kind": self.kind, "neurons": self.neurons,
-                "input_spikes": int(self.input_spikes.sum()), "synops": int(self.synops.sum()),
-                "spikes": int(self.output_spikes.sum()), "neuron_updates": self.neuron_updates,
-                "active_neuron_updates": self.active_updates,
-                "spike_rate": float(self.output_spikes.sum() / max(1, self.neuron_updates))}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "neurons": self.neurons,
+            "input_spikes": int(self.input_spikes.sum()),
+            "synops": int(self.synops.sum()),
+            "spikes": int(self.output_spikes.sum()),
+            "neuron_updates": self.neuron_updates,
+            "active_neuron_updates": self.active_updates,
+            "spike_rate": float(self.output_spikes.sum() / max(1, self.neuron_updates)),
+        }
 
 
 def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
@@ -79,14 +86,17 @@ def receives_input(layer: LayerSpec, active: np.ndarray) -> np.ndarray:
     x = torch.from_numpy(active.reshape(t * b, c, h, w).astype(np.float32))
     k = torch.from_numpy((layer.synaptic_weight != 0).astype(np.float32))
     with torch.no_grad():
-        y = F.conv2d(x, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation,
-                     groups=layer.groups)
+        y = F.conv2d(x, k, stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups)
     return (y.numpy() > 0).reshape(t, b, -1)
 
 
-def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | None = None,
-                   input_bias: np.ndarray | None = None, lengths: np.ndarray | None = None
-                   ) -> list[LayerCounts]:
+def count_activity(
+    net: NetSpec,
+    trains: list[np.ndarray],
+    inputs: np.ndarray | None = None,
+    input_bias: np.ndarray | None = None,
+    lengths: np.ndarray | None = None,
+) -> list[LayerCounts]:
     """Counts for every layer from the spike trains of a run.
 
     ``trains`` are the per-layer (T, B, N) spikes (C,H,W order) as the fast backend
@@ -108,12 +118,18 @@ def count_activity(net: NetSpec, trains: list[np.ndarray], inputs: np.ndarray | 
     return out
 
 
-def matrix_counts(layer: LayerSpec, upstream: np.ndarray | None, s_out: np.ndarray, valid: np.ndarray,
-                  input_bias: np.ndarray | None = None) -> LayerCounts:
+def matrix_counts(
+    layer: LayerSpec,
+    upstream: np.ndarray | None,
+    s_out: np.ndarray,
+    valid: np.ndarray,
+    input_bias: np.ndarray | None = None,
+) -> LayerCounts:
     """One layer's counts (module docstring) by whole-batch array operations: input and
     output spikes (T, B, N), ``valid`` (T, B) steps; ``upstream`` None for an input layer
     or a layer without synaptic input. Any layer kind; :func:`dense_counts` is the
     compiled equivalent for dense layers (tested against this)."""
+
     def mask(a: np.ndarray) -> np.ndarray:
         return a if valid.all() else np.where(valid[:, :, None], a, np.zeros((), a.dtype))
 
@@ -129,7 +145,7 @@ def matrix_counts(layer: LayerSpec, upstream: np.ndarray | None, s_out: np.ndarr
         fo = fanout(layer)
         in_tb = active.sum(axis=2).astype(np.int64)
         syn_tb = (active.reshape(-1, active.shape[-1]).astype(np.int64) @ fo).reshape(steps, batch)
-    fired = s_out != 0                      # graded (SDNN) messages count when nonzero
+    fired = s_out != 0  # graded (SDNN) messages count when nonzero
     out_tb = fired.sum(axis=2).astype(np.int64)
     act = fired.copy()
     bias = np.asarray(neuron_bias(layer, input_bias if layer.kind == "input" else None))
@@ -139,13 +155,23 @@ def matrix_counts(layer: LayerSpec, upstream: np.ndarray | None, s_out: np.ndarr
         got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
         act[1:] |= got[:-1]
     act &= valid[:, :, None]
-    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1),
-                       out_tb.sum(1), neuron_updates=int(valid.sum()) * n,
-                       active_updates=int(act.sum()),
-                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
-                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
-                       input_spikes_per_sample=in_tb.sum(0),
-                       samples_per_step=valid.sum(1).astype(np.int64))
+    return LayerCounts(
+        layer.name,
+        layer.kind,
+        n,
+        steps,
+        batch,
+        in_tb.sum(1),
+        syn_tb.sum(1),
+        out_tb.sum(1),
+        neuron_updates=int(valid.sum()) * n,
+        active_updates=int(act.sum()),
+        fanout_mean=float(fo.mean()) if fo.size else 0.0,
+        synops_per_sample=syn_tb.sum(0),
+        spikes_per_sample=out_tb.sum(0),
+        input_spikes_per_sample=in_tb.sum(0),
+        samples_per_step=valid.sum(1).astype(np.int64),
+    )
 
 
 def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, valid: np.ndarray) -> LayerCounts:
@@ -154,18 +180,38 @@ def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, vali
     array strides (no copies, no matrix products)."""
     from neuro_deploy.energy.kernels import bits_of
     from neuro_deploy.energy.kernels import dense_counts as kernel
+
     steps, batch, n = s_out.shape
     fo = fanout(layer)
     bias = np.asarray(neuron_bias(layer))
     counts = np.empty((4, steps, batch), dtype=np.int64)
-    kernel(upstream, s_out, np.ascontiguousarray(valid), fo, bits_of(np.asarray(layer.weight).T != 0),
-           bits_of(np.broadcast_to(bias != 0, (n,))), counts)
+    kernel(
+        upstream,
+        s_out,
+        np.ascontiguousarray(valid),
+        fo,
+        bits_of(np.asarray(layer.weight).T != 0),
+        bits_of(np.broadcast_to(bias != 0, (n,))),
+        counts,
+    )
     in_tb, syn_tb, out_tb, act = counts
-    return LayerCounts(layer.name, layer.kind, n, steps, batch, in_tb.sum(1), syn_tb.sum(1), out_tb.sum(1),
-                       neuron_updates=int(valid.sum()) * n, active_updates=int(act.sum()),
-                       fanout_mean=float(fo.mean()) if fo.size else 0.0,
-                       synops_per_sample=syn_tb.sum(0), spikes_per_sample=out_tb.sum(0),
-                       input_spikes_per_sample=in_tb.sum(0), samples_per_step=valid.sum(1).astype(np.int64))
+    return LayerCounts(
+        layer.name,
+        layer.kind,
+        n,
+        steps,
+        batch,
+        in_tb.sum(1),
+        syn_tb.sum(1),
+        out_tb.sum(1),
+        neuron_updates=int(valid.sum()) * n,
+        active_updates=int(act.sum()),
+        fanout_mean=float(fo.mean()) if fo.size else 0.0,
+        synops_per_sample=syn_tb.sum(0),
+        spikes_per_sample=out_tb.sum(0),
+        input_spikes_per_sample=in_tb.sum(0),
+        samples_per_step=valid.sum(1).astype(np.int64),
+    )
 
 
 def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None) -> list[LayerCounts]:
@@ -205,18 +251,23 @@ def merge_counts(runs: list[list[LayerCounts]], order: np.ndarray | None = None)
         first = per_layer[0]
         if any(c.name != first.name for c in per_layer):
             raise ValueError(f"merge_counts: layers differ between runs ({[c.name for c in per_layer]})")
-        merged.append(replace(
-            first, steps=steps, samples=sum(c.samples for c in per_layer),
-            input_spikes=sum(pad(c.input_spikes) for c in per_layer),
-            synops=sum(pad(c.synops) for c in per_layer),
-            output_spikes=sum(pad(c.output_spikes) for c in per_layer),
-            neuron_updates=sum(c.neuron_updates for c in per_layer),
-            active_updates=sum(c.active_updates for c in per_layer),
-            synops_per_sample=cat([c.synops_per_sample for c in per_layer]),
-            spikes_per_sample=cat([c.spikes_per_sample for c in per_layer]),
-            input_spikes_per_sample=cat([c.input_spikes_per_sample for c in per_layer]),
-            samples_per_step=sum(pad(per_step(c)) for c in per_layer),
-            extra=dict(first.extra)))
+        merged.append(
+            replace(
+                first,
+                steps=steps,
+                samples=sum(c.samples for c in per_layer),
+                input_spikes=sum(pad(c.input_spikes) for c in per_layer),
+                synops=sum(pad(c.synops) for c in per_layer),
+                output_spikes=sum(pad(c.output_spikes) for c in per_layer),
+                neuron_updates=sum(c.neuron_updates for c in per_layer),
+                active_updates=sum(c.active_updates for c in per_layer),
+                synops_per_sample=cat([c.synops_per_sample for c in per_layer]),
+                spikes_per_sample=cat([c.spikes_per_sample for c in per_layer]),
+                input_spikes_per_sample=cat([c.input_spikes_per_sample for c in per_layer]),
+                samples_per_step=sum(pad(per_step(c)) for c in per_layer),
+                extra=dict(first.extra),
+            )
+        )
     return merged
 
 

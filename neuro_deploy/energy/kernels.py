@@ -12,6 +12,7 @@
 
 Steps outside a sample's run (``valid`` False) count nothing. Imported lazily (numba).
 """
+
 from __future__ import annotations
 
 import numba
@@ -36,7 +37,7 @@ def dense_counts(upstream, fired, valid, fanout, nz_bits, bias_bits, counts):
     n = fired.shape[2]
     words = nz_bits.shape[1]
     for b in numba.prange(batch):
-        got = np.zeros(words, np.uint64)          # neurons reached by step t - 1's inputs
+        got = np.zeros(words, np.uint64)  # neurons reached by step t - 1's inputs
         reach = np.zeros(words, np.uint64)
         for t in range(steps):
             reach[:] = 0

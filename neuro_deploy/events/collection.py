@@ -13,6 +13,7 @@ the same way (``--on-error``):
 Errors that are not about one file (an unknown ``--format`` name, a missing dependency)
 always stop. When every recording is skipped there is nothing to run: that is an error too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,8 +24,21 @@ from neuro_deploy.events.readers import Recording, read_events
 from neuro_deploy.events.types import SensorSize
 
 #: extensions a folder contributes (files named explicitly are read whatever their name)
-RECORDING_SUFFIXES = (".bin", ".bs2", ".raw", ".dat", ".aedat", ".aedat3", ".aedat4", ".es",
-                      ".npy", ".npz", ".h5", ".hdf5", ".csv")
+RECORDING_SUFFIXES = (
+    ".bin",
+    ".bs2",
+    ".raw",
+    ".dat",
+    ".aedat",
+    ".aedat3",
+    ".aedat4",
+    ".es",
+    ".npy",
+    ".npz",
+    ".h5",
+    ".hdf5",
+    ".csv",
+)
 ON_ERROR = ("fail", "skip", "keep-partial")
 
 
@@ -42,8 +56,11 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files = [f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in RECORDING_SUFFIXES
-                     and not f.name.endswith(".reference.npy")]
+            files = [
+                f
+                for f in p.rglob("*")
+                if f.is_file() and f.suffix.lower() in RECORDING_SUFFIXES and not f.name.endswith(".reference.npy")
+            ]
             out += sorted(files, key=lambda f: (str(f.parent), len(f.stem), f.stem))
         elif p.exists():
             out.append(p)
@@ -54,9 +71,13 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
     return out
 
 
-def read_recordings(paths: list[str | Path], on_error: str = "fail", fmt: str | None = None,
-                    sensor_size: SensorSize | None = None, **options: str
-                    ) -> tuple[list[Recording], list[Skipped]]:
+def read_recordings(
+    paths: list[str | Path],
+    on_error: str = "fail",
+    fmt: str | None = None,
+    sensor_size: SensorSize | None = None,
+    **options: str,
+) -> tuple[list[Recording], list[Skipped]]:
     """Read every recording of ``paths`` (files or folders) under the ``on_error`` policy
     (module docstring): the recordings read, in input order, and those skipped."""
     if on_error not in ON_ERROR:
@@ -67,13 +88,15 @@ def read_recordings(paths: list[str | Path], on_error: str = "fail", fmt: str | 
     skipped: list[Skipped] = []
     for f in expand_inputs(paths):
         try:
-            recordings.append(read_events(f, fmt, sensor_size=sensor_size,
-                                          keep_partial=on_error == "keep-partial", **options))
+            recordings.append(
+                read_events(f, fmt, sensor_size=sensor_size, keep_partial=on_error == "keep-partial", **options)
+            )
         except (CorruptRecordingError, UnknownFormatError) as exc:
             if on_error == "fail":
                 raise
             skipped.append(Skipped(str(f), str(exc), type(exc).__name__))
     if not recordings:
-        raise BadInputError(f"all {len(skipped)} recordings were skipped (--on-error {on_error}); first: "
-                            f"{skipped[0].reason}")
+        raise BadInputError(
+            f"all {len(skipped)} recordings were skipped (--on-error {on_error}); first: {skipped[0].reason}"
+        )
     return recordings, skipped

@@ -17,6 +17,7 @@ the camera is simulated:
 Everything is deterministic for a ``seed``. All samples of a batch share the saccade
 path, as in N-MNIST, so the whole batch is simulated at once.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from neuro_deploy.events.types import EVENT_DTYPE
 class SaccadeConfig:
     """Emulator settings; defaults mimic N-MNIST (34x34, ~300 ms, 3 saccades)."""
 
-    sensor: tuple[int, int] = (34, 34)          #: (width, height)
+    sensor: tuple[int, int] = (34, 34)  #: (width, height)
     digit_px: int = 28
     duration_us: int = 300_000
     frame_dt_us: int = 2_000
@@ -67,15 +68,15 @@ def place_images(images: np.ndarray, cfg: SaccadeConfig) -> np.ndarray:
     return canvas
 
 
-def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(),
-                     seed: int = 0) -> list[np.ndarray]:
+def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(), seed: int = 0) -> list[np.ndarray]:
     """Turn (N, h, w) images with values in [0, 1] into N event recordings (:data:`EVENT_DTYPE`)."""
     rng = np.random.default_rng(seed)
     canvas = place_images(np.asarray(images, dtype=np.float32), cfg)
     n, height, width = canvas.shape
     offsets = saccade_offsets(cfg)
-    c_pix = np.clip(cfg.threshold * (1 + cfg.threshold_sigma * rng.standard_normal((n, height, width))),
-                    0.02, None).astype(np.float32)
+    c_pix = np.clip(
+        cfg.threshold * (1 + cfg.threshold_sigma * rng.standard_normal((n, height, width))), 0.02, None
+    ).astype(np.float32)
 
     pad = int(np.ceil(np.abs(offsets).max())) + 2
     padded = np.pad(canvas, ((0, 0), (pad, pad), (pad, pad)))
@@ -87,10 +88,9 @@ def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(),
 
         def tap(dy: int, dx: int) -> np.ndarray:
             y0, x0 = pad - iy - dy, pad - ix - dx
-            return padded[:, y0:y0 + height, x0:x0 + width]
+            return padded[:, y0 : y0 + height, x0 : x0 + width]
 
-        shifted = ((1 - fy) * ((1 - fx) * tap(0, 0) + fx * tap(0, 1))
-                   + fy * ((1 - fx) * tap(1, 0) + fx * tap(1, 1)))
+        shifted = (1 - fy) * ((1 - fx) * tap(0, 0) + fx * tap(0, 1)) + fy * ((1 - fx) * tap(1, 0) + fx * tap(1, 1))
         return np.log(shifted + cfg.log_eps)
 
     ref = log_frame(offsets[0])
@@ -118,8 +118,7 @@ def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(),
     s, y, x = np.nonzero(noise)
     reps = noise[s, y, x]
     s, y, x = np.repeat(s, reps), np.repeat(y, reps), np.repeat(x, reps)
-    chunks.append((s, x, y, rng.uniform(0, cfg.duration_us, len(s)),
-                   rng.integers(0, 2, len(s)).astype(np.int8)))
+    chunks.append((s, x, y, rng.uniform(0, cfg.duration_us, len(s)), rng.integers(0, 2, len(s)).astype(np.int8)))
     s_all = np.concatenate([c[0] for c in chunks])
     ev = np.empty(len(s_all), dtype=EVENT_DTYPE)
     ev["x"] = np.concatenate([c[1] for c in chunks])
@@ -129,4 +128,4 @@ def emulate_saccades(images: np.ndarray, cfg: SaccadeConfig = SaccadeConfig(),
     order = np.lexsort((ev["t"], s_all))
     ev, s_all = ev[order], s_all[order]
     bounds = np.searchsorted(s_all, np.arange(n + 1))
-    return [ev[bounds[i]:bounds[i + 1]].copy() for i in range(n)]
+    return [ev[bounds[i] : bounds[i + 1]].copy() for i in range(n)]

@@ -13,21 +13,28 @@ return an error code with the byte offset, never read or write outside their arr
 Imported lazily by the readers (importing numba takes a while); the first call of each
 kernel in a process loads it from numba's on-disk cache.
 """
+
 from __future__ import annotations
 
 import numba
 import numpy as np
 
 #: tally state layout (an int64 array of 9, see :class:`~neuro_deploy.events.plausibility.Tally`)
-TALLY_FIELDS = ("outside", "backward", "run", "max_run", "last_t", "have_last", "x_max", "y_max",
-                "max_run_t")
+TALLY_FIELDS = ("outside", "backward", "run", "max_run", "last_t", "have_last", "x_max", "y_max", "max_run_t")
 
 # error codes returned by the decoders
-(OK, NEED_ROOM, TRUNCATED, X_OVERFLOW, Y_OVERFLOW, BAD_LZ4, BAD_PACKET, UNKNOWN_STREAM, BAD_IDENTIFIER,
- NEED_DATA) = range(10)
-ERRORS = {TRUNCATED: "truncated", X_OVERFLOW: "x beyond the sensor width", Y_OVERFLOW: "y beyond the sensor height",
-          BAD_LZ4: "corrupt LZ4 data", BAD_PACKET: "corrupt packet", UNKNOWN_STREAM: "packet of an unknown stream id",
-          BAD_IDENTIFIER: "the packet's stream id and its flatbuffer identifier do not match"}
+(OK, NEED_ROOM, TRUNCATED, X_OVERFLOW, Y_OVERFLOW, BAD_LZ4, BAD_PACKET, UNKNOWN_STREAM, BAD_IDENTIFIER, NEED_DATA) = (
+    range(10)
+)
+ERRORS = {
+    TRUNCATED: "truncated",
+    X_OVERFLOW: "x beyond the sensor width",
+    Y_OVERFLOW: "y beyond the sensor height",
+    BAD_LZ4: "corrupt LZ4 data",
+    BAD_PACKET: "corrupt packet",
+    UNKNOWN_STREAM: "packet of an unknown stream id",
+    BAD_IDENTIFIER: "the packet's stream id and its flatbuffer identifier do not match",
+}
 
 
 # ----------------------------------------------------------------------------- tally
@@ -103,7 +110,7 @@ def scan(ev, w, h, st):
 @numba.njit(inline="always")
 def put(ev, n, x, y, t, p, s):
     """Write event ``n`` and tally it (coordinates as the int16 fields hold them)."""
-    e = ev[np.uintp(n)]                     # unsigned: no negative-index wraparound code
+    e = ev[np.uintp(n)]  # unsigned: no negative-index wraparound code
     e.x = x
     e.y = y
     e.t = t
@@ -119,7 +126,15 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     (the caller makes room and resumes). state: [y, base_x, pol, t_low, t_high, loops,
     have_high, last_high, n_trig, low_ovfs]."""
     y, base_x, pol, t_low, t_high, loops, have_high, last_high = (
-        state[0], state[1], state[2], state[3], state[4], state[5], state[6], state[7])
+        state[0],
+        state[1],
+        state[2],
+        state[3],
+        state[4],
+        state[5],
+        state[6],
+        state[7],
+    )
     low_ovfs = state[9]
     n = 0
     nt = state[8]
@@ -208,7 +223,7 @@ def evt2_decode(words, state, ev, trig, st, w, h):
     s = tally_begin(st)
     i = 0
     nw = words.shape[0]
-    if t_high < 0:                          # events before the first TIME_HIGH have no time
+    if t_high < 0:  # events before the first TIME_HIGH have no time
         while i < nw and (words[i] >> 28) != 0x8:
             i += 1
     base = (loops << 34) | (t_high << 6)
@@ -414,7 +429,7 @@ def lz4_frames(src, s, s_end, scratch):
         if p + 4 > s_end:
             return scratch, -1
         magic = u32(src, p)
-        if (magic & 0xFFFFFFF0) == 0x184D2A50:                 # skippable frame
+        if (magic & 0xFFFFFFF0) == 0x184D2A50:  # skippable frame
             if p + 8 > s_end:
                 return scratch, -1
             p += 8 + u32(src, p + 4)
@@ -496,7 +511,7 @@ def aedat4_events(buf, base, length):
         return 0, -1
     vt_size = np.int64(buf[vt]) | (np.int64(buf[vt + 1]) << 8)
     if vt_size < 6 or vt + 6 > end:
-        return 0, 0                                            # no elements field: empty packet
+        return 0, 0  # no elements field: empty packet
     field = np.int64(buf[vt + 4]) | (np.int64(buf[vt + 5]) << 8)
     if field == 0:
         return 0, 0
@@ -522,12 +537,19 @@ def aedat4_emit(data, base, length, ev, n, s):
     if n + count > ev.shape[0]:
         return -3, s
     if count:
-        e8 = data[el:el + 16 * count]
+        e8 = data[el : el + 16 * count]
         e64 = e8.view(np.int64)
         e16 = e8.view(np.int16)
         for i in range(count):
-            s = put(ev, n + i, np.int64(e16[8 * i + 4]), np.int64(e16[8 * i + 5]), e64[2 * i],
-                    np.int64(e8[16 * i + 12] != 0), s)
+            s = put(
+                ev,
+                n + i,
+                np.int64(e16[8 * i + 4]),
+                np.int64(e16[8 * i + 5]),
+                e64[2 * i],
+                np.int64(e8[16 * i + 12] != 0),
+                s,
+            )
     return count, s
 
 

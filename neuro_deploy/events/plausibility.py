@@ -25,6 +25,7 @@ Verdict over the whole recording (so it never depends on chunk sizes):
   coordinates beyond the format's limit when no sensor is declared, and for unsorted time
   in array containers (``.npy``/``.npz``/``.h5``/``.csv``: user-made, sorting is optional).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -105,8 +106,7 @@ def _pct(k: int, n: int) -> str:
     return f"{k:,} of {n:,} events ({100.0 * k / max(1, n):.2g} %)"
 
 
-def verdict(tally: Tally, limits: FormatLimits, fmt: str,
-            pixels_fallback: tuple[int, int] | None = None) -> Verdict:
+def verdict(tally: Tally, limits: FormatLimits, fmt: str, pixels_fallback: tuple[int, int] | None = None) -> Verdict:
     """Rules 1-3 of the module docstring over a finished :class:`Tally`.
 
     ``pixels_fallback``: the reader's (guessed) sensor, used by rule 3 when none is declared.
@@ -120,8 +120,11 @@ def verdict(tally: Tally, limits: FormatLimits, fmt: str,
     x_max, y_max = int(st[6]), int(st[7])
     if tally.sensor is not None and tally.outside:
         w, h, declared = tally.sensor
-        what = (f"outside the declared {w}x{h} sensor" if declared
-                else f"beyond {fmt}'s limit {w}x{h} ({limits.bound_source})")
+        what = (
+            f"outside the declared {w}x{h} sensor"
+            if declared
+            else f"beyond {fmt}'s limit {w}x{h} ({limits.bound_source})"
+        )
         msg = f"{_pct(tally.outside, n)} lie {what} (x up to {x_max}, y up to {y_max})"
         if (declared or limits.strict) and (limits.strict or tally.outside > ERROR_FRACTION * n):
             errors.append(msg)
@@ -141,6 +144,8 @@ def verdict(tally: Tally, limits: FormatLimits, fmt: str,
         w, h = x_max + 1, y_max + 1
     max_run = int(st[3])
     if max_run > max(1, w * h):
-        errors.append(f"{max_run:,} events share the timestamp {int(st[8])} us but a {w}x{h} sensor "
-                      f"has {w * h:,} pixels, each firing at most once per microsecond")
+        errors.append(
+            f"{max_run:,} events share the timestamp {int(st[8])} us but a {w}x{h} sensor "
+            f"has {w * h:,} pixels, each firing at most once per microsecond"
+        )
     return Verdict(errors, warnings)

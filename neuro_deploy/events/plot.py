@@ -1,4 +1,5 @@
 """Pictures of a recording: accumulated ON/OFF image, time surface, event rate."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -31,6 +31,7 @@ raises :class:`~neuro_deploy.errors.CorruptRecordingError` (file, byte offset, r
 or - with ``keep_partial`` - keeps the complete events before the damage
 (``meta["partial"]``). Warnings are in ``Recording.meta["warnings"]``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,7 @@ from typing import Callable
 
 import numpy as np
 
-from neuro_deploy.errors import (CorruptRecordingError, UnidentifiedRecordingError, UnknownFormatError,
-                                 UnknownNameError)
+from neuro_deploy.errors import CorruptRecordingError, UnidentifiedRecordingError, UnknownFormatError, UnknownNameError
 from neuro_deploy.events.plausibility import FormatLimits
 from neuro_deploy.events.types import EVENT_DTYPE, HEAD_BYTES, SensorSize
 
@@ -75,21 +75,27 @@ class ReaderInfo:
 READERS: dict[str, ReaderInfo] = {}
 
 
-def register_reader(name: str, extensions: tuple[str, ...], description: str = "",
-                    sniff: Callable[[bytes], bool] | None = None, limits: FormatLimits = FormatLimits(),
-                    headerless: bool = False):
+def register_reader(
+    name: str,
+    extensions: tuple[str, ...],
+    description: str = "",
+    sniff: Callable[[bytes], bool] | None = None,
+    limits: FormatLimits = FormatLimits(),
+    headerless: bool = False,
+):
     """Register a reader. ``sniff(head)`` is True when the first bytes carry the format's
     signature; a reader without one must say ``headerless=True``."""
+
     def deco(fn):
         READERS[name] = ReaderInfo(name, extensions, fn, sniff, description, limits, headerless)
         return fn
+
     return deco
 
 
 #: The modules that register readers, imported on first use (entry-point style: they import
 #: :func:`register_reader` from here; this module never imports them, so no import circle).
-FORMAT_MODULES = tuple(f"neuro_deploy.events.formats.{m}" for m in ("arrays", "atis", "es", "inivation",
-                                                                      "prophesee"))
+FORMAT_MODULES = tuple(f"neuro_deploy.events.formats.{m}" for m in ("arrays", "atis", "es", "inivation", "prophesee"))
 
 
 def _load_formats() -> None:
@@ -132,8 +138,9 @@ def choose_reader(path: Path, fmt: str | None = None, head: bytes | None = None)
     signed = identify(head)
     if fmt is not None:
         if signed and READERS[fmt] not in signed:
-            raise CorruptRecordingError(path, 0, f"--format {fmt} given, but the file's header says "
-                                                 f"{signed[0].name} ({signed[0].description})")
+            raise CorruptRecordingError(
+                path, 0, f"--format {fmt} given, but the file's header says {signed[0].name} ({signed[0].description})"
+            )
         return READERS[fmt]
     if signed:
         return signed[0]
@@ -158,12 +165,17 @@ def _empty_stream(path: Path, fmt: str | None):
         names = [r.name for r in READERS.values() if path.suffix.lower() in r.extensions]
     if not names:
         raise UnknownFormatError(path, supported_formats())
-    return EventStream(str(path), "|".join(names), None, lambda cb: iter(()), {"empty_file": True},
-                       open_warnings=["empty file (0 bytes): a recording with no events"])
+    return EventStream(
+        str(path),
+        "|".join(names),
+        None,
+        lambda cb: iter(()),
+        {"empty_file": True},
+        open_warnings=["empty file (0 bytes): a recording with no events"],
+    )
 
 
-def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSize | None = None,
-                **options: str):
+def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSize | None = None, **options: str):
     """Open a recording for streaming (see module docstring). ``sensor_size`` is the
     user's declared sensor (``--sensor-size``): the coordinates are checked against it.
     ``options`` go to the reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
@@ -171,7 +183,7 @@ def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSiz
         path = Path(path)
     if not path.is_file():
         raise CorruptRecordingError(path, None, "no such file")
-    head = _head(path)                 # read once: signature, header, and all of a small file
+    head = _head(path)  # read once: signature, header, and all of a small file
     if not head:
         stream = _empty_stream(path, fmt)
     else:
@@ -182,16 +194,32 @@ def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSiz
     return stream
 
 
-def read_events(path: str | Path, fmt: str | None = None, *, sensor_size: SensorSize | None = None,
-                keep_partial: bool = False, **options: str) -> Recording:
+def read_events(
+    path: str | Path,
+    fmt: str | None = None,
+    *,
+    sensor_size: SensorSize | None = None,
+    keep_partial: bool = False,
+    **options: str,
+) -> Recording:
     """Read a whole recording (``keep_partial``: see :meth:`EventStream.chunks`)."""
     stream = open_events(path, fmt, sensor_size, **options)
     ev = stream.read_all(keep_partial=keep_partial)
     size = stream.sensor_size
     if size is None and len(ev):
-        size = stream.extent()                  # the coordinates' extent, from the plausibility pass
+        size = stream.extent()  # the coordinates' extent, from the plausibility pass
     return Recording(stream.path, stream.format, ev.astype(EVENT_DTYPE, copy=False), size, stream.meta)
 
 
-__all__ = ["EVENT_DTYPE", "READERS", "Recording", "choose_reader", "identify", "open_events",
-           "read_events", "reader_names", "register_reader", "supported_formats"]
+__all__ = [
+    "EVENT_DTYPE",
+    "READERS",
+    "Recording",
+    "choose_reader",
+    "identify",
+    "open_events",
+    "read_events",
+    "reader_names",
+    "register_reader",
+    "supported_formats",
+]

@@ -12,6 +12,7 @@ score 1.0 on both, random bytes about 0.37 / 0.49 for EVT 2.0 and 0.69 / 0.50 fo
   E, F in the top nibble of 32-bit words; EVT 3.0: 0, 2-8, A, E, F of 16-bit words);
 * the fraction of consecutive TIME_HIGH words that do not decrease.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -83,10 +84,14 @@ def looks_like(head: bytes, size: int) -> str:
                 return f"a Prophesee RAW file in {name}, which no reader here decodes"
         if all_header and size <= len(head):
             cut = "" if head.endswith(b"\n") else ", the last line cut off mid-way"
-            return (f"a Prophesee '%' text header alone ({size} bytes, {n_hdr} lines{cut}) with no "
-                    "'% evt' or '% format' line: a RAW file truncated inside its header")
-        return (f"a Prophesee-style '%' text header ({n_hdr} lines) with neither an '% evt' / "
-                "'% format' line (RAW) nor DAT's event type and size bytes after it")
+            return (
+                f"a Prophesee '%' text header alone ({size} bytes, {n_hdr} lines{cut}) with no "
+                "'% evt' or '% format' line: a RAW file truncated inside its header"
+            )
+        return (
+            f"a Prophesee-style '%' text header ({n_hdr} lines) with neither an '% evt' / "
+            "'% format' line (RAW) nor DAT's event type and size bytes after it"
+        )
     if head.startswith(b"#!AER-DAT"):
         version = head[9:13].split(b"\r")[0].split(b"\n")[0].decode("latin-1", "replace")
         return f"an AEDAT file of version {version!r}, which no reader here decodes"
@@ -100,15 +105,18 @@ def looks_like(head: bytes, size: int) -> str:
     for version, name in (("2", "evt2"), ("3", "evt3")):
         valid, mono, n_th = prophesee_word_scores(head, version)
         if valid > 0.99 and mono > 0.95 and n_th >= 2:
-            return (f"headerless Prophesee EVT {version}.0 words ({100 * valid:.0f} % valid word types, "
-                    f"TIME_HIGH increasing): a RAW file without its '% evt' header? "
-                    f"If so pass --format {name} (and --sensor-size WxH)")
+            return (
+                f"headerless Prophesee EVT {version}.0 words ({100 * valid:.0f} % valid word types, "
+                f"TIME_HIGH increasing): a RAW file without its '% evt' header? "
+                f"If so pass --format {name} (and --sensor-size WxH)"
+            )
     if atis_plausible(head[: len(head) // 5 * 5]):
         return "headerless N-MNIST 40-bit records (name it .bin, or pass --format nmnist-bin)"
     h = byte_entropy(head)
     if h > 7.5:
-        return (f"random or compressed bytes ({h:.2f} bits of entropy per byte of 8; "
-                f"no event format's header or word structure)")
+        return (
+            f"random or compressed bytes ({h:.2f} bits of entropy per byte of 8; "
+            f"no event format's header or word structure)"
+        )
     hexed = head[:8].hex(" ")
     return f"binary data of no known event layout (starts {hexed}; {h:.1f} bits/byte)"
-

@@ -1,4 +1,5 @@
 """Streaming a recording in bounded memory: fixed event counts or fixed time windows."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,9 +11,15 @@ from neuro_deploy.events.readers import open_events
 from neuro_deploy.events.types import EVENT_DTYPE
 
 
-def iter_event_chunks(path: str | Path, *, events: int | None = None, window_us: int | None = None,
-                      fmt: str | None = None, read_bytes: int = 8 * 2 ** 20,
-                      **options: str) -> Iterator[np.ndarray]:
+def iter_event_chunks(
+    path: str | Path,
+    *,
+    events: int | None = None,
+    window_us: int | None = None,
+    fmt: str | None = None,
+    read_bytes: int = 8 * 2**20,
+    **options: str,
+) -> Iterator[np.ndarray]:
     """Yield consecutive slices of a recording.
 
     Exactly one of ``events`` (slices of that many events; the last may be shorter) or

@@ -22,6 +22,7 @@ dt_us)``. :func:`flatten_chw` turns it into (C*H*W, T) in the C-order that lava-
 input expects; :func:`to_lava_layout` gives (W, H, C, T), what a netx conv/input layer
 expects.
 """
+
 from __future__ import annotations
 
 import math
@@ -42,8 +43,14 @@ DEFAULT_TIME_ORIGIN = "zero"
 MAX_STEPS = 1_000_000
 
 
-def bin_events(events: np.ndarray, sensor: tuple[int, int], dt_us: int, num_steps: int,
-               t0_us: int | None = None, binary: bool = True) -> np.ndarray:
+def bin_events(
+    events: np.ndarray,
+    sensor: tuple[int, int],
+    dt_us: int,
+    num_steps: int,
+    t0_us: int | None = None,
+    binary: bool = True,
+) -> np.ndarray:
     """Count events per (polarity, y, x, step) in ``num_steps`` bins of ``dt_us``.
 
     Bin ``k`` holds events with ``t0 + k*dt <= t < t0 + (k+1)*dt``; ``t0`` defaults to 0
@@ -59,8 +66,9 @@ def bin_events(events: np.ndarray, sensor: tuple[int, int], dt_us: int, num_step
     from neuro_deploy.events.types import EVENT_DTYPE
 
     ev = events if events.dtype == EVENT_DTYPE else events.astype(EVENT_DTYPE)
-    return kernel(ev, int(width), int(height), int(dt_us), int(num_steps), 0 if t0_us is None else int(t0_us),
-                  bool(binary), out)
+    return kernel(
+        ev, int(width), int(height), int(dt_us), int(num_steps), 0 if t0_us is None else int(t0_us), bool(binary), out
+    )
 
 
 def flatten_chw(tensor: np.ndarray) -> np.ndarray:
@@ -118,11 +126,18 @@ class Binning:
             raise BadInputError(
                 f"{what}: binned from t = {self.origin_us(events)} us (time origin {self.time_origin!r}) at "
                 f"{self.dt_us} us per step it spans {steps} steps; its clock does not start near 0 "
-                "(pass --time-origin first-event, or --steps)")
+                "(pass --time-origin first-event, or --steps)"
+            )
         return steps
 
-    def bin(self, events: np.ndarray, sensor: tuple[int, int], what: str = "recording",
-            binary: bool = True, check: bool = True) -> np.ndarray:
+    def bin(
+        self,
+        events: np.ndarray,
+        sensor: tuple[int, int],
+        what: str = "recording",
+        binary: bool = True,
+        check: bool = True,
+    ) -> np.ndarray:
         """(2, H, W, T) tensor of one recording (:func:`bin_events` from the origin).
 
         With ``check`` a recording none of whose events falls in its steps is an error
@@ -137,10 +152,14 @@ class Binning:
                 raise BadInputError(
                     f"{what}: no event falls in the {steps} steps of {self.dt_us} us from t = {t0} us "
                     f"(events at {int(events['t'].min())}..{int(events['t'].max())} us, time origin "
-                    f"{self.time_origin!r}); pass --time-origin first-event or a longer --steps")
+                    f"{self.time_origin!r}); pass --time-origin first-event or a longer --steps"
+                )
             active = last - first + 1
             if self.time_origin == "zero" and first >= 10 and first > active:
-                warnings.warn(f"{what}: first event at t = {int(events['t'].min())} us; binned from t = 0 "
-                              f"its first {first} steps are empty (--time-origin first-event bins from "
-                              "the first event)", stacklevel=2)
+                warnings.warn(
+                    f"{what}: first event at t = {int(events['t'].min())} us; binned from t = 0 "
+                    f"its first {first} steps are empty (--time-origin first-event bins from "
+                    "the first event)",
+                    stacklevel=2,
+                )
         return bin_events(events, sensor, self.dt_us, steps, t0_us=t0, binary=binary)

@@ -2,6 +2,7 @@
 
 ``t`` is in microseconds; ``p`` is 1 for ON (brighter) and 0 for OFF events.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -62,4 +63,5 @@ class SensorSize:
             raise BadInputError(
                 f"{where}: events reach x {x_lo}..{x_hi}, y {y_lo}..{y_hi}, outside the sensor size "
                 f"{self.width}x{self.height} ({self.source}); the data need at least "
-                f"{x_hi + 1}x{y_hi + 1}")
+                f"{x_hi + 1}x{y_hi + 1}"
+            )

@@ -9,6 +9,7 @@ array of t_us, value, channel) are kept where the container can hold them - ``.n
 ``triggers`` array) and ``.h5`` (a ``triggers`` dataset) - and read back by the array
 readers; :func:`holds_triggers` says whether a destination keeps them.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ def encode_atis_bin(events: np.ndarray) -> bytes:
     t = events["t"].astype(np.int64)
     if len(t) and (t.min() < 0 or np.any(np.diff(t) < 0)):
         raise BadInputError("N-MNIST binary needs sorted, non-negative timestamps")
-    if len(events) and (events["x"].max() > 255 or events["y"].max() > 239 or events["x"].min() < 0
-                        or events["y"].min() < 0):
+    if len(events) and (
+        events["x"].max() > 255 or events["y"].max() > 239 or events["x"].min() < 0 or events["y"].min() < 0
+    ):
         raise BadInputError("N-MNIST binary holds x < 256 and y < 240 only")
     step = 1 << 13
     out = np.zeros((len(events), 5), dtype=np.uint8)
@@ -131,7 +133,7 @@ def _lz4_frame(data: bytes) -> bytes:
     out = [b"\x04\x22\x4d\x18\x40\x40\xc0"]
     src = np.frombuffer(data, np.uint8)
     for a in range(0, len(src), 1 << 16):
-        block = src[a:a + (1 << 16)]
+        block = src[a : a + (1 << 16)]
         dst = np.empty(len(block) + len(block) // 255 + 16, np.uint8)
         k = lz4_compress(block, dst)
         if k < len(block):
@@ -148,27 +150,41 @@ def encode_aedat4(events: np.ndarray, sensor: tuple[int, int] | None = None) -> 
     bool on), no data table - laid out as iniVation's DV writes it."""
     x, y, t, p = _sorted_columns(events, "AEDAT 4", 15, 15)
     w, h = _size(events, sensor)
-    xml = ('<dv version="2.0">\n    <node name="outInfo" path="/mainloop/Recorder/outInfo/">\n'
-           '        <node name="0" path="/mainloop/Recorder/outInfo/0/">\n'
-           '            <attr key="compression" type="string">LZ4</attr>\n'
-           '            <attr key="typeIdentifier" type="string">EVTS</attr>\n'
-           '            <node name="info" path="/mainloop/Recorder/outInfo/0/info/">\n'
-           f'                <attr key="sizeX" type="int">{w}</attr>\n'
-           f'                <attr key="sizeY" type="int">{h}</attr>\n'
-           '            </node>\n        </node>\n    </node>\n</dv>\n').encode()
+    xml = (
+        '<dv version="2.0">\n    <node name="outInfo" path="/mainloop/Recorder/outInfo/">\n'
+        '        <node name="0" path="/mainloop/Recorder/outInfo/0/">\n'
+        '            <attr key="compression" type="string">LZ4</attr>\n'
+        '            <attr key="typeIdentifier" type="string">EVTS</attr>\n'
+        '            <node name="info" path="/mainloop/Recorder/outInfo/0/info/">\n'
+        f'                <attr key="sizeX" type="int">{w}</attr>\n'
+        f'                <attr key="sizeY" type="int">{h}</attr>\n'
+        "            </node>\n        </node>\n    </node>\n</dv>\n"
+    ).encode()
     desc = len(xml).to_bytes(4, "little") + xml + b"\x00"
     desc += bytes(-len(desc) % 4)
     # IOHeader flatbuffer: root at 24, vtable at 14 (compression +4, position +12, description +8)
-    header = (b"\x18\x00\x00\x00IOHE" + bytes(6) + b"\x0a\x00\x14\x00\x04\x00\x0c\x00\x08\x00"
-              + (10).to_bytes(4, "little") + (1).to_bytes(4, "little") + (12).to_bytes(4, "little")
-              + (-1).to_bytes(8, "little", signed=True) + desc)
+    header = (
+        b"\x18\x00\x00\x00IOHE"
+        + bytes(6)
+        + b"\x0a\x00\x14\x00\x04\x00\x0c\x00\x08\x00"
+        + (10).to_bytes(4, "little")
+        + (1).to_bytes(4, "little")
+        + (12).to_bytes(4, "little")
+        + (-1).to_bytes(8, "little", signed=True)
+        + desc
+    )
     out = [b"#!AER-DAT4.0\r\n", len(header).to_bytes(4, "little"), header]
     rec = np.zeros(len(t), np.dtype([("t", "<i8"), ("x", "<i2"), ("y", "<i2"), ("on", "u1"), ("pad", "V3")]))
     rec["t"], rec["x"], rec["y"], rec["on"] = t, x, y, p
     for a in range(0, len(t), AEDAT4_PACKET_EVENTS):
-        part = rec[a:a + AEDAT4_PACKET_EVENTS]
-        body = (b"\x10\x00\x00\x00EVTS\x00\x00\x06\x00\x08\x00\x04\x00" + (6).to_bytes(4, "little")
-                + (4).to_bytes(4, "little") + len(part).to_bytes(4, "little") + part.tobytes())
+        part = rec[a : a + AEDAT4_PACKET_EVENTS]
+        body = (
+            b"\x10\x00\x00\x00EVTS\x00\x00\x06\x00\x08\x00\x04\x00"
+            + (6).to_bytes(4, "little")
+            + (4).to_bytes(4, "little")
+            + len(part).to_bytes(4, "little")
+            + part.tobytes()
+        )
         packet = _lz4_frame((len(body)).to_bytes(4, "little") + body)
         out += [(0).to_bytes(4, "little"), len(packet).to_bytes(4, "little"), packet]
     return b"".join(out)
@@ -187,12 +203,12 @@ def _triggers(triggers: np.ndarray | None) -> np.ndarray | None:
     return trig
 
 
-def _write_npz(events: np.ndarray, path: Path, sensor: tuple[int, int] | None,
-               triggers: np.ndarray | None = None) -> None:
+def _write_npz(
+    events: np.ndarray, path: Path, sensor: tuple[int, int] | None, triggers: np.ndarray | None = None
+) -> None:
     extra = {} if triggers is None else {"triggers": _triggers(triggers)}
     with atomic_path(path, ".npz") as tmp:
-        np.savez_compressed(tmp, events=events.astype(EVENT_DTYPE),
-                            sensor_size=np.asarray(sensor or (-1, -1)), **extra)
+        np.savez_compressed(tmp, events=events.astype(EVENT_DTYPE), sensor_size=np.asarray(sensor or (-1, -1)), **extra)
 
 
 def _write_npy(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
@@ -200,8 +216,9 @@ def _write_npy(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -
         np.save(tmp, events.astype(EVENT_DTYPE))
 
 
-def _write_h5(events: np.ndarray, path: Path, sensor: tuple[int, int] | None,
-              triggers: np.ndarray | None = None) -> None:
+def _write_h5(
+    events: np.ndarray, path: Path, sensor: tuple[int, int] | None, triggers: np.ndarray | None = None
+) -> None:
     import h5py
 
     with atomic_path(path, ".h5") as tmp:
@@ -220,8 +237,9 @@ def _write_csv(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -
     with atomic_path(path, ".csv") as tmp:
         with open(tmp, "w") as f:
             f.write("t,x,y,p\n")
-            np.savetxt(f, np.column_stack([events["t"], events["x"], events["y"], events["p"]]),
-                       fmt="%d", delimiter=",")
+            np.savetxt(
+                f, np.column_stack([events["t"], events["x"], events["y"], events["p"]]), fmt="%d", delimiter=","
+            )
 
 
 def _write_bin(events: np.ndarray, path: Path, sensor: tuple[int, int] | None) -> None:
@@ -235,19 +253,31 @@ def _encoded(encode: Callable[..., bytes], suffix: str) -> Callable[..., None]:
         data = encode(events, sensor)
         with atomic_path(path, suffix) as tmp:
             tmp.write_bytes(data)
+
     return write
 
 
 WRITERS: dict[str, Callable[..., None]] = {
-    ".npz": _write_npz, ".npy": _write_npy, ".h5": _write_h5, ".hdf5": _write_h5,
-    ".csv": _write_csv, ".txt": _write_csv, ".bin": _write_bin,
-    ".raw": _encoded(encode_evt3, ".raw"), ".dat": _encoded(encode_dat, ".dat"),
-    ".es": _encoded(encode_es, ".es"), ".aedat4": _encoded(encode_aedat4, ".aedat4"),
+    ".npz": _write_npz,
+    ".npy": _write_npy,
+    ".h5": _write_h5,
+    ".hdf5": _write_h5,
+    ".csv": _write_csv,
+    ".txt": _write_csv,
+    ".bin": _write_bin,
+    ".raw": _encoded(encode_evt3, ".raw"),
+    ".dat": _encoded(encode_dat, ".dat"),
+    ".es": _encoded(encode_es, ".es"),
+    ".aedat4": _encoded(encode_aedat4, ".aedat4"),
 }
 #: writers by format name (``write_events(..., fmt=...)``), where one extension has several
 FORMAT_WRITERS: dict[str, Callable[..., None]] = {
-    "evt3": WRITERS[".raw"], "evt2": _encoded(encode_evt2, ".raw"), "dat": WRITERS[".dat"],
-    "es": WRITERS[".es"], "aedat4": WRITERS[".aedat4"], "nmnist-bin": _write_bin,
+    "evt3": WRITERS[".raw"],
+    "evt2": _encoded(encode_evt2, ".raw"),
+    "dat": WRITERS[".dat"],
+    "es": WRITERS[".es"],
+    "aedat4": WRITERS[".aedat4"],
+    "nmnist-bin": _write_bin,
 }
 #: extensions whose writer also stores triggers
 TRIGGER_WRITERS = (".npz", ".h5", ".hdf5")
@@ -258,8 +288,13 @@ def holds_triggers(path: str | Path) -> bool:
     return Path(path).suffix.lower() in TRIGGER_WRITERS
 
 
-def write_events(events: np.ndarray, path: str | Path, sensor: tuple[int, int] | None = None,
-                 triggers: np.ndarray | None = None, fmt: str | None = None) -> None:
+def write_events(
+    events: np.ndarray,
+    path: str | Path,
+    sensor: tuple[int, int] | None = None,
+    triggers: np.ndarray | None = None,
+    fmt: str | None = None,
+) -> None:
     """Write ``events`` (and ``triggers`` where the format holds them, see
     :func:`holds_triggers`; elsewhere they are not written). The format follows the
     extension, or ``fmt`` (a :data:`FORMAT_WRITERS` name, e.g. ``"evt2"`` for a ``.raw``)."""

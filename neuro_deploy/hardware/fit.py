@@ -54,6 +54,7 @@ tutorial networks (a dense readout threshold of 2^17, say) run on Loihi 2.
 Cores are laid out in layer order on a mesh of ``mesh_cols`` columns per chip for the
 mean hop distance between consecutive layers (used by the energy model).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,10 +78,10 @@ class CoreResources:
     axon_in: int = 0
     neuron_groups: int = 1
     neurons: int = 0
-    synapses: int = 0          #: synapse words (``syn_word_bits`` each), headers excluded
+    synapses: int = 0  #: synapse words (``syn_word_bits`` each), headers excluded
     axon_map: int = 0
     axon_mem: int = 0
-    syn_mem: int = 0           #: synapses + one header word per input axon, vs the SynMem budget
+    syn_mem: int = 0  #: synapses + one header word per input axon, vs the SynMem budget
 
 
 @dataclass
@@ -88,17 +89,17 @@ class LayerFit:
     name: str
     kind: str
     neurons: int
-    synapses: int                   #: layer total: stored connections (nonzero dense weights; conv pairs)
+    synapses: int  #: layer total: stored connections (nonzero dense weights; conv pairs)
     cores: int
     per_core: CoreResources
-    tile: list[int] | None          #: conv: per-core output tile (x, y, c) as the compiler prints it
-    weight_bits: int                #: mantissa bits m incl. sign
+    tile: list[int] | None  #: conv: per-core output tile (x, y, c) as the compiler prints it
+    weight_bits: int  #: mantissa bits m incl. sign
     encoding: str
     limited_by: str
     split_log: list[str] = field(default_factory=list)
-    neurons_per_core: int = 0       #: largest core
-    fanin_axons: int = 0            #: input axons of the largest core (= per_core.axon_in)
-    memory_bytes: int = 0           #: synaptic memory of all cores, bytes
+    neurons_per_core: int = 0  #: largest core
+    fanin_axons: int = 0  #: input axons of the largest core (= per_core.axon_in)
+    memory_bytes: int = 0  #: synaptic memory of all cores, bytes
     messages_per_spike: float = 1.0  #: mean destination cores reached by one output spike
     mean_hops_to_next: float = 0.0
     first_core: int = 0
@@ -123,7 +124,7 @@ class FitResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped_layers: list[str] = field(default_factory=list)
-    budgets: dict[str, float] = field(default_factory=dict)   #: per-core budgets (resource -> limit)
+    budgets: dict[str, float] = field(default_factory=dict)  #: per-core budgets (resource -> limit)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,14 +174,12 @@ def dest_cores_per_input(layer: LayerSpec, tile: list[int], out_w: int, out_h: i
     tx, ty, tc = tile
     dx = np.zeros(w, dtype=np.int64)
     for x0 in range(0, out_w, tx):
-        lo, hi = _conv_window(x0, min(tx, out_w - x0), layer.stride[1], layer.padding[1],
-                              layer.dilation[1], kw, w)
-        dx[lo:hi + 1] += 1
+        lo, hi = _conv_window(x0, min(tx, out_w - x0), layer.stride[1], layer.padding[1], layer.dilation[1], kw, w)
+        dx[lo : hi + 1] += 1
     dy = np.zeros(h, dtype=np.int64)
     for y0 in range(0, out_h, ty):
-        lo, hi = _conv_window(y0, min(ty, out_h - y0), layer.stride[0], layer.padding[0],
-                              layer.dilation[0], kh, h)
-        dy[lo:hi + 1] += 1
+        lo, hi = _conv_window(y0, min(ty, out_h - y0), layer.stride[0], layer.padding[0], layer.dilation[0], kh, h)
+        dy[lo : hi + 1] += 1
     c_splits = math.ceil(layer.shape_chw[0] / tc)
     return dy[:, None] * dx[None, :] * c_splits
 
@@ -210,9 +209,11 @@ class _Plan:
 def _budgets(prof: HardwareProfile) -> dict[str, float]:
     lim = prof.limits
     out: dict[str, float] = {"neurons": lim.neurons_per_core_compiler, "syn_mem": lim.syn_mem_words_per_core}
-    if lim.fanin_axons_per_core is not None and \
-            prof.provenance.get("fanin_axons_per_core", {}).get("kind") in HARD_KINDS:
-        out["axon_in"] = lim.fanin_axons_per_core       # splitting cannot lower a dense core's fan-in
+    if (
+        lim.fanin_axons_per_core is not None
+        and prof.provenance.get("fanin_axons_per_core", {}).get("kind") in HARD_KINDS
+    ):
+        out["axon_in"] = lim.fanin_axons_per_core  # splitting cannot lower a dense core's fan-in
     return out
 
 
@@ -256,9 +257,8 @@ def _plan_dense(layer: LayerSpec, prof: HardwareProfile) -> _Plan:
             ratio, what = _worst(largest, budgets)
             if ratio <= 1.0:
                 break
-            k_new, used = k + 1, getattr(largest, what)   # only the remainder core is over
-        log.append(f"{k} core(s): {what} {used} > {budgets[what]:g} per core "
-                   f"(ratio {ratio:.2f}) -> {k_new} cores")
+            k_new, used = k + 1, getattr(largest, what)  # only the remainder core is over
+        log.append(f"{k} core(s): {what} {used} > {budgets[what]:g} per core (ratio {ratio:.2f}) -> {k_new} cores")
         first = first or what
         k = k_new
     res = _dense_core(layer, math.ceil(n / k), prof)
@@ -297,8 +297,7 @@ def _plan_conv(layer: LayerSpec, prof: HardwareProfile) -> _Plan:
             new[2] = math.ceil(new[2] / 2)
         else:
             break
-        log.append(f"tile Conv{tuple(tile)}: {what} {getattr(res, what)} > {budgets[what]:g} "
-                   f"-> Conv{tuple(new)}")
+        log.append(f"tile Conv{tuple(tile)}: {what} {getattr(res, what)} > {budgets[what]:g} -> Conv{tuple(new)}")
         tile = new
     cores = math.ceil(w / tile[0]) * math.ceil(h / tile[1]) * math.ceil(c / tile[2])
     res = _conv_core(layer, tile, prof)
@@ -306,8 +305,7 @@ def _plan_conv(layer: LayerSpec, prof: HardwareProfile) -> _Plan:
     return _Plan(cores, res, tile, _label(first) if first else "none (fits one core)", log)
 
 
-_LABELS = {"neurons": "neurons per core", "syn_mem": "synaptic memory (SynMem)",
-           "axon_in": "input axons per core"}
+_LABELS = {"neurons": "neurons per core", "syn_mem": "synaptic memory (SynMem)", "axon_in": "input axons per core"}
 
 
 def _label(what: str) -> str:
@@ -324,33 +322,49 @@ def _limit_check(layer: LayerSpec, prof: HardwareProfile) -> list[tuple[str, str
     lim = prof.limits
     out: list[tuple[str, str, float, float]] = []
     if layer.weight is not None and layer.weight.size:
-        wmax = 2 ** lim.weight_bits
+        wmax = 2**lim.weight_bits
         lo, hi = int(layer.weight.min()), int(layer.weight.max())
         if hi > wmax - 2 or lo < -wmax:
             bad = hi if hi > wmax - 2 else lo
-            out.append(("weight_bits", f"weight ({lim.weight_bits}-bit mantissa, [{-wmax}, {wmax - 2}])", bad,
-                        wmax - 2 if bad > 0 else -wmax))
+            out.append(
+                (
+                    "weight_bits",
+                    f"weight ({lim.weight_bits}-bit mantissa, [{-wmax}, {wmax - 2}])",
+                    bad,
+                    wmax - 2 if bad > 0 else -wmax,
+                )
+            )
     if layer.delay is not None and layer.attrs.get("raw_delay_max", 0) > lim.max_delay:
         out.append(("max_delay", "synaptic delay (steps)", layer.attrs["raw_delay_max"], lim.max_delay))
     nr = layer.neuron
-    if nr.vth > 2 ** lim.threshold_mant_bits - 1:
-        out.append(("threshold_mant_bits", "threshold mantissa", nr.vth, 2 ** lim.threshold_mant_bits - 1))
+    if nr.vth > 2**lim.threshold_mant_bits - 1:
+        out.append(("threshold_mant_bits", "threshold mantissa", nr.vth, 2**lim.threshold_mant_bits - 1))
     for nm, val in (("current decay", nr.du + 1), ("voltage decay", nr.dv)):
-        if not 0 <= val <= 2 ** lim.decay_bits:
-            out.append(("decay_bits", nm, val, 2 ** lim.decay_bits))
+        if not 0 <= val <= 2**lim.decay_bits:
+            out.append(("decay_bits", nm, val, 2**lim.decay_bits))
     return out
 
 
-def _classify(prof: HardwareProfile, fld: str, layer: str, resource: str, used: float, limit: float,
-              violations: list[Violation], warnings: list[str]) -> None:
+def _classify(
+    prof: HardwareProfile,
+    fld: str,
+    layer: str,
+    resource: str,
+    used: float,
+    limit: float,
+    violations: list[Violation],
+    warnings: list[str],
+) -> None:
     kind = prof.provenance.get(fld, {}).get("kind", "published")
     if kind in HARD_KINDS:
         violations.append(Violation(layer, resource, used, limit))
     else:
         src = prof.provenance.get(fld, {}).get("source", "")
-        warnings.append(f"{layer}: {resource} {used:g} exceeds {limit:g}, a limit that rests on a "
-                        f"{kind} figure ({src}); warned, not refused: no published Loihi 2 figure or "
-                        f"compiler output says a chip refuses it")
+        warnings.append(
+            f"{layer}: {resource} {used:g} exceeds {limit:g}, a limit that rests on a "
+            f"{kind} figure ({src}); warned, not refused: no published Loihi 2 figure or "
+            f"compiler output says a chip refuses it"
+        )
 
 
 # ------------------------------------------------------------------ mesh
@@ -367,13 +381,17 @@ def _mean_hops(a0: int, ka: int, b0: int, kb: int, prof: HardwareProfile) -> flo
     dst = np.array([_mesh_xy(c, prof) for c in range(b0, b0 + kb)], dtype=float)
     if len(src) * len(dst) > 250_000:
         src, dst = src[:: max(1, len(src) // 500)], dst[:: max(1, len(dst) // 500)]
-    d = (np.abs(src[:, None, 1] - dst[None, :, 1]) + np.abs(src[:, None, 2] - dst[None, :, 2])
-         + np.abs(src[:, None, 0] - dst[None, :, 0]) * prof.costs.mesh_cols)
+    d = (
+        np.abs(src[:, None, 1] - dst[None, :, 1])
+        + np.abs(src[:, None, 2] - dst[None, :, 2])
+        + np.abs(src[:, None, 0] - dst[None, :, 0]) * prof.costs.mesh_cols
+    )
     return float(d.mean())
 
 
-def _output_side(src: LayerSpec, plan: _Plan, dst: LayerSpec | None, dst_plan: _Plan | None,
-                 prof: HardwareProfile) -> float:
+def _output_side(
+    src: LayerSpec, plan: _Plan, dst: LayerSpec | None, dst_plan: _Plan | None, prof: HardwareProfile
+) -> float:
     """Fill ``axon_map``/``axon_mem`` of ``src``'s largest core; return messages per spike."""
     lim = prof.limits
     n_core = plan.res.neurons
@@ -384,12 +402,12 @@ def _output_side(src: LayerSpec, plan: _Plan, dst: LayerSpec | None, dst_plan: _
         plan.res.axon_map = n_core
         return float(dst_plan.cores)
     c_out, out_h, out_w = dst.shape_chw
-    d = dest_cores_per_input(dst, dst_plan.tile, out_w, out_h)       # (H_in, W_in)
+    d = dest_cores_per_input(dst, dst_plan.tile, out_w, out_h)  # (H_in, W_in)
     mean_msgs = float(d.mean())
     # the source core's positions: its own tile when conv, else an even share of positions
     if plan.tile is not None:
         tx, ty = plan.tile[0], plan.tile[1]
-        per_x = [int(d[:ty, x0:x0 + tx].sum()) for x0 in range(0, d.shape[1], tx)]
+        per_x = [int(d[:ty, x0 : x0 + tx].sum()) for x0 in range(0, d.shape[1], tx)]
         entries = max(per_x) if per_x else 0
     else:
         entries = math.ceil(int(d.sum()) / max(1, plan.cores))
@@ -409,8 +427,7 @@ def _fanout_check(prof: HardwareProfile, lf: LayerFit) -> Violation | None:
 
 
 # ------------------------------------------------------------------ main entry
-def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
-                skip_input: bool = False) -> FitResult:
+def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False, skip_input: bool = False) -> FitResult:
     """Partition every layer onto cores under ``profile`` (see module docstring).
 
     ``skip_input`` leaves the first layer on the host, as netx's ``skip_layers=1`` does
@@ -429,14 +446,31 @@ def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
         for fld, res, used, limit in _limit_check(layer, profile):
             _classify(profile, fld, layer.name, res, used, limit, violations, warnings)
         plan = PLANNERS[layer.kind](layer, profile)
-        if lim.fanin_axons_per_core is not None and plan.res.axon_in > lim.fanin_axons_per_core \
-                and "axon_in" not in _budgets(profile):
-            _classify(profile, "fanin_axons_per_core", layer.name, "input axons per core",
-                      plan.res.axon_in, lim.fanin_axons_per_core, violations, warnings)
+        if (
+            lim.fanin_axons_per_core is not None
+            and plan.res.axon_in > lim.fanin_axons_per_core
+            and "axon_in" not in _budgets(profile)
+        ):
+            _classify(
+                profile,
+                "fanin_axons_per_core",
+                layer.name,
+                "input axons per core",
+                plan.res.axon_in,
+                lim.fanin_axons_per_core,
+                violations,
+                warnings,
+            )
         ratio, what = _worst(plan.res, _budgets(profile))
         if ratio > 1.0:
-            violations.append(Violation(layer.name, f"{_label(what)} per core (no split fits)",
-                                        float(getattr(plan.res, what)), float(_budgets(profile)[what])))
+            violations.append(
+                Violation(
+                    layer.name,
+                    f"{_label(what)} per core (no split fits)",
+                    float(getattr(plan.res, what)),
+                    float(_budgets(profile)[what]),
+                )
+            )
         plans.append(plan)
     out: list[LayerFit] = []
     for i, (layer, plan) in enumerate(zip(layers_in, plans)):
@@ -444,19 +478,29 @@ def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
         nplan = plans[i + 1] if i + 1 < len(plans) else None
         msgs = _output_side(layer, plan, nxt, nplan, profile)
         encoding = {"dense": "dense", "conv": "conv (shared kernel)", "input": "none"}[layer.kind]
-        out.append(LayerFit(
-            name=layer.name, kind=layer.kind, neurons=layer.num_neurons, synapses=count_synapses(layer),
-            cores=plan.cores, per_core=plan.res, tile=plan.tile,
-            weight_bits=weight_mantissa_bits(layer.weight), encoding=encoding,
-            limited_by=plan.limited_by, split_log=plan.log, neurons_per_core=plan.res.neurons,
-            fanin_axons=plan.res.axon_in,
-            memory_bytes=int(plan.res.syn_mem * plan.cores * lim.syn_word_bits // 8),
-            messages_per_spike=msgs))
+        out.append(
+            LayerFit(
+                name=layer.name,
+                kind=layer.kind,
+                neurons=layer.num_neurons,
+                synapses=count_synapses(layer),
+                cores=plan.cores,
+                per_core=plan.res,
+                tile=plan.tile,
+                weight_bits=weight_mantissa_bits(layer.weight),
+                encoding=encoding,
+                limited_by=plan.limited_by,
+                split_log=plan.log,
+                neurons_per_core=plan.res.neurons,
+                fanin_axons=plan.res.axon_in,
+                memory_bytes=int(plan.res.syn_mem * plan.cores * lim.syn_word_bits // 8),
+                messages_per_spike=msgs,
+            )
+        )
     for lf in out:
         v = _fanout_check(profile, lf)
         if v is not None:
-            _classify(profile, "fanout_axons_per_core", v.layer, v.resource, v.used, v.limit,
-                      violations, warnings)
+            _classify(profile, "fanout_axons_per_core", v.layer, v.resource, v.used, v.limit, violations, warnings)
     start = 0
     for lf in out:
         lf.first_core = start
@@ -470,12 +514,15 @@ def fit_network(net: NetSpec, profile: HardwareProfile, strict: bool = False,
     if strict and violations:
         v = violations[0]
         raise ResourceLimitError(v.layer, v.resource, v.used, v.limit)
-    notes = [f"profile {profile.name}: {len(profile.assumptions())} figures are assumptions, "
-             "Loihi 1 references or read from a compiler log (see the profile file)"]
+    notes = [
+        f"profile {profile.name}: {len(profile.assumptions())} figures are assumptions, "
+        "Loihi 1 references or read from a compiler log (see the profile file)"
+    ]
     if skipped:
         notes.append(f"{', '.join(skipped)} runs on the host (skip_layers=1): not mapped")
-    return FitResult(profile.name, not violations, cores, chips, out, violations, warnings, notes, skipped,
-                     dict(_budgets(profile)))
+    return FitResult(
+        profile.name, not violations, cores, chips, out, violations, warnings, notes, skipped, dict(_budgets(profile))
+    )
 
 
 def compiler_table(res: FitResult) -> list[str]:

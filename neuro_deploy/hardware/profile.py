@@ -9,6 +9,7 @@ public network), ``loihi1-reference`` or ``assumption``. Limits whose kind is
 factors for the uncertainty band of the energy and latency estimates. A profile is
 selected by name (``loihi2``, ``loihi1``) or by path to a user's own YAML file.
 """
+
 from __future__ import annotations
 
 import sys
@@ -74,30 +75,39 @@ class HardwareProfile:
     def export_limits(self) -> dict[str, float]:
         """The hard limits the exporter enforces."""
         fmt = self.number_format()
-        return {"max_delay": fmt.max_delay, "threshold_mant_max": fmt.threshold_mant_max,
-                "decay_max": fmt.decay_unity}
+        return {"max_delay": fmt.max_delay, "threshold_mant_max": fmt.threshold_mant_max, "decay_max": fmt.decay_unity}
 
     def number_format(self) -> NumberFormat:
         """The fixed-point formats this profile's limits state (weights, decays, threshold,
         state, delays); :data:`neuro_deploy.loihi_format.LOIHI2` for ``loihi2`` (tested)."""
         lim = self.limits
-        return replace(LOIHI2, weight_bits=lim.weight_bits, decay_bits=lim.decay_bits,
-                       threshold_mant_bits=lim.threshold_mant_bits, state_bits=lim.state_bits,
-                       delay_bits=lim.delay_bits, max_delay=lim.max_delay)
+        return replace(
+            LOIHI2,
+            weight_bits=lim.weight_bits,
+            decay_bits=lim.decay_bits,
+            threshold_mant_bits=lim.threshold_mant_bits,
+            state_bits=lim.state_bits,
+            delay_bits=lim.delay_bits,
+            max_delay=lim.max_delay,
+        )
 
     def quant_spec(self):
         """The weight quantizer's limits on this hardware (:class:`~neuro_deploy.models.quantize.QuantSpec`)."""
         from neuro_deploy.models.quantize import QuantSpec
 
-        return QuantSpec(weight_bits=self.limits.weight_bits,
-                         threshold_mant_bits=self.limits.threshold_mant_bits,
-                         state_bits=self.limits.state_bits)
+        return QuantSpec(
+            weight_bits=self.limits.weight_bits,
+            threshold_mant_bits=self.limits.threshold_mant_bits,
+            state_bits=self.limits.state_bits,
+        )
 
     def assumptions(self) -> list[str]:
         """Every field whose kind is not 'published' or 'measured', with its source."""
-        return [f"{k} = {v['value']} {v.get('unit', '')} [{v['kind']}]: {v['source']}"
-                for k, v in self.provenance.items()
-                if v["kind"] in ("assumption", "loihi1-reference", "compiler-log")]
+        return [
+            f"{k} = {v['value']} {v.get('unit', '')} [{v['kind']}]: {v['source']}"
+            for k, v in self.provenance.items()
+            if v["kind"] in ("assumption", "loihi1-reference", "compiler-log")
+        ]
 
     def cost_range(self, name: str) -> tuple[float, float]:
         """Multiplicative (low, high) band of a cost (1, 1 when the profile gives none)."""
@@ -145,9 +155,12 @@ def _coerce(path: Path, section: str, name: str, typ: Any, entry: Any) -> Any:
     if entry["kind"] not in KINDS:
         raise ProfileError(path, where, f"kind {entry['kind']!r} is not one of {', '.join(KINDS)}")
     rng = entry.get("range")
-    if rng is not None and not (isinstance(rng, list) and len(rng) == 2
-                                and all(isinstance(x, (int, float)) and x > 0 for x in rng)
-                                and rng[0] <= 1 <= rng[1]):
+    if rng is not None and not (
+        isinstance(rng, list)
+        and len(rng) == 2
+        and all(isinstance(x, (int, float)) and x > 0 for x in rng)
+        and rng[0] <= 1 <= rng[1]
+    ):
         raise ProfileError(path, where, f"range must be [low <= 1, high >= 1] factors, got {rng!r}")
     value = entry["value"]
     optional = "None" in str(typ)
@@ -205,6 +218,11 @@ def load_profile(name_or_path: str | Path = "loihi2") -> HardwareProfile:
         if unknown:
             raise ProfileError(path, f"{section}.{sorted(unknown)[0]}", "unknown field")
         parts[section] = cls(**vals)
-    return HardwareProfile(name=str(data.get("name", path.stem)),
-                           description=str(data.get("description", "")), path=str(path),
-                           limits=parts["limits"], costs=parts["costs"], provenance=prov)
+    return HardwareProfile(
+        name=str(data.get("name", path.stem)),
+        description=str(data.get("description", "")),
+        path=str(path),
+        limits=parts["limits"],
+        costs=parts["costs"],
+        provenance=prov,
+    )

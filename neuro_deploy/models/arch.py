@@ -13,6 +13,7 @@ backend and in Lava. An architecture is data (a :class:`ModelConfig`'s ``conv`` 
 ``hidden``), so teachers, students, snapshots and checkpoints of either work everywhere a
 model does.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -24,15 +25,16 @@ from neuro_deploy.models.slayer_model import ModelConfig
 @dataclass(frozen=True)
 class Arch:
     name: str
-    conv: tuple[tuple[int, int, int], ...]     #: (out_channels, kernel, stride) per conv
-    hidden: tuple[int, ...]                    #: dense hidden widths after the convs
+    conv: tuple[tuple[int, int, int], ...]  #: (out_channels, kernel, stride) per conv
+    hidden: tuple[int, ...]  #: dense hidden widths after the convs
     description: str
 
 
 ARCHS: dict[str, Arch] = {
     "dense": Arch("dense", (), (128,), "flatten -> 128 -> classes"),
-    "conv": Arch("conv", ((8, 5, 2), (16, 3, 2)), (64,),
-                 "conv 8c5s2 -> conv 16c3s2 -> 64 -> classes (strided, no pooling)"),
+    "conv": Arch(
+        "conv", ((8, 5, 2), (16, 3, 2)), (64,), "conv 8c5s2 -> conv 16c3s2 -> 64 -> classes (strided, no pooling)"
+    ),
 }
 
 

@@ -37,6 +37,7 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   output layer at step t (HSD's per-step logits, before the neuron). The released code
   overwrote its teacher with the student; here the teacher is a frozen copy.
 """
+
 from __future__ import annotations
 
 import time
@@ -56,8 +57,8 @@ class HSDConfig:
     teacher_epochs: int = 15
     student_epochs: int = 3
     tau: float = 10.0
-    levels: int = 4                 #: QCFS quantization levels L
-    clip_init: float = 8.0          #: QCFS trainable clip lambda, initial value
+    levels: int = 4  #: QCFS quantization levels L
+    clip_init: float = 8.0  #: QCFS trainable clip lambda, initial value
     logit_scale: float = 10.0
     step_output: str = "rate"
     lr: float = 3e-4
@@ -80,7 +81,7 @@ class HSDResult:
     teacher_seconds: float = 0.0
     student_seconds: float = 0.0
     teacher_accuracy: float = 0.0
-    converted_accuracy: float = 0.0      #: the student straight after conversion, before fine-tuning
+    converted_accuracy: float = 0.0  #: the student straight after conversion, before fine-tuning
     clips: list = field(default_factory=list)
 
 
@@ -153,7 +154,7 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
     for _ in range(hcfg.teacher_epochs):
         order = rng.permutation(len(y))
         for i in range(0, len(y), 64):
-            idx = order[i:i + 64]
+            idx = order[i : i + 64]
             loss = F.cross_entropy(teacher.logits(fx[idx]), torch.from_numpy(y[idx]).long())
             opt.zero_grad()
             loss.backward()
@@ -187,18 +188,20 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
             order = rng.permutation(len(y))
             total = 0.0
             for i in range(0, len(order), hcfg.batch_size):
-                idx = order[i:i + hcfg.batch_size]
-                out = model(torch.from_numpy(xs[idx]).float())             # (B, classes, M)
+                idx = order[i : i + hcfg.batch_size]
+                out = model(torch.from_numpy(xs[idx]).float())  # (B, classes, M)
                 if hcfg.step_output == "rate":
-                    logits_t = hcfg.logit_scale * out.cumsum(-1) / steps    # rate up to each step
+                    logits_t = hcfg.logit_scale * out.cumsum(-1) / steps  # rate up to each step
                 else:
-                    logits_t = captured["z"].reshape(out.shape)             # output layer's input current
+                    logits_t = captured["z"].reshape(out.shape)  # output layer's input current
                 yb = torch.from_numpy(y[idx]).long()
                 ce = F.cross_entropy(logits_t.mean(-1), yb)
                 p_t = F.softmax(z_all[idx] / hcfg.tau, dim=-1)
-                kd = sum(F.kl_div(F.log_softmax(logits_t[..., t] / hcfg.tau, -1), p_t, reduction="batchmean")
-                         for t in range(hcfg.student_steps))
-                loss = ce + hcfg.tau ** 2 * kd / hcfg.student_steps
+                kd = sum(
+                    F.kl_div(F.log_softmax(logits_t[..., t] / hcfg.tau, -1), p_t, reduction="batchmean")
+                    for t in range(hcfg.student_steps)
+                )
+                loss = ce + hcfg.tau**2 * kd / hcfg.student_steps
                 sopt.zero_grad()
                 loss.backward()
                 sopt.step()
@@ -209,5 +212,13 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
         if hook is not None:
             hook.remove()
     model.eval()
-    return HSDResult(model, teacher, hist, t_teacher, time.perf_counter() - t1, t_acc, scores[g],
-                     [float(c) for c in teacher.clips.detach()])
+    return HSDResult(
+        model,
+        teacher,
+        hist,
+        t_teacher,
+        time.perf_counter() - t1,
+        t_acc,
+        scores[g],
+        [float(c) for c in teacher.clips.detach()],
+    )

@@ -6,6 +6,7 @@ trained with norse's surrogate gradients and cross-entropy on output spike count
 exported with norse's own ``norse.torch.to_nir``; :func:`neuro_deploy.nir.io.write_nir`
 handles the 0-d parameters that ``nir.write`` rejects.
 """
+
 from __future__ import annotations
 
 import time
@@ -20,13 +21,13 @@ class NorseConfig:
     input_size: int = 2 * 34 * 34
     hidden: tuple[int, ...] = (128,)
     num_classes: int = 10
-    dt: float = 1e-3                 #: norse's step (seconds) - also the NIR/Loihi step
+    dt: float = 1e-3  #: norse's step (seconds) - also the NIR/Loihi step
     tau_mem: float = 1e-2
     v_th: float = 1.0
     epochs: int = 5
     batch_size: int = 32
     lr: float = 2e-3
-    init_gain: float = 10.0          #: multiplies torch's default Linear initialisation
+    init_gain: float = 10.0  #: multiplies torch's default Linear initialisation
     seed: int = 0
     progress: bool = True
 
@@ -48,7 +49,7 @@ def build_norse(cfg: NorseConfig):
     width = cfg.input_size
     for h in tuple(cfg.hidden) + (cfg.num_classes,):
         lin = torch.nn.Linear(width, h, bias=False)
-        with torch.no_grad():           # sparse spike inputs: start where neurons can fire
+        with torch.no_grad():  # sparse spike inputs: start where neurons can fire
             lin.weight.mul_(cfg.init_gain)
         layers += [lin, LIFBoxCell(p, dt=cfg.dt)]
         width = h
@@ -82,14 +83,15 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     if cfg.progress:
         from neuro_deploy._progress import progress_bar
 
-        bar = progress_bar(total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)",
-                           unit="batch")
+        bar = progress_bar(
+            total=cfg.epochs * int(np.ceil(len(xs) / cfg.batch_size)), desc="training (norse)", unit="batch"
+        )
     for epoch in range(cfg.epochs):
         order = rng.permutation(len(xs))
         correct = seen = 0
         total = 0.0
         for i in range(0, len(order), cfg.batch_size):
-            idx = order[i:i + cfg.batch_size]
+            idx = order[i : i + cfg.batch_size]
             xb = torch.from_numpy(xs[idx]).float()
             yb = torch.from_numpy(y_train[idx]).long()
             counts = run_norse(model, xb).sum(0)
@@ -109,8 +111,9 @@ def train_norse(cfg: NorseConfig, x_train: np.ndarray, y_train: np.ndarray) -> N
     return NorseResult(model, cfg, history, time.perf_counter() - t0)
 
 
-def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None,
-                   batch_size: int = 128) -> tuple[float | None, np.ndarray]:
+def evaluate_norse(
+    model, x: np.ndarray, y: np.ndarray | None, batch_size: int = 128
+) -> tuple[float | None, np.ndarray]:
     """Float accuracy and output spike trains (T, N, classes)."""
     import torch
 
@@ -118,7 +121,7 @@ def evaluate_norse(model, x: np.ndarray, y: np.ndarray | None,
     outs = []
     with torch.no_grad():
         for i in range(0, len(xs), batch_size):
-            outs.append(run_norse(model, torch.from_numpy(xs[i:i + batch_size]).float()).numpy())
+            outs.append(run_norse(model, torch.from_numpy(xs[i : i + batch_size]).float()).numpy())
     out = np.concatenate(outs, axis=1)
     acc = float(np.mean(out.sum(0).argmax(-1) == y)) if y is not None else None
     return acc, out
@@ -139,8 +142,10 @@ def norse_to_nir(model, cfg: NorseConfig):
 
     graph = to_nir(model, torch.zeros(1, cfg.input_size), dt=cfg.dt)
     cells = [m for m in model.modules() if isinstance(m, LIFBoxCell)]
-    lif_names = sorted((k for k, v in graph.nodes.items() if isinstance(v, (nir.LIF, nir.LI))),
-                       key=lambda k: int(k) if k.isdigit() else k)
+    lif_names = sorted(
+        (k for k, v in graph.nodes.items() if isinstance(v, (nir.LIF, nir.LI))),
+        key=lambda k: int(k) if k.isdigit() else k,
+    )
     for name, cell in zip(lif_names, cells):
         node = graph.nodes[name]
         node.tau = (1.0 / cell.p.tau_mem_inv.detach()).reshape(np.shape(node.tau))

@@ -28,6 +28,7 @@ targets 0.2/0.03 are far from the transferred network's rates), while rate cross
 lifts it to 0.85-0.86 in two epochs (fresh optimizer, no warm-up: 0.83-0.84), above the
 0.83 of 10 epochs from scratch.
 """
+
 from __future__ import annotations
 
 import time
@@ -42,7 +43,7 @@ def images_to_ann_inputs(images: np.ndarray, sensor: tuple[int, int] = (34, 34),
 
     canvas = place_images(np.asarray(images, np.float32), SaccadeConfig(sensor=sensor, digit_px=digit_px))
     gy, gx = np.gradient(canvas, axis=(1, 2))
-    mag = np.sqrt(gx ** 2 + gy ** 2)
+    mag = np.sqrt(gx**2 + gy**2)
     mag /= max(float(mag.max()), 1e-6)
     return np.concatenate([mag, mag], axis=1).reshape(len(images), -1).astype(np.float32)
 
@@ -52,7 +53,7 @@ class PretrainResult:
     ann: object
     history: list
     seconds: float
-    optimizer_state: dict | None = None     #: the ANN's Adam state (pipeD carries it into fine-tuning)
+    optimizer_state: dict | None = None  #: the ANN's Adam state (pipeD carries it into fine-tuning)
 
 
 def _sharp(x, theta: float, a: float, b: float):
@@ -100,15 +101,16 @@ def ann_forward(layers, x, theta: float, a: float, b: float, act=None):
         if isinstance(lin, torch.nn.Conv2d) and x.dim() == 2:
             x = x.reshape((x.shape[0],) + tuple(layers.input_shape))
         elif isinstance(lin, torch.nn.Linear) and x.dim() > 2:
-            x = x.flatten(1)                 # C-order, as SLAYER's Flatten block
+            x = x.flatten(1)  # C-order, as SLAYER's Flatten block
         x = lin(x)
         if i < len(layers) - 1:
             x = _sharp(x, theta, a, b) if act is None else act(x, i)
     return x
 
 
-def pretrain_ann(cfg, x: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1e-3,
-                 batch_size: int = 64, seed: int = 0) -> PretrainResult:
+def pretrain_ann(
+    cfg, x: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float = 1e-3, batch_size: int = 64, seed: int = 0
+) -> PretrainResult:
     """Train the ANN twin of a dense SLAYER model on (N, F) inputs with cross-entropy."""
     import torch
 
@@ -123,7 +125,7 @@ def pretrain_ann(cfg, x: np.ndarray, y: np.ndarray, epochs: int = 10, lr: float 
         order = rng.permutation(len(x))
         correct = 0
         for i in range(0, len(order), batch_size):
-            idx = order[i:i + batch_size]
+            idx = order[i : i + batch_size]
             out = ann_forward(layers, torch.from_numpy(x[idx]), cfg.threshold, a, b)
             loss = torch.nn.functional.cross_entropy(out, torch.from_numpy(y[idx]).long())
             opt.zero_grad()
@@ -173,7 +175,7 @@ def transfer_optimizer_state(pre: PretrainResult, model, opt, scale: float | lis
     scales = layer_scales(scale, len(blocks))
     moved = 0
     for k, (block, s) in enumerate(zip(blocks, scales)):
-        st = ann_state.get(k)                     # ANN params are the layers' weights, in order
+        st = ann_state.get(k)  # ANN params are the layers' weights, in order
         syn = block.synapse
         target = getattr(syn, "weight_v", None)
         if target is None:
@@ -181,9 +183,11 @@ def transfer_optimizer_state(pre: PretrainResult, model, opt, scale: float | lis
         if st is None or "exp_avg" not in st:
             continue
         shape = target.shape
-        opt.state[target] = {"step": torch.as_tensor(st["step"]).clone(),
-                             "exp_avg": st["exp_avg"].reshape(shape) / s,
-                             "exp_avg_sq": st["exp_avg_sq"].reshape(shape) / (s * s)}
+        opt.state[target] = {
+            "step": torch.as_tensor(st["step"]).clone(),
+            "exp_avg": st["exp_avg"].reshape(shape) / s,
+            "exp_avg_sq": st["exp_avg_sq"].reshape(shape) / (s * s),
+        }
         moved += 1
     return moved
 
@@ -220,9 +224,14 @@ class FinetuneHooks:
                 p.requires_grad_(True)
 
 
-def calibrate_transfer(layers, cfg, x: np.ndarray, y: np.ndarray,
-                       scales: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0),
-                       base_scales: list[float] | None = None) -> tuple[float, dict]:
+def calibrate_transfer(
+    layers,
+    cfg,
+    x: np.ndarray,
+    y: np.ndarray,
+    scales: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0, 4.0),
+    base_scales: list[float] | None = None,
+) -> tuple[float, dict]:
     """The weight scale that makes the SNN (before any fine-tuning) best on ``x``: the ANN's
     activation unit (one threshold) and an SNN's integrated spike input differ by the
     neuron's time constants, which this one scalar absorbs. ``base_scales`` (one per layer,

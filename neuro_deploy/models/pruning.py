@@ -30,6 +30,7 @@ the method is stochastic:
   share of the examples whose score is below the mean, weight ``1 / keep`` for the kept ones
   among them; full data for the last 12.5 % of epochs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -79,8 +80,14 @@ class Selector:
     def select(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         return np.arange(self.n), np.ones(self.n)
 
-    def update(self, idx: np.ndarray, out_counts: np.ndarray, labels: np.ndarray,
-               hidden_per_step: np.ndarray | None, losses: np.ndarray) -> None:
+    def update(
+        self,
+        idx: np.ndarray,
+        out_counts: np.ndarray,
+        labels: np.ndarray,
+        hidden_per_step: np.ndarray | None,
+        losses: np.ndarray,
+    ) -> None:
         pass
 
 
@@ -127,12 +134,13 @@ class SADPSelector(Selector):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.plain_scores = np.ones(self.n)
-        self.agreement: list[dict[str, float]] = []     #: per epoch, vs the plain bound
+        self.agreement: list[dict[str, float]] = []  #: per epoch, vs the plain bound
 
     def select(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         if epoch > 0:
-            self.agreement.append({"epoch": epoch, **selection_agreement(
-                self.scores, self.plain_scores, round(self.keep * self.n))})
+            self.agreement.append(
+                {"epoch": epoch, **selection_agreement(self.scores, self.plain_scores, round(self.keep * self.n))}
+            )
         pi = capped_probabilities(self.scores, self.keep * self.n)
         take = self.rng.random(self.n) < pi
         idx = np.flatnonzero(take)
@@ -186,7 +194,10 @@ class InfoBatchSelector(Selector):
 
 
 SELECTORS: dict[str, Callable[..., Selector]] = {
-    "full": FullSelector, "random": RandomSelector, "sadp": SADPSelector, "sadp-plain": SADPPlainSelector,
+    "full": FullSelector,
+    "random": RandomSelector,
+    "sadp": SADPSelector,
+    "sadp-plain": SADPPlainSelector,
     "el2n": EL2NSelector,
     "infobatch": InfoBatchSelector,
 }

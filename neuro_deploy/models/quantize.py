@@ -36,6 +36,7 @@ bit for bit alike in Lava while the state stays inside 24 bits. Biases (none in 
 this package trains) and graded-spike payloads would scale by the same ``2**e``; CUBA layers
 exported from SLAYER send binary spikes, so there is no graded scale to carry.
 """
+
 from __future__ import annotations
 
 import math
@@ -60,11 +61,11 @@ class QuantSpec:
     hardware profile (:meth:`neuro_deploy.hardware.profile.HardwareProfile.quant_spec`,
     tested equal)."""
 
-    weight_bits: int = 8              #: mantissa bits; with the sign mode: even ints in [-2^b, 2^b - 2]
+    weight_bits: int = 8  #: mantissa bits; with the sign mode: even ints in [-2^b, 2^b - 2]
     threshold_mant_bits: int = 17
-    state_bits: int = 24              #: u, v signed
-    state_margin_bits: int = 1        #: policy: calibrated state peak x 2**margin must fit
-    fallback_headroom_bits: int = 7   #: policy: room in thresholds when nothing was calibrated
+    state_bits: int = 24  #: u, v signed
+    state_margin_bits: int = 1  #: policy: calibrated state peak x 2**margin must fit
+    fallback_headroom_bits: int = 7  #: policy: room in thresholds when nothing was calibrated
     min_exponent: int = 0
 
     @property
@@ -88,8 +89,9 @@ class QuantSpec:
         return cls(**{k: int(v) for k, v in (d or {}).items() if k in known})
 
 
-def exponent_limits(weights: np.ndarray, threshold: float, spec: QuantSpec,
-                    state_peak: float | None = None) -> dict[str, int | None]:
+def exponent_limits(
+    weights: np.ndarray, threshold: float, spec: QuantSpec, state_peak: float | None = None
+) -> dict[str, int | None]:
     """The largest exponent each constraint allows (None: the weights do not constrain).
     ``state_peak``: largest |u| or |v| on calibration data, in weight units (None or 0:
     not calibrated, use the threshold headroom)."""
@@ -103,7 +105,7 @@ def exponent_limits(weights: np.ndarray, threshold: float, spec: QuantSpec,
         bounds.append(-spec.weight_mant_min / neg)
     rng = math.floor(math.log2(min(bounds))) if bounds else None
     vth = math.floor(math.log2(spec.threshold_mant_max / threshold))
-    f32 = math.floor(math.log2((2 ** FLOAT32_THRESHOLD_BITS - 1) / threshold))
+    f32 = math.floor(math.log2((2**FLOAT32_THRESHOLD_BITS - 1) / threshold))
     room = 2.0 ** (spec.state_bits - 1) - 1
     if state_peak:
         state = math.floor(math.log2(room / (state_peak * 2.0 ** (LAVA_STATE_SHIFT + spec.state_margin_bits))))
@@ -112,8 +114,7 @@ def exponent_limits(weights: np.ndarray, threshold: float, spec: QuantSpec,
     return {"range": rng, "threshold": vth, "float32": f32, "state": state}
 
 
-def choose_exponent(weights: np.ndarray, threshold: float, spec: QuantSpec,
-                    state_peak: float | None = None) -> int:
+def choose_exponent(weights: np.ndarray, threshold: float, spec: QuantSpec, state_peak: float | None = None) -> int:
     """Per-layer exponent ``e`` (scale ``2**e``): the largest that satisfies every limit of
     :func:`exponent_limits`, and at least ``spec.min_exponent``. Pure function of the
     layer's effective float weights, threshold and calibrated state peak."""
@@ -124,14 +125,14 @@ def choose_exponent(weights: np.ndarray, threshold: float, spec: QuantSpec,
 
 def quantize_array(weights: np.ndarray, exponent: int, spec: QuantSpec) -> np.ndarray:
     """Stored integer mantissas of ``weights`` at scale ``2**exponent`` (numpy, export side)."""
-    s = 2.0 ** exponent
+    s = 2.0**exponent
     q = np.round(np.asarray(weights, dtype=np.float64) * s / 2.0) * 2.0
     return np.clip(q, spec.weight_mant_min, spec.weight_mant_max).astype(np.int64)
 
 
 def threshold_mant(threshold: float, exponent: int) -> int:
     """``vThMant`` as SLAYER computes it (``int(threshold * scale)``)."""
-    return int(threshold * (1 << exponent)) if exponent >= 0 else int(threshold * 2.0 ** exponent)
+    return int(threshold * (1 << exponent)) if exponent >= 0 else int(threshold * 2.0**exponent)
 
 
 class LayerQuantizer:
@@ -145,9 +146,12 @@ class LayerQuantizer:
     def __call__(self, weight: Any, descale: bool = False) -> Any:
         from neuro_deploy._compat import import_slayer
 
-        s = 2.0 ** self.exponent
-        q = import_slayer().utils.quantize(weight, step=2 / s).clamp(
-            self.spec.weight_mant_min / s, self.spec.weight_mant_max / s)
+        s = 2.0**self.exponent
+        q = (
+            import_slayer()
+            .utils.quantize(weight, step=2 / s)
+            .clamp(self.spec.weight_mant_min / s, self.spec.weight_mant_max / s)
+        )
         return q * s if descale else q
 
 

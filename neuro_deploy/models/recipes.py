@@ -3,6 +3,7 @@
 * :func:`distilled_epochs` - how long a fresh model trains on a tiny (distilled) set;
 * :func:`train_teachers` - the teacher pool of dataset distillation (several seeds, snapshots).
 """
+
 from __future__ import annotations
 
 import math
@@ -24,12 +25,21 @@ def distilled_epochs(n_samples: int) -> tuple[int, str]:
     epochs, the full-data default, leave a 100-sample student far from convergence."""
     n = max(1, int(n_samples))
     epochs = max(MIN_EPOCHS, math.ceil(MIN_SAMPLE_PASSES / n))
-    return epochs, (f"policy for a {n}-sample set: max({MIN_EPOCHS}, ceil({MIN_SAMPLE_PASSES}/N)) epochs, "
-                    f"{epochs * n} sample passes")
+    return epochs, (
+        f"policy for a {n}-sample set: max({MIN_EPOCHS}, ceil({MIN_SAMPLE_PASSES}/N)) epochs, "
+        f"{epochs * n} sample passes"
+    )
 
 
-def train_teachers(cfg, x: np.ndarray, y: np.ndarray, seeds: list[int] | tuple[int, ...], epochs: int,
-                   progress: bool = False, first: Any = None) -> tuple[list[Any], float]:
+def train_teachers(
+    cfg,
+    x: np.ndarray,
+    y: np.ndarray,
+    seeds: list[int] | tuple[int, ...],
+    epochs: int,
+    progress: bool = False,
+    first: Any = None,
+) -> tuple[list[Any], float]:
     """Teacher SNNs for dataset distillation: one full-data training run per seed, each
     contributing its per-epoch snapshots (:class:`~neuro_deploy.models.slayer_model.Snapshots`),
     so ``len(seeds) * epochs`` frozen-ready models from several initialisations and stages of

@@ -20,6 +20,7 @@ computed in training:
 :func:`train_model`'s default recipe trains in ``float`` and fine-tunes the last epochs in
 ``qat`` (``TrainConfig.qat_epochs``).
 """
+
 from __future__ import annotations
 
 import time
@@ -35,7 +36,7 @@ from neuro_deploy.errors import BadInputError, CheckpointError
 from neuro_deploy.models.quantize import SLAYER_EXPONENT, LayerQuantizer, QuantSpec, choose_exponent
 
 CHECKPOINT_FORMAT = "neuro-deploy-checkpoint"
-CHECKPOINT_VERSION = 2          #: 2: quantization mode, exponents and QuantSpec stored (1 loads as ``slayer``)
+CHECKPOINT_VERSION = 2  #: 2: quantization mode, exponents and QuantSpec stored (1 loads as ``slayer``)
 
 #: Quantization modes of the forward pass (code stored in the ``quant_mode`` buffer).
 QUANT_MODES: dict[str, int] = {"slayer": 0, "float": 1, "qat": 2}
@@ -45,10 +46,10 @@ QUANT_MODES: dict[str, int] = {"slayer": 0, "float": 1, "qat": 2}
 class ModelConfig:
     """Architecture and neuron parameters (SLAYER units: threshold in weight units)."""
 
-    input_shape: tuple[int, int, int] = (2, 34, 34)     #: (C, H, W)
+    input_shape: tuple[int, int, int] = (2, 34, 34)  #: (C, H, W)
     num_classes: int = 10
-    hidden: tuple[int, ...] = (128,)                    #: dense hidden widths
-    conv: tuple[tuple[int, int, int], ...] = ()         #: (out_channels, kernel, stride) per conv
+    hidden: tuple[int, ...] = (128,)  #: dense hidden widths
+    conv: tuple[tuple[int, int, int], ...] = ()  #: (out_channels, kernel, stride) per conv
     threshold: float = 1.25
     current_decay: float = 0.25
     voltage_decay: float = 0.03
@@ -57,7 +58,7 @@ class ModelConfig:
     dropout: float = 0.05
     dt_us: int = 5000
     num_steps: int = 60
-    time_origin: str = "zero"        #: binning origin of the training data (events.tensor.TIME_ORIGINS)
+    time_origin: str = "zero"  #: binning origin of the training data (events.tensor.TIME_ORIGINS)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
@@ -94,7 +95,7 @@ class TrainConfig:
     #: ``epochs``: QAT throughout; 0: float training only (the export quantizes afterwards)
     qat_epochs: int | None = None
     quant: QuantSpec = field(default_factory=QuantSpec)
-    calibration_samples: int = 256    #: training samples whose state peaks set the scale
+    calibration_samples: int = 256  #: training samples whose state peaks set the scale
 
     def qat_epoch_count(self) -> int:
         n = int(np.ceil(self.epochs / 5)) if self.qat_epochs is None else int(self.qat_epochs)
@@ -115,9 +116,14 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
     import torch
 
     slayer = import_slayer()
-    neuron = {"threshold": cfg.threshold, "current_decay": cfg.current_decay,
-              "voltage_decay": cfg.voltage_decay, "tau_grad": cfg.tau_grad,
-              "scale_grad": cfg.scale_grad, "requires_grad": True}
+    neuron = {
+        "threshold": cfg.threshold,
+        "current_decay": cfg.current_decay,
+        "voltage_decay": cfg.voltage_decay,
+        "tau_grad": cfg.tau_grad,
+        "scale_grad": cfg.scale_grad,
+        "requires_grad": True,
+    }
     neuron_drop = dict(neuron)
     if cfg.dropout > 0:
         neuron_drop["dropout"] = slayer.neuron.Dropout(p=cfg.dropout)
@@ -130,8 +136,9 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for out_c, k, s in cfg.conv:
-                    blocks.append(slayer.block.cuba.Conv(neuron_drop, c, out_c, k, stride=s,
-                                                         padding=k // 2, weight_norm=True))
+                    blocks.append(
+                        slayer.block.cuba.Conv(neuron_drop, c, out_c, k, stride=s, padding=k // 2, weight_norm=True)
+                    )
                     h, w, c = (h + 2 * (k // 2) - k) // s + 1, (w + 2 * (k // 2) - k) // s + 1, out_c
                 if cfg.conv:
                     blocks.append(slayer.block.cuba.Flatten())
@@ -139,8 +146,7 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
                 for hid in cfg.hidden:
                     blocks.append(slayer.block.cuba.Dense(neuron_drop, width, hid, weight_norm=True))
                     width = hid
-                blocks.append(slayer.block.cuba.Dense(neuron, width, cfg.num_classes,
-                                                      weight_norm=True))
+                blocks.append(slayer.block.cuba.Dense(neuron, width, cfg.num_classes, weight_norm=True))
             self.blocks = torch.nn.ModuleList(blocks)
             self.config = cfg
             self.quant_spec = quant or QuantSpec()
@@ -170,8 +176,7 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
                 raise UnknownNameError("quantization mode", mode, QUANT_MODES)
             exps = [SLAYER_EXPONENT] * len(self.quant_exponents) if exponents is None else list(exponents)
             if len(exps) != len(self.quant_exponents):
-                raise BadInputError(f"quantization: {len(exps)} exponents for "
-                                    f"{len(self.quant_exponents)} layers")
+                raise BadInputError(f"quantization: {len(exps)} exponents for {len(self.quant_exponents)} layers")
             self.quant_mode.fill_(QUANT_MODES[mode])
             self.quant_exponents.copy_(torch.tensor(exps, dtype=torch.int64))
             self.apply_quantization()
@@ -192,8 +197,11 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
                 n.s_scale = n.w_scale << 6
                 n._threshold = int(cfg.threshold * n.w_scale) / n.w_scale
                 n.threshold_eps = 0.01 / n.s_scale
-                block.synapse.pre_hook_fx = {"slayer": n.quantize_8bit, "float": None,
-                                             "qat": LayerQuantizer(e, self.quant_spec)}[mode]
+                block.synapse.pre_hook_fx = {
+                    "slayer": n.quantize_8bit,
+                    "float": None,
+                    "qat": LayerQuantizer(e, self.quant_spec),
+                }[mode]
             self._applied = key
 
         def float_weights(self) -> list[np.ndarray]:
@@ -245,7 +253,7 @@ def build_model(cfg: ModelConfig, quant: QuantSpec | None = None):
                 x = x.reshape(x.shape[0], -1, x.shape[-1])
             for i, block in enumerate(self.blocks):
                 if i == len(self.blocks) - 1:
-                    self.last_hidden = x        # penultimate spikes, for data-pruning scores
+                    self.last_hidden = x  # penultimate spikes, for data-pruning scores
                 x = block(x)
             return x
 
@@ -279,9 +287,9 @@ def deployable(model: Any, exponents: list[int]) -> Any:
     """A copy of ``model`` that computes exactly what its netx export at ``exponents``
     computes: the effective weights baked in, then rounded per layer at ``2**e`` by the
     export quantizer (lossless where ``2**e`` is at least the scale they were rounded at)."""
-    dep = build_model(model.config, model.quant_spec)     # a copy (deepcopy fails on weight norm)
+    dep = build_model(model.config, model.quant_spec)  # a copy (deepcopy fails on weight norm)
     for src, dst in zip(model.synaptic_blocks(), dep.synaptic_blocks()):
-        if not src.synapse.weight_norm_enabled:            # already baked
+        if not src.synapse.weight_norm_enabled:  # already baked
             dst.synapse.disable_weight_norm()
     dep.load_state_dict(model.state_dict())
     dep.eval()
@@ -313,7 +321,7 @@ def measure_state_peaks(model: Any, x: np.ndarray, batch_size: int = 64) -> list
         with torch.no_grad():
             for i in range(0, len(x), batch_size):
                 current[0] = 0
-                model(torch.from_numpy(with_drain(x[i:i + batch_size], n)).float())
+                model(torch.from_numpy(with_drain(x[i : i + batch_size], n)).float())
     finally:
         for h in hooks:
             h.remove()
@@ -330,8 +338,9 @@ def calibrate(model: Any, x: np.ndarray) -> list[float]:
     return peaks
 
 
-def choose_exponents(model: Any, weights: list[np.ndarray] | None = None,
-                     spec: QuantSpec | None = None, peaks: list[float] | None = None) -> list[int]:
+def choose_exponents(
+    model: Any, weights: list[np.ndarray] | None = None, spec: QuantSpec | None = None, peaks: list[float] | None = None
+) -> list[int]:
     """Per-layer exponents (:func:`neuro_deploy.models.quantize.choose_exponent`) for
     ``weights`` (default: the model's *effective* weights, what its forward pass uses) and
     state ``peaks`` (default: the calibrated ones stored in the model)."""
@@ -375,7 +384,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 64) -> tuple
     drain = len(model.synaptic_blocks()) if hasattr(model, "synaptic_blocks") else 0
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out = model(torch.from_numpy(with_drain(x[i:i + batch_size], drain)).float())
+            out = model(torch.from_numpy(with_drain(x[i : i + batch_size], drain)).float())
             counts.append(out.sum(-1).numpy())
     model.train()
     c = np.concatenate(counts) if counts else np.zeros((0, 10))
@@ -408,11 +417,18 @@ LOSSES: dict[str, Callable[..., Any]] = {
 }
 
 
-def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_train: np.ndarray,
-                x_val: np.ndarray | None = None, y_val: np.ndarray | None = None,
-                selector: Any = None, init: Callable[[Any], None] | None = None,
-                on_epoch: Callable[[int, Any], None] | None = None,
-                init_optimizer: Callable[[Any, Any], None] | None = None) -> TrainResult:
+def train_model(
+    cfg: ModelConfig,
+    tcfg: TrainConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    selector: Any = None,
+    init: Callable[[Any], None] | None = None,
+    on_epoch: Callable[[int, Any], None] | None = None,
+    init_optimizer: Callable[[Any, Any], None] | None = None,
+) -> TrainResult:
     """Train with SLAYER's spike-rate loss; ``x`` are (N, C, H, W, T) uint8 spike tensors.
 
     Epochs before the last ``tcfg.qat_epoch_count()`` run the ``float`` model; the last ones
@@ -442,17 +458,16 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
 
         aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
     model = build_model(cfg, tcfg.quant)
-    if init is not None:                  # e.g. ANN-pretrained weights (models.pretrain)
+    if init is not None:  # e.g. ANN-pretrained weights (models.pretrain)
         init(model)
     qat_from = tcfg.epochs - tcfg.qat_epoch_count()
     if qat_from > 0:
         model.set_quantization("float")
-    x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[:tcfg.calibration_samples])]
+    x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[: tcfg.calibration_samples])]
     opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
     if init_optimizer is not None:
         init_optimizer(model, opt)
-    loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate,
-                                    reduction="sum")
+    loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate, reduction="sum")
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
     epochs = range(tcfg.epochs)
@@ -460,8 +475,9 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     if tcfg.progress:
         from neuro_deploy._progress import progress_bar
 
-        bar = progress_bar(total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)),
-                   desc="training", unit="batch")
+        bar = progress_bar(
+            total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)), desc="training", unit="batch"
+        )
     seen_total = 0
     for epoch in epochs:
         if epoch >= qat_from:
@@ -475,7 +491,7 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
             weights = None
         total, correct, seen = 0.0, 0, 0
         for i in range(0, len(order), tcfg.batch_size):
-            idx = order[i:i + tcfg.batch_size]
+            idx = order[i : i + tcfg.batch_size]
             xb = torch.from_numpy(x_train[idx]).float()
             if aug is not None:
                 xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
@@ -487,12 +503,16 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
                 loss = LOSSES[tcfg.loss](out, yb, tcfg).sum()
             else:
                 per = LOSSES[tcfg.loss](out, yb, tcfg)
-                loss = (per * torch.from_numpy(weights[i:i + tcfg.batch_size]).float()).sum()
+                loss = (per * torch.from_numpy(weights[i : i + tcfg.batch_size]).float()).sum()
                 hidden = getattr(model, "last_hidden", None)
-                hps = None if hidden is None else \
-                    hidden.detach().reshape(hidden.shape[0], -1, hidden.shape[-1]).sum(1).numpy()
-                selector.update(idx, out.detach().sum(-1).reshape(len(idx), -1).numpy(), y_train[idx],
-                                hps, per.detach().numpy())
+                hps = (
+                    None
+                    if hidden is None
+                    else hidden.detach().reshape(hidden.shape[0], -1, hidden.shape[-1]).sum(1).numpy()
+                )
+                selector.update(
+                    idx, out.detach().sum(-1).reshape(len(idx), -1).numpy(), y_train[idx], hps, per.detach().numpy()
+                )
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -503,8 +523,14 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
                 bar.update(1)
                 bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
         seen_total += seen
-        rec = {"epoch": epoch + 1, "loss": total / max(seen, 1), "train_accuracy": correct / max(seen, 1),
-               "examples": seen, "wall_s": time.perf_counter() - t0, "quantization": model.quantization[0]}
+        rec = {
+            "epoch": epoch + 1,
+            "loss": total / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "examples": seen,
+            "wall_s": time.perf_counter() - t0,
+            "quantization": model.quantization[0],
+        }
         if epoch >= qat_from:
             rec["weight_exponents"] = list(exps)
         if x_val is not None and y_val is not None and len(x_val):
@@ -515,7 +541,7 @@ def train_model(cfg: ModelConfig, tcfg: TrainConfig, x_train: np.ndarray, y_trai
     if bar is not None:
         bar.close()
     if qat_from >= tcfg.epochs:
-        calibrate(model, x_cal)           # for the export's choice of scale
+        calibrate(model, x_cal)  # for the export's choice of scale
     model.eval()
     return TrainResult(model, cfg, history, time.perf_counter() - t0)
 
@@ -534,12 +560,13 @@ class Snapshots:
         out = []
         for state in self.states:
             out.append(build_model(cfg))
-            out[-1].load_state_dict(state)       # quantization mode and exponents included
+            out[-1].load_state_dict(state)  # quantization mode and exponents included
         return out
 
 
-def save_checkpoint(result_or_model: Any, cfg: ModelConfig, path: str | Path,
-                    meta: dict[str, Any] | None = None) -> None:
+def save_checkpoint(
+    result_or_model: Any, cfg: ModelConfig, path: str | Path, meta: dict[str, Any] | None = None
+) -> None:
     """``torch.save`` of config + weights + metadata, written atomically."""
     import torch
 
@@ -547,10 +574,15 @@ def save_checkpoint(result_or_model: Any, cfg: ModelConfig, path: str | Path,
 
     model = getattr(result_or_model, "model", result_or_model)
     mode, exps = model.quantization
-    payload = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION,
-               "framework": "slayer", "config": asdict(cfg),
-               "quantization": {"mode": mode, "exponents": exps, "spec": model.quant_spec.to_dict()},
-               "state_dict": model.state_dict(), "meta": meta or {}}
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "framework": "slayer",
+        "config": asdict(cfg),
+        "quantization": {"mode": mode, "exponents": exps, "spec": model.quant_spec.to_dict()},
+        "state_dict": model.state_dict(),
+        "meta": meta or {},
+    }
     with atomic_path(path, ".pt") as tmp:
         torch.save(payload, tmp)
 

@@ -8,6 +8,7 @@ Besides the input layout it holds the model's binning (``dt_us``, ``num_steps``,
 :func:`neuro_deploy.data.splits.recorded_split` turns back into the validation part
 ``evaluate`` and ``report`` score on.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -51,8 +52,13 @@ def split_meta(meta: dict[str, Any] | None) -> dict[str, Any]:
     return split.to_meta() if split is not None else {}
 
 
-def binning_for(meta: dict[str, Any], dt_us: int | None = None, num_steps: int | None = None,
-                time_origin: str | None = None, what: str = "network") -> Binning:
+def binning_for(
+    meta: dict[str, Any],
+    dt_us: int | None = None,
+    num_steps: int | None = None,
+    time_origin: str | None = None,
+    what: str = "network",
+) -> Binning:
     """The binning for a network: explicit values win, then its metadata, then defaults.
 
     * ``dt_us``: given, else the stored ``dt_us`` (or ``dt_s`` of older NIR imports);
@@ -69,11 +75,13 @@ def binning_for(meta: dict[str, Any], dt_us: int | None = None, num_steps: int |
         stored = int(round(float(meta["dt_s"]) * 1e6))
     dt = dt_us or stored
     if not dt:
-        raise BadInputError(f"{what}: the network does not say its time step (no dt_us in its "
-                            "metadata); pass --dt-us")
+        raise BadInputError(f"{what}: the network does not say its time step (no dt_us in its metadata); pass --dt-us")
     if dt_us and stored and int(dt_us) != int(stored):
-        warnings.warn(f"{what}: binning at {int(dt_us)} us per step, but the network was made for "
-                      f"{int(stored)} us (its time constants assume that)", stacklevel=2)
+        warnings.warn(
+            f"{what}: binning at {int(dt_us)} us per step, but the network was made for "
+            f"{int(stored)} us (its time constants assume that)",
+            stacklevel=2,
+        )
     steps = num_steps or meta.get("num_steps") or None
     origin = time_origin or meta.get("time_origin") or DEFAULT_TIME_ORIGIN
     return Binning(int(dt), str(origin), int(steps) if steps else None)

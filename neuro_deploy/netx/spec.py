@@ -18,6 +18,7 @@ Lava builds it:
 Layer kinds are dispatched through :data:`LAYER_READERS`; an unknown kind raises
 :class:`~neuro_deploy.errors.UnsupportedLayerError` naming the layer index.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -31,44 +32,43 @@ from neuro_deploy.events.tensor import from_lava_layout, to_lava_layout
 from neuro_deploy.loihi_format import LOIHI2
 
 #: netx's neuron group used for a dense layer that has none (hdf5.py, create_dense).
-DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096,
-                        "vThMant": 1 << 18 - 1, "refDelay": 1}
-MAX_DELAY = LOIHI2.max_delay       #: netx clamps delays to this (hdf5.py)
+DEFAULT_DENSE_NEURON = {"type": "CUBA", "iDecay": 0, "vDecay": 4096, "vThMant": 1 << 18 - 1, "refDelay": 1}
+MAX_DELAY = LOIHI2.max_delay  #: netx clamps delays to this (hdf5.py)
 
 
 @dataclass(frozen=True)
 class NeuronSpec:
     """A neuron model as Lava's fixed-point process receives it."""
 
-    kind: str                 #: ``cuba`` (LIF/LIFReset), ``delta``, ``sigma_delta``, ``sigma`` (SDNN)
-    vth: int                  #: threshold mantissa (``vThMant``); CUBA uses ``vth << 6``, SDNN ``vth << 12``
-    du: int = 0               #: ``iDecay - 1`` (Lava adds ``ds_offset = 1`` back)
-    dv: int = 0               #: ``vDecay``
+    kind: str  #: ``cuba`` (LIF/LIFReset), ``delta``, ``sigma_delta``, ``sigma`` (SDNN)
+    vth: int  #: threshold mantissa (``vThMant``); CUBA uses ``vth << 6``, SDNN ``vth << 12``
+    du: int = 0  #: ``iDecay - 1`` (Lava adds ``ds_offset = 1`` back)
+    dv: int = 0  #: ``vDecay``
     bias_exp: int = 6
-    message_bits: int = 0     #: 0 means binary spikes; SDNN messages are graded (16 bits)
+    message_bits: int = 0  #: 0 means binary spikes; SDNN messages are graded (16 bits)
     source_type: str = "CUBA"
-    spike_exp: int = 6        #: SDNN: graded spike exponent (netx ``spike_exp``)
-    state_exp: int = 6        #: SDNN: state exponent
+    spike_exp: int = 6  #: SDNN: graded spike exponent (netx ``spike_exp``)
+    state_exp: int = 6  #: SDNN: state exponent
 
 
 @dataclass
 class LayerSpec:
     """One Lava block (input, dense or conv) with its synapse and neurons."""
 
-    index: int                          #: position in ``Network.layers`` (0-based)
-    hdf5_index: int                     #: the ``layer/<i>`` group it came from
-    kind: str                           #: ``input`` | ``dense`` | ``conv``
-    shape_chw: tuple[int, ...]          #: output shape as stored (C,H,W) or (N,)
-    in_shape_chw: tuple[int, ...]       #: input shape (C,H,W) or (N,)
+    index: int  #: position in ``Network.layers`` (0-based)
+    hdf5_index: int  #: the ``layer/<i>`` group it came from
+    kind: str  #: ``input`` | ``dense`` | ``conv``
+    shape_chw: tuple[int, ...]  #: output shape as stored (C,H,W) or (N,)
+    in_shape_chw: tuple[int, ...]  #: input shape (C,H,W) or (N,)
     neuron: NeuronSpec
-    weight: np.ndarray | None = None    #: int64; dense (out, in); conv (out, in/groups, kH, kW)
-    bias: np.ndarray | None = None      #: int64 broadcastable to the neuron shape (C,H,W)/(N,)
-    delay: np.ndarray | None = None     #: dense only: int (out, in), clamped to 62
-    stride: tuple[int, int] = (1, 1)    #: (y, x)
+    weight: np.ndarray | None = None  #: int64; dense (out, in); conv (out, in/groups, kH, kW)
+    bias: np.ndarray | None = None  #: int64 broadcastable to the neuron shape (C,H,W)/(N,)
+    delay: np.ndarray | None = None  #: dense only: int (out, in), clamped to 62
+    stride: tuple[int, int] = (1, 1)  #: (y, x)
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
-    flatten_input: bool = False         #: dense fed through netx's flatten
+    flatten_input: bool = False  #: dense fed through netx's flatten
     input_message_bits: int = 0
     attrs: dict[str, Any] = field(default_factory=dict)
 
@@ -174,8 +174,7 @@ def _pair(value: Any, default: int) -> tuple[int, int]:
     return (int(arr[0]), int(arr[0])) if arr.size == 1 else (int(arr[0]), int(arr[1]))
 
 
-def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool,
-                       is_input: bool = False) -> NeuronSpec:
+def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool, is_input: bool = False) -> NeuronSpec:
     """Map a ``neuron`` group to Lava's process parameters (netx ``get_neuron_params``)."""
     if cfg is None:
         if not dense:
@@ -184,8 +183,7 @@ def neuron_from_config(cfg: dict[str, Any] | None, index: int, *, dense: bool,
     ntype = str(_decode(cfg.get("type", "")))
     reader = NEURON_READERS.get(ntype)
     if reader is None:
-        raise UnsupportedLayerError(index, f"neuron {ntype}", NEURON_TYPES,
-                                    "neuron model")
+        raise UnsupportedLayerError(index, f"neuron {ntype}", NEURON_TYPES, "neuron model")
     return reader(cfg, index, is_input)
 
 
@@ -196,21 +194,26 @@ def _sdnn_neuron(cfg: dict[str, Any], index: int, is_input: bool = False) -> Neu
     kind = "delta" if is_input else ("sigma" if "sigma_output" in cfg else "sigma_delta")
     act = str(_decode(cfg.get("activation", "relu")) or "relu").lower()
     if kind == "sigma_delta" and act not in ("relu", "unit", "identity", "none"):
-        raise UnsupportedLayerError(index, f"SDNN activation {act}", ("relu",),
-                                    "netx builds SigmaDelta with ReLU")
+        raise UnsupportedLayerError(index, f"SDNN activation {act}", ("relu",), "netx builds SigmaDelta with ReLU")
     vth = int(cfg.get("vThMant", 0)) if kind != "sigma" else 0
     return NeuronSpec(kind=kind, vth=vth, message_bits=bits, source_type="SDNN")
 
 
 def _cuba_neuron(cfg: dict[str, Any], index: int, is_input: bool = False) -> NeuronSpec:
     try:
-        return NeuronSpec(kind="cuba", vth=int(cfg["vThMant"]), du=int(cfg["iDecay"]) - 1,
-                          dv=int(cfg["vDecay"]), bias_exp=6,
-                          message_bits=int(cfg.get("messageBits", 0) or 0),
-                          source_type=str(_decode(cfg["type"])))
+        return NeuronSpec(
+            kind="cuba",
+            vth=int(cfg["vThMant"]),
+            du=int(cfg["iDecay"]) - 1,
+            dv=int(cfg["vDecay"]),
+            bias_exp=6,
+            message_bits=int(cfg.get("messageBits", 0) or 0),
+            source_type=str(_decode(cfg["type"])),
+        )
     except KeyError as exc:
-        raise UnsupportedLayerError(index, f"neuron {_decode(cfg.get('type'))}", NEURON_TYPES,
-                                    f"missing field {exc.args[0]}") from None
+        raise UnsupportedLayerError(
+            index, f"neuron {_decode(cfg.get('type'))}", NEURON_TYPES, f"missing field {exc.args[0]}"
+        ) from None
 
 
 #: Neuron models by netx ``neuron/type``.
@@ -235,8 +238,7 @@ class _ReadState:
             return self.layers[-1].shape_chw
         if self.input_shape_chw is not None:
             return self.input_shape_chw
-        raise NetxFormatError(self.path, f"layer {index}: input shape cannot be inferred "
-                                         "(no input layer before it)")
+        raise NetxFormatError(self.path, f"layer {index}: input shape cannot be inferred (no input layer before it)")
 
 
 def _read_input(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
@@ -245,10 +247,17 @@ def _read_input(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
         st.input_shape_chw = shape
         return
     neuron = neuron_from_config(cfg["neuron"], i, dense=False, is_input=True)
-    st.layers.append(LayerSpec(
-        index=len(st.layers), hdf5_index=i, kind="input", shape_chw=shape, in_shape_chw=shape,
-        neuron=neuron, attrs={"transform_weight": _scalar(cfg.get("weight", 64)),
-                              "transform_bias": _scalar(cfg.get("bias", 0))}))
+    st.layers.append(
+        LayerSpec(
+            index=len(st.layers),
+            hdf5_index=i,
+            kind="input",
+            shape_chw=shape,
+            in_shape_chw=shape,
+            neuron=neuron,
+            attrs={"transform_weight": _scalar(cfg.get("weight", 64)), "transform_bias": _scalar(cfg.get("bias", 0))},
+        )
+    )
     st.message_bits = neuron.message_bits
 
 
@@ -262,16 +271,22 @@ def _read_dense(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     if weight.ndim == 1:
         weight = weight.reshape(out_n, -1)
     if weight.ndim != 2 or weight.shape[0] != out_n:
-        raise NetxFormatError(st.path, f"layer {i}: dense weight shape {weight.shape} does not "
-                                       f"match {out_n} output neurons")
+        raise NetxFormatError(
+            st.path, f"layer {i}: dense weight shape {weight.shape} does not match {out_n} output neurons"
+        )
     in_shape = st.upstream_shape(i) if (st.layers or st.input_shape_chw) else (weight.shape[1],)
     if int(np.prod(in_shape)) != weight.shape[1]:
-        raise NetxFormatError(st.path, f"layer {i}: dense weight has {weight.shape[1]} inputs, "
-                                       f"upstream layer gives {int(np.prod(in_shape))}")
-    if st.layers and len(st.layers[-1].shape_chw) > 1 and not st.flatten_next \
-            and int(np.prod(st.layers[-1].shape_chw[1:])) != 1:
-        raise UnsupportedLayerError(i, "dense", LAYER_TYPES,
-                                    "a dense layer after a 3-D layer needs a flatten layer")
+        raise NetxFormatError(
+            st.path,
+            f"layer {i}: dense weight has {weight.shape[1]} inputs, upstream layer gives {int(np.prod(in_shape))}",
+        )
+    if (
+        st.layers
+        and len(st.layers[-1].shape_chw) > 1
+        and not st.flatten_next
+        and int(np.prod(st.layers[-1].shape_chw[1:])) != 1
+    ):
+        raise UnsupportedLayerError(i, "dense", LAYER_TYPES, "a dense layer after a 3-D layer needs a flatten layer")
     neuron = neuron_from_config(cfg.get("neuron"), i, dense=True)
     delay = None
     if "delay" in cfg:
@@ -285,17 +300,29 @@ def _read_dense(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
             elif d.size == weight.shape[1]:
                 d = np.repeat(d.reshape(1, -1), weight.shape[0], axis=0)
             else:
-                raise NetxFormatError(st.path, f"layer {i}: delay of shape {d.shape} is "
-                                               f"incompatible with weight {weight.shape}")
+                raise NetxFormatError(
+                    st.path, f"layer {i}: delay of shape {d.shape} is incompatible with weight {weight.shape}"
+                )
         d = d.reshape(weight.shape).copy()
         d[weight == 0] = 0
         delay = d
     bias = np.asarray(cfg["bias"]).astype(int) if "bias" in cfg else None
-    st.layers.append(LayerSpec(
-        index=len(st.layers), hdf5_index=i, kind="dense", shape_chw=(out_n,),
-        in_shape_chw=tuple(in_shape), neuron=neuron, weight=weight, bias=bias, delay=delay,
-        flatten_input=st.flatten_next, input_message_bits=st.message_bits,
-        attrs={"raw_delay_max": int(np.floor(raw.max())) if delay is not None else 0}))
+    st.layers.append(
+        LayerSpec(
+            index=len(st.layers),
+            hdf5_index=i,
+            kind="dense",
+            shape_chw=(out_n,),
+            in_shape_chw=tuple(in_shape),
+            neuron=neuron,
+            weight=weight,
+            bias=bias,
+            delay=delay,
+            flatten_input=st.flatten_next,
+            input_message_bits=st.message_bits,
+            attrs={"raw_delay_max": int(np.floor(raw.max())) if delay is not None else 0},
+        )
+    )
     st.flatten_next = False
     st.message_bits = neuron.message_bits
 
@@ -303,26 +330,37 @@ def _read_dense(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
 def _read_conv(cfg: dict[str, Any], i: int, st: _ReadState) -> None:
     in_shape = st.upstream_shape(i)
     if len(in_shape) != 3:
-        raise UnsupportedLayerError(i, "conv", LAYER_TYPES,
-                                    f"conv needs a 3-D (C,H,W) input, upstream is {in_shape}")
+        raise UnsupportedLayerError(i, "conv", LAYER_TYPES, f"conv needs a 3-D (C,H,W) input, upstream is {in_shape}")
     weight = np.asarray(cfg["weight"]).astype(int)
     weight = weight.reshape(weight.shape[:4])
     shape = tuple(int(s) for s in np.atleast_1d(cfg["shape"]))
     neuron = neuron_from_config(cfg.get("neuron"), i, dense=False)
     bias = np.asarray(cfg["bias"]).astype(int) if "bias" in cfg else None
     layer = LayerSpec(
-        index=len(st.layers), hdf5_index=i, kind="conv", shape_chw=shape, in_shape_chw=in_shape,
-        neuron=neuron, weight=weight, bias=bias,
-        stride=_pair(cfg.get("stride"), 1), padding=_pair(cfg.get("padding"), 0),
-        dilation=_pair(cfg.get("dilation"), 1), groups=_scalar(cfg.get("groups", 1)),
-        input_message_bits=st.message_bits)
+        index=len(st.layers),
+        hdf5_index=i,
+        kind="conv",
+        shape_chw=shape,
+        in_shape_chw=in_shape,
+        neuron=neuron,
+        weight=weight,
+        bias=bias,
+        stride=_pair(cfg.get("stride"), 1),
+        padding=_pair(cfg.get("padding"), 0),
+        dilation=_pair(cfg.get("dilation"), 1),
+        groups=_scalar(cfg.get("groups", 1)),
+        input_message_bits=st.message_bits,
+    )
     expected = conv_output_shape(layer)
     if expected != shape:
-        raise NetxFormatError(st.path, f"layer {i}: conv output shape {shape} does not match "
-                                       f"{expected} computed from kernel/stride/padding")
+        raise NetxFormatError(
+            st.path,
+            f"layer {i}: conv output shape {shape} does not match {expected} computed from kernel/stride/padding",
+        )
     if "delay" in cfg:
-        raise UnsupportedLayerError(i, "conv with delay", LAYER_TYPES,
-                                    "netx ignores conv delays; refusing to drop them silently")
+        raise UnsupportedLayerError(
+            i, "conv with delay", LAYER_TYPES, "netx ignores conv delays; refusing to drop them silently"
+        )
     st.layers.append(layer)
     st.message_bits = neuron.message_bits
 
@@ -360,8 +398,9 @@ def fanout(layer: LayerSpec) -> np.ndarray:
     nz = torch.from_numpy((layer.weight != 0).astype(np.float64))
     ones = torch.ones((1, c_out, oh, ow), dtype=torch.float64)
     c, h, w = layer.in_shape_chw
-    fo = F.conv_transpose2d(ones, nz, stride=layer.stride, padding=layer.padding,
-                            dilation=layer.dilation, groups=layer.groups)
+    fo = F.conv_transpose2d(
+        ones, nz, stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups
+    )
     full = np.zeros((c, h, w))
     hh, ww = min(h, fo.shape[2]), min(w, fo.shape[3])
     full[:, :hh, :ww] = fo[0, :, :hh, :ww].numpy()
@@ -427,5 +466,4 @@ def load_netx(path: str | Path) -> NetSpec:
     if not st.layers:
         raise NetxFormatError(path, "no layers with neurons")
     first = st.layers[0]
-    return NetSpec(path=str(path), layers=st.layers,
-                   input_shape_chw=st.input_shape_chw or first.in_shape_chw)
+    return NetSpec(path=str(path), layers=st.layers, input_shape_chw=st.input_shape_chw or first.in_shape_chw)

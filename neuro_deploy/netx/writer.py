@@ -5,6 +5,7 @@ dict with ``type`` (``input``, ``dense``, ``conv``, ``flatten``) and the dataset
 that type; shapes are derived where they can be. Shapes are C,H,W; dense weights
 (out, in); conv weights (out, in/groups, kH, kW); conv params as (y, x).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,14 @@ from neuro_deploy._io import atomic_path
 
 def cuba_neuron(i_decay: int, v_decay: int, vth_mant: int) -> dict[str, Any]:
     """A CUBA neuron group as SLAYER writes it (integers: 12-bit decays, vThMant)."""
-    return {"type": "CUBA", "iDecay": int(i_decay), "vDecay": int(v_decay),
-            "vThMant": int(vth_mant), "refDelay": 1, "gradedSpike": False}
+    return {
+        "type": "CUBA",
+        "iDecay": int(i_decay),
+        "vDecay": int(v_decay),
+        "vThMant": int(vth_mant),
+        "refDelay": 1,
+        "gradedSpike": False,
+    }
 
 
 def _write_group(g, layer: dict[str, Any], shape: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -67,8 +74,7 @@ def _write_group(g, layer: dict[str, Any], shape: tuple[int, ...] | None) -> tup
     return shape
 
 
-def write_netx(path: str | Path, layers: list[dict[str, Any]],
-               attrs: dict[str, Any] | None = None) -> None:
+def write_netx(path: str | Path, layers: list[dict[str, Any]], attrs: dict[str, Any] | None = None) -> None:
     """Write ``layers`` as ``layer/0 ... layer/N-1`` (atomically)."""
     import h5py
 

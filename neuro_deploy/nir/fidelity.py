@@ -7,6 +7,7 @@ per layer and the predicted class (most output spikes), allowing for Loihi's one
 latency per layer. A source model in another framework (e.g. norse) can pass its own
 float output instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -25,7 +26,7 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
 
     graph = load_graph(graph)
     steps = x.shape[-1]
-    cur = np.moveaxis(np.asarray(x, dtype=np.float64), -1, 0)      # (T, B, ...)
+    cur = np.moveaxis(np.asarray(x, dtype=np.float64), -1, 0)  # (T, B, ...)
     outs: list[np.ndarray] = []
     for name, node in chain(graph):
         if isinstance(node, (nir.Input, nir.Output)):
@@ -45,11 +46,15 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
         elif isinstance(node, nir.Conv2d):
             t, b = cur.shape[:2]
             pad = node.padding if isinstance(node.padding, str) else as_pair(node.padding)
-            y = F.conv2d(torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])),
-                         torch.from_numpy(np.asarray(node.weight, np.float64)),
-                         torch.from_numpy(np.asarray(node.bias, np.float64)) if node.bias is not None else None,
-                         stride=as_pair(node.stride), padding=pad, dilation=as_pair(node.dilation),
-                         groups=int(node.groups))
+            y = F.conv2d(
+                torch.from_numpy(cur.reshape((t * b,) + cur.shape[2:])),
+                torch.from_numpy(np.asarray(node.weight, np.float64)),
+                torch.from_numpy(np.asarray(node.bias, np.float64)) if node.bias is not None else None,
+                stride=as_pair(node.stride),
+                padding=pad,
+                dilation=as_pair(node.dilation),
+                groups=int(node.groups),
+            )
             cur = y.numpy().reshape((t, b) + tuple(y.shape[1:]))
         elif isinstance(node, nir.Delay):
             d = np.round(np.atleast_1d(np.asarray(node.delay)) / dt).astype(int)
@@ -89,20 +94,26 @@ def simulate_nir(graph: Any, x: np.ndarray, dt: float) -> list[np.ndarray]:
 class Fidelity:
     samples: int
     steps: int
-    layer_count_agreement: list[float]      #: 1 - sum|float - fixed| / sum(float + fixed), per layer
+    layer_count_agreement: list[float]  #: 1 - sum|float - fixed| / sum(float + fixed), per layer
     class_agreement: float
     float_predictions: list[int] = field(default_factory=list)
     fixed_predictions: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    output_count_exact: float = 0.0         #: share of samples with identical output spike counts
-    output_count_mae: float = 0.0           #: mean |float - fixed| output count per output neuron
+    output_count_exact: float = 0.0  #: share of samples with identical output spike counts
+    output_count_mae: float = 0.0  #: mean |float - fixed| output count per output neuron
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: float = 0.9,
-             source_output: np.ndarray | None = None) -> Fidelity:
+def fidelity(
+    graph: Any,
+    net_path: str,
+    x: np.ndarray,
+    dt: float,
+    warn_below: float = 0.9,
+    source_output: np.ndarray | None = None,
+) -> Fidelity:
     """Compare the float NIR (or ``source_output``, (T, B, classes)) with netx on ``fast``."""
     from neuro_deploy.netx import load_netx
     from neuro_deploy.sim import RunSpec, get_backend
@@ -115,11 +126,14 @@ def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: fl
     from neuro_deploy.netx.spec import encode_for_net
 
     first = net.layers[0]
-    if x.ndim == 5:                                        # (B, C, H, W, T) frames
+    if x.ndim == 5:  # (B, C, H, W, T) frames
         xin = encode_for_net(net, x)
     else:
-        xin = x.reshape((x.shape[0],) + tuple(first.lava_in_shape) + (steps,)) if len(first.lava_in_shape) > 1 \
+        xin = (
+            x.reshape((x.shape[0],) + tuple(first.lava_in_shape) + (steps,))
+            if len(first.lava_in_shape) > 1
             else x.reshape(x.shape[0], -1, steps)
+        )
     pad = len(net)
     xin = np.concatenate([xin, np.zeros(xin.shape[:-1] + (pad,), xin.dtype)], axis=-1).astype(np.int32)
     res = get_backend("fast").run(net, RunSpec(steps=steps + pad, inputs=xin))
@@ -136,7 +150,18 @@ def fidelity(graph: Any, net_path: str, x: np.ndarray, dt: float, warn_below: fl
     ca = float(np.mean(fp == xp))
     warns = [f"layer{i}: spike counts agree only {a:.2f}" for i, a in enumerate(agree) if a < warn_below]
     if ca < warn_below:
-        warns.append(f"classification agreement {ca:.2f} below {warn_below}: quantization or a "
-                     "semantic mismatch changes behaviour")
-    return Fidelity(int(x.shape[0]), int(steps), agree, ca, fp.tolist(), xp.tolist(), warns,
-                    float(np.mean((f_counts == x_counts).all(-1))), float(np.mean(np.abs(f_counts - x_counts))))
+        warns.append(
+            f"classification agreement {ca:.2f} below {warn_below}: quantization or a "
+            "semantic mismatch changes behaviour"
+        )
+    return Fidelity(
+        int(x.shape[0]),
+        int(steps),
+        agree,
+        ca,
+        fp.tolist(),
+        xp.tolist(),
+        warns,
+        float(np.mean((f_counts == x_counts).all(-1))),
+        float(np.mean(np.abs(f_counts - x_counts))),
+    )

@@ -29,6 +29,7 @@ Loihi adds one step of latency per layer (the synapse buffer); the fidelity chec
 (:mod:`neuro_deploy.nir.fidelity`) aligns for it. Unsupported nodes and graphs that are not
 a single chain fail with the node named and the supported list.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -40,17 +41,17 @@ import numpy as np
 from neuro_deploy.errors import BadInputError, UnsupportedLayerError
 from neuro_deploy.loihi_format import LOIHI2
 
-W_MIN, W_MAX = LOIHI2.weight_mant_min, LOIHI2.weight_mant_max      # -256, 254
-VTH_MAX = LOIHI2.threshold_mant_max                                 # 2^17 - 1
-BIAS_MAX = LOIHI2.bias_mant_max                                     # 4095
-UNITY = LOIHI2.decay_unity                                          # 4096: decays are 12-bit
-SLAYER_SCALE = float(LOIHI2.slayer_weight_scale)                    # 64
+W_MIN, W_MAX = LOIHI2.weight_mant_min, LOIHI2.weight_mant_max  # -256, 254
+VTH_MAX = LOIHI2.threshold_mant_max  # 2^17 - 1
+BIAS_MAX = LOIHI2.bias_mant_max  # 4095
+UNITY = LOIHI2.decay_unity  # 4096: decays are 12-bit
+SLAYER_SCALE = float(LOIHI2.slayer_weight_scale)  # 64
 
 
 @dataclass
 class NirImportConfig:
-    dt: float = 1e-3                 #: seconds per Loihi time step
-    scale: float | None = None       #: force the per-layer scale S (default: automatic)
+    dt: float = 1e-3  #: seconds per Loihi time step
+    scale: float | None = None  #: force the per-layer scale S (default: automatic)
 
 
 @dataclass
@@ -66,8 +67,8 @@ class LayerMapping:
     weight_int_range: tuple[int, int]
     weight_rel_error: float
     notes: list[str] = field(default_factory=list)
-    weight_rmse: float = 0.0            #: RMS(w_float x scale - w_int), integer units
-    zero_fraction: float = 0.0          #: share of weights stored as 0
+    weight_rmse: float = 0.0  #: RMS(w_float x scale - w_int), integer units
+    zero_fraction: float = 0.0  #: share of weights stored as 0
 
 
 @dataclass
@@ -129,13 +130,20 @@ def chain(graph) -> list[tuple[str, Any]]:
         if isinstance(node, nir.NIRGraph):
             raise UnsupportedLayerError(name, "NIRGraph (subgraph)", SUPPORTED_NODES, "flatten subgraphs first")
         if len(succ.get(name, [])) > 1 or len(pred.get(name, [])) > 1:
-            raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES,
-                                        "not feed-forward: netx supports a single chain of layers "
-                                        "(no branches, merges or recurrence)")
+            raise UnsupportedLayerError(
+                name,
+                type(node).__name__,
+                SUPPORTED_NODES,
+                "not feed-forward: netx supports a single chain of layers (no branches, merges or recurrence)",
+            )
     starts = [k for k in nodes if not pred.get(k)]
     if len(starts) != 1:
-        raise UnsupportedLayerError("graph", "multiple inputs" if starts else "cycle", SUPPORTED_NODES,
-                                    f"found {len(starts)} nodes without predecessors")
+        raise UnsupportedLayerError(
+            "graph",
+            "multiple inputs" if starts else "cycle",
+            SUPPORTED_NODES,
+            f"found {len(starts)} nodes without predecessors",
+        )
     order, cur, seen = [], starts[0], set()
     while cur is not None:
         if cur in seen:
@@ -146,18 +154,19 @@ def chain(graph) -> list[tuple[str, Any]]:
         cur = nxt[0] if nxt else None
     if len(order) != len(nodes):
         missing = sorted(set(nodes) - seen)
-        raise UnsupportedLayerError(missing[0], type(nodes[missing[0]]).__name__, SUPPORTED_NODES,
-                                    "node not reachable from the input")
+        raise UnsupportedLayerError(
+            missing[0], type(nodes[missing[0]]).__name__, SUPPORTED_NODES, "node not reachable from the input"
+        )
     return order
 
 
 @dataclass
 class _State:
     cfg: NirImportConfig
-    shape: tuple[int, ...] | None = None               #: current activity shape (C,H,W) or (N,)
+    shape: tuple[int, ...] | None = None  #: current activity shape (C,H,W) or (N,)
     input_shape: tuple[int, ...] | None = None
-    pending: dict[str, Any] | None = None              #: synapse waiting for its neuron
-    pool: tuple[int, int, bool] | None = None          #: (kernel, stride, average) waiting
+    pending: dict[str, Any] | None = None  #: synapse waiting for its neuron
+    pool: tuple[int, int, bool] | None = None  #: (kernel, stride, average) waiting
     flatten: bool = False
     delay: np.ndarray | None = None
     layers: list[dict[str, Any]] = field(default_factory=list)
@@ -174,15 +183,19 @@ def as_pair(v: Any) -> tuple[int, int]:
 def _input(name: str, node: Any, st: _State) -> None:
     t = node.input_type
     shape = tuple(int(s) for s in np.asarray(next(iter(t.values()))).reshape(-1))
-    if len(shape) in (2, 4) and shape[0] == 1:      # a batch dimension some exporters keep (norse)
+    if len(shape) in (2, 4) and shape[0] == 1:  # a batch dimension some exporters keep (norse)
         shape = shape[1:]
     st.shape = st.input_shape = shape
 
 
 def _output(name: str, node: Any, st: _State) -> None:
     if st.pending is not None:
-        raise UnsupportedLayerError(name, "Output after a synapse", SUPPORTED_NODES,
-                                    "every synapse needs a neuron after it (netx layers are synapse+neuron)")
+        raise UnsupportedLayerError(
+            name,
+            "Output after a synapse",
+            SUPPORTED_NODES,
+            "every synapse needs a neuron after it (netx layers are synapse+neuron)",
+        )
 
 
 def _flatten(name: str, node: Any, st: _State) -> None:
@@ -193,13 +206,18 @@ def _pool(avg: bool) -> Callable[[str, Any, _State], None]:
     def conv(name: str, node: Any, st: _State) -> None:
         k, s, p = as_pair(node.kernel_size), as_pair(node.stride), as_pair(node.padding)
         if k[0] != k[1] or s != k or p != (0, 0):
-            raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES,
-                                        "only square, non-overlapping pooling (stride = kernel, no padding) "
-                                        "can be folded exactly into the next synapse")
+            raise UnsupportedLayerError(
+                name,
+                type(node).__name__,
+                SUPPORTED_NODES,
+                "only square, non-overlapping pooling (stride = kernel, no padding) "
+                "can be folded exactly into the next synapse",
+            )
         st.pool = (k[0], s[0], avg)
         st.pending_nodes.append(name)
         c, h, w = st.shape
         st.shape = (c, h // k[0], w // k[0])
+
     return conv
 
 
@@ -257,8 +275,16 @@ def _conv(name: str, node: Any, st: _State) -> None:
     bias = np.asarray(node.bias, dtype=np.float64) if node.bias is not None else np.zeros(w.shape[0])
     oh = (h + 2 * pad[0] - dil[0] * (w.shape[2] - 1) - 1) // stride[0] + 1
     ow = (ww + 2 * pad[1] - dil[1] * (w.shape[3] - 1) - 1) // stride[1] + 1
-    st.pending = {"type": "conv", "weight": w, "bias": bias, "stride": stride, "padding": pad,
-                  "dilation": dil, "groups": groups, "in_shape": st.shape}
+    st.pending = {
+        "type": "conv",
+        "weight": w,
+        "bias": bias,
+        "stride": stride,
+        "padding": pad,
+        "dilation": dil,
+        "groups": groups,
+        "in_shape": st.shape,
+    }
     st.pending_nodes.append(name)
     st.shape = (w.shape[0], oh, ow)
 
@@ -272,41 +298,58 @@ def neuron_params(name: str, node: Any, n: int, dt: float) -> dict[str, Any]:
 
     reset = getattr(node, "v_reset", None)
     if reset is not None and np.any(_arr(reset) != 0):
-        raise UnsupportedLayerError(name, f"{type(node).__name__} with v_reset != 0", SUPPORTED_NODES,
-                                    "Loihi's CUBA neuron resets v to 0")
+        raise UnsupportedLayerError(
+            name, f"{type(node).__name__} with v_reset != 0", SUPPORTED_NODES, "Loihi's CUBA neuron resets v to 0"
+        )
     if isinstance(node, nir.CubaLIF):
         ts, tm = _scalar_or_vec(node.tau_syn, n, "tau_syn", name), _scalar_or_vec(node.tau_mem, n, "tau_mem", name)
         r, w_in = _scalar_or_vec(node.r, n, "r", name), _scalar_or_vec(node.w_in, n, "w_in", name)
-        return {"i_decay": dec(ts), "v_decay": dec(tm), "gain": r * w_in * (dt / ts) * (dt / tm),
-                "bias_gain": r * w_in * (dt / tm),
-                "leak_gain": dt / tm, "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
-                "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
+        return {
+            "i_decay": dec(ts),
+            "v_decay": dec(tm),
+            "gain": r * w_in * (dt / ts) * (dt / tm),
+            "bias_gain": r * w_in * (dt / tm),
+            "leak_gain": dt / tm,
+            "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
+            "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name),
+            "spiking": True,
+        }
     if isinstance(node, (nir.LIF, nir.LI)):
         tau, r = _scalar_or_vec(node.tau, n, "tau", name), _scalar_or_vec(node.r, n, "r", name)
         spiking = isinstance(node, nir.LIF)
-        return {"i_decay": np.full(n, float(UNITY)), "v_decay": dec(tau), "gain": r * dt / tau,
-                "bias_gain": r * dt / tau,
-                "leak_gain": dt / tau, "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
-                "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name) if spiking else None,
-                "spiking": spiking}
+        return {
+            "i_decay": np.full(n, float(UNITY)),
+            "v_decay": dec(tau),
+            "gain": r * dt / tau,
+            "bias_gain": r * dt / tau,
+            "leak_gain": dt / tau,
+            "v_leak": _scalar_or_vec(node.v_leak, n, "v_leak", name),
+            "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name) if spiking else None,
+            "spiking": spiking,
+        }
     if isinstance(node, nir.IF):
-        return {"i_decay": np.full(n, float(UNITY)), "v_decay": np.zeros(n),
-                "gain": _scalar_or_vec(node.r, n, "r", name),
-                "bias_gain": _scalar_or_vec(node.r, n, "r", name),
-                "leak_gain": np.zeros(n), "v_leak": np.zeros(n),
-                "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name), "spiking": True}
+        return {
+            "i_decay": np.full(n, float(UNITY)),
+            "v_decay": np.zeros(n),
+            "gain": _scalar_or_vec(node.r, n, "r", name),
+            "bias_gain": _scalar_or_vec(node.r, n, "r", name),
+            "leak_gain": np.zeros(n),
+            "v_leak": np.zeros(n),
+            "vth": _scalar_or_vec(node.v_threshold, n, "v_threshold", name),
+            "spiking": True,
+        }
     raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES)
 
 
 def _uniform(name: str, what: str, values: np.ndarray) -> float:
     if not np.allclose(values, values.reshape(-1)[0]):
-        raise UnsupportedLayerError(name, f"per-neuron {what}", SUPPORTED_NODES,
-                                    f"netx stores one {what} per layer")
+        raise UnsupportedLayerError(name, f"per-neuron {what}", SUPPORTED_NODES, f"netx stores one {what} per layer")
     return float(values.reshape(-1)[0])
 
 
-def _layer_ints(name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImportConfig
-                ) -> tuple[np.ndarray, np.ndarray, int, float, list[str]]:
+def _layer_ints(
+    name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImportConfig
+) -> tuple[np.ndarray, np.ndarray, int, float, list[str]]:
     """Integer weights, bias and threshold mantissa with the layer scale S (module docstring)."""
     notes: list[str] = []
     gain = _uniform(name, "gain (r, tau)", prm["gain"])
@@ -320,9 +363,12 @@ def _layer_ints(name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImp
     wmax = float(np.abs(w_eff).max()) if w_eff.size else 0.0
     if cfg.scale is not None:
         s = float(cfg.scale)
-    elif wmax > 0 and np.allclose(w_eff * SLAYER_SCALE, np.round(w_eff * SLAYER_SCALE), atol=1e-6) \
-            and wmax * SLAYER_SCALE <= W_MAX + 2:
-        s = SLAYER_SCALE                                  # already SLAYER integers / 64: exact
+    elif (
+        wmax > 0
+        and np.allclose(w_eff * SLAYER_SCALE, np.round(w_eff * SLAYER_SCALE), atol=1e-6)
+        and wmax * SLAYER_SCALE <= W_MAX + 2
+    ):
+        s = SLAYER_SCALE  # already SLAYER integers / 64: exact
     else:
         s = W_MAX / wmax if wmax > 0 else SLAYER_SCALE
         if vth is not None and vth > 0:
@@ -342,8 +388,12 @@ def _layer_ints(name: str, syn: dict[str, Any], prm: dict[str, Any], cfg: NirImp
 
 def _spiking_neuron(name: str, node: Any, st: _State) -> None:
     if st.pending is None:
-        raise UnsupportedLayerError(name, f"{type(node).__name__} without a synapse before it",
-                                    SUPPORTED_NODES, "netx layers are a synapse followed by neurons")
+        raise UnsupportedLayerError(
+            name,
+            f"{type(node).__name__} without a synapse before it",
+            SUPPORTED_NODES,
+            "netx layers are a synapse followed by neurons",
+        )
     syn = st.pending
     n = int(np.prod(st.shape))
     prm = neuron_params(name, node, n if syn["type"] == "dense" else int(np.prod(st.shape)), st.cfg.dt)
@@ -351,16 +401,22 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
     i_dec = int(_uniform(name, "tau_syn", prm["i_decay"]))
     v_dec = int(_uniform(name, "tau_mem", prm["v_decay"]))
     if v_dec >= UNITY and not isinstance(node, type(None)) and type(node).__name__ in ("LIF", "CubaLIF", "LI"):
-        notes.append("time constant <= dt: the membrane keeps no memory between steps (check the "
-                     "exporter's time units)")
-    neuron = {"type": "CUBA", "iDecay": i_dec, "vDecay": v_dec, "vThMant": vth_mant, "refDelay": 1,
-              "gradedSpike": False}
+        notes.append(
+            "time constant <= dt: the membrane keeps no memory between steps (check the exporter's time units)"
+        )
+    neuron = {
+        "type": "CUBA",
+        "iDecay": i_dec,
+        "vDecay": v_dec,
+        "vThMant": vth_mant,
+        "refDelay": 1,
+        "gradedSpike": False,
+    }
     layer: dict[str, Any] = {"type": syn["type"], "weight": w_int, "neuron": neuron}
     if np.any(b):
         layer["bias"] = b
     if syn["type"] == "conv":
-        layer.update(stride=syn["stride"], padding=syn["padding"], dilation=syn["dilation"],
-                     groups=syn["groups"])
+        layer.update(stride=syn["stride"], padding=syn["padding"], dilation=syn["dilation"], groups=syn["groups"])
         if not st.layers:
             st.layers.append({"type": "input", "shape": syn["in_shape"]})
     else:
@@ -377,17 +433,31 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
             layer["delay"] = np.broadcast_to(steps, (w_int.shape[1],)).astype(float)
             if steps.max() > LOIHI2.max_delay:
                 notes.append(f"delays up to {int(steps.max())} steps exceed Loihi's {LOIHI2.max_delay}")
-    rel = float(np.abs(w_int / s - syn["weight"] * prm["gain"].reshape(-1)[0]).mean()
-                / max(1e-12, np.abs(syn["weight"] * prm["gain"].reshape(-1)[0]).mean()))
+    rel = float(
+        np.abs(w_int / s - syn["weight"] * prm["gain"].reshape(-1)[0]).mean()
+        / max(1e-12, np.abs(syn["weight"] * prm["gain"].reshape(-1)[0]).mean())
+    )
     st.layers.append(layer)
-    st.mappings.append(LayerMapping(
-        name=f"layer{sum(l['type'] != 'flatten' and (l['type'] != 'input' or 'neuron' in l) for l in st.layers) - 1}",
-        nodes=st.pending_nodes + [name], kind=syn["type"], neuron=type(node).__name__, scale=s,
-        i_decay=i_dec, v_decay=v_dec, vth_mant=vth_mant, weight_int_range=(int(w_int.min()), int(w_int.max())),
-        weight_rel_error=rel, notes=notes,
-        weight_rmse=float(np.sqrt(np.mean((syn["weight"] * prm["gain"].reshape(-1)[0] * s - w_int) ** 2)))
-        if w_int.size else 0.0,
-        zero_fraction=float(np.mean(w_int == 0)) if w_int.size else 0.0))
+    index = sum(l["type"] != "flatten" and (l["type"] != "input" or "neuron" in l) for l in st.layers) - 1
+    st.mappings.append(
+        LayerMapping(
+            name=f"layer{index}",
+            nodes=st.pending_nodes + [name],
+            kind=syn["type"],
+            neuron=type(node).__name__,
+            scale=s,
+            i_decay=i_dec,
+            v_decay=v_dec,
+            vth_mant=vth_mant,
+            weight_int_range=(int(w_int.min()), int(w_int.max())),
+            weight_rel_error=rel,
+            notes=notes,
+            weight_rmse=float(np.sqrt(np.mean((syn["weight"] * prm["gain"].reshape(-1)[0] * s - w_int) ** 2)))
+            if w_int.size
+            else 0.0,
+            zero_fraction=float(np.mean(w_int == 0)) if w_int.size else 0.0,
+        )
+    )
     st.warnings += [f"{name}: {m}" for m in notes]
     st.pending, st.pending_nodes = None, []
 
@@ -395,14 +465,38 @@ def _spiking_neuron(name: str, node: Any, st: _State) -> None:
 def _node_types() -> dict[type, Callable[[str, Any, _State], None]]:
     import nir
 
-    return {nir.Input: _input, nir.Output: _output, nir.Affine: _affine, nir.Linear: _affine,
-            nir.Conv2d: _conv, nir.Flatten: _flatten, nir.SumPool2d: _pool(False),
-            nir.AvgPool2d: _pool(True), nir.LIF: _spiking_neuron, nir.CubaLIF: _spiking_neuron,
-            nir.IF: _spiking_neuron, nir.LI: _spiking_neuron, nir.Delay: _delay}
+    return {
+        nir.Input: _input,
+        nir.Output: _output,
+        nir.Affine: _affine,
+        nir.Linear: _affine,
+        nir.Conv2d: _conv,
+        nir.Flatten: _flatten,
+        nir.SumPool2d: _pool(False),
+        nir.AvgPool2d: _pool(True),
+        nir.LIF: _spiking_neuron,
+        nir.CubaLIF: _spiking_neuron,
+        nir.IF: _spiking_neuron,
+        nir.LI: _spiking_neuron,
+        nir.Delay: _delay,
+    }
 
 
-SUPPORTED_NODES = ("Input", "Output", "Affine", "Linear", "Conv2d", "Flatten", "SumPool2d", "AvgPool2d",
-                   "LIF", "CubaLIF", "IF", "LI", "Delay")
+SUPPORTED_NODES = (
+    "Input",
+    "Output",
+    "Affine",
+    "Linear",
+    "Conv2d",
+    "Flatten",
+    "SumPool2d",
+    "AvgPool2d",
+    "LIF",
+    "CubaLIF",
+    "IF",
+    "LI",
+    "Delay",
+)
 
 
 def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig | None = None) -> ConversionReport:
@@ -421,20 +515,35 @@ def nir_to_netx(graph_or_path: Any, out: str | Path, cfg: NirImportConfig | None
         if conv is None:
             raise UnsupportedLayerError(name, type(node).__name__, SUPPORTED_NODES)
         if type(node).__name__ == "Linear":
-            node = type("LinearAsAffine", (), {"weight": node.weight,
-                                               "bias": np.zeros(np.asarray(node.weight).shape[0])})()
+            node = type(
+                "LinearAsAffine", (), {"weight": node.weight, "bias": np.zeros(np.asarray(node.weight).shape[0])}
+            )()
         conv(name, node, st)
     if st.pending is not None:
-        raise UnsupportedLayerError(st.pending_nodes[-1], "synapse without neurons", SUPPORTED_NODES,
-                                    "the graph ends with a synapse; add a neuron (e.g. LI) after it")
+        raise UnsupportedLayerError(
+            st.pending_nodes[-1],
+            "synapse without neurons",
+            SUPPORTED_NODES,
+            "the graph ends with a synapse; add a neuron (e.g. LI) after it",
+        )
     if not any(l["type"] in ("dense", "conv") for l in st.layers):
         raise BadInputError("NIR graph has no synapse + neuron layer to convert")
     from neuro_deploy.netx.meta import binning_meta, split_meta
 
     gm = dict(getattr(graph, "metadata", {}) or {})
-    binning = binning_meta(int(gm.get("dt_us") or round(cfg.dt * 1e6)), gm.get("num_steps"),
-                           str(gm.get("time_origin") or "zero"))
-    write_netx(out, st.layers, attrs={"schema": "neuro-deploy-netx/1", "source": "nir",
-                                      "dt_s": cfg.dt, "input_shape_chw": np.asarray(st.input_shape or ()),
-                                      **binning, **split_meta(gm)})
+    binning = binning_meta(
+        int(gm.get("dt_us") or round(cfg.dt * 1e6)), gm.get("num_steps"), str(gm.get("time_origin") or "zero")
+    )
+    write_netx(
+        out,
+        st.layers,
+        attrs={
+            "schema": "neuro-deploy-netx/1",
+            "source": "nir",
+            "dt_s": cfg.dt,
+            "input_shape_chw": np.asarray(st.input_shape or ()),
+            **binning,
+            **split_meta(gm),
+        },
+    )
     return ConversionReport(str(out), cfg.dt, st.mappings, tuple(st.input_shape or ()), st.warnings)

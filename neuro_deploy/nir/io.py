@@ -1,4 +1,5 @@
 """Reading and writing NIR files robustly, and SLAYER checkpoints -> NIR."""
+
 from __future__ import annotations
 
 from dataclasses import fields
@@ -15,7 +16,7 @@ def _to_numpy(v: Any) -> Any:
     if hasattr(v, "detach"):
         v = v.detach().cpu().numpy()
     if isinstance(v, np.ndarray) and v.ndim == 0:
-        return np.atleast_1d(v)          # nir.write cannot store 0-d (scalar) datasets
+        return np.atleast_1d(v)  # nir.write cannot store 0-d (scalar) datasets
     if isinstance(v, dict):
         return {k: _to_numpy(x) for k, x in v.items()}
     return v
@@ -32,13 +33,13 @@ def sanitize(graph: Any) -> Any:
         if isinstance(node, nir.NIRGraph):
             nodes[name] = sanitize(node)
             continue
-        kwargs = {f.name: _to_numpy(getattr(node, f.name)) for f in fields(node)
-                  if f.init and f.name != "metadata"}
+        kwargs = {f.name: _to_numpy(getattr(node, f.name)) for f in fields(node) if f.init and f.name != "metadata"}
         new = type(node)(**kwargs)
         new.metadata = dict(getattr(node, "metadata", {}) or {})
         nodes[name] = new
-    return nir.NIRGraph(nodes=nodes, edges=list(graph.edges), metadata=dict(getattr(graph, "metadata", {}) or {}),
-                        type_check=False)
+    return nir.NIRGraph(
+        nodes=nodes, edges=list(graph.edges), metadata=dict(getattr(graph, "metadata", {}) or {}), type_check=False
+    )
 
 
 def write_nir(graph: Any, path: str | Path) -> None:
@@ -75,15 +76,17 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
     _, cfg, ckpt_meta = load_checkpoint(checkpoint)
     trained_dt = cfg.dt_us * 1e-6
     if dt is not None and abs(dt - trained_dt) > 1e-9:
-        raise BadInputError(f"{checkpoint}: trained at {cfg.dt_us} us per step; --dt {dt:g} s would write "
-                            f"time constants for another step (omit --dt, or pass {trained_dt:g})")
+        raise BadInputError(
+            f"{checkpoint}: trained at {cfg.dt_us} us per step; --dt {dt:g} s would write "
+            f"time constants for another step (omit --dt, or pass {trained_dt:g})"
+        )
     dt = trained_dt
     import tempfile
 
     from neuro_deploy.loihi_format import LOIHI2
     from neuro_deploy.netx.export import export_loihi2_sim
 
-    scale, unity = float(LOIHI2.slayer_weight_scale), float(LOIHI2.decay_unity)     # 64, 4096
+    scale, unity = float(LOIHI2.slayer_weight_scale), float(LOIHI2.decay_unity)  # 64, 4096
     with tempfile.TemporaryDirectory() as d:
         export_loihi2_sim(checkpoint, Path(d) / "m.net", verify_inputs=np.zeros((0,)))
         net = load_netx(Path(d) / "m.net")
@@ -103,27 +106,45 @@ def slayer_to_nir(checkpoint: str | Path, dt: float | None = None):
         if layer.kind == "dense":
             syn = nir.Affine(weight=w, bias=bias)
         else:
-            syn = nir.Conv2d(input_shape=tuple(layer.in_shape_chw[1:]), weight=w, stride=layer.stride,
-                             padding=layer.padding, dilation=layer.dilation, groups=layer.groups, bias=bias)
+            syn = nir.Conv2d(
+                input_shape=tuple(layer.in_shape_chw[1:]),
+                weight=w,
+                stride=layer.stride,
+                padding=layer.padding,
+                dilation=layer.dilation,
+                groups=layer.groups,
+                bias=bias,
+            )
         nr = layer.neuron
         cd, vd = (nr.du + 1) / unity, nr.dv / unity
         tau_syn = dt / cd if cd > 0 else big
         tau_mem = dt / vd if vd > 0 else big
+
         def full(v: float, shape: tuple[int, ...] = layer.shape_chw) -> np.ndarray:
             return np.full(shape, float(v))
 
-        neuron = nir.CubaLIF(tau_syn=full(tau_syn), tau_mem=full(tau_mem), r=full(tau_mem / dt),
-                             v_leak=full(0.0), v_threshold=full(nr.vth / scale), v_reset=full(0.0),
-                             w_in=full(tau_syn / dt))
+        neuron = nir.CubaLIF(
+            tau_syn=full(tau_syn),
+            tau_mem=full(tau_mem),
+            r=full(tau_mem / dt),
+            v_leak=full(0.0),
+            v_threshold=full(nr.vth / scale),
+            v_reset=full(0.0),
+            w_in=full(tau_syn / dt),
+        )
         syn_name, neu_name = f"syn{layer.index}", f"lif{layer.index}"
         nodes[syn_name], nodes[neu_name] = syn, neuron
         edges += [(prev, syn_name), (syn_name, neu_name)]
         prev = neu_name
     nodes["output"] = nir.Output({"output": np.asarray(net.layers[-1].shape_chw)})
     edges.append((prev, "output"))
-    meta = {"source": "neuro-deploy slayer", "dt": dt, **binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin),
-            **split_meta(ckpt_meta)}
+    meta = {
+        "source": "neuro-deploy slayer",
+        "dt": dt,
+        **binning_meta(cfg.dt_us, cfg.num_steps, cfg.time_origin),
+        **split_meta(ckpt_meta),
+    }
     try:
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta)
-    except ValueError:          # NIR's shape inference does not cover every node combination
+    except ValueError:  # NIR's shape inference does not cover every node combination
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=meta, type_check=False)

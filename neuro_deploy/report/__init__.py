@@ -4,6 +4,7 @@ This package is also the API call ``neuro_deploy.report(nets, ...)``
 (:func:`neuro_deploy.report.compare.report`): Python binds an imported sub-package on its
 parent under its name, which is the name of that call, so the package answers it.
 """
+
 import sys
 import types
 from typing import Any

@@ -1,5 +1,6 @@
 """Reports of one or several networks side by side: what ``neuro-deploy report`` writes and
 ``neuro_deploy.report(...)`` returns, renderable as JSON, Markdown or HTML."""
+
 from __future__ import annotations
 
 import os
@@ -82,9 +83,18 @@ class Report:
         return self.markdown()
 
 
-def report(nets: Any, workload: Workload | None = None, *, dataset: str | None = None,
-           root: str | os.PathLike[str] | None = None, limit: int = 200, backend: str = "fast",
-           profile: Any = "loihi2", skip_input: bool = False, **workload_options: Any) -> Report:
+def report(
+    nets: Any,
+    workload: Workload | None = None,
+    *,
+    dataset: str | None = None,
+    root: str | os.PathLike[str] | None = None,
+    limit: int = 200,
+    backend: str = "fast",
+    profile: Any = "loihi2",
+    skip_input: bool = False,
+    **workload_options: Any,
+) -> Report:
     """Accuracy, latency and energy per inference of one network (a netx path or
     :class:`~neuro_deploy.netx.spec.NetSpec`) or several side by side.
 
@@ -96,10 +106,11 @@ def report(nets: Any, workload: Workload | None = None, *, dataset: str | None =
     from neuro_deploy.netx.spec import load_netx
 
     many: Sequence[Any] = nets if isinstance(nets, (list, tuple)) else [nets]
-    w = workload or Workload(dataset=dataset, root=os.fspath(root) if root else None, limit=limit,
-                             backend=backend, **workload_options)
+    w = workload or Workload(
+        dataset=dataset, root=os.fspath(root) if root else None, limit=limit, backend=backend, **workload_options
+    )
     prof = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
-    specs = [n if hasattr(n, "layers") else load_netx(n) for n in many]         # every file checked first
+    specs = [n if hasattr(n, "layers") else load_netx(n) for n in many]  # every file checked first
     out = Report([])
     for spec in specs:
         rep, wr = build_report(spec, w, prof, skip_input=skip_input)

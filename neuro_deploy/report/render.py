@@ -2,6 +2,7 @@
 
 The HTML page is one self-contained file: every figure is a PNG embedded as base64.
 """
+
 from __future__ import annotations
 
 import base64
@@ -23,24 +24,50 @@ def _fmt(v: Any, digits: int = 4) -> str:
     return str(v)
 
 
-SUMMARY_KEYS = [("accuracy", "accuracy"), ("energy_per_inference_uj", "energy / inference (uJ)"),
-                ("dynamic_energy_uj", "dynamic energy (uJ)"), ("static_energy_uj", "static energy (uJ)"),
-                ("latency_us", "latency (us)"), ("time_per_step_us", "time per step (us)"),
-                ("edp_uj_us", "energy-delay product (uJ*us)"), ("synops", "synaptic ops / inference"),
-                ("neuron_updates", "neuron updates / inference"), ("spikes", "spikes / inference"),
-                ("cores", "cores"), ("chips", "chips"), ("steps_per_inference", "steps / inference"),
-                ("samples", "samples")]
-LAYER_KEYS = [("name", "layer"), ("kind", "kind"), ("neurons", "neurons"), ("cores", "cores"),
-              ("limited_by", "cores limited by"), ("synops", "synops"), ("spikes", "spikes"),
-              ("spike_rate", "spike rate"), ("dynamic_energy_uj", "dyn. energy (uJ)"),
-              ("busy_time_us", "busy time (us)")]
+SUMMARY_KEYS = [
+    ("accuracy", "accuracy"),
+    ("energy_per_inference_uj", "energy / inference (uJ)"),
+    ("dynamic_energy_uj", "dynamic energy (uJ)"),
+    ("static_energy_uj", "static energy (uJ)"),
+    ("latency_us", "latency (us)"),
+    ("time_per_step_us", "time per step (us)"),
+    ("edp_uj_us", "energy-delay product (uJ*us)"),
+    ("synops", "synaptic ops / inference"),
+    ("neuron_updates", "neuron updates / inference"),
+    ("spikes", "spikes / inference"),
+    ("cores", "cores"),
+    ("chips", "chips"),
+    ("steps_per_inference", "steps / inference"),
+    ("samples", "samples"),
+]
+LAYER_KEYS = [
+    ("name", "layer"),
+    ("kind", "kind"),
+    ("neurons", "neurons"),
+    ("cores", "cores"),
+    ("limited_by", "cores limited by"),
+    ("synops", "synops"),
+    ("spikes", "spikes"),
+    ("spike_rate", "spike rate"),
+    ("dynamic_energy_uj", "dyn. energy (uJ)"),
+    ("busy_time_us", "busy time (us)"),
+]
 
 
-BANDED = {"energy_per_inference_uj": "energy_per_inference_uj_band", "dynamic_energy_uj": "dynamic_energy_uj_band",
-          "time_per_step_us": "time_per_step_us_band"}
-PER_CORE_KEYS = [("axon_in", "AxonIn"), ("neuron_groups", "NeuronGr"), ("neurons", "Neurons"),
-                 ("synapses", "Synapses"), ("axon_map", "AxonMap"), ("axon_mem", "AxonMem"),
-                 ("syn_mem", "SynMem")]
+BANDED = {
+    "energy_per_inference_uj": "energy_per_inference_uj_band",
+    "dynamic_energy_uj": "dynamic_energy_uj_band",
+    "time_per_step_us": "time_per_step_us_band",
+}
+PER_CORE_KEYS = [
+    ("axon_in", "AxonIn"),
+    ("neuron_groups", "NeuronGr"),
+    ("neurons", "Neurons"),
+    ("synapses", "Synapses"),
+    ("axon_map", "AxonMap"),
+    ("axon_mem", "AxonMem"),
+    ("syn_mem", "SynMem"),
+]
 
 
 def _value(r: dict[str, Any], key: str) -> str:
@@ -68,14 +95,25 @@ PER_CORE_HEADER = ["layer"] + [h for _, h in PER_CORE_KEYS] + ["Cores", "tile", 
 def to_json(reports: list[dict[str, Any]]) -> str:
     if len(reports) == 1:
         return json.dumps(reports[0], indent=2)
-    return json.dumps({"schema": "neuro-deploy-report-comparison/1", "models": reports,
-                       "comparison": comparison_rows(reports)}, indent=2)
+    return json.dumps(
+        {"schema": "neuro-deploy-report-comparison/1", "models": reports, "comparison": comparison_rows(reports)},
+        indent=2,
+    )
 
 
 def comparison_rows(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"network": r.get("label") or r["network"], "accuracy": r["accuracy"], "latency_us": r["latency_us"],
-             "energy_per_inference_uj": r["energy_per_inference_uj"], "edp_uj_us": r["edp_uj_us"],
-             "synops": r["synops"], "cores": r["cores"]} for r in reports]
+    return [
+        {
+            "network": r.get("label") or r["network"],
+            "accuracy": r["accuracy"],
+            "latency_us": r["latency_us"],
+            "energy_per_inference_uj": r["energy_per_inference_uj"],
+            "edp_uj_us": r["edp_uj_us"],
+            "synops": r["synops"],
+            "cores": r["cores"],
+        }
+        for r in reports
+    ]
 
 
 def _md_table(rows: list[list[str]], header: list[str]) -> str:
@@ -87,31 +125,84 @@ def _md_table(rows: list[list[str]], header: list[str]) -> str:
 def to_markdown(reports: list[dict[str, Any]]) -> str:
     parts = ["# neuro-deploy report", ""]
     if len(reports) > 1:
-        parts += ["## Comparison", "", _md_table(
-            [[c["network"], _fmt(c["accuracy"]), _fmt(c["latency_us"]), _fmt(c["energy_per_inference_uj"]),
-              _fmt(c["edp_uj_us"]), _fmt(c["synops"]), str(c["cores"])] for c in comparison_rows(reports)],
-            ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"]), ""]
+        parts += [
+            "## Comparison",
+            "",
+            _md_table(
+                [
+                    [
+                        c["network"],
+                        _fmt(c["accuracy"]),
+                        _fmt(c["latency_us"]),
+                        _fmt(c["energy_per_inference_uj"]),
+                        _fmt(c["edp_uj_us"]),
+                        _fmt(c["synops"]),
+                        str(c["cores"]),
+                    ]
+                    for c in comparison_rows(reports)
+                ],
+                ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"],
+            ),
+            "",
+        ]
     for r in reports:
-        parts += [f"## {r.get('label') or r['network']}", "", f"Profile `{r['profile']}`, workload: {r['workload']}, "
-                  f"backend `{r['backend']}`. The network **{r.get('fits_summary', '')}**.", "",
-                  _md_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]), "",
-                  f"Uncertainty band: {r.get('band_basis', '')}.", "",
-                  "### Layers", "",
-                  _md_table([[_fmt(l.get(k)) for k, _ in LAYER_KEYS] for l in r["layers"]],
-                            [label for _, label in LAYER_KEYS]), "",
-                  "### Per-core mapping (largest core of each layer, output layer first)", "",
-                  _md_table([[_fmt(c) for c in row] for row in per_core_rows(r)], PER_CORE_HEADER), "",
-                  "### Compared with a dense ANN", ""]
+        parts += [
+            f"## {r.get('label') or r['network']}",
+            "",
+            f"Profile `{r['profile']}`, workload: {r['workload']}, "
+            f"backend `{r['backend']}`. The network **{r.get('fits_summary', '')}**.",
+            "",
+            _md_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]),
+            "",
+            f"Uncertainty band: {r.get('band_basis', '')}.",
+            "",
+            "### Layers",
+            "",
+            _md_table(
+                [[_fmt(l.get(k)) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS]
+            ),
+            "",
+            "### Per-core mapping (largest core of each layer, output layer first)",
+            "",
+            _md_table([[_fmt(c) for c in row] for row in per_core_rows(r)], PER_CORE_HEADER),
+            "",
+            "### Compared with a dense ANN",
+            "",
+        ]
         ann = r["ann_comparison"]
-        parts.append(f"{ann['macs_per_step']} MACs per evaluation; frame-by-frame over "
-                     f"{r['steps_per_inference']} steps: {ann['macs_per_inference_framewise']} MACs.")
+        parts.append(
+            f"{ann['macs_per_step']} MACs per evaluation; frame-by-frame over "
+            f"{r['steps_per_inference']} steps: {ann['macs_per_inference_framewise']} MACs."
+        )
         parts.append("")
-        parts.append(_md_table([[k, _fmt(v["pj_per_mac"]), _fmt(v["energy_per_inference_uj"]),
-                                 _fmt(v["loihi_vs_ann_ratio"]), v["source"]] for k, v in ann["references"].items()],
-                               ["reference", "pJ/MAC", "ANN energy (uJ)", "ANN / Loihi", "source"]))
-        parts += ["", "### NeuroBench-style metrics", "",
-                  _md_table([[k, _fmt(v)] for k, v in r["neurobench"].items()], ["metric", "value"]), "",
-                  "### Assumptions", ""] + [f"- {a}" for a in r["assumptions"]] + [""]
+        parts.append(
+            _md_table(
+                [
+                    [
+                        k,
+                        _fmt(v["pj_per_mac"]),
+                        _fmt(v["energy_per_inference_uj"]),
+                        _fmt(v["loihi_vs_ann_ratio"]),
+                        v["source"],
+                    ]
+                    for k, v in ann["references"].items()
+                ],
+                ["reference", "pJ/MAC", "ANN energy (uJ)", "ANN / Loihi", "source"],
+            )
+        )
+        parts += (
+            [
+                "",
+                "### NeuroBench-style metrics",
+                "",
+                _md_table([[k, _fmt(v)] for k, v in r["neurobench"].items()], ["metric", "value"]),
+                "",
+                "### Assumptions",
+                "",
+            ]
+            + [f"- {a}" for a in r["assumptions"]]
+            + [""]
+        )
         if r.get("skipped"):
             parts += ["### Recordings skipped", ""] + [f"- `{k['file']}`: {k['reason']}" for k in r["skipped"]] + [""]
     return "\n".join(parts)
@@ -155,8 +246,11 @@ def figures(r: dict[str, Any], raster: dict[str, np.ndarray] | None) -> list[tup
     fig, ax = plt.subplots(figsize=(8, 3.4))
     bottom = np.zeros(len(names) + 1)
     labels = names + ["static"]
-    for key, color, lab in (("synop_energy_uj", "C0", "synaptic ops"), ("neuron_energy_uj", "C1", "neuron updates"),
-                            ("spike_energy_uj", "C2", "spikes / messages")):
+    for key, color, lab in (
+        ("synop_energy_uj", "C0", "synaptic ops"),
+        ("neuron_energy_uj", "C1", "neuron updates"),
+        ("spike_energy_uj", "C2", "spikes / messages"),
+    ):
         vals = np.array([l[key] for l in r["layers"]] + [0.0])
         ax.bar(labels, vals, bottom=bottom, color=color, label=lab)
         bottom += vals
@@ -173,8 +267,7 @@ def figures(r: dict[str, Any], raster: dict[str, np.ndarray] | None) -> list[tup
         for j, (res, cap) in enumerate(sorted(budgets.items())):
             ax.bar(xs + j * width, [100.0 * l["per_core"][res] / cap for l in fl], width, label=f"{res} (of {cap:g})")
         ax.axhline(100, color="k", lw=0.8, ls="--")
-        ax.set_xticks(xs + width * (len(budgets) - 1) / 2, [f"{l['name']}\n{l['cores']} cores" for l in fl],
-                      fontsize=8)
+        ax.set_xticks(xs + width * (len(budgets) - 1) / 2, [f"{l['name']}\n{l['cores']} cores" for l in fl], fontsize=8)
         ax.set(title="per-core utilization (largest core of each layer)", ylabel="% of the core's budget")
         ax.legend(fontsize=8)
         figs.append(("Per-core utilization", _png(fig)))
@@ -200,8 +293,10 @@ text-align:right}th{background:#f3f3f3}td:first-child{text-align:left}img{max-wi
 
 
 def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] | None]) -> str:
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>neuro-deploy report</title>"
-           f"<style>{CSS}</style></head><body><h1>neuro-deploy report</h1>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>neuro-deploy report</title>"
+        f"<style>{CSS}</style></head><body><h1>neuro-deploy report</h1>"
+    ]
     if len(reports) > 1:
         import matplotlib
 
@@ -209,22 +304,41 @@ def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] |
         import matplotlib.pyplot as plt
 
         rows = comparison_rows(reports)
-        out.append("<h2>Comparison</h2>" + _html_table(
-            [[c["network"], c["accuracy"], c["latency_us"], c["energy_per_inference_uj"], c["edp_uj_us"],
-              c["synops"], c["cores"]] for c in rows],
-            ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"]))
+        out.append(
+            "<h2>Comparison</h2>"
+            + _html_table(
+                [
+                    [
+                        c["network"],
+                        c["accuracy"],
+                        c["latency_us"],
+                        c["energy_per_inference_uj"],
+                        c["edp_uj_us"],
+                        c["synops"],
+                        c["cores"],
+                    ]
+                    for c in rows
+                ],
+                ["network", "accuracy", "latency (us)", "energy (uJ)", "EDP (uJ*us)", "synops", "cores"],
+            )
+        )
         fig, ax = plt.subplots(1, 3, figsize=(11, 3.2))
         short = [c["network"].rsplit("/", 1)[-1] for c in rows]
-        for a, key, title in zip(ax, ("accuracy", "latency_us", "energy_per_inference_uj"),
-                                 ("accuracy", "latency (us)", "energy / inference (uJ)")):
+        for a, key, title in zip(
+            ax,
+            ("accuracy", "latency_us", "energy_per_inference_uj"),
+            ("accuracy", "latency (us)", "energy / inference (uJ)"),
+        ):
             a.bar(short, [c[key] or 0 for c in rows], color="C0")
             a.set_title(title)
             a.tick_params(axis="x", rotation=20)
         fig.tight_layout()
         out.append(f"<img alt='comparison' src='data:image/png;base64,{_png(fig)}'>")
     for r, raster in zip(reports, rasters):
-        out.append(f"<h2>{html.escape(r['network'])}</h2><p>Profile <code>{html.escape(r['profile'])}</code>, "
-                   f"workload: {html.escape(r['workload'])}, backend <code>{html.escape(r['backend'])}</code>.</p>")
+        out.append(
+            f"<h2>{html.escape(r['network'])}</h2><p>Profile <code>{html.escape(r['profile'])}</code>, "
+            f"workload: {html.escape(r['workload'])}, backend <code>{html.escape(r['backend'])}</code>.</p>"
+        )
         out.append(f"<p class='fit'>The network <b>{html.escape(r.get('fits_summary', ''))}</b>.</p>")
         for k, label in SUMMARY_KEYS[:7]:
             band = r.get(BANDED.get(k, ""), None)
@@ -233,20 +347,34 @@ def to_html(reports: list[dict[str, Any]], rasters: list[dict[str, np.ndarray] |
         out.append(_html_table([[label, _value(r, k)] for k, label in SUMMARY_KEYS], ["quantity", "value"]))
         out.append(f"<p>Uncertainty band: {html.escape(r.get('band_basis', ''))}.</p>")
         for title, b64 in figures(r, raster):
-            out.append(f"<h3>{html.escape(title)}</h3>"
-                       f"<img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>")
-        out.append("<h3>Layers and fit</h3>" + _html_table(
-            [[l.get(k) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS]))
-        out.append("<h3>Per-core mapping (largest core of each layer, output layer first)</h3>"
-                   + _html_table(per_core_rows(r), PER_CORE_HEADER))
+            out.append(
+                f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' src='data:image/png;base64,{b64}'>"
+            )
+        out.append(
+            "<h3>Layers and fit</h3>"
+            + _html_table([[l.get(k) for k, _ in LAYER_KEYS] for l in r["layers"]], [label for _, label in LAYER_KEYS])
+        )
+        out.append(
+            "<h3>Per-core mapping (largest core of each layer, output layer first)</h3>"
+            + _html_table(per_core_rows(r), PER_CORE_HEADER)
+        )
         ann = r["ann_comparison"]
-        out.append("<h3>Compared with a dense ANN</h3>" + _html_table(
-            [[k, v["pj_per_mac"], v["energy_per_inference_uj"], v["loihi_vs_ann_ratio"], v["source"]]
-             for k, v in ann["references"].items()],
-            ["reference", "pJ/MAC", "ANN energy (uJ)", "ANN / Loihi", "source"]))
-        out.append("<h3>NeuroBench-style metrics</h3>" + _html_table(
-            [[k, v] for k, v in r["neurobench"].items()], ["metric", "value"]))
-        out.append("<h3>Assumptions</h3><ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in r["assumptions"])
-                   + "</ul>")
+        out.append(
+            "<h3>Compared with a dense ANN</h3>"
+            + _html_table(
+                [
+                    [k, v["pj_per_mac"], v["energy_per_inference_uj"], v["loihi_vs_ann_ratio"], v["source"]]
+                    for k, v in ann["references"].items()
+                ],
+                ["reference", "pJ/MAC", "ANN energy (uJ)", "ANN / Loihi", "source"],
+            )
+        )
+        out.append(
+            "<h3>NeuroBench-style metrics</h3>"
+            + _html_table([[k, v] for k, v in r["neurobench"].items()], ["metric", "value"])
+        )
+        out.append(
+            "<h3>Assumptions</h3><ul>" + "".join(f"<li>{html.escape(a)}</li>" for a in r["assumptions"]) + "</ul>"
+        )
     out.append("</body></html>")
     return "\n".join(out)

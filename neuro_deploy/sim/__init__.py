@@ -1,5 +1,6 @@
 """Simulators: the ``lava`` oracle, the bit-exact ``fast`` backend and the ``float``
 model of a checkpoint, by name."""
+
 from neuro_deploy.sim.base import BACKENDS, RunResult, RunSpec, get_backend
 
 __all__ = ["BACKENDS", "RunResult", "RunSpec", "get_backend", "load_network", "run_network"]

@@ -1,4 +1,5 @@
 """What every simulator backend takes and returns, and the registry of backends."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,8 +33,8 @@ class RunSpec:
     input_bias: np.ndarray | None = None
     reset_interval: int | None = None
     reset_offset: int = 0
-    probe: str = "all"                  #: "all" or "output"
-    lengths: np.ndarray | None = None   #: (B,) steps per sample (default: ``steps`` each)
+    probe: str = "all"  #: "all" or "output"
+    lengths: np.ndarray | None = None  #: (B,) steps per sample (default: ``steps`` each)
 
     def batch_size(self) -> int:
         return 1 if self.inputs is None else int(self.inputs.shape[0])
@@ -94,9 +95,11 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
     if spec.input_bias is not None:
         first = net.layers[0]
         if first.kind != "input" or first.neuron.kind != "cuba":
-            raise BadInputError("--input-bias needs a network whose first layer is an input "
-                                f"layer with CUBA/LOIHI neurons; {net.path} starts with "
-                                f"{first.kind} ({first.neuron.kind})")
+            raise BadInputError(
+                "--input-bias needs a network whose first layer is an input "
+                f"layer with CUBA/LOIHI neurons; {net.path} starts with "
+                f"{first.kind} ({first.neuron.kind})"
+            )
         try:
             np.broadcast_to(spec.input_bias, first.lava_shape)
         except ValueError:
@@ -106,14 +109,16 @@ def validate_run(net: NetSpec, spec: RunSpec) -> None:
         if lengths.shape != (spec.batch_size(),):
             raise ShapeError("per-sample lengths", (spec.batch_size(),), lengths.shape)
         if lengths.size and (lengths.min() < 1 or lengths.max() > spec.steps):
-            raise BadInputError(f"per-sample lengths must be in 1..{spec.steps} (the run's steps), "
-                                f"got {int(lengths.min())}..{int(lengths.max())}")
+            raise BadInputError(
+                f"per-sample lengths must be in 1..{spec.steps} (the run's steps), "
+                f"got {int(lengths.min())}..{int(lengths.max())}"
+            )
     if spec.reset_interval is not None and spec.reset_interval < 1:
         raise BadInputError(f"reset interval must be >= 1, got {spec.reset_interval}")
 
 
 #: Largest magnitude of a graded input message (Lava's 24-bit signed synaptic input).
-GRADED_INPUT_LIMIT = 2 ** 23
+GRADED_INPUT_LIMIT = 2**23
 
 
 def takes_graded_input(net: NetSpec) -> bool:
@@ -141,8 +146,10 @@ def check_input_values(net: NetSpec, x: np.ndarray, what: str = "input") -> None
     lo, hi = x.min(), x.max()
     if not takes_graded_input(net):
         if lo < 0 or hi > 1:
-            raise BadInputError(f"{what}: the first layer ({net.layers[0].kind}) takes binary spikes; "
-                                f"values must be 0 or 1, got {lo:g}..{hi:g}")
+            raise BadInputError(
+                f"{what}: the first layer ({net.layers[0].kind}) takes binary spikes; "
+                f"values must be 0 or 1, got {lo:g}..{hi:g}"
+            )
     elif lo < -GRADED_INPUT_LIMIT or hi >= GRADED_INPUT_LIMIT:
         raise BadInputError(f"{what}: graded values must lie in -2^23..2^23-1, got {lo:g}..{hi:g}")
 
@@ -162,8 +169,7 @@ def fit_input_length(x: np.ndarray, steps: int, how: str = "exact", what: str = 
     if how == "tile":
         return x[..., np.arange(steps) % t]
     hint = "--pad adds empty steps, --tile repeats the input" if how == "exact" else "--tile cuts it"
-    raise ShapeError(f"{what}: {t} time steps for --steps {steps} ({hint})",
-                     x.shape[:-1] + (steps,), x.shape)
+    raise ShapeError(f"{what}: {t} time steps for --steps {steps} ({hint})", x.shape[:-1] + (steps,), x.shape)
 
 
 #: Backends by name: a factory, or a ``"module:attr"`` path imported on first use (entry-point
@@ -180,6 +186,7 @@ def register_backend(name: str) -> Callable[[Callable[[], Backend]], Callable[[]
     def deco(factory: Callable[[], Backend]) -> Callable[[], Backend]:
         BACKENDS[name] = factory
         return factory
+
     return deco
 
 

@@ -15,6 +15,7 @@ binary inputs (every partial sum is then an exactly representable integer), floa
 or int64 otherwise. Spiking inputs are sparse: below 5 % density the dense product
 becomes a CSR product.
 """
+
 from __future__ import annotations
 
 import time
@@ -27,7 +28,7 @@ from neuro_deploy.sim import fixed_point as fx
 from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, register_backend, validate_run
 
 SPARSE_DENSITY = 0.05
-CONV_CHUNK_BYTES = 128 * 2 ** 20
+CONV_CHUNK_BYTES = 128 * 2**20
 #: input rows (one sample, one step) with at least this fraction of active inputs go to a
 #: dense float GEMM instead of event-driven accumulation: below it, adding one weight row
 #: per spike does less work than multiplying the whole row (benchmarks/fast_vs_lava.py
@@ -94,9 +95,9 @@ def _matmul_exact(x: np.ndarray, w: np.ndarray, binary: bool) -> np.ndarray:
     wmax = int(np.abs(w).max()) if w.size else 0
     xmax = int(np.abs(x).max()) if x.size else 0
     bound = wmax * xmax * fan_in
-    if bound < 2 ** 24:
+    if bound < 2**24:
         dtype = np.float32
-    elif bound < 2 ** 53:
+    elif bound < 2**53:
         dtype = np.float64
     else:
         return x.astype(np.int64) @ w.T.astype(np.int64)
@@ -126,7 +127,7 @@ def _dense_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.n
     a_in = np.zeros((steps, b, dw.weight.shape[0]), dtype=np.int64)
     if layer.delay is None:
         acc = _matmul_exact(flat, dw.weight, binary)
-        if not binary:                      # Lava: weights.dot(s_in) of two int32 arrays wraps
+        if not binary:  # Lava: weights.dot(s_in) of two int32 arrays wraps
             acc = fx.to_int32_channel(acc)
         acc = fx.apply_weight_exp(acc, dw.weight_exp)
         a_in[1:] = acc.reshape(t, b, -1)[: steps - 1]
@@ -157,7 +158,7 @@ def _conv_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.nd
     n_out = int(np.prod(layer.shape_chw))
     a_in = np.zeros((steps, b, n_out), dtype=np.int32)
     flat = a_in.reshape(steps * b, n_out)
-    rows = min(t, steps - 1) * b                      # frames whose output arrives in time
+    rows = min(t, steps - 1) * b  # frames whose output arrives in time
     per_sample = c * h * w * 4 + n_out * 4
     chunk = max(1, CONV_CHUNK_BYTES // per_sample)
     with torch.no_grad():
@@ -165,12 +166,13 @@ def _conv_input_current(layer: LayerSpec, s_in: np.ndarray, steps: int) -> np.nd
             stop = min(rows, start + chunk)
             xb = x[start:stop]
             xb = torch.from_numpy(np.ascontiguousarray(xb != 0 if binary else xb, dtype=np.float32))
-            yb = F.conv2d(xb, weight, stride=layer.stride, padding=layer.padding,
-                          dilation=layer.dilation, groups=layer.groups)
+            yb = F.conv2d(
+                xb, weight, stride=layer.stride, padding=layer.padding, dilation=layer.dilation, groups=layer.groups
+            )
             y = yb.numpy().reshape(stop - start, n_out).astype(np.int32)
-            np.left_shift(y, 8, out=y)                 # 24-bit wrap = sign-extend the low 24 bits
-            np.right_shift(y, 8, out=y)                # (fixed_point.signed_clamp, in place)
-            flat[start + b:stop + b] = y
+            np.left_shift(y, 8, out=y)  # 24-bit wrap = sign-extend the low 24 bits
+            np.right_shift(y, 8, out=y)  # (fixed_point.signed_clamp, in place)
+            flat[start + b : stop + b] = y
     return a_in
 
 
@@ -208,15 +210,20 @@ def source_spikes(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     for a dense first layer fed every step a view of ``spec.inputs`` (nonzero = spike),
     not a copy - counting (:func:`neuro_deploy.energy.counts.count_activity`) reads it once."""
     first = net.layers[0]
-    if (spec.inputs is not None and first.kind == "dense" and first.input_message_bits == 0
-            and spec.inputs.shape[-1] == steps):
+    if (
+        spec.inputs is not None
+        and first.kind == "dense"
+        and first.input_message_bits == 0
+        and spec.inputs.shape[-1] == steps
+    ):
         x = np.asarray(spec.inputs)
         return np.transpose(x.reshape(x.shape[0], -1, steps), (2, 0, 1))
     return _source_spikes(spec, net, steps)
 
 
-def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-                reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def run_neurons(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     """Integrate (T, B, N) int32 input through the layer's neurons (see :data:`NEURON_RUNNERS`).
 
     CUBA runs the compiled kernel (:func:`~neuro_deploy.sim.kernels.cuba_run`);
@@ -231,17 +238,24 @@ def run_neurons(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
     return runner(layer, a_in, bias, reset_interval, reset_phase)
 
 
-def _run_cuba(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-              reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def _run_cuba(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     from neuro_deploy.sim.kernels import cuba_run
 
     nr = layer.neuron
-    return cuba_run(a_in, np.broadcast_to(np.asarray(bias, dtype=np.int32), (a_in.shape[2],)),
-                    nr.du, nr.dv, nr.vth, reset_interval, reset_phase)
+    return cuba_run(
+        a_in,
+        np.broadcast_to(np.asarray(bias, dtype=np.int32), (a_in.shape[2],)),
+        nr.du,
+        nr.dv,
+        nr.vth,
+        reset_interval,
+        reset_phase,
+    )
 
 
-def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int) -> tuple[np.ndarray, np.ndarray]:
     """Lava ``delta_dynamics``: ``d = x - act + residue``; ``s = d if |d| >= vth else 0``;
     ``residue = d - s`` (``lava/proc/sdn/models.py``). Returns (s, residue)."""
     d = x - act + residue
@@ -249,13 +263,14 @@ def delta_encode(x: np.ndarray, act: np.ndarray, residue: np.ndarray, vth: int
     return s, (d - s).astype(np.int32)
 
 
-def _run_sigma_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-                     reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def _run_sigma_delta(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     """Lava ``PySigmaDeltaModelFixed``: ``sigma += a``; ``act = ReLU(sigma + bias)``; delta
     encode against the previous ``act`` with ``vth << 12``; send ``s >> state_exp``."""
     nr = layer.neuron
     vth = np.int32(nr.vth << (nr.spike_exp + nr.state_exp))
-    b = bias                                 # neuron_bias: x 2^(spike_exp + state_exp)
+    b = bias  # neuron_bias: x 2^(spike_exp + state_exp)
     steps, batch, n = a_in.shape
     sigma = np.zeros((batch, n), np.int32)
     act = np.zeros((batch, n), np.int32)
@@ -270,8 +285,9 @@ def _run_sigma_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
     return out
 
 
-def _run_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-               reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def _run_delta(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     """Lava ``PyDeltaModelFixed`` (SDNN input layer): ``a = a_in << (spike_exp+state_exp)``,
     delta-encoded against the previous ``a``; send ``s >> state_exp``."""
     nr = layer.neuron
@@ -288,8 +304,9 @@ def _run_delta(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
     return out
 
 
-def _run_sigma(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-               reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def _run_sigma(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     """Lava ``PySigmaModelFixed``: ``sigma += a_in``; send ``sigma`` (int32, wraps)."""
     out = np.empty(a_in.shape, np.int32)
     sigma = np.zeros(a_in.shape[1:], np.int32)
@@ -300,12 +317,12 @@ def _run_sigma(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
 
 
 #: Neuron models of the fast backend, by :attr:`NeuronSpec.kind`.
-NEURON_RUNNERS = {"cuba": _run_cuba, "sigma_delta": _run_sigma_delta, "delta": _run_delta,
-                  "sigma": _run_sigma}
+NEURON_RUNNERS = {"cuba": _run_cuba, "sigma_delta": _run_sigma_delta, "delta": _run_delta, "sigma": _run_sigma}
 
 
-def run_neurons_reference(layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int,
-                          reset_interval: int | None, reset_phase: int) -> np.ndarray:
+def run_neurons_reference(
+    layer: LayerSpec, a_in: np.ndarray, bias: np.ndarray | int, reset_interval: int | None, reset_phase: int
+) -> np.ndarray:
     """Numpy reference of :func:`run_neurons`: :func:`fixed_point.cuba_step` per step."""
     steps, b, n = a_in.shape
     u = np.zeros((b, n), dtype=np.int32)
@@ -324,8 +341,13 @@ def fused_dense(layer: LayerSpec) -> bool:
     """Whether :func:`dense_layer` runs this layer: dense, CUBA, binary input spikes, no
     synaptic delays (the rest takes the general path, :func:`_dense_input_current` and
     :func:`run_neurons`)."""
-    return (layer.kind == "dense" and layer.delay is None and layer.neuron.kind == "cuba"
-            and layer.input_message_bits == 0 and int(np.abs(layer.weight).max(initial=0)) < 2 ** 15)
+    return (
+        layer.kind == "dense"
+        and layer.delay is None
+        and layer.neuron.kind == "cuba"
+        and layer.input_message_bits == 0
+        and int(np.abs(layer.weight).max(initial=0)) < 2**15
+    )
 
 
 def source_spikes_by_sample(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
@@ -340,8 +362,9 @@ def source_spikes_by_sample(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarr
     return data
 
 
-def gemm_rows(x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t: np.ndarray,
-              steps: int) -> tuple[np.ndarray, np.ndarray]:
+def gemm_rows(
+    x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t: np.ndarray, steps: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Which (sample, step) rows of a dense layer's input go to a dense GEMM, and their
     products: ``(index (B, T) int32, -1 = event-driven; rows (K, M) int32)``.
 
@@ -363,11 +386,11 @@ def gemm_rows(x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t:
         if sampled[sampled >= 0].max(initial=0) < threshold:
             return index, np.zeros((0, m), np.int32)
         counts = active_counts(x, n_first, 1)
-    dense = counts[:, :steps - 1] >= threshold            # the last step's input arrives after the run
+    dense = counts[:, : steps - 1] >= threshold  # the last step's input arrives after the run
     if not dense.any():
         return index, np.zeros((0, m), np.int32)
     rows = np.argwhere(dense)
-    exact32 = int(np.abs(weight_t).max(initial=0)) * n_in < 2 ** 24
+    exact32 = int(np.abs(weight_t).max(initial=0)) * n_in < 2**24
     ftype = np.float32 if exact32 else np.float64
     xs = gather_rows(x, n_first, rows, np.empty((len(rows), n_in), ftype))
     prod = xs @ weight_t.astype(ftype)
@@ -393,9 +416,15 @@ def layer_dense_weights(layer: LayerSpec) -> fx.DenseWeights:
     return hit[2]
 
 
-def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarray | None,
-                steps: int, reset_interval: int | None, reset_phase: int | None
-                ) -> tuple[np.ndarray, np.ndarray]:
+def dense_layer(
+    layer: LayerSpec,
+    x: np.ndarray,
+    n_first: bool,
+    counts: np.ndarray | None,
+    steps: int,
+    reset_interval: int | None,
+    reset_phase: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
     """A :func:`fused_dense` layer for the whole batch: (B, T, M) bool spikes and (B, T)
     spike counts. ``x`` are binary input spikes, (B, N, T) when ``n_first`` else (B, T, N);
     per (sample, step) the synaptic sum is event-driven or a dense GEMM by measured
@@ -405,14 +434,28 @@ def dense_layer(layer: LayerSpec, x: np.ndarray, n_first: bool, counts: np.ndarr
     dw = layer_dense_weights(layer)
     wt = np.ascontiguousarray(dw.weight.T, dtype=np.int16)
     index, rows = gemm_rows(x, n_first, counts, wt, steps)
-    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_bias(layer), dtype=np.int32),
-                                                (layer.num_neurons,)))
+    bias = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_bias(layer), dtype=np.int32), (layer.num_neurons,)))
     nr = layer.neuron
     out = np.empty((x.shape[0], steps, layer.num_neurons), dtype=np.bool_)
     spikes = np.empty((x.shape[0], steps), dtype=np.int64)
-    limit = max(1, (2 ** 15 - 1) // max(1, int(np.abs(wt).max(initial=0))))   # int16 sums stay exact
-    dense_cuba(x, n_first, wt, limit, int(dw.weight_exp), bias, int(nr.du), int(nr.dv), int(nr.vth),
-               int(reset_interval or 0), int(reset_phase or 0), index, rows, out, spikes)
+    limit = max(1, (2**15 - 1) // max(1, int(np.abs(wt).max(initial=0))))  # int16 sums stay exact
+    dense_cuba(
+        x,
+        n_first,
+        wt,
+        limit,
+        int(dw.weight_exp),
+        bias,
+        int(nr.du),
+        int(nr.dv),
+        int(nr.vth),
+        int(reset_interval or 0),
+        int(reset_phase or 0),
+        index,
+        rows,
+        out,
+        spikes,
+    )
     return out, spikes
 
 
@@ -422,7 +465,7 @@ def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
     steps = spec.steps
     layers_out: list[np.ndarray] = []
     upstream: np.ndarray | None = None
-    counts: np.ndarray | None = None                  # upstream spikes per (sample, step)
+    counts: np.ndarray | None = None  # upstream spikes per (sample, step)
     for layer in net.layers:
         phase = None
         if spec.reset_interval is not None:
@@ -441,8 +484,7 @@ def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
             a_in = _input_layer_current(spec, net, steps)
         else:
             s_in = upstream if upstream is not None else source_spikes(spec, net, steps)
-            a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(
-                layer, s_in, steps)
+            a_in = (_dense_input_current if layer.kind == "dense" else _conv_input_current)(layer, s_in, steps)
         bias = neuron_bias(layer, spec.input_bias if layer.kind == "input" else None)
         upstream = run_neurons(layer, a_in, bias, spec.reset_interval, phase)
         layers_out.append(upstream)
@@ -458,12 +500,11 @@ class FastBackend:
     def run(self, net: NetSpec, spec: RunSpec) -> RunResult:
         validate_run(net, spec)
         t0 = time.perf_counter()
-        trains = mask_after_lengths(simulate(net, spec), spec.lengths)   # causal: = own-length runs
+        trains = mask_after_lengths(simulate(net, spec), spec.lengths)  # causal: = own-length runs
         return result_from_trains(net, spec, trains, self.name, t0)
 
 
-def result_from_trains(net: NetSpec, spec: RunSpec, trains: list[np.ndarray], backend: str,
-                       t0: float) -> RunResult:
+def result_from_trains(net: NetSpec, spec: RunSpec, trains: list[np.ndarray], backend: str, t0: float) -> RunResult:
     """A :class:`RunResult` from per-layer (T, B, N) trains, each layer in Lava's layout
     (``out.shape + (T,)``; every layer, or the output only as ``spec.probe`` says)."""
     spikes = {}
@@ -471,5 +512,4 @@ def result_from_trains(net: NetSpec, spec: RunSpec, trains: list[np.ndarray], ba
         if spec.probe == "output" and layer is not net.layers[-1]:
             continue
         spikes[layer.name] = internal_to_lava(np.transpose(s, (1, 2, 0)), layer.shape_chw)
-    return RunResult(spikes=spikes, backend=backend, wall_s=time.perf_counter() - t0,
-                     extra={"trains": trains})
+    return RunResult(spikes=spikes, backend=backend, wall_s=time.perf_counter() - t0, extra={"trains": trains})

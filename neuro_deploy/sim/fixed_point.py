@@ -5,6 +5,7 @@ bit for bit; the source it matches is named in each docstring. Arrays carry a le
 batch axis; dtypes follow Lava's (int32 state, int64 products), so overflow wraps the
 same way Lava's numpy code wraps.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -13,13 +14,13 @@ import numpy as np
 
 from neuro_deploy.loihi_format import LOIHI2
 
-UV_BITS = LOIHI2.state_bits       # 24
-MAX_UV = 2 ** (UV_BITS - 1)       # 2^23
-DECAY_SHIFT = LOIHI2.decay_bits   # decays are 12-bit, MSB-aligned
-DECAY_UNITY = 2 ** DECAY_SHIFT    # 4096
-VTH_SHIFT = LOIHI2.vth_shift      # threshold and activation are MSB-aligned by 6 bits
+UV_BITS = LOIHI2.state_bits  # 24
+MAX_UV = 2 ** (UV_BITS - 1)  # 2^23
+DECAY_SHIFT = LOIHI2.decay_bits  # decays are 12-bit, MSB-aligned
+DECAY_UNITY = 2**DECAY_SHIFT  # 4096
+VTH_SHIFT = LOIHI2.vth_shift  # threshold and activation are MSB-aligned by 6 bits
 ACT_SHIFT = LOIHI2.vth_shift
-DS_OFFSET = 1                     # current decay offset register (du + 1)
+DS_OFFSET = 1  # current decay offset register (du + 1)
 DM_OFFSET = 0
 
 
@@ -27,8 +28,8 @@ DM_OFFSET = 0
 class DenseWeights:
     """Dense synapse weights as Lava's bit-accurate Dense uses them."""
 
-    weight: np.ndarray      #: int32 (out, in), after clip and truncate
-    weight_exp: int         #: applied to the accumulated sum (shift)
+    weight: np.ndarray  #: int32 (out, in), after clip and truncate
+    weight_exp: int  #: applied to the accumulated sum (shift)
     num_weight_bits: int
 
 
@@ -71,7 +72,7 @@ def netx_optimize_weight_bits(weight: np.ndarray) -> tuple[np.ndarray, int, int]
         while n > 0 and low % (1 << n):
             n -= 1
     else:
-        while n > 0 and np.sum(np.abs(w / 2 ** n - np.round(w / 2 ** n))) != 0:
+        while n > 0 and np.sum(np.abs(w / 2**n - np.round(w / 2**n))) != 0:
             n -= 1
     n -= signed
     num_weight_bits = 8 - scale_bits - n
@@ -100,7 +101,7 @@ def lava_clip_truncate(w: np.ndarray, num_weight_bits: int) -> np.ndarray:
     x = w.copy().astype(np.int32)
     if mode == "inh":
         x = -x
-    x = np.clip(x, -(2 ** 8) * mixed, 2 ** 8 - 1)
+    x = np.clip(x, -(2**8) * mixed, 2**8 - 1)
     if mode == "inh":
         x = -x
     x = x.astype(np.int32)
@@ -116,8 +117,7 @@ def lava_clip_truncate(w: np.ndarray, num_weight_bits: int) -> np.ndarray:
 def dense_weights(weight: np.ndarray) -> DenseWeights:
     """The exact int32 matrix and exponent a netx Dense block computes with."""
     w, nbits, wexp = netx_optimize_weight_bits(weight)
-    return DenseWeights(weight=lava_clip_truncate(w, nbits), weight_exp=wexp,
-                        num_weight_bits=nbits)
+    return DenseWeights(weight=lava_clip_truncate(w, nbits), weight_exp=wexp, num_weight_bits=nbits)
 
 
 def apply_weight_exp(acc: np.ndarray, weight_exp: int) -> np.ndarray:
@@ -156,8 +156,9 @@ def decay_toward_zero(x: np.ndarray, decay: int) -> np.ndarray:
     return (np.sign(prod) * np.right_shift(np.abs(prod), DECAY_SHIFT)).astype(np.int32)
 
 
-def cuba_step(u: np.ndarray, v: np.ndarray, a_in: np.ndarray, *, du: int, dv: int,
-              bias: np.ndarray | int, vth: int) -> np.ndarray:
+def cuba_step(
+    u: np.ndarray, v: np.ndarray, a_in: np.ndarray, *, du: int, dv: int, bias: np.ndarray | int, vth: int
+) -> np.ndarray:
     """One step of Lava's bit-accurate CUBA LIF (``PyLifModelBitAcc``,
     ``lava/proc/lif/models.py:145-192, 268-278``), in place on int32 ``u``, ``v``.
 

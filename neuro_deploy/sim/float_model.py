@@ -9,6 +9,7 @@ over nonzero weights) come from :func:`neuro_deploy.energy.counts.count_activity
 any backend. The model runs for ``spec.steps`` steps, input replayed cyclically like
 Lava's ring buffer; a nonzero input entry is one spike, as for Lava's binary synapses.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -31,7 +32,7 @@ class FloatNet(NetSpec):
     """A checkpoint's float model with the layer view of its netx export."""
 
     model: Any = None
-    meta: dict = field(default_factory=dict)     #: the checkpoint's metadata (its split, history ...)
+    meta: dict = field(default_factory=dict)  #: the checkpoint's metadata (its split, history ...)
 
     def run_trains(self, x: np.ndarray) -> list[np.ndarray]:
         """(B, N_in, T) C,H,W-flattened spikes -> per-layer (T, B, N) bool spike trains."""
@@ -45,8 +46,7 @@ class FloatNet(NetSpec):
         self.model.eval()
         with torch.no_grad():
             outs = self.model.forward_layers(xt)
-        return [np.ascontiguousarray(np.transpose(o.reshape(b, -1, t).numpy() != 0, (2, 0, 1)))
-                for o in outs]
+        return [np.ascontiguousarray(np.transpose(o.reshape(b, -1, t).numpy() != 0, (2, 0, 1))) for o in outs]
 
 
 def float_net(model: Any, path: str | Path = "<model>") -> FloatNet:
@@ -56,12 +56,16 @@ def float_net(model: Any, path: str | Path = "<model>") -> FloatNet:
 
     mode, exps = model.quantization
     with tempfile.TemporaryDirectory() as d:
-        deployable(model, exps).export_hdf5(Path(d) / "layout.net")     # layer view only
+        deployable(model, exps).export_hdf5(Path(d) / "layout.net")  # layer view only
         layout = load_netx(Path(d) / "layout.net")
     for layer, w in zip(layout.layers, model.effective_weights()):
         layer.weight = np.asarray(w, dtype=np.float64).reshape(layer.weight.shape)
-    return FloatNet(path=str(path), layers=layout.layers,
-                    input_shape_chw=tuple(int(v) for v in model.config.input_shape), model=model)
+    return FloatNet(
+        path=str(path),
+        layers=layout.layers,
+        input_shape_chw=tuple(int(v) for v in model.config.input_shape),
+        model=model,
+    )
 
 
 def network_meta(net: NetSpec) -> dict[str, Any]:
@@ -73,9 +77,13 @@ def network_meta(net: NetSpec) -> dict[str, Any]:
         cfg = net.model.config
         from neuro_deploy.netx.meta import split_meta
 
-        return {"dt_us": cfg.dt_us, "num_steps": cfg.num_steps,
-                "time_origin": getattr(cfg, "time_origin", "zero"),
-                "input_shape_chw": list(net.input_shape_chw), **split_meta(net.meta)}
+        return {
+            "dt_us": cfg.dt_us,
+            "num_steps": cfg.num_steps,
+            "time_origin": getattr(cfg, "time_origin", "zero"),
+            "input_shape_chw": list(net.input_shape_chw),
+            **split_meta(net.meta),
+        }
     from neuro_deploy.netx.meta import read_meta
 
     return read_meta(net.path)
@@ -109,8 +117,9 @@ class FloatBackend:
         from neuro_deploy.sim.fast import lava_to_internal, result_from_trains
 
         if not isinstance(net, FloatNet):
-            raise BadInputError(f"backend 'float' runs a checkpoint (.pt); {net.path} is a netx "
-                                "network (use --backend fast or lava)")
+            raise BadInputError(
+                f"backend 'float' runs a checkpoint (.pt); {net.path} is a netx network (use --backend fast or lava)"
+            )
         validate_run(net, spec)
         if spec.input_bias is not None or spec.reset_interval is not None:
             raise BadInputError("backend 'float' takes spike input only (no input bias or reset interval)")
@@ -122,5 +131,5 @@ class FloatBackend:
             x = lava_to_internal(np.asarray(spec.inputs), len(first.lava_in_shape))
             if x.shape[-1] != spec.steps:
                 x = x[..., np.arange(spec.steps) % x.shape[-1]]
-        trains = mask_after_lengths(net.run_trains(x), spec.lengths)   # causal: = own-length runs
+        trains = mask_after_lengths(net.run_trains(x), spec.lengths)  # causal: = own-length runs
         return result_from_trains(net, spec, trains, self.name, t0)

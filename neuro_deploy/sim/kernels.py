@@ -16,6 +16,7 @@ Parallel loops use numba's ``workqueue`` threading layer unless ``NUMBA_THREADIN
 says otherwise: GNU OpenMP aborts a process that forks after using it ("fork() called
 from a process already using GNU OpenMP"), and Lava and ``replay --workers`` fork.
 """
+
 from __future__ import annotations
 
 import os
@@ -85,8 +86,9 @@ def cuba_run_kernel(a_in, bias, du, dv, vth, reset_interval, reset_phase, out):
     return out
 
 
-def cuba_run(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
-             reset_interval: int | None, reset_phase: int | None) -> np.ndarray:
+def cuba_run(
+    a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int, reset_interval: int | None, reset_phase: int | None
+) -> np.ndarray:
     """Compiled twin of :func:`neuro_deploy.sim.fixed_point.cuba_step` over all steps.
 
     Same integer semantics (int32 wrap wherever Lava's int32 numpy arithmetic wraps,
@@ -96,9 +98,16 @@ def cuba_run(a_in: np.ndarray, bias: np.ndarray, du: int, dv: int, vth: int,
     reference on random and extreme inputs.
     """
     out = np.empty(a_in.shape, dtype=np.bool_)
-    return cuba_run_kernel(np.ascontiguousarray(a_in, dtype=np.int32),
-                           np.ascontiguousarray(np.broadcast_to(bias, (a_in.shape[2],)), dtype=np.int32),
-                           int(du), int(dv), int(vth), int(reset_interval or 0), int(reset_phase or 0), out)
+    return cuba_run_kernel(
+        np.ascontiguousarray(a_in, dtype=np.int32),
+        np.ascontiguousarray(np.broadcast_to(bias, (a_in.shape[2],)), dtype=np.int32),
+        int(du),
+        int(dv),
+        int(vth),
+        int(reset_interval or 0),
+        int(reset_phase or 0),
+        out,
+    )
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -122,8 +131,8 @@ def event_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     (out, in): each spike adds its weight column, as a neuromorphic core does."""
     wmax = int(np.abs(w).max()) if w.size else 0
     # narrowest exact types: int16 weights / int32 sums when no sum can overflow them
-    wt_type = np.int16 if wmax < 2 ** 15 else np.int32
-    acc_type = np.int32 if wmax * w.shape[1] < 2 ** 31 else np.int64
+    wt_type = np.int16 if wmax < 2**15 else np.int32
+    acc_type = np.int32 if wmax * w.shape[1] < 2**31 else np.int64
     out = np.zeros((x.shape[0], w.shape[0]), dtype=acc_type)
     event_matmul_kernel(np.ascontiguousarray(x, dtype=np.bool_), np.ascontiguousarray(w.T, dtype=wt_type), out)
     return out.astype(np.int64, copy=False)
@@ -169,8 +178,9 @@ def gather_rows(x, n_first, rows, out):
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def dense_cuba(x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase,
-               gemm_index, gemm_rows, out, counts):
+def dense_cuba(
+    x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase, gemm_index, gemm_rows, out, counts
+):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
 
     ``x``: binary input spikes (nonzero = spike), (B, N, T) when ``n_first`` (a

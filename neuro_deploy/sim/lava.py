@@ -11,6 +11,7 @@ mid-message), and while it runs they ignore SIGINT and die with their parent
 (:mod:`neuro_deploy._process`), so no worker is left behind - also when the worker running Lava is killed (a
 cancelled Ray task, a lost node).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,7 +31,7 @@ def import_lava():
     """Import netx and Lava's run configuration, with the fix hint on failure."""
     from neuro_deploy._compat import lava_compat, quiet_imports
 
-    lava_compat.install()                # the Python 3.11 shim for Lava (idempotent)
+    lava_compat.install()  # the Python 3.11 shim for Lava (idempotent)
 
     try:
         with quiet_imports():
@@ -42,7 +43,8 @@ def import_lava():
         raise EnvironmentProblem(
             f"Lava cannot be imported ({type(exc).__name__}: {exc}). Install it with "
             "`pip install --no-deps --ignore-requires-python lava-nc==0.10.0 lava-dl==0.6.0` "
-            "(or `make install`).") from exc
+            "(or `make install`)."
+        ) from exc
     return netx, io, RunSteps, Loihi2SimCfg
 
 
@@ -68,8 +70,9 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
     netx, io, RunSteps, Loihi2SimCfg = import_lava()
     with contextlib.redirect_stdout(_io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net = netx.hdf5.Network(net_config=net_spec.path, reset_interval=spec.reset_interval,
-                                reset_offset=spec.reset_offset)
+        net = netx.hdf5.Network(
+            net_config=net_spec.path, reset_interval=spec.reset_interval, reset_offset=spec.reset_offset
+        )
     probes = list(enumerate(net.layers))
     if spec.probe == "output":
         probes = probes[-1:]
@@ -80,7 +83,8 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
         sinks.append((k, sink))
     if spec.input_bias is not None:
         net.in_layer.neuron.bias_mant.init = np.broadcast_to(
-            spec.input_bias, net.in_layer.neuron.bias_mant.shape).astype(np.int32)
+            spec.input_bias, net.in_layer.neuron.bias_mant.shape
+        ).astype(np.int32)
     if spec.inputs is not None:
         source = io.source.RingBuffer(data=np.asarray(spec.inputs[sample]).astype(np.int32))
         if net_spec.layers[0].kind == "input":
@@ -97,7 +101,7 @@ def run_one(net_spec: NetSpec, spec: RunSpec, sample: int = 0) -> dict[str, np.n
             for k, sink in sinks:
                 out[f"layer{k}"] = np.asarray(sink.data.get())
         except BaseException as exc:
-            if isinstance(exc, KeyboardInterrupt):      # Ctrl-C, SIGTERM: no STOP handshake
+            if isinstance(exc, KeyboardInterrupt):  # Ctrl-C, SIGTERM: no STOP handshake
                 abandon_runtime(net)
             else:
                 with contextlib.suppress(Exception):
@@ -149,7 +153,7 @@ def run_concatenated(net: NetSpec, spec: RunSpec) -> dict[str, np.ndarray]:
     rec = run_one(net, one)
     out = {}
     for name, data in rec.items():
-        j = int(name[len("layer"):])
+        j = int(name[len("layer") :])
         per = np.stack(np.split(data, b, axis=-1))
         per[..., :j] = 0
         out[name] = per
@@ -165,12 +169,13 @@ def _run_own_length(net: NetSpec, spec: RunSpec, sample: int) -> dict[str, np.nd
         return run_one(net, spec, sample)
     x = None
     if spec.inputs is not None:
-        data = np.asarray(spec.inputs)[sample:sample + 1]
-        x = data[..., :min(data.shape[-1], steps)]          # the ring buffer's first `steps` columns
+        data = np.asarray(spec.inputs)[sample : sample + 1]
+        x = data[..., : min(data.shape[-1], steps)]  # the ring buffer's first `steps` columns
     one = dataclasses.replace(spec, steps=steps, inputs=x, lengths=None)
     out = run_one(net, one, 0)
-    return {k: np.concatenate([v, np.zeros(v.shape[:-1] + (spec.steps - steps,), v.dtype)], axis=-1)
-            for k, v in out.items()}
+    return {
+        k: np.concatenate([v, np.zeros(v.shape[:-1] + (spec.steps - steps,), v.dtype)], axis=-1) for k, v in out.items()
+    }
 
 
 @register_backend("lava")
@@ -199,5 +204,4 @@ class LavaBackend:
             per_sample = [_run_own_length(net, spec, i) for i in range(spec.batch_size())]
             spikes = {k: np.stack([s[k] for s in per_sample]) for k in per_sample[0]}
             mode = "per-sample"
-        return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0,
-                         extra={"mode": mode})
+        return RunResult(spikes=spikes, backend=self.name, wall_s=time.perf_counter() - t0, extra={"mode": mode})

@@ -32,6 +32,7 @@ executor, the worker count, the task size or the batch size.
 backend ``float``): it gets exactly the binned input and steps the deployed network gets,
 so :func:`float_vs_deployed` compares the two recording by recording.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,21 +66,21 @@ REPLAY_SCHEMA = "neuro-deploy-replay/1"
 class ReplayConfig:
     dt_us: int
     backend: str = "fast"
-    steps: int | None = None                  #: input steps per recording (default: the network's
+    steps: int | None = None  #: input steps per recording (default: the network's
     #: window from its metadata, else each recording's own length)
     sensor_size: tuple[int, int] | None = None
-    crop: tuple[int, int, int, int] | None = None      #: x0, y0, width, height
+    crop: tuple[int, int, int, int] | None = None  #: x0, y0, width, height
     downsample: float | None = None
     denoise_us: int | None = None
     refractory_us: int | None = None
-    workers: int = 1                          #: local processes (``execution`` overrides)
+    workers: int = 1  #: local processes (``execution`` overrides)
     batch_size: int = 64
     evt3_timing: str = "spec"
-    fmt: str | None = None                    #: force a reader (``--format``); default: by content
-    on_error: str = "fail"                    #: fail | skip | keep-partial (events.collection)
-    time_origin: str | None = None            #: default: the network's (metadata), else "zero"
-    execution: Execution | None = None        #: where tasks run; default: ``workers`` local processes
-    shard_size: int | None = None             #: recordings per task (default: see cluster.Session.shards)
+    fmt: str | None = None  #: force a reader (``--format``); default: by content
+    on_error: str = "fail"  #: fail | skip | keep-partial (events.collection)
+    time_origin: str | None = None  #: default: the network's (metadata), else "zero"
+    execution: Execution | None = None  #: where tasks run; default: ``workers`` local processes
+    shard_size: int | None = None  #: recordings per task (default: see cluster.Session.shards)
 
     def executor(self) -> Execution:
         """Where this replay's tasks run."""
@@ -134,11 +135,11 @@ class ReplayResult:
     accuracy_vs_step: list[float] = field(default_factory=list)
     layers: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    counts: list = field(default_factory=list, repr=False)   #: LayerCounts over all recordings
+    counts: list = field(default_factory=list, repr=False)  #: LayerCounts over all recordings
     skipped: list[dict[str, str]] = field(default_factory=list)  #: file, reason, error (--on-error)
     partial: list[dict[str, Any]] = field(default_factory=list)  #: file, offset, reason, events kept
-    time_origin: str = "zero"                 #: where step 0 of each recording started
-    window_steps: int | None = None           #: fixed input steps per recording, or None (own length)
+    time_origin: str = "zero"  #: where step 0 of each recording started
+    window_steps: int | None = None  #: fixed input steps per recording, or None (own length)
     #: seconds each pipeline stage worked (decode, bin, simulate, count), summed over workers;
     #: the stages overlap, so ``wall_s`` is about the largest of them per worker
     stages_s: dict[str, float] = field(default_factory=dict)
@@ -157,7 +158,7 @@ def input_geometry(net: NetSpec) -> tuple[int, int, int, bool]:
     if len(shape) == 3:
         return int(shape[0]), int(shape[1]), int(shape[2]), False
     full = tuple(int(v) for v in net.input_shape_chw)
-    if len(full) == 3 and int(np.prod(full)) == shape[0]:    # e.g. a checkpoint's float model
+    if len(full) == 3 and int(np.prod(full)) == shape[0]:  # e.g. a checkpoint's float model
         return full[0], full[1], full[2], True
     from neuro_deploy.netx.meta import read_meta
 
@@ -199,8 +200,9 @@ def preprocess(events: np.ndarray, sensor: tuple[int, int], cfg: ReplayConfig) -
     return ev, (w, h)
 
 
-def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
-                   ) -> tuple[np.ndarray, int]:
+def load_recording(
+    path: Path | Recording, net_geom: tuple[int, int, int, bool], cfg: ReplayConfig
+) -> tuple[np.ndarray, int]:
     """Decode (unless given decoded) + preprocess + bin one recording with ``cfg.binning()``:
     (C, H, W, T) uint8 and its event count."""
     from neuro_deploy.events.readers import read_events
@@ -208,8 +210,7 @@ def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool],
     if isinstance(path, Recording):
         rec, path = path, Path(path.path)
     else:
-        rec = read_events(path, cfg.fmt, keep_partial=cfg.on_error == "keep-partial",
-                          evt3_timing=cfg.evt3_timing)
+        rec = read_events(path, cfg.fmt, keep_partial=cfg.on_error == "keep-partial", evt3_timing=cfg.evt3_timing)
     if cfg.sensor_size:
         from neuro_deploy.events.types import SensorSize
 
@@ -220,8 +221,12 @@ def load_recording(path: Path | Recording, net_geom: tuple[int, int, int, bool],
     ev, (w, h) = preprocess(rec.events, size, cfg)
     c, nh, nw, _ = net_geom
     if (w, h) != (nw, nh):
-        raise ShapeError(f"{path}: recording geometry (W,H) after crop/downsample; the network "
-                         "wants (use --sensor-size, --crop, --downsample)", (nw, nh), (w, h))
+        raise ShapeError(
+            f"{path}: recording geometry (W,H) after crop/downsample; the network "
+            "wants (use --sensor-size, --crop, --downsample)",
+            (nw, nh),
+            (w, h),
+        )
     x = cfg.binning().bin(ev, (w, h), str(path))
     if c == 1:
         x = x.max(axis=0, keepdims=True)
@@ -236,8 +241,9 @@ def running_decisions(out_trains: np.ndarray) -> np.ndarray:
     return arg
 
 
-def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig, busy: dict[str, float] | None = None
-                    ) -> tuple[list, list[dict[str, Any]]]:
+def _simulate_batch(
+    net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig, busy: dict[str, float] | None = None
+) -> tuple[list, list[dict[str, Any]]]:
     """One batch on the backend: (LayerCounts of the batch, per-recording results); each
     recording runs for its own length + ``len(net)`` steps (see module docstring).
     ``busy``: simulate and count seconds are added to it."""
@@ -255,10 +261,15 @@ def _simulate_batch(net: NetSpec, xs: list[np.ndarray], cfg: ReplayConfig, busy:
     out = []
     for i, x in enumerate(xs):
         own = int(run.run_steps[i])
-        out.append({"decisions": decisions[:own, i], "counts": run.trains[-1][:own, i].sum(0),
-                    "spikes": {c.name: int(c.spikes_per_sample[i]) for c in run.counts},
-                    "synops": {c.name: int(c.synops_per_sample[i]) for c in run.counts},
-                    "steps": int(x.shape[-1])})
+        out.append(
+            {
+                "decisions": decisions[:own, i],
+                "counts": run.trains[-1][:own, i].sum(0),
+                "spikes": {c.name: int(c.spikes_per_sample[i]) for c in run.counts},
+                "synops": {c.name: int(c.synops_per_sample[i]) for c in run.counts},
+                "steps": int(x.shape[-1]),
+            }
+        )
     return run.counts, out
 
 
@@ -267,8 +278,9 @@ PIPELINE_DEPTH = 64
 _DONE = object()
 
 
-def _decode_stage(files: list[Path], cfg: ReplayConfig, size: Any, out: queue.Queue, stop: threading.Event,
-                  busy: dict[str, float]) -> None:
+def _decode_stage(
+    files: list[Path], cfg: ReplayConfig, size: Any, out: queue.Queue, stop: threading.Event, busy: dict[str, float]
+) -> None:
     """Stage 1: decode each file under ``cfg.on_error``; puts (index, Recording or None,
     Skipped or None, error or None), then ``_DONE``."""
     from neuro_deploy.errors import CorruptRecordingError, UnknownFormatError
@@ -282,21 +294,32 @@ def _decode_stage(files: list[Path], cfg: ReplayConfig, size: Any, out: queue.Qu
                 break
             t0 = time.perf_counter()
             try:
-                item = (i, read_events(f, cfg.fmt, sensor_size=size, keep_partial=cfg.on_error == "keep-partial",
-                                       evt3_timing=cfg.evt3_timing), None, None)
+                item = (
+                    i,
+                    read_events(
+                        f,
+                        cfg.fmt,
+                        sensor_size=size,
+                        keep_partial=cfg.on_error == "keep-partial",
+                        evt3_timing=cfg.evt3_timing,
+                    ),
+                    None,
+                    None,
+                )
             except (CorruptRecordingError, UnknownFormatError) as exc:
                 item = (i, None, Skipped(str(f), str(exc), type(exc).__name__), exc if cfg.on_error == "fail" else None)
             busy["decode"] += time.perf_counter() - t0
             out.put(item)
             if item[3] is not None:
                 break
-    except BaseException as exc:                        # noqa: BLE001 - handed to the consumer
-        out.put((i, None, None, exc))                   # not about one file (e.g. a missing decoder)
+    except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+        out.put((i, None, None, exc))  # not about one file (e.g. a missing decoder)
     out.put(_DONE)
 
 
-def _bin_stage(src: queue.Queue, geom: tuple, cfg: ReplayConfig, out: queue.Queue, stop: threading.Event,
-               busy: dict[str, float]) -> None:
+def _bin_stage(
+    src: queue.Queue, geom: tuple, cfg: ReplayConfig, out: queue.Queue, stop: threading.Event, busy: dict[str, float]
+) -> None:
     """Stage 2: preprocess and bin (:func:`load_recording`); puts (index, Recording, tensor,
     events) or the decode stage's skip / error items unchanged, then ``_DONE``."""
     try:
@@ -310,7 +333,7 @@ def _bin_stage(src: queue.Queue, geom: tuple, cfg: ReplayConfig, out: queue.Queu
                 try:
                     x, n = load_recording(rec, geom, cfg)
                     item = (i, rec, (x, n), None)
-                except BaseException as exc:            # noqa: BLE001 - handed to the consumer
+                except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                     item = (i, rec, None, exc)
                 busy["bin"] += time.perf_counter() - t0
             out.put(item)
@@ -320,8 +343,7 @@ def _bin_stage(src: queue.Queue, geom: tuple, cfg: ReplayConfig, out: queue.Queu
         out.put(_DONE)
 
 
-def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig, size: Any = None
-                 ) -> dict[str, Any]:
+def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig, size: Any = None) -> dict[str, Any]:
     """Decode, bin and simulate ``files`` in a bounded pipeline: a decode thread and a bin
     thread run ahead of the simulation (at most :data:`PIPELINE_DEPTH` recordings each;
     the compiled decoders, binning and simulation kernels release the GIL), so a replay
@@ -336,8 +358,10 @@ def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig
     decoded: queue.Queue = queue.Queue(PIPELINE_DEPTH)
     binned: queue.Queue = queue.Queue(PIPELINE_DEPTH)
     stop = threading.Event()
-    threads = [threading.Thread(target=_decode_stage, args=(files, cfg, size, decoded, stop, busy), daemon=True),
-               threading.Thread(target=_bin_stage, args=(decoded, geom, cfg, binned, stop, busy), daemon=True)]
+    threads = [
+        threading.Thread(target=_decode_stage, args=(files, cfg, size, decoded, stop, busy), daemon=True),
+        threading.Thread(target=_bin_stage, args=(decoded, geom, cfg, binned, stop, busy), daemon=True),
+    ]
     for t in threads:
         t.start()
     out: dict[str, Any] = {"counts": [], "results": [], "kept": [], "skipped": [], "error": None, "busy": busy}
@@ -375,7 +399,7 @@ def run_pipeline(net: NetSpec, files: list[Path], geom: tuple, cfg: ReplayConfig
             flush()
     finally:
         stop.set()
-        while any(t.is_alive() for t in threads):     # unblock stages waiting to put, until they end
+        while any(t.is_alive() for t in threads):  # unblock stages waiting to put, until they end
             for q in (decoded, binned):
                 while True:
                     try:
@@ -395,8 +419,9 @@ def _load_kernels(net: NetSpec, first: Path, geom: tuple, cfg: ReplayConfig, siz
     from neuro_deploy.events.readers import read_events
 
     try:
-        rec = read_events(first, cfg.fmt, sensor_size=size, evt3_timing=cfg.evt3_timing,
-                          keep_partial=cfg.on_error == "keep-partial")
+        rec = read_events(
+            first, cfg.fmt, sensor_size=size, evt3_timing=cfg.evt3_timing, keep_partial=cfg.on_error == "keep-partial"
+        )
         x, _ = load_recording(rec, geom, cfg)
         _simulate_batch(net, [x[..., :1]], cfg)
     except NeuroDeployError:
@@ -416,8 +441,9 @@ def replay_shard(args: tuple) -> dict[str, Any]:
         if os.getpid() != caller_pid:
             stack.enter_context(forward_ticks(lambda n, unit: None))
         out = run_pipeline(net_ref.local(), paths, geom, cfg, size)
-    out["kept"] = [(i, {"path": names[i], "warnings": rec.warnings, "partial": rec.meta.get("partial")})
-                   for i, rec in out["kept"]]
+    out["kept"] = [
+        (i, {"path": names[i], "warnings": rec.warnings, "partial": rec.meta.get("partial")}) for i, rec in out["kept"]
+    ]
     out["skipped"] = [(i, replace(sk, file=names[i])) for i, sk in out["skipped"]]
     if out["error"] is not None:
         i, exc = out["error"]
@@ -433,8 +459,13 @@ def shard_key(files: list, index: int, total: int) -> str:
     return f"task {index + 1}/{total} ({len(names)} recording{'s' * (len(names) != 1)}: {span})"
 
 
-def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
-           labels: dict[str, int] | None = None, progress: bool = False) -> ReplayResult:
+def replay(
+    net: NetSpec,
+    recordings: list[str | Path],
+    cfg: ReplayConfig,
+    labels: dict[str, int] | None = None,
+    progress: bool = False,
+) -> ReplayResult:
     """Replay recordings (files or folders) through ``net``; see module docstring."""
     from neuro_deploy.data.datasets import label_for
     from neuro_deploy.events.collection import ON_ERROR
@@ -460,22 +491,37 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
 
     net_ref = TaskNet.of(net)
     execution = cfg.executor()
-    ship = execution.executor != "local"          # other machines: the files travel with the task
+    ship = execution.executor != "local"  # other machines: the files travel with the task
 
     def finished(k: int, out: dict[str, Any]) -> None:
-        if out["pid"] != os.getpid():             # ran elsewhere: its recordings are done now
+        if out["pid"] != os.getpid():  # ran elsewhere: its recordings are done now
             tick(len(out["kept"]) + len(out["skipped"]), "recordings")
 
-    with task(len(all_files), f"replay on {cfg.backend}", "recordings", enabled=progress), \
-            open_session(execution) as session:
+    with (
+        task(len(all_files), f"replay on {cfg.backend}", "recordings", enabled=progress),
+        open_session(execution) as session,
+    ):
         parts = session.shards(len(all_files), cfg.shard_size)
         shares = [list(p) for p in parts]
         if execution.executor == "local" and len(parts) > 1:
             _load_kernels(net, all_files[0], geom, cfg, size)
-        jobs = [(net_ref, [ShippedFile.read(all_files[i]) if ship else all_files[i] for i in share], geom, cfg,
-                 size, os.getpid()) for share in shares]
-        outs = session.run(replay_shard, jobs, [shard_key([all_files[i] for i in share], k, len(jobs))
-                                                for k, share in enumerate(shares)], finished)
+        jobs = [
+            (
+                net_ref,
+                [ShippedFile.read(all_files[i]) if ship else all_files[i] for i in share],
+                geom,
+                cfg,
+                size,
+                os.getpid(),
+            )
+            for share in shares
+        ]
+        outs = session.run(
+            replay_shard,
+            jobs,
+            [shard_key([all_files[i] for i in share], k, len(jobs)) for k, share in enumerate(shares)],
+            finished,
+        )
     # errors: the first failing file in input order raises its own typed error, as reading
     # the files one by one would (re-raised here, where the error is typed)
     failures = [(share[o["error"][0]], o["error"][1]) for share, o in zip(shares, outs) if o["error"] is not None]
@@ -483,10 +529,15 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
         k, exc = min(failures, key=lambda f: f[0])
         if isinstance(exc, BaseException):
             raise exc
-        from neuro_deploy.events.readers import read_events   # a worker's error: raise it again here
+        from neuro_deploy.events.readers import read_events  # a worker's error: raise it again here
 
-        rec = read_events(all_files[k], cfg.fmt, sensor_size=size, evt3_timing=cfg.evt3_timing,
-                          keep_partial=cfg.on_error == "keep-partial")
+        rec = read_events(
+            all_files[k],
+            cfg.fmt,
+            sensor_size=size,
+            evt3_timing=cfg.evt3_timing,
+            keep_partial=cfg.on_error == "keep-partial",
+        )
         load_recording(rec, geom, cfg)
         raise RuntimeError(f"replay worker failed on {all_files[k]}: {exc}")
     kept: list[tuple[int, dict]] = []
@@ -498,14 +549,15 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
     if not kept:
         from neuro_deploy.errors import BadInputError
 
-        raise BadInputError(f"all {len(skipped)} recordings were skipped (--on-error {cfg.on_error}); first: "
-                            f"{skipped[0].reason}")
+        raise BadInputError(
+            f"all {len(skipped)} recordings were skipped (--on-error {cfg.on_error}); first: {skipped[0].reason}"
+        )
     recs = [r for _, r in sorted(kept, key=lambda k: k[0])]
     files = [Path(r["path"]) for r in recs]
     stages = {k: round(sum(o["busy"][k] for o in outs), 6) for k in ("decode", "bin", "simulate", "count")}
     by_file: dict[str, dict[str, Any]] = {}
     batches: list = []
-    run_order: list[str] = []                     # file of each merged sample, in run order
+    run_order: list[str] = []  # file of each merged sample, in run order
     for o in outs:
         batches += o["counts"]
         run_order += [str(r["path"]) for _, r in o["kept"]]
@@ -526,11 +578,22 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
         if lab is not None:
             hit = np.flatnonzero(dec == lab)
             first_ok = int(hit[0]) + 1 if len(hit) else None
-        samples.append(SampleResult(
-            file=str(f), predicted=pred, label=lab, correct=(pred == lab) if lab is not None else None,
-            latency_steps=stable, latency_us=stable * cfg.dt_us if stable is not None else None,
-            time_to_first_correct_steps=first_ok, steps=r["steps"], events=r["events"],
-            output_counts=[int(v) for v in r["counts"]], spikes=r["spikes"], synops=r["synops"]))
+        samples.append(
+            SampleResult(
+                file=str(f),
+                predicted=pred,
+                label=lab,
+                correct=(pred == lab) if lab is not None else None,
+                latency_steps=stable,
+                latency_us=stable * cfg.dt_us if stable is not None else None,
+                time_to_first_correct_steps=first_ok,
+                steps=r["steps"],
+                events=r["events"],
+                output_counts=[int(v) for v in r["counts"]],
+                spikes=r["spikes"],
+                synops=r["synops"],
+            )
+        )
     labelled = [s for s in samples if s.label is not None]
     acc = float(np.mean([s.correct for s in labelled])) if labelled else None
     lat = [s.latency_steps for s in samples if s.latency_steps is not None]
@@ -541,17 +604,34 @@ def replay(net: NetSpec, recordings: list[str | Path], cfg: ReplayConfig,
         padded = np.stack([np.concatenate([d, np.full(t_max - len(d), d[-1])]) for d in decs])
         curve = (padded == np.array([s.label for s in labelled])[:, None]).mean(0).round(6).tolist()
     layer_names = list(samples[0].spikes) if samples else []
-    layers = [{"name": k, "spikes": int(sum(s.spikes[k] for s in samples)),
-               "synops": int(sum(s.synops[k] for s in samples))} for k in layer_names]
+    layers = [
+        {"name": k, "spikes": int(sum(s.spikes[k] for s in samples)), "synops": int(sum(s.synops[k] for s in samples))}
+        for k in layer_names
+    ]
     c, h, w, flat = geom
     notes = label_notes + [f"{r['path']}: {m}" for r in recs for m in r["warnings"]]
     partial = [{"file": r["path"], **r["partial"]} for r in recs if r["partial"] is not None]
-    return ReplayResult(REPLAY_SCHEMA, net.path, cfg.backend, cfg.dt_us, acc, samples, [c, h, w],
-                        time.perf_counter() - t0, float(np.mean(lat)) if lat else None, curve, layers,
-                        notes, counts=merge_counts(batches, [position[str(f)] for f in files]),
-                        skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
-                        partial=partial, time_origin=str(cfg.time_origin), window_steps=cfg.steps,
-                        stages_s=stages)
+    return ReplayResult(
+        REPLAY_SCHEMA,
+        net.path,
+        cfg.backend,
+        cfg.dt_us,
+        acc,
+        samples,
+        [c, h, w],
+        time.perf_counter() - t0,
+        float(np.mean(lat)) if lat else None,
+        curve,
+        layers,
+        notes,
+        counts=merge_counts(batches, [position[str(f)] for f in files]),
+        skipped=[{"file": k.file, "reason": k.reason, "error": k.error} for k in skipped],
+        partial=partial,
+        time_origin=str(cfg.time_origin),
+        window_steps=cfg.steps,
+        stages_s=stages,
+    )
+
 
 @dataclass
 class FloatVsDeployed:
@@ -563,9 +643,9 @@ class FloatVsDeployed:
     deployed_backend: str
     float_accuracy: float | None
     deployed_accuracy: float | None
-    prediction_agreement: float            #: share of recordings with the same predicted class
-    output_count_exact: float              #: share with identical output spike counts
-    accuracy_drop_points: float | None     #: 100 * (float - deployed)
+    prediction_agreement: float  #: share of recordings with the same predicted class
+    output_count_exact: float  #: share with identical output spike counts
+    accuracy_drop_points: float | None  #: 100 * (float - deployed)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -579,13 +659,22 @@ def compare_replays(fl: ReplayResult, dep: ReplayResult) -> FloatVsDeployed:
     same = [a.predicted == b.predicted for a, b in zip(fl.samples, dep.samples)]
     exact = [a.output_counts == b.output_counts for a, b in zip(fl.samples, dep.samples)]
     drop = (100.0 * (fl.accuracy - dep.accuracy)) if fl.accuracy is not None and dep.accuracy is not None else None
-    return FloatVsDeployed(n, sum(s.label is not None for s in fl.samples), fl.dt_us, dep.backend,
-                           fl.accuracy, dep.accuracy, float(np.mean(same)) if n else float("nan"),
-                           float(np.mean(exact)) if n else float("nan"), drop)
+    return FloatVsDeployed(
+        n,
+        sum(s.label is not None for s in fl.samples),
+        fl.dt_us,
+        dep.backend,
+        fl.accuracy,
+        dep.accuracy,
+        float(np.mean(same)) if n else float("nan"),
+        float(np.mean(exact)) if n else float("nan"),
+        drop,
+    )
 
 
-def float_vs_deployed(checkpoint: str | Path, net: NetSpec, recordings: list[str | Path],
-                      labels: dict[str, int] | None, cfg: ReplayConfig) -> FloatVsDeployed:
+def float_vs_deployed(
+    checkpoint: str | Path, net: NetSpec, recordings: list[str | Path], labels: dict[str, int] | None, cfg: ReplayConfig
+) -> FloatVsDeployed:
     """Replay ``recordings`` through the checkpoint (backend ``float``) and through ``net``
     (``cfg.backend``) with identical binning and steps, and compare them."""
     from dataclasses import replace

@@ -34,6 +34,7 @@ Every cell is described by its *parameters* (a JSON-able dict, global options
 included): two cells with equal parameters are the same cell, which is what lets an
 interrupted sweep resume.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -49,8 +50,8 @@ SWEEP_SCHEMA = "neuro-deploy-sweep/1"
 @dataclass
 class Cell:
     kind: str
-    label: str                         #: short name for tables and errors
-    params: dict[str, Any]             #: everything the cell's result depends on
+    label: str  #: short name for tables and errors
+    params: dict[str, Any]  #: everything the cell's result depends on
 
 
 @dataclass
@@ -58,7 +59,7 @@ class SweepConfig:
     kind: str
     cells: list[Cell]
     output: Path
-    source: str = ""                   #: the configuration file
+    source: str = ""  #: the configuration file
     options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,8 +98,20 @@ def _resolve(base: Path, p: Any, path: str, key: str, must_exist: bool = True) -
     return str(q.resolve())
 
 
-DEPLOY_DATA_KEYS = {"dataset", "root", "limit", "recordings", "labels", "dt_us", "steps", "time_origin",
-                    "downsample", "sensor_size", "event_format", "on_error"}
+DEPLOY_DATA_KEYS = {
+    "dataset",
+    "root",
+    "limit",
+    "recordings",
+    "labels",
+    "dt_us",
+    "steps",
+    "time_origin",
+    "downsample",
+    "sensor_size",
+    "event_format",
+    "on_error",
+}
 
 
 def _deploy_cells(doc: dict, base: Path, path: str) -> list[Cell]:
@@ -133,7 +146,7 @@ def _deploy_cells(doc: dict, base: Path, path: str) -> list[Cell]:
         data.append(d)
     profiles = [str(p) for p in _list(doc, "profiles", path, ["loihi2"])]
     for p in profiles:
-        _check(path, "profiles", load_profile, p)        # unknown profile: named error now
+        _check(path, "profiles", load_profile, p)  # unknown profile: named error now
     backends = [str(b) for b in _list(doc, "backends", path, ["fast"])]
     for b in backends:
         _check(path, "backends", get_backend, b)
@@ -141,13 +154,24 @@ def _deploy_cells(doc: dict, base: Path, path: str) -> list[Cell]:
     cells = []
     for m, d, p, b in itertools.product(models, data, profiles, backends):
         name = d.get("dataset") or ",".join(Path(r).name for r in d["recordings"])
-        cells.append(Cell("deploy", f"{Path(m).name} | {name} | {p} | {b}",
-                          {"model": m, "data": d, "profile": p, "backend": b, "skip_input": skip_input}))
+        cells.append(
+            Cell(
+                "deploy",
+                f"{Path(m).name} | {name} | {p} | {b}",
+                {"model": m, "data": d, "profile": p, "backend": b, "skip_input": skip_input},
+            )
+        )
     return cells
 
 
-TRAIN_DEFAULTS = {"epochs": 10, "distill_iterations": 200, "threads": 2, "root": None, "val_fraction": 0.2,
-                  "limit": None}
+TRAIN_DEFAULTS = {
+    "epochs": 10,
+    "distill_iterations": 200,
+    "threads": 2,
+    "root": None,
+    "val_fraction": 0.2,
+    "limit": None,
+}
 
 
 def _train_cells(doc: dict, base: Path, path: str) -> list[Cell]:
@@ -169,18 +193,21 @@ def _train_cells(doc: dict, base: Path, path: str) -> list[Cell]:
     for k in ("epochs", "distill_iterations", "threads") + (("limit",) if opts["limit"] is not None else ()):
         if not isinstance(opts[k], int) or opts[k] < 1:
             raise _err(path, k, f"expected a positive integer, got {opts[k]!r}")
-    return [Cell("train", f"{m} | seed {s}", {"dataset": dataset, "method": m, "seed": s, **opts})
-            for m, s in itertools.product(methods, seeds)]
+    return [
+        Cell("train", f"{m} | seed {s}", {"dataset": dataset, "method": m, "seed": s, **opts})
+        for m, s in itertools.product(methods, seeds)
+    ]
 
 
 #: sweep kind -> function building its cells from the YAML document
 KINDS = {"deploy": _deploy_cells, "train": _train_cells}
-KNOWN_KEYS = {"deploy": {"kind", "output", "models", "datasets", "profiles", "backends", "skip_input"},
-              "train": {"kind", "output", "dataset", "methods", "seeds"} | set(TRAIN_DEFAULTS)}
+KNOWN_KEYS = {
+    "deploy": {"kind", "output", "models", "datasets", "profiles", "backends", "skip_input"},
+    "train": {"kind", "output", "dataset", "methods", "seeds"} | set(TRAIN_DEFAULTS),
+}
 
 
-def sweep_config(doc: dict, base: Path, source: str = "<config>", output: str | Path | None = None
-                 ) -> SweepConfig:
+def sweep_config(doc: dict, base: Path, source: str = "<config>", output: str | Path | None = None) -> SweepConfig:
     """A :class:`SweepConfig` from a parsed YAML mapping; paths relative to ``base``."""
     if not isinstance(doc, dict):
         raise BadInputError(f"{source}: expected a YAML mapping, got {type(doc).__name__}")
@@ -196,11 +223,10 @@ def sweep_config(doc: dict, base: Path, source: str = "<config>", output: str | 
         dup = sorted({l for l in labels if labels.count(l) > 1})
         raise BadInputError(f"{source}: the grid has the same cell twice: {dup[0]!r}")
     out = output if output is not None else doc.get("output")
-    out_path = (Path(out) if out else Path(source).with_suffix(""))
+    out_path = Path(out) if out else Path(source).with_suffix("")
     if not out_path.is_absolute() and out is not None and output is None:
         out_path = base / out_path
-    return SweepConfig(kind, cells, out_path, source,
-                       {k: v for k, v in doc.items() if k not in ("output",)})
+    return SweepConfig(kind, cells, out_path, source, {k: v for k, v in doc.items() if k not in ("output",)})
 
 
 def load_sweep_config(path: str | Path, output: str | Path | None = None) -> SweepConfig:

@@ -17,6 +17,7 @@ So whatever stops the run, the files on disk are complete and readable, and hold
 finished cell. Each cell's result depends only on its parameters (``wall_s`` aside): the
 same on every executor.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,20 @@ from neuro_deploy.cluster import Execution, TasksLostError, open_session
 from neuro_deploy.errors import BadInputError
 from neuro_deploy.sweep.config import SWEEP_SCHEMA, Cell, SweepConfig
 
-DEPLOY_ROW = ("accuracy", "samples", "energy_per_inference_uj", "latency_us", "edp_uj_us", "synops", "spikes",
-              "neuron_updates", "cores", "chips", "fits", "wall_s")
+DEPLOY_ROW = (
+    "accuracy",
+    "samples",
+    "energy_per_inference_uj",
+    "latency_us",
+    "edp_uj_us",
+    "synops",
+    "spikes",
+    "neuron_updates",
+    "cores",
+    "chips",
+    "fits",
+    "wall_s",
+)
 
 
 # --------------------------------------------------------------------------- cell kinds
@@ -43,18 +56,35 @@ def deploy_cell(payload: tuple) -> dict[str, Any]:
     """One deploy task: :func:`neuro_deploy.report.build_report` of a model on a workload."""
     from neuro_deploy._io import jsonable
     from neuro_deploy.report import Workload, build_report
+
     label, params, net = payload
     d = params["data"]
-    opts = {k: v for k, v in (("downsample", d.get("downsample")), ("fmt", d.get("event_format")),
-                              ("on_error", d.get("on_error"))) if v is not None}
+    opts = {
+        k: v
+        for k, v in (
+            ("downsample", d.get("downsample")),
+            ("fmt", d.get("event_format")),
+            ("on_error", d.get("on_error")),
+        )
+        if v is not None
+    }
     if d.get("sensor_size"):
         from neuro_deploy.events.types import SensorSize
 
         sz = SensorSize.parse(str(d["sensor_size"]))
         opts["sensor_size"] = (sz.width, sz.height)
-    w = Workload(steps=d.get("steps"), dataset=d.get("dataset"), root=d.get("root"), limit=d.get("limit", 200),
-                 recordings=list(d.get("recordings", [])), labels=d.get("labels"), dt_us=d.get("dt_us"),
-                 backend=params["backend"], replay_options=opts, time_origin=d.get("time_origin"))
+    w = Workload(
+        steps=d.get("steps"),
+        dataset=d.get("dataset"),
+        root=d.get("root"),
+        limit=d.get("limit", 200),
+        recordings=list(d.get("recordings", [])),
+        labels=d.get("labels"),
+        dt_us=d.get("dt_us"),
+        backend=params["backend"],
+        replay_options=opts,
+        time_origin=d.get("time_origin"),
+    )
     rep, _ = build_report(net.local(), w, params["profile"], skip_input=params["skip_input"])
     report = jsonable(rep.to_dict())
     report.update(network=params["model"], label=label)
@@ -95,20 +125,27 @@ def _deploy_payloads(cells: list[Cell], workdir: Path) -> list[tuple]:
 class CellKind:
     task: Callable[[tuple], dict[str, Any]]
     payloads: Callable[[list[Cell], Path], list[tuple]]
-    coordinates: Callable[[dict[str, Any]], dict[str, Any]]     #: grid position, for the CSV
+    coordinates: Callable[[dict[str, Any]], dict[str, Any]]  #: grid position, for the CSV
 
 
 def _deploy_coords(p: dict[str, Any]) -> dict[str, Any]:
     d = p["data"]
-    return {"model": p["model"], "data": d.get("dataset") or ";".join(d["recordings"]),
-            "profile": p["profile"], "backend": p["backend"]}
+    return {
+        "model": p["model"],
+        "data": d.get("dataset") or ";".join(d["recordings"]),
+        "profile": p["profile"],
+        "backend": p["backend"],
+    }
 
 
 #: sweep kind -> how its cells run
 CELL_KINDS: dict[str, CellKind] = {
     "deploy": CellKind(deploy_cell, _deploy_payloads, _deploy_coords),
-    "train": CellKind(train_cell_task, lambda cells, _: [(c.label, c.params) for c in cells],
-                      lambda p: {"method": p["method"], "seed": p["seed"], "dataset": p["dataset"]}),
+    "train": CellKind(
+        train_cell_task,
+        lambda cells, _: [(c.label, c.params) for c in cells],
+        lambda p: {"method": p["method"], "seed": p["seed"], "dataset": p["dataset"]},
+    ),
 }
 
 
@@ -127,17 +164,23 @@ class SweepResult:
     schema: str
     kind: str
     source: str
-    cells: list[dict[str, Any]]                    #: finished cells, grid order
+    cells: list[dict[str, Any]]  #: finished cells, grid order
     missing: list[str] = field(default_factory=list)
     complete: bool = False
-    skipped: int = 0                               #: cells taken from an earlier run (resume)
+    skipped: int = 0  #: cells taken from an earlier run (resume)
     ran: int = 0
     wall_s: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "kind": self.kind, "source": self.source, "complete": self.complete,
-                "missing": self.missing, "cells": self.cells}
+        return {
+            "schema": self.schema,
+            "kind": self.kind,
+            "source": self.source,
+            "complete": self.complete,
+            "missing": self.missing,
+            "cells": self.cells,
+        }
 
 
 def read_previous(cfg: SweepConfig, path: Path) -> dict[str, dict[str, Any]]:
@@ -149,14 +192,17 @@ def read_previous(cfg: SweepConfig, path: Path) -> dict[str, dict[str, Any]]:
     except (OSError, ValueError) as exc:
         raise BadInputError(f"{path}: cannot resume from it ({exc}); move it away to start afresh") from None
     if not isinstance(doc, dict) or doc.get("schema") != SWEEP_SCHEMA or doc.get("kind") != cfg.kind:
-        raise BadInputError(f"{path}: not the output of a {cfg.kind} sweep ({SWEEP_SCHEMA}); "
-                            "choose another output (-o)")
+        raise BadInputError(
+            f"{path}: not the output of a {cfg.kind} sweep ({SWEEP_SCHEMA}); choose another output (-o)"
+        )
     wanted = {cell_id(c.params) for c in cfg.cells}
     done = {cell_id(c["params"]): c for c in doc.get("cells", [])}
     foreign = [c["label"] for k, c in done.items() if k not in wanted]
     if foreign:
-        raise BadInputError(f"{path}: holds cells that are not in {cfg.source} (e.g. {foreign[0]!r}); "
-                            "it belongs to another sweep: choose another output (-o) or move it away")
+        raise BadInputError(
+            f"{path}: holds cells that are not in {cfg.source} (e.g. {foreign[0]!r}); "
+            "it belongs to another sweep: choose another output (-o) or move it away"
+        )
     return done
 
 
@@ -172,16 +218,25 @@ def _md(cfg: SweepConfig, cells: list[dict[str, Any]], missing: list[str]) -> st
     from neuro_deploy.report.render import to_markdown
 
     keys = list(cells[0]["row"]) if cells else []
-    lines = [f"# Sweep `{cfg.source}` ({cfg.kind}, {len(cells)} of {len(cells) + len(missing)} cells)", "",
-             "| cell | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+    lines = [
+        f"# Sweep `{cfg.source}` ({cfg.kind}, {len(cells)} of {len(cells) + len(missing)} cells)",
+        "",
+        "| cell | " + " | ".join(keys) + " |",
+        "|---|" + "---|" * len(keys),
+    ]
     lines += ["| " + c["label"] + " | " + " | ".join(_fmt(c["row"][k]) for k in keys) + " |" for c in cells]
     if missing:
         lines += ["", "Not finished: " + ", ".join(f"`{m}`" for m in missing)]
     if cfg.kind == "deploy" and cells:
         lines += ["", to_markdown([c["report"] for c in cells])]
     if cfg.kind == "train" and cells:
-        lines += ["", "## Mean ± std over seeds", "", "| method | seeds | " + " | ".join(keys) + " |",
-                  "|---|---|" + "---|" * len(keys)]
+        lines += [
+            "",
+            "## Mean ± std over seeds",
+            "",
+            "| method | seeds | " + " | ".join(keys) + " |",
+            "|---|---|" + "---|" * len(keys),
+        ]
         methods = list(dict.fromkeys(c["params"]["method"] for c in cells))
         for m in methods:
             rows = [c["row"] for c in cells if c["params"]["method"] == m]
@@ -201,8 +256,7 @@ def _csv(cfg: SweepConfig, cells: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def write_outputs(cfg: SweepConfig, done: dict[str, dict[str, Any]], missing: list[str], complete: bool
-                  ) -> SweepResult:
+def write_outputs(cfg: SweepConfig, done: dict[str, dict[str, Any]], missing: list[str], complete: bool) -> SweepResult:
     """Write OUT.json / .csv / .md atomically from the finished cells, in grid order."""
     from neuro_deploy._io import write_text_atomic
 
@@ -229,7 +283,7 @@ def run_sweep(cfg: SweepConfig, execution: Execution | None = None, progress: bo
     def missing() -> list[str]:
         return [c.label for c in cfg.cells if cell_id(c.params) not in done]
 
-    write_outputs(cfg, done, missing(), not todo)          # output writable, before any work
+    write_outputs(cfg, done, missing(), not todo)  # output writable, before any work
     bar = None
     if progress and todo:
         from neuro_deploy.cluster import progress_bar
@@ -249,8 +303,10 @@ def run_sweep(cfg: SweepConfig, execution: Execution | None = None, progress: bo
             try:
                 s.run(kind.task, payloads, [c.label for c in todo], finished)
             except TasksLostError as exc:
-                raise exc.with_hint(f"{len(done)} finished cells are in {paths['json']} (and .csv, .md); "
-                                    "run the same command again to run only the missing ones") from None
+                raise exc.with_hint(
+                    f"{len(done)} finished cells are in {paths['json']} (and .csv, .md); "
+                    "run the same command again to run only the missing ones"
+                ) from None
     res = write_outputs(cfg, done, missing(), True)
     res.skipped, res.ran, res.wall_s = skipped, len(todo), time.perf_counter() - t0
     return res

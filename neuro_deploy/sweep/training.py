@@ -26,6 +26,7 @@ time of that run is not in ``prep_s``, as it would be shared with the ``full`` c
 Every cell sets torch to ``threads`` threads, so a cell gives the same figures in this
 process, a local worker or a Ray worker.
 """
+
 from __future__ import annotations
 
 import re
@@ -50,12 +51,12 @@ class Context:
     ds: Any
     tr: Any
     va: Any
-    cfg: Any                       #: ModelConfig of the full-data model
+    cfg: Any  #: ModelConfig of the full-data model
     x_tr: np.ndarray
     x_va: np.ndarray
     full_bytes: int
     workdir: Path
-    split: Any = None              #: the data split (neuro_deploy.data.splits.Split), recorded in checkpoints
+    split: Any = None  #: the data split (neuro_deploy.data.splits.Split), recorded in checkpoints
 
 
 def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -64,26 +65,42 @@ def deployed(model_path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, float]
     from neuro_deploy.api import deploy
 
     dep = deploy(model_path, (x, y), verify_samples=0)
-    return {"deployed": float(dep.deployed_accuracy), "energy_uj": float(dep.energy_per_inference_uj),
-            "latency_us": float(dep.latency_us)}
+    return {
+        "deployed": float(dep.deployed_accuracy),
+        "energy_uj": float(dep.energy_per_inference_uj),
+        "latency_us": float(dep.latency_us),
+    }
 
 
-def _record(ctx: Context, name: str, model: Any, mcfg: Any, train_s: float, x_eval: np.ndarray,
-            nbytes: int, prep_s: float = 0.0) -> dict[str, float]:
+def _record(
+    ctx: Context, name: str, model: Any, mcfg: Any, train_s: float, x_eval: np.ndarray, nbytes: int, prep_s: float = 0.0
+) -> dict[str, float]:
     from neuro_deploy.models import save_checkpoint
     from neuro_deploy.models.slayer_model import evaluate
 
     p = ctx.workdir / f"{name}-{ctx.params['seed']}.pt"
     save_checkpoint(model, mcfg, p, meta={"split": ctx.split.to_meta()})
-    return {"float": evaluate(model, x_eval, ctx.va.labels)[0], **deployed(p, x_eval, ctx.va.labels),
-            "train_s": train_s, "prep_s": prep_s, "bytes": nbytes}
+    return {
+        "float": evaluate(model, x_eval, ctx.va.labels)[0],
+        **deployed(p, x_eval, ctx.va.labels),
+        "train_s": train_s,
+        "prep_s": prep_s,
+        "bytes": nbytes,
+    }
 
 
 def _tcfg(ctx: Context, **kw: Any):
     from neuro_deploy.models import TrainConfig
 
-    return TrainConfig(**{"epochs": ctx.params["epochs"], "seed": ctx.params["seed"], "progress": False,
-                          "threads": ctx.params["threads"], **kw})
+    return TrainConfig(
+        **{
+            "epochs": ctx.params["epochs"],
+            "seed": ctx.params["seed"],
+            "progress": False,
+            "threads": ctx.params["threads"],
+            **kw,
+        }
+    )
 
 
 def _full(ctx: Context, m: re.Match) -> dict[str, float]:
@@ -100,8 +117,13 @@ def _prune(ctx: Context, m: re.Match) -> dict[str, float]:
 
     sel, keep = m.group(1), float(m.group(2))
     t = time.perf_counter()
-    r = train_model(ctx.cfg, _tcfg(ctx), ctx.x_tr, ctx.tr.labels,
-                    selector=make_selector(sel, len(ctx.x_tr), keep, ctx.params["epochs"], ctx.params["seed"]))
+    r = train_model(
+        ctx.cfg,
+        _tcfg(ctx),
+        ctx.x_tr,
+        ctx.tr.labels,
+        selector=make_selector(sel, len(ctx.x_tr), keep, ctx.params["epochs"], ctx.params["seed"]),
+    )
     return _record(ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va, ctx.full_bytes)
 
 
@@ -109,11 +131,19 @@ def _pretrain(ctx: Context, m: re.Match) -> dict[str, float]:
     from neuro_deploy.models import train_model
     from neuro_deploy.recipes import ann_pretraining
 
-    t = time.perf_counter()              # train --pretrain ann's recipe (pipeD), one fine-tuning epoch
-    hooks, _ = ann_pretraining(ctx.cfg, ctx.tr, ctx.x_tr, ctx.params["dataset"], "events", None, 15,
-                               ctx.params["seed"], warmup_epochs=0)
-    r = train_model(ctx.cfg, _tcfg(ctx, epochs=1, lr=1e-4, loss="rate_ce"), ctx.x_tr, ctx.tr.labels,
-                    init=hooks.init, init_optimizer=hooks.init_optimizer, on_epoch=hooks.on_epoch)
+    t = time.perf_counter()  # train --pretrain ann's recipe (pipeD), one fine-tuning epoch
+    hooks, _ = ann_pretraining(
+        ctx.cfg, ctx.tr, ctx.x_tr, ctx.params["dataset"], "events", None, 15, ctx.params["seed"], warmup_epochs=0
+    )
+    r = train_model(
+        ctx.cfg,
+        _tcfg(ctx, epochs=1, lr=1e-4, loss="rate_ce"),
+        ctx.x_tr,
+        ctx.tr.labels,
+        init=hooks.init,
+        init_optimizer=hooks.init_optimizer,
+        on_epoch=hooks.on_epoch,
+    )
     return _record(ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va, ctx.full_bytes)
 
 
@@ -123,12 +153,14 @@ def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
 
     steps = int(m.group(1))
     t = time.perf_counter()
-    h = train_hsd(ctx.cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2,
-                                     seed=ctx.params["seed"]), ctx.tr)
+    h = train_hsd(
+        ctx.cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2, seed=ctx.params["seed"]), ctx.tr
+    )
     dts = int(np.ceil(ctx.ds.duration_us / steps))
     cfgs = with_timing(ctx.cfg, dts, steps)
-    return _record(ctx, m.group(0), h.model, cfgs, time.perf_counter() - t, ctx.va.to_tensors(dts, steps),
-                   ctx.full_bytes)
+    return _record(
+        ctx, m.group(0), h.model, cfgs, time.perf_counter() - t, ctx.va.to_tensors(dts, steps), ctx.full_bytes
+    )
 
 
 def _distill(ctx: Context, m: re.Match) -> dict[str, float]:
@@ -139,7 +171,7 @@ def _distill(ctx: Context, m: re.Match) -> dict[str, float]:
 
     method, ipc = m.group(1), int(m.group(2))
     teachers = None
-    if method == "pace":                      # the full run's per-epoch snapshots (see module docstring)
+    if method == "pace":  # the full run's per-epoch snapshots (see module docstring)
         snaps = Snapshots()
         train_model(ctx.cfg, _tcfg(ctx), ctx.x_tr, ctx.tr.labels, on_epoch=snaps)
         teachers = snaps.models(ctx.cfg)
@@ -147,11 +179,13 @@ def _distill(ctx: Context, m: re.Match) -> dict[str, float]:
     dc = DistillConfig(ipc=ipc, iterations=ctx.params["distill_iterations"], seed=ctx.params["seed"], progress=False)
     dd = distill(method, ctx.x_tr, ctx.tr.labels, dc, teacher=teachers, model_cfg=ctx.cfg)
     prep = time.perf_counter() - t
-    t = time.perf_counter()              # as `train --data` trains on a distilled file
-    r = train_model(ctx.cfg, _tcfg(ctx, epochs=distilled_epochs(len(dd.frames))[0], augment=dc.augment),
-                    dd.frames, dd.labels)
-    return _record(ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va,
-                   int(np.packbits(dd.frames).nbytes), prep)
+    t = time.perf_counter()  # as `train --data` trains on a distilled file
+    r = train_model(
+        ctx.cfg, _tcfg(ctx, epochs=distilled_epochs(len(dd.frames))[0], augment=dc.augment), dd.frames, dd.labels
+    )
+    return _record(
+        ctx, m.group(0), r.model, ctx.cfg, time.perf_counter() - t, ctx.x_va, int(np.packbits(dd.frames).nbytes), prep
+    )
 
 
 #: name pattern -> method (the match gives its parameters)

@@ -13,6 +13,7 @@ must then parse. ``.npz``/``.h5`` may carry a ``triggers`` array, (N, 3) int64 o
 kept by ``events convert``); it comes back in ``meta["triggers"]``. Containers are made by
 users, so unsorted time is a warning here, not an error.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,8 +27,7 @@ from neuro_deploy.events.plausibility import ARRAY_LIMITS
 from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize, make_events
 
-ALIASES = {"x": ("x",), "y": ("y",), "t": ("t", "ts", "timestamp", "timestamps"),
-           "p": ("p", "on", "polarity", "pol")}
+ALIASES = {"x": ("x",), "y": ("y",), "t": ("t", "ts", "timestamp", "timestamps"), "p": ("p", "on", "polarity", "pol")}
 
 
 def _pick(names: Any, field: str) -> str | None:
@@ -40,8 +40,7 @@ def _pick(names: Any, field: str) -> str | None:
 #: column order of (N, 4) arrays and header-less text
 COLUMNS = ("t", "x", "y", "p")
 #: (lowest, highest) value each field of EVENT_DTYPE holds
-FIELD_RANGE = {"x": (-(1 << 15), (1 << 15) - 1), "y": (-(1 << 15), (1 << 15) - 1),
-               "t": (-(1 << 62), 1 << 62)}
+FIELD_RANGE = {"x": (-(1 << 15), (1 << 15) - 1), "y": (-(1 << 15), (1 << 15) - 1), "t": (-(1 << 62), 1 << 62)}
 
 
 def _column(path: Path, name: str, values: Any) -> np.ndarray:
@@ -49,16 +48,16 @@ def _column(path: Path, name: str, values: Any) -> np.ndarray:
     col = np.asarray(values)
     if col.ndim != 1:
         raise CorruptRecordingError(path, None, f"field {name!r} has shape {col.shape}, not (N,)")
-    if not (np.issubdtype(col.dtype, np.integer) or np.issubdtype(col.dtype, np.floating)
-            or col.dtype == np.bool_):
+    if not (np.issubdtype(col.dtype, np.integer) or np.issubdtype(col.dtype, np.floating) or col.dtype == np.bool_):
         raise CorruptRecordingError(path, None, f"field {name!r} is {col.dtype}, not a real number type")
     if name in FIELD_RANGE and len(col):
         lo, hi = FIELD_RANGE[name]
         if np.issubdtype(col.dtype, np.floating) and not np.isfinite(col).all():
             raise CorruptRecordingError(path, None, f"field {name!r} holds NaN or infinite values")
         if col.min() < lo or col.max() > hi:
-            raise CorruptRecordingError(path, None, f"field {name!r} spans {col.min()}..{col.max()}, "
-                                                    f"beyond what an event can hold ({lo}..{hi})")
+            raise CorruptRecordingError(
+                path, None, f"field {name!r} spans {col.min()}..{col.max()}, beyond what an event can hold ({lo}..{hi})"
+            )
     return col
 
 
@@ -81,22 +80,24 @@ def from_array(path: Path, arr: np.ndarray) -> np.ndarray:
         return from_columns(path, lambda k: arr[:, COLUMNS.index(k)], COLUMNS)
     if arr.size == 0:
         return np.empty(0, EVENT_DTYPE)
-    raise CorruptRecordingError(path, None, f"array of shape {arr.shape} is neither structured "
-                                            "(x, y, t, p) nor (N, 4) t, x, y, p")
+    raise CorruptRecordingError(
+        path, None, f"array of shape {arr.shape} is neither structured (x, y, t, p) nor (N, 4) t, x, y, p"
+    )
 
 
-def _single(path: Path, events: np.ndarray, fmt: str, size: SensorSize | None,
-            triggers: Any = None) -> EventStream:
+def _single(path: Path, events: np.ndarray, fmt: str, size: SensorSize | None, triggers: Any = None) -> EventStream:
     def chunks(cb: int) -> Iterator[np.ndarray]:
         per = max(1, cb // 16)
         for i in range(0, len(events), per):
-            yield events[i:i + per]
+            yield events[i : i + per]
+
     meta = {}
     if triggers is not None:
         trig = np.asarray(triggers)
         if trig.ndim != 2 or trig.shape[1] != 3 or not np.issubdtype(trig.dtype, np.integer):
-            raise CorruptRecordingError(path, None, f"'triggers' must be (N, 3) integers (t_us, value, "
-                                                    f"channel), got {trig.dtype} {trig.shape}")
+            raise CorruptRecordingError(
+                path, None, f"'triggers' must be (N, 3) integers (t_us, value, channel), got {trig.dtype} {trig.shape}"
+            )
         meta["triggers"] = trig.astype(np.int64)
     return EventStream(str(path), fmt, size, chunks, meta)
 
@@ -122,7 +123,7 @@ def _is_text(head: bytes) -> bool:
     except UnicodeDecodeError as exc:
         if exc.start < len(head) - 3:
             return False
-        text = head[:exc.start].decode("utf-8")
+        text = head[: exc.start].decode("utf-8")
     return not any(ord(c) < 32 and c not in "\t\n\r" for c in text)
 
 
@@ -130,8 +131,13 @@ def _magic(*prefixes: bytes):
     return lambda head: head.startswith(prefixes)
 
 
-@register_reader("npy", (".npy",), "numpy structured (x, y, t, p) or (N, 4) t, x, y, p",
-                 sniff=_magic(b"\x93NUMPY"), limits=ARRAY_LIMITS)
+@register_reader(
+    "npy",
+    (".npy",),
+    "numpy structured (x, y, t, p) or (N, 4) t, x, y, p",
+    sniff=_magic(b"\x93NUMPY"),
+    limits=ARRAY_LIMITS,
+)
 def open_npy(path: Path, **_: str) -> EventStream:
     try:
         arr = np.load(path, allow_pickle=False, mmap_mode="r")
@@ -140,8 +146,13 @@ def open_npy(path: Path, **_: str) -> EventStream:
     return _single(path, from_array(path, np.asarray(arr)), "npy", None)
 
 
-@register_reader("npz", (".npz",), "numpy .npz with 'events' or x, y, t, p arrays",
-                 sniff=_magic(b"PK\x03\x04", b"PK\x05\x06"), limits=ARRAY_LIMITS)
+@register_reader(
+    "npz",
+    (".npz",),
+    "numpy .npz with 'events' or x, y, t, p arrays",
+    sniff=_magic(b"PK\x03\x04", b"PK\x05\x06"),
+    limits=ARRAY_LIMITS,
+)
 def open_npz(path: Path, **_: str) -> EventStream:
     try:
         with np.load(path, allow_pickle=False) as z:
@@ -150,13 +161,21 @@ def open_npz(path: Path, **_: str) -> EventStream:
             files = {k: z[k] for k in z.files}
     except Exception as exc:  # noqa: BLE001 - zipfile/zlib/numpy raise many types on damaged files
         raise CorruptRecordingError(path, None, f"not a readable .npz ({exc})") from None
-    ev = from_array(path, files["events"]) if "events" in files else \
-        from_columns(path, files.__getitem__, [k for k in files if k != "triggers"])
+    ev = (
+        from_array(path, files["events"])
+        if "events" in files
+        else from_columns(path, files.__getitem__, [k for k in files if k != "triggers"])
+    )
     return _single(path, ev, "npz", _size_from(path, files), files.get("triggers"))
 
 
-@register_reader("hdf5", (".h5", ".hdf5"), "HDF5 with an 'events' dataset or x, y, t, p datasets",
-                 sniff=_magic(b"\x89HDF\r\n\x1a\n"), limits=ARRAY_LIMITS)
+@register_reader(
+    "hdf5",
+    (".h5", ".hdf5"),
+    "HDF5 with an 'events' dataset or x, y, t, p datasets",
+    sniff=_magic(b"\x89HDF\r\n\x1a\n"),
+    limits=ARRAY_LIMITS,
+)
 def open_h5(path: Path, **_: str) -> EventStream:
     import h5py
 
@@ -178,8 +197,9 @@ def open_h5(path: Path, **_: str) -> EventStream:
     return _single(path, ev, "hdf5", size, trig)
 
 
-@register_reader("csv", (".csv", ".txt"), "text columns t, x, y, p (header optional)",
-                 limits=ARRAY_LIMITS, headerless=True)
+@register_reader(
+    "csv", (".csv", ".txt"), "text columns t, x, y, p (header optional)", limits=ARRAY_LIMITS, headerless=True
+)
 def open_csv(path: Path, **_: str) -> EventStream:
     with open(path, "rb") as f:
         head = f.read(HEAD_BYTES)
@@ -187,8 +207,9 @@ def open_csv(path: Path, **_: str) -> EventStream:
         from neuro_deploy.events.readers import supported_formats
         from neuro_deploy.events.sniff import looks_like
 
-        raise UnidentifiedRecordingError(path, looks_like(head, path.stat().st_size) + ", not text",
-                                         supported_formats())
+        raise UnidentifiedRecordingError(
+            path, looks_like(head, path.stat().st_size) + ", not text", supported_formats()
+        )
     with open(path, "r", errors="replace") as f:
         first = f.readline()
     has_header = any(c.isalpha() for c in first)

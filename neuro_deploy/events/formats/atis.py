@@ -15,6 +15,7 @@ decreasing; no more events in one microsecond than the (guessed) sensor has pixe
 Random bytes fail (about 6 % of records have y > 240 and half the timestamps go back), as
 do runs of zeros (thousands of events at one pixel in one microsecond).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,21 +47,27 @@ def decode_atis_words(words: np.ndarray, overflows_before: int = 0) -> tuple[np.
 def decode_atis_bin(raw: np.ndarray, path: str | Path = "<bytes>") -> np.ndarray:
     """Decode N-MNIST 40-bit bytes (a whole file's ``uint8`` array) into events."""
     if raw.size % 5:
-        raise CorruptRecordingError(path, raw.size - raw.size % 5,
-                                    f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event")
+        raise CorruptRecordingError(
+            path, raw.size - raw.size % 5, f"truncated: {raw.size % 5} trailing byte(s) of a 5-byte event"
+        )
     return decode_atis_words(raw.reshape(-1, 5))[0]
 
 
 #: x is 8 bits, y = 240 is the overflow marker: no record may exceed this without a declared sensor
-ATIS_LIMITS = FormatLimits(bound=(256, OVERFLOW_Y), bound_source="8-bit x, y below the overflow "
-                           "marker 240", strict=True)
+ATIS_LIMITS = FormatLimits(
+    bound=(256, OVERFLOW_Y), bound_source="8-bit x, y below the overflow marker 240", strict=True
+)
 #: records read to guess the geometry (the format stores none)
 GUESS_RECORDS = 200_000
 
 
-@register_reader("nmnist-bin", (".bin", ".bs2"),
-                 "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)",
-                 limits=ATIS_LIMITS, headerless=True)
+@register_reader(
+    "nmnist-bin",
+    (".bin", ".bs2"),
+    "N-MNIST / ATIS 40-bit binary (also SLAYER .bs2, DVS Gesture clips)",
+    limits=ATIS_LIMITS,
+    headerless=True,
+)
 def open_atis_bin(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     dt = np.dtype((np.uint8, 5))
 
@@ -84,14 +91,21 @@ def open_atis_bin(path: Path, head: bytes | None = None, **_: str) -> EventStrea
     if n:
         # geometry is not stored: the known datasets in this layout are 34x34 and 128x128
         k = min(n, GUESS_RECORDS)
-        recs = (np.frombuffer(head, np.uint8, count=k * 5) if whole
-                else np.fromfile(path, np.uint8, count=k * 5)).reshape(-1, 5)
-        recs.flags.writeable = False              # as the view of head: one compiled kernel
+        recs = (
+            np.frombuffer(head, np.uint8, count=k * 5) if whole else np.fromfile(path, np.uint8, count=k * 5)
+        ).reshape(-1, 5)
+        recs.flags.writeable = False  # as the view of head: one compiled kernel
         from neuro_deploy.events.kernels import atis_extent
 
         xm, ym = atis_extent(recs)
         if xm >= 0:
             w, h = int(xm) + 1, int(ym) + 1
-            size = next((SensorSize(*k, source="guessed from coordinates") for k in ((34, 34), (128, 128))
-                         if w <= k[0] and h <= k[1]), SensorSize(w, h, "guessed from coordinates"))
+            size = next(
+                (
+                    SensorSize(*k, source="guessed from coordinates")
+                    for k in ((34, 34), (128, 128))
+                    if w <= k[0] and h <= k[1]
+                ),
+                SensorSize(w, h, "guessed from coordinates"),
+            )
     return EventStream(str(path), "nmnist-bin", size, chunks, tallies=True)

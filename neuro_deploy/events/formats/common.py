@@ -1,4 +1,5 @@
 """Shared pieces of the format readers: the stream type, header parsing, chunked reads."""
+
 from __future__ import annotations
 
 import os
@@ -13,7 +14,7 @@ from neuro_deploy.errors import CorruptRecordingError, ImplausibleRecordingError
 from neuro_deploy.events.plausibility import FormatLimits, Tally, verdict
 from neuro_deploy.events.types import EVENT_DTYPE, HEAD_BYTES, SensorSize
 
-DEFAULT_CHUNK_BYTES = 8 * 2 ** 20
+DEFAULT_CHUNK_BYTES = 8 * 2**20
 #: a chunk size larger than any file: the whole file is decoded as one chunk
 WHOLE_FILE = 1 << 62
 
@@ -56,8 +57,7 @@ class EventStream:
             return self.limits.bound[0], self.limits.bound[1], False
         return None
 
-    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-               keep_partial: bool = False) -> Iterator[np.ndarray]:
+    def chunks(self, chunk_bytes: int = DEFAULT_CHUNK_BYTES, keep_partial: bool = False) -> Iterator[np.ndarray]:
         """Decoded events in file order. A decoder error mid-file is raised after the
         complete events before it were yielded; with ``keep_partial`` it is not raised but
         recorded in ``meta["partial"]`` (byte offset, reason) and as a warning."""
@@ -84,8 +84,9 @@ class EventStream:
         v = verdict(tally, self.limits, self.format, guess)
         self.meta["warnings"] = warnings + v.warnings
         if v.errors:
-            raise ImplausibleRecordingError(self.path, None, f"not a plausible {self.format} recording: "
-                                            + "; ".join(v.errors))
+            raise ImplausibleRecordingError(
+                self.path, None, f"not a plausible {self.format} recording: " + "; ".join(v.errors)
+            )
 
     def extent(self) -> SensorSize | None:
         """The events' coordinate extent (max x + 1, max y + 1) after a full pass
@@ -140,12 +141,12 @@ def percent_header_lines(head: bytes) -> tuple[list[str], int | None]:
 def _percent_header_lines(head: bytes) -> tuple[list[str], int | None]:
     lines: list[str] = []
     pos = 0
-    while head[pos:pos + 1] == b"%":
+    while head[pos : pos + 1] == b"%":
         nl = head.find(b"\n", pos)
         if nl < 0:
-            lines.append(head[pos + 1:].decode("latin-1").strip())
+            lines.append(head[pos + 1 :].decode("latin-1").strip())
             return lines, None
-        text = head[pos:nl + 1].decode("latin-1").rstrip("\r\n")
+        text = head[pos : nl + 1].decode("latin-1").rstrip("\r\n")
         lines.append(text[1:].strip())
         pos = nl + 1
         if text.strip().lower() == "% end":
@@ -153,8 +154,7 @@ def _percent_header_lines(head: bytes) -> tuple[list[str], int | None]:
     return lines, pos
 
 
-def read_percent_header(path: Path, max_bytes: int = 1 << 20, head: bytes | None = None
-                        ) -> tuple[list[str], int]:
+def read_percent_header(path: Path, max_bytes: int = 1 << 20, head: bytes | None = None) -> tuple[list[str], int]:
     """Prophesee-style ``%``-prefixed ASCII header lines and the byte offset after them.
     A file that ends inside a header line (no newline) is truncated inside its header.
     ``head``: the file's first bytes when already read (parsed from them when the header
@@ -172,8 +172,11 @@ def read_percent_header(path: Path, max_bytes: int = 1 << 20, head: bytes | None
                 break
             line = first + f.readline()
             if not line.endswith(b"\n"):
-                raise CorruptRecordingError(path, pos, f"truncated inside its '%' header (the file ends "
-                                                       f"in the middle of header line {len(lines) + 1})")
+                raise CorruptRecordingError(
+                    path,
+                    pos,
+                    f"truncated inside its '%' header (the file ends in the middle of header line {len(lines) + 1})",
+                )
             pos += len(line)
             text = line.decode("latin-1").rstrip("\r\n")
             lines.append(text[1:].strip())
@@ -185,10 +188,18 @@ def read_percent_header(path: Path, max_bytes: int = 1 << 20, head: bytes | None
 
 
 #: Prophesee sensor generations named by the HAL plugin in RAW headers without geometry.
-PLUGIN_GEOMETRY = (("gen41", (1280, 720)), ("imx636", (1280, 720)), ("imx646", (1280, 720)),
-                   ("imx8", (1280, 720)), ("gen4", (1280, 720)), ("imx646", (1280, 720)),
-                   ("gen31", (640, 480)), ("gen3", (640, 480)), ("genx320", (320, 320)),
-                   ("imx8", (1280, 720)))
+PLUGIN_GEOMETRY = (
+    ("gen41", (1280, 720)),
+    ("imx636", (1280, 720)),
+    ("imx646", (1280, 720)),
+    ("imx8", (1280, 720)),
+    ("gen4", (1280, 720)),
+    ("imx646", (1280, 720)),
+    ("gen31", (640, 480)),
+    ("gen3", (640, 480)),
+    ("genx320", (320, 320)),
+    ("imx8", (1280, 720)),
+)
 
 
 def geometry_from_header(lines: list[str]) -> SensorSize | None:
@@ -197,7 +208,7 @@ def geometry_from_header(lines: list[str]) -> SensorSize | None:
     ``% plugin_name`` (e.g. ``hal_plugin_gen41_evk3`` -> 1280x720)."""
     w = h = None
     for line in lines:
-        low = line[:8].lower()              # the regexes only where the key can match
+        low = line[:8].lower()  # the regexes only where the key can match
         if low.startswith("geometry"):
             m = re.match(r"geometry\s+(\d+)\s*x\s*(\d+)", line, re.I)
             if m:
@@ -225,8 +236,9 @@ def geometry_from_header(lines: list[str]) -> SensorSize | None:
     return None
 
 
-def iter_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int,
-               what: str, head: bytes | None = None) -> Iterator[tuple[int, np.ndarray]]:
+def iter_words(
+    path: Path, offset: int, dtype: np.dtype, chunk_bytes: int, what: str, head: bytes | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
     """Fixed-size words after ``offset``, in chunks: yields (byte offset, words). A
     truncated last word raises :class:`CorruptRecordingError` after the whole words.
     ``head``: the file's first bytes when already read; a file that fits in them is not
@@ -239,8 +251,10 @@ def iter_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int,
     if head is not None and size == len(head):
         n = (whole_end - offset) // dtype.itemsize
         for start in range(0, n, per):
-            yield offset + start * dtype.itemsize, np.frombuffer(
-                head, dtype, count=min(per, n - start), offset=offset + start * dtype.itemsize)
+            yield (
+                offset + start * dtype.itemsize,
+                np.frombuffer(head, dtype, count=min(per, n - start), offset=offset + start * dtype.itemsize),
+            )
     else:
         pos = offset
         with open(path, "rb") as f:
@@ -253,8 +267,9 @@ def iter_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int,
                 yield pos, words
                 pos += len(words) * dtype.itemsize
     if body % dtype.itemsize:
-        raise CorruptRecordingError(path, whole_end, f"truncated: {body % dtype.itemsize} trailing byte(s) "
-                                                     f"of a {dtype.itemsize}-byte {what}")
+        raise CorruptRecordingError(
+            path, whole_end, f"truncated: {body % dtype.itemsize} trailing byte(s) of a {dtype.itemsize}-byte {what}"
+        )
 
 
 #: bytes of file decoded per kernel call: small enough to stay in cache while it is
@@ -281,17 +296,20 @@ class FileBlocks:
 
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
-                self.data = (np.frombuffer(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ), np.uint8) if size
-                             else np.zeros(0, np.uint8))
+                self.data = (
+                    np.frombuffer(mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ), np.uint8)
+                    if size
+                    else np.zeros(0, np.uint8)
+                )
             self.data.flags.writeable = False
         self.size = len(self.data)
 
     def read(self, pos: int, n: int) -> np.ndarray:
         """Up to ``n`` bytes from ``pos`` (fewer at the end of the file), uint8, read-only."""
-        return self.data[pos:pos + max(0, n)]
+        return self.data[pos : pos + max(0, n)]
 
     def close(self) -> None:
-        self.data = np.zeros(0, np.uint8)       # the map closes when no view holds it
+        self.data = np.zeros(0, np.uint8)  # the map closes when no view holds it
 
     def __enter__(self) -> "FileBlocks":
         return self
@@ -300,9 +318,16 @@ class FileBlocks:
         self.close()
 
 
-def decode_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int, what: str,
-                 head: bytes | None, decode: Callable[[np.ndarray, np.ndarray], tuple[int, int]],
-                 room_per_word: int = 1) -> Iterator[np.ndarray]:
+def decode_words(
+    path: Path,
+    offset: int,
+    dtype: np.dtype,
+    chunk_bytes: int,
+    what: str,
+    head: bytes | None,
+    decode: Callable[[np.ndarray, np.ndarray], tuple[int, int]],
+    room_per_word: int = 1,
+) -> Iterator[np.ndarray]:
     """Fixed-size words after ``offset`` decoded into one events array per ``chunk_bytes``
     of file (the whole file: one array, no concatenation). The file is read by
     :data:`BLOCK_BYTES` blocks into a reused buffer; ``decode(words, out)`` writes events
@@ -310,7 +335,7 @@ def decode_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int, wha
     then the array grows. ``room_per_word`` events per word are allotted first. A
     truncated last word raises :class:`CorruptRecordingError` after the whole words."""
     size_w = dtype.itemsize
-    base, sub = dtype.subdtype or (dtype, ())         # e.g. (uint8, (5,)): 2-D words
+    base, sub = dtype.subdtype or (dtype, ())  # e.g. (uint8, (5,)): 2-D words
     with FileBlocks(path, head) as blocks:
         body = max(0, blocks.size - offset)
         whole_end = offset + body - body % size_w
@@ -327,22 +352,22 @@ def decode_words(path: Path, offset: int, dtype: np.dtype, chunk_bytes: int, wha
                     k, used = decode(words[i:], ev[n:])
                     n += k
                     i += used
-                    if i < len(words):                          # out of room: grow
+                    if i < len(words):  # out of room: grow
                         grown = np.empty(2 * len(ev), EVENT_DTYPE)
                         grown[:n] = ev[:n]
                         ev = grown
             if n:
                 yield ev[:n]
     if body % size_w:
-        raise CorruptRecordingError(path, whole_end, f"truncated: {body % size_w} trailing byte(s) "
-                                                     f"of a {size_w}-byte {what}")
+        raise CorruptRecordingError(
+            path, whole_end, f"truncated: {body % size_w} trailing byte(s) of a {size_w}-byte {what}"
+        )
 
 
 def guessed_size(events: np.ndarray) -> SensorSize | None:
     if not len(events):
         return None
-    return SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1,
-                      "guessed from coordinates")
+    return SensorSize(int(events["x"].max()) + 1, int(events["y"].max()) + 1, "guessed from coordinates")
 
 
 def _serve(conn, log: str) -> None:  # pragma: no cover - runs in the guarded child
@@ -350,9 +375,9 @@ def _serve(conn, log: str) -> None:  # pragma: no cover - runs in the guarded ch
     import faulthandler
     import os
 
-    faulthandler.disable()              # the parent (pytest) may have it on: no dump per crash
+    faulthandler.disable()  # the parent (pytest) may have it on: no dump per crash
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 2)                      # a crashing decoder's backtrace goes to a file
+    os.dup2(fd, 2)  # a crashing decoder's backtrace goes to a file
     while True:
         try:
             request = conn.recv()
@@ -365,7 +390,7 @@ def _serve(conn, log: str) -> None:  # pragma: no cover - runs in the guarded ch
         os.lseek(2, 0, os.SEEK_SET)
         try:
             reply = (True, func(*args))
-        except BaseException as exc:                 # noqa: BLE001 - report anything
+        except BaseException as exc:  # noqa: BLE001 - report anything
             reply = (False, f"{type(exc).__name__}: {exc}")
         conn.send(reply)
 
@@ -388,7 +413,7 @@ class GuardedDecoder:
         self.proc = None
         self.conn = None
         self.log = ""
-        self.pid = None                 # the process that started the child
+        self.pid = None  # the process that started the child
         self.registered = False
 
     def start(self) -> None:
@@ -431,15 +456,18 @@ class GuardedDecoder:
         reason = f"the {what} decoder crashed ({signal.Signals(sig).name if sig else f'exit {code}'}) on this input"
         log = Path(self.log)
         if log.exists():
-            cause = [l for l in log.read_text(errors="replace").splitlines()
-                     if l and not l.startswith((" ", "thread", "note:", "stack")) and "Error" in l]
+            cause = [
+                l
+                for l in log.read_text(errors="replace").splitlines()
+                if l and not l.startswith((" ", "thread", "note:", "stack")) and "Error" in l
+            ]
             if cause:
                 reason += f": {cause[0].strip()}"
         return reason
 
     def run(self, func, args: tuple, path: Path, what: str):
         with self.lock:
-            if self.pid != os.getpid():          # forked since: the child belongs to the parent
+            if self.pid != os.getpid():  # forked since: the child belongs to the parent
                 self.proc = self.conn = None
             if self.proc is None or not self.proc.is_alive():
                 self.stop()

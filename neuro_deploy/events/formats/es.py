@@ -13,6 +13,7 @@ sensor and never reads past the file: a damaged file is a
 :class:`~neuro_deploy.errors.CorruptRecordingError` at the byte where it breaks, after the
 events before it. An event cut off by the end of the file is dropped (as faery does).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,8 +43,11 @@ def read_header(path: Path, head: bytes) -> tuple[str, SensorSize, int]:
     if kind not in TYPES:
         raise CorruptRecordingError(path, 15, f"unknown Event Stream event type {kind}")
     if TYPES[kind] not in ("dvs", "atis"):
-        raise CorruptRecordingError(path, 15, f"an Event Stream of {TYPES[kind]} events holds no polarity "
-                                              "events (DVS and ATIS streams are read)")
+        raise CorruptRecordingError(
+            path,
+            15,
+            f"an Event Stream of {TYPES[kind]} events holds no polarity events (DVS and ATIS streams are read)",
+        )
     if len(head) < 20:
         raise CorruptRecordingError(path, len(head), "truncated inside the Event Stream header")
     width = head[16] | (head[17] << 8)
@@ -51,8 +55,7 @@ def read_header(path: Path, head: bytes) -> tuple[str, SensorSize, int]:
     return TYPES[kind], SensorSize(width, height), 20
 
 
-@register_reader("es", (".es",), "Event Stream 2.x (DVS / ATIS)",
-                 sniff=lambda head: head.startswith(SIGNATURE))
+@register_reader("es", (".es",), "Event Stream 2.x (DVS / ATIS)", sniff=lambda head: head.startswith(SIGNATURE))
 def open_es(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     if head is None:
         with open(path, "rb") as f:
@@ -68,21 +71,23 @@ def open_es(path: Path, head: bytes | None = None, **_: str) -> EventStream:
         with FileBlocks(path, head) as blocks:
             end = blocks.size
             while pos < end:
-                c1 = min(end, pos + max(cb, BLOCK_BYTES))     # this chunk: up to c1, + one block
+                c1 = min(end, pos + max(cb, BLOCK_BYTES))  # this chunk: up to c1, + one block
                 ev = np.empty((min(end, c1 + BLOCK_BYTES) - pos) // 5 + 1, EVENT_DTYPE)
                 n, cut = 0, False
                 while pos < c1:
                     block = blocks.read(pos, BLOCK_BYTES)
-                    k, stop, t, err, epos = es_decode(block, 0, len(block), t, size.width, size.height,
-                                                      kind == "atis", ev[n:], st, w, h)
+                    k, stop, t, err, epos = es_decode(
+                        block, 0, len(block), t, size.width, size.height, kind == "atis", ev[n:], st, w, h
+                    )
                     tally.add(k)
                     n += k
                     if err:
                         if n:
                             yield ev[:n]
-                        raise CorruptRecordingError(path, pos + epos, f"Event Stream: {ERRORS[err]} "
-                                                    f"{size.width}x{size.height} of its header")
-                    if stop == 0:                   # only an event cut off by the end of the file
+                        raise CorruptRecordingError(
+                            path, pos + epos, f"Event Stream: {ERRORS[err]} {size.width}x{size.height} of its header"
+                        )
+                    if stop == 0:  # only an event cut off by the end of the file
                         cut = True
                         break
                     pos += stop

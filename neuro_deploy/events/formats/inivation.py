@@ -17,6 +17,7 @@ timestamp) are decoded with ``t = overflow << 31 | timestamp``; other packets ar
 AEDAT 4.0: decoded with the ``aedat`` package (Rust); the first event stream is read,
 frames/IMU/trigger streams are counted in ``meta``.
 """
+
 from __future__ import annotations
 
 import re
@@ -32,9 +33,12 @@ from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 from neuro_deploy.events.types import EVENT_DTYPE, SensorSize, make_events
 
 CHIPS = {  # header keyword -> (layout, width, height)
-    "dvs128": ("dvs128", 128, 128), "tmpdiff128": ("dvs128", 128, 128),
-    "davis346": ("davis", 346, 260), "davis240": ("davis", 240, 180),
-    "davis640": ("davis", 640, 480), "dvs346": ("davis", 346, 260),
+    "dvs128": ("dvs128", 128, 128),
+    "tmpdiff128": ("dvs128", 128, 128),
+    "davis346": ("davis", 346, 260),
+    "davis240": ("davis", 240, 180),
+    "davis640": ("davis", 640, 480),
+    "dvs346": ("davis", 346, 260),
 }
 
 
@@ -58,6 +62,7 @@ def _hash_header(path: Path, end_marker: bytes | None = None) -> tuple[list[str]
 def sniff_aedat(version: str):
     def sniff(head: bytes) -> bool:
         return head.startswith(f"#!AER-DAT{version}".encode())
+
     return sniff
 
 
@@ -65,8 +70,9 @@ def sniff_aedat(version: str):
 JAER_LIMITS = FormatLimits(bound=(640, 480), bound_source="the largest jAER sensor, DAVIS640")
 
 
-@register_reader("aedat2", (".aedat", ".dat"), "jAER AEDAT 2.0 (DVS128, DAVIS)", sniff=sniff_aedat("2"),
-                 limits=JAER_LIMITS)
+@register_reader(
+    "aedat2", (".aedat", ".dat"), "jAER AEDAT 2.0 (DVS128, DAVIS)", sniff=sniff_aedat("2"), limits=JAER_LIMITS
+)
 def open_aedat2(path: Path, **_: str) -> EventStream:
     lines, offset = _hash_header(path)
     text = " ".join(lines).lower()
@@ -80,7 +86,7 @@ def open_aedat2(path: Path, **_: str) -> EventStream:
         meta["layout_guessed"] = layout
 
     def chunks(cb: int) -> Iterator[np.ndarray]:
-        wrap: list = [None, 0]          # jAER's int32 timestamps wrap at 2^32 us
+        wrap: list = [None, 0]  # jAER's int32 timestamps wrap at 2^32 us
         for _, w in iter_words(path, offset, dt, cb, "AEDAT 2.0 event"):
             a = w["a"].astype(np.int64)
             tt = unwrap_counter(w["t"], 1 << 32, wrap)
@@ -95,13 +101,22 @@ def open_aedat2(path: Path, **_: str) -> EventStream:
     return EventStream(str(path), "aedat2", size, chunks, meta)
 
 
-PACKET_HEADER = np.dtype([("type", "<i2"), ("source", "<i2"), ("size", "<i4"), ("ts_offset", "<i4"),
-                          ("ts_overflow", "<i4"), ("capacity", "<i4"), ("number", "<i4"), ("valid", "<i4")])
+PACKET_HEADER = np.dtype(
+    [
+        ("type", "<i2"),
+        ("source", "<i2"),
+        ("size", "<i4"),
+        ("ts_offset", "<i4"),
+        ("ts_overflow", "<i4"),
+        ("capacity", "<i4"),
+        ("number", "<i4"),
+        ("valid", "<i4"),
+    ]
+)
 POLARITY = np.dtype([("data", "<u4"), ("t", "<i4")])
 
 
-@register_reader("aedat3", (".aedat", ".aedat3"), "iniVation AEDAT 3.1 (polarity packets)",
-                 sniff=sniff_aedat("3"))
+@register_reader("aedat3", (".aedat", ".aedat3"), "iniVation AEDAT 3.1 (polarity packets)", sniff=sniff_aedat("3"))
 def open_aedat3(path: Path, **_: str) -> EventStream:
     lines, offset = _hash_header(path, b"#!END-HEADER")
     if not lines or not lines[0].startswith("#!AER-DAT3"):
@@ -151,33 +166,33 @@ KIND_NAMES = list(AEDAT4_KINDS.values())
 def _fb_u32(buf: bytes, pos: int, path: Path) -> int:
     if pos < 0 or pos + 4 > len(buf):
         raise CorruptRecordingError(path, None, "AEDAT 4: the file header's table is damaged")
-    return int.from_bytes(buf[pos:pos + 4], "little")
+    return int.from_bytes(buf[pos : pos + 4], "little")
 
 
 def _io_header(path: Path, fb: bytes) -> tuple[int, int, bytes]:
     """(compression, data-table position, description bytes) of the IOHeader flatbuffer
     (table fields: compression int32 = 0, file data position int64 = -1, description string)."""
     root = _fb_u32(fb, 0, path)
-    vt = root - int.from_bytes(fb[root:root + 4], "little", signed=True) if root + 4 <= len(fb) else -1
+    vt = root - int.from_bytes(fb[root : root + 4], "little", signed=True) if root + 4 <= len(fb) else -1
     if vt < 0 or vt + 4 > len(fb):
         raise CorruptRecordingError(path, None, "AEDAT 4: the file header's table is damaged")
-    vt_size = int.from_bytes(fb[vt:vt + 2], "little")
+    vt_size = int.from_bytes(fb[vt : vt + 2], "little")
 
     def field(k: int) -> int:
-        return int.from_bytes(fb[vt + 4 + 2 * k:vt + 6 + 2 * k], "little") if 4 + 2 * k + 2 <= vt_size else 0
+        return int.from_bytes(fb[vt + 4 + 2 * k : vt + 6 + 2 * k], "little") if 4 + 2 * k + 2 <= vt_size else 0
 
     compression, position, desc = 0, -1, b""
     if field(0):
-        compression = int.from_bytes(fb[root + field(0):root + field(0) + 4], "little", signed=True)
+        compression = int.from_bytes(fb[root + field(0) : root + field(0) + 4], "little", signed=True)
     if field(1):
-        position = int.from_bytes(fb[root + field(1):root + field(1) + 8], "little", signed=True)
+        position = int.from_bytes(fb[root + field(1) : root + field(1) + 8], "little", signed=True)
     if field(2):
         at = root + field(2)
         start = at + _fb_u32(fb, at, path)
         length = _fb_u32(fb, start, path)
         if start + 4 + length > len(fb):
             raise CorruptRecordingError(path, None, "AEDAT 4: the header's description runs past the header")
-        desc = fb[start + 4:start + 4 + length]
+        desc = fb[start + 4 : start + 4 + length]
     return compression, position, desc
 
 
@@ -212,11 +227,14 @@ def _streams(path: Path, desc: bytes) -> dict[int, dict]:
                 info = child(node, "node", "name", "info")
                 stream["width"] = int(child(info, "attr", "key", "sizeX").text)
                 stream["height"] = int(child(info, "attr", "key", "sizeY").text)
-            if not 0 <= sid < 2 ** 32 or sid in streams:
+            if not 0 <= sid < 2**32 or sid in streams:
                 raise ValueError(f"stream id {sid}")
         except (AttributeError, TypeError, ValueError, KeyError) as exc:
-            raise CorruptRecordingError(path, None, f"AEDAT 4: unreadable stream {node.get('name')!r} in the "
-                                                    f"header ({type(exc).__name__}: {exc})") from None
+            raise CorruptRecordingError(
+                path,
+                None,
+                f"AEDAT 4: unreadable stream {node.get('name')!r} in the header ({type(exc).__name__}: {exc})",
+            ) from None
         streams[sid] = stream
     if not streams:
         raise CorruptRecordingError(path, None, "AEDAT 4: the header declares no stream")
@@ -256,8 +274,7 @@ def _aedat4_guarded(path: Path, meta: dict) -> Iterator[np.ndarray]:
     except ImportError:  # pragma: no cover
         from neuro_deploy.errors import EnvironmentProblem
 
-        raise EnvironmentProblem("Zstandard-compressed AEDAT 4 needs the 'aedat' package: "
-                                 "pip install aedat") from None
+        raise EnvironmentProblem("Zstandard-compressed AEDAT 4 needs the 'aedat' package: pip install aedat") from None
     from neuro_deploy.events.formats.common import run_isolated
 
     events, streams, ev_ids, counts, error = run_isolated(_decode_aedat4, (str(path),), path, "AEDAT 4")
@@ -268,8 +285,12 @@ def _aedat4_guarded(path: Path, meta: dict) -> Iterator[np.ndarray]:
         raise CorruptRecordingError(path, None, f"AEDAT 4: {error}")
 
 
-@register_reader("aedat4", (".aedat4",), "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame "
-                 "streams counted)", sniff=lambda head: head.startswith(b"#!AER-DAT4"))
+@register_reader(
+    "aedat4",
+    (".aedat4",),
+    "iniVation AEDAT 4.0 (polarity events; IMU/trigger/frame streams counted)",
+    sniff=lambda head: head.startswith(b"#!AER-DAT4"),
+)
 def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     """AEDAT 4.0: signature ``#!AER-DAT4.0\r\n``, a uint32 length and the IOHeader
     flatbuffer (compression, data-table position, XML description of the streams), then
@@ -289,11 +310,11 @@ def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     at = len(AEDAT4_SIGNATURE)
     if size_b < at + 4:
         raise CorruptRecordingError(path, at, "AEDAT 4: truncated before the header length")
-    length = int.from_bytes(head[at:at + 4], "little")
+    length = int.from_bytes(head[at : at + 4], "little")
     if at + 4 + length > size_b:
         raise CorruptRecordingError(path, at, f"AEDAT 4: the header ({length} bytes) runs past the end of the file")
     if at + 4 + length <= len(head):
-        fb = head[at + 4:at + 4 + length]
+        fb = head[at + 4 : at + 4 + length]
     else:
         with open(path, "rb") as f:
             f.seek(at + 4)
@@ -308,8 +329,11 @@ def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
         s = streams[ev_ids[0]]
         if s.get("width") and s.get("height"):
             size = SensorSize(int(s["width"]), int(s["height"]))
-    meta = {"streams": {i: s["type"] for i, s in streams.items()}, "other_packets": {},
-            "compression": AEDAT4_COMPRESSION[compression]}
+    meta = {
+        "streams": {i: s["type"] for i, s in streams.items()},
+        "other_packets": {},
+        "compression": AEDAT4_COMPRESSION[compression],
+    }
     data_start = at + 4 + length
 
     def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
@@ -338,15 +362,29 @@ def open_aedat4(path: Path, head: bytes | None = None, **_: str) -> EventStream:
                 n = 0
                 while True:
                     k, pos, status, epos, scratch = aedat4_decode(
-                        buf, base, pos, blocks.size, stop, lz4, ids, kinds, ev_ids[0] if ev_ids else -1,
-                        ev[n:], counts, scratch, st, w, h)
+                        buf,
+                        base,
+                        pos,
+                        blocks.size,
+                        stop,
+                        lz4,
+                        ids,
+                        kinds,
+                        ev_ids[0] if ev_ids else -1,
+                        ev[n:],
+                        counts,
+                        scratch,
+                        st,
+                        w,
+                        h,
+                    )
                     tally.add(k)
                     n += k
-                    if status == NEED_DATA:             # next packet not in the buffer: read on
+                    if status == NEED_DATA:  # next packet not in the buffer: read on
                         buf, base = blocks.read(pos, max(BLOCK_BYTES, epos)), pos
                         continue
                     if status == NEED_ROOM and (n == 0 or cb >= blocks.size):
-                        grown = np.empty(2 * len(ev), EVENT_DTYPE)   # whole file: one array
+                        grown = np.empty(2 * len(ev), EVENT_DTYPE)  # whole file: one array
                         grown[:n] = ev[:n]
                         ev = grown
                         continue

@@ -31,6 +31,7 @@ with no RAW-only key, followed by the event type byte and an event size byte of 
 nothing: a header-only DAT is an empty recording). Triggers are in
 ``meta['triggers']`` as an (N, 3) int64 array of (t_us, value, channel).
 """
+
 from __future__ import annotations
 
 import re
@@ -40,14 +41,19 @@ from typing import Iterator
 import numpy as np
 
 from neuro_deploy.errors import CorruptRecordingError
-from neuro_deploy.events.formats.common import (EventStream, decode_words, geometry_from_header,
-                                                percent_header_lines, read_percent_header)
+from neuro_deploy.events.formats.common import (
+    EventStream,
+    decode_words,
+    geometry_from_header,
+    percent_header_lines,
+    read_percent_header,
+)
 from neuro_deploy.events.plausibility import FormatLimits, Tally
 from neuro_deploy.events.readers import HEAD_BYTES, register_reader
 
 
 def _raw_version(lines: list[str]) -> str | None:
-    """"2", "3", "2.1", "4" ... from ``% evt X.Y`` or ``% format EVTn;...``; None if absent."""
+    """ "2", "3", "2.1", "4" ... from ``% evt X.Y`` or ``% format EVTn;...``; None if absent."""
     for line in lines:
         low = line.lower().replace(" ", "")
         if not low.startswith(("evt", "format")):
@@ -63,14 +69,27 @@ def _raw_version(lines: list[str]) -> str | None:
 
 
 #: header keys only RAW files carry (a ``%`` header with one of them is not a DAT)
-RAW_KEYS = ("evt", "format", "plugin_name", "integrator_name", "camera_integrator_name", "firmware_version",
-            "serial_number", "system_id", "geometry", "generation", "sensor_generation", "end")
+RAW_KEYS = (
+    "evt",
+    "format",
+    "plugin_name",
+    "integrator_name",
+    "camera_integrator_name",
+    "firmware_version",
+    "serial_number",
+    "system_id",
+    "geometry",
+    "generation",
+    "sensor_generation",
+    "end",
+)
 
 
 def sniff_raw(version: str):
     def sniff(head: bytes) -> bool:
         lines, _ = percent_header_lines(head)
         return _raw_version(lines) == version
+
     return sniff
 
 
@@ -94,8 +113,9 @@ EVT3_TIMINGS = ("spec", "expelliarmus")
 NO_TRIGGERS = np.zeros((0, 3), np.int64)
 
 
-def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
-                 timing: str = "spec", head: bytes | None = None) -> Iterator[np.ndarray]:
+def _evt3_chunks(
+    path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally, timing: str = "spec", head: bytes | None = None
+) -> Iterator[np.ndarray]:
     """EVT 3.0 decoded by :func:`neuro_deploy.events.kernels.evt3_decode`."""
     from neuro_deploy.events.kernels import evt3_decode
 
@@ -120,19 +140,20 @@ def _evt3_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: T
             if state[8]:
                 triggers.append(trig[: state[8]].copy())
             if i >= len(words) or state[8] < len(trig):
-                return n, i                     # done, or out of room for events
+                return n, i  # done, or out of room for events
             trig = np.empty((2 * len(trig), 3), np.int64)
 
     yield from decode_words(path, offset, np.dtype("<u2"), chunk_bytes, "EVT3 word", head, decode)
     meta["triggers"] = np.concatenate(triggers) if triggers else NO_TRIGGERS.copy()
 
 
-def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally,
-                 head: bytes | None = None) -> Iterator[np.ndarray]:
+def _evt2_chunks(
+    path: Path, offset: int, meta: dict, chunk_bytes: int, tally: Tally, head: bytes | None = None
+) -> Iterator[np.ndarray]:
     """EVT 2.0 decoded by :func:`neuro_deploy.events.kernels.evt2_decode` (one event per word at most)."""
     from neuro_deploy.events.kernels import evt2_decode
 
-    state = np.array([-1, 0, 0], dtype=np.int64)   # TIME_HIGH and wraps carried across blocks
+    state = np.array([-1, 0, 0], dtype=np.int64)  # TIME_HIGH and wraps carried across blocks
     st, w, h = tally.fused()
     triggers: list[np.ndarray] = []
     trig = np.empty((1024, 3), np.int64)
@@ -141,7 +162,7 @@ def _evt2_chunks(path: Path, offset: int, meta: dict, chunk_bytes: int, tally: T
         nonlocal trig
         before, st_before = state.copy(), st.copy()
         n = evt2_decode(words, state, out, trig, st, w, h)
-        if state[1] > len(trig):                      # more triggers than room: once more, with room
+        if state[1] > len(trig):  # more triggers than room: once more, with room
             trig = np.empty((int(state[1]), 3), np.int64)
             state[:], st[:] = before, st_before
             n = evt2_decode(words, state, out, trig, st, w, h)
@@ -165,11 +186,17 @@ def _open_raw(path: Path, version: str, head: bytes | None = None, **opts: str) 
     if version == "3":
         timing = opts.get("evt3_timing", "spec")
         meta["evt3_timing"] = timing
-        return EventStream(str(path), fmt, size,
-                           lambda cb, tally: _evt3_chunks(path, offset, meta, cb, tally, timing, head), meta,
-                           tallies=True)
-    return EventStream(str(path), fmt, size, lambda cb, tally: _evt2_chunks(path, offset, meta, cb, tally, head),
-                       meta, tallies=True)
+        return EventStream(
+            str(path),
+            fmt,
+            size,
+            lambda cb, tally: _evt3_chunks(path, offset, meta, cb, tally, timing, head),
+            meta,
+            tallies=True,
+        )
+    return EventStream(
+        str(path), fmt, size, lambda cb, tally: _evt2_chunks(path, offset, meta, cb, tally, head), meta, tallies=True
+    )
 
 
 @register_reader("evt3", (".raw",), "Prophesee RAW EVT 3.0", sniff=sniff_raw("3"), limits=PROPHESEE_LIMITS)
@@ -186,7 +213,7 @@ def open_evt2(path: Path, head: bytes | None = None, **_: str) -> EventStream:
 def open_dat(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     lines, offset = read_percent_header(path, head=head)
     if head is not None and len(head) < HEAD_BYTES:
-        size_b, first = len(head), head[offset:offset + 2]
+        size_b, first = len(head), head[offset : offset + 2]
     else:
         size_b = path.stat().st_size
         with open(path, "rb") as f:
@@ -203,7 +230,7 @@ def open_dat(path: Path, head: bytes | None = None, **_: str) -> EventStream:
     def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
         from neuro_deploy.events.kernels import dat_decode
 
-        state = np.array([-1, 0], np.int64)          # last raw t, wraps of the uint32 us timer
+        state = np.array([-1, 0], np.int64)  # last raw t, wraps of the uint32 us timer
         st, w, h = tally.fused()
 
         def decode(words: np.ndarray, out: np.ndarray) -> tuple[int, int]:
@@ -213,5 +240,11 @@ def open_dat(path: Path, head: bytes | None = None, **_: str) -> EventStream:
 
         yield from decode_words(path, offset + 2, np.dtype(("<u4", (2,))), cb, "DAT event", head, decode)
 
-    return EventStream(str(path), "dat", geometry_from_header(lines), chunks,
-                       {"header": lines, "event_type": int(ev_type)}, tallies=True)
+    return EventStream(
+        str(path),
+        "dat",
+        geometry_from_header(lines),
+        chunks,
+        {"header": lines, "event_type": int(ev_type)},
+        tallies=True,
+    )
