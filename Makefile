@@ -57,6 +57,8 @@ contracts: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/fast_vs_lava.py
 	$(BIN)/python benchmarks/decode_formats.py
+	$(BIN)/python benchmarks/replay_throughput.py
+	$(BIN)/python benchmarks/cluster_replay.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
