@@ -40,10 +40,12 @@ exported from SLAYER send binary spikes, so there is no graded scale to carry.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+
+from neuro_deploy.loihi_format import LOIHI2, NumberFormat
 
 #: SLAYER CUBA's fixed weight exponent (``cuba.Neuron(scale=1 << 6)``).
 SLAYER_EXPONENT = 6
@@ -61,24 +63,33 @@ class QuantSpec:
     hardware profile (:meth:`neuro_deploy.hardware.profile.HardwareProfile.quant_spec`,
     tested equal)."""
 
-    weight_bits: int = 8  #: mantissa bits; with the sign mode: even ints in [-2^b, 2^b - 2]
-    threshold_mant_bits: int = 17
-    state_bits: int = 24  #: u, v signed
+    weight_bits: int = LOIHI2.weight_bits  #: mantissa bits; with the sign mode: even ints in [-2^b, 2^b - 2]
+    threshold_mant_bits: int = LOIHI2.threshold_mant_bits
+    state_bits: int = LOIHI2.state_bits  #: u, v signed
     state_margin_bits: int = 1  #: policy: calibrated state peak x 2**margin must fit
     fallback_headroom_bits: int = 7  #: policy: room in thresholds when nothing was calibrated
     min_exponent: int = 0
 
+    def number_format(self) -> NumberFormat:
+        """These widths as a :class:`~neuro_deploy.loihi_format.NumberFormat` (its derived ranges)."""
+        return replace(
+            LOIHI2,
+            weight_bits=self.weight_bits,
+            threshold_mant_bits=self.threshold_mant_bits,
+            state_bits=self.state_bits,
+        )
+
     @property
     def weight_mant_min(self) -> int:
-        return -(1 << self.weight_bits)
+        return self.number_format().weight_mant_min
 
     @property
     def weight_mant_max(self) -> int:
-        return (1 << self.weight_bits) - 2
+        return self.number_format().weight_mant_max
 
     @property
     def threshold_mant_max(self) -> int:
-        return (1 << self.threshold_mant_bits) - 1
+        return self.number_format().threshold_mant_max
 
     def to_dict(self) -> dict[str, int]:
         return {k: int(getattr(self, k)) for k in self.__dataclass_fields__}
