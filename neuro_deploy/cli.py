@@ -1584,6 +1584,7 @@ def evaluate(
 )
 @json_option
 @handle_errors
+@writes_output("out")
 @execution_options
 def sweep(config: str, out: str | None, as_json: bool, execution: Any) -> None:
     """Every cell of a grid (models x data sets x profiles x backends, or training methods x
