@@ -55,6 +55,8 @@ def _invocations(tiny_dense, fixtures) -> dict[tuple[str, ...], tuple[list[str],
     """command -> (args before -o, output suffix, its input paths)."""
     rec = str(need(fixtures / NMNIST_BIN))
     net, ckpt = str(tiny_dense["net"]), str(tiny_dense["ckpt"])
+    grid = Path(net).parent / "outputs-sweep.yaml"
+    grid.write_text(f"kind: deploy\nmodels: [{net}]\ndatasets: [digits]\nlimit: 4\n")
     return {
         ("demo",): (["demo", "--epochs", "1", "--lava-samples", "0", "--out"], "", []),
         ("train",): (["train", "--epochs", "1", "-o"], ".pt", []),
@@ -66,6 +68,7 @@ def _invocations(tiny_dense, fixtures) -> dict[tuple[str, ...], tuple[list[str],
         ("events", "convert"): (["events", "convert", rec, "-o"], ".npz", [rec]),
         ("events", "show"): (["events", "show", rec, "-o"], ".png", [rec]),
         ("events", "simulate"): (["events", "simulate", "--limit", "2", "-o"], "", []),
+        ("sweep",): (["sweep", str(grid), "-o"], ".json", [str(grid)]),
     }
 
 
