@@ -71,7 +71,8 @@ def run_workload(net: NetSpec, w: Workload) -> WorkloadResult:
         [
             w.dataset is not None,
             bool(w.recordings),
-            w.inputs is not None or w.input_bias is not None or w.steps is not None,
+            # --steps alone is the input workload; with recordings it is their window
+            w.inputs is not None or w.input_bias is not None or (w.steps is not None and not w.recordings),
         ]
     )
     if chosen != 1:
