@@ -118,6 +118,9 @@ def main() -> None:
 
         os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
         t = time.perf_counter()
+        from neuro_deploy.cluster.ray_executor import WORKER_NICENESS_ENV
+
+        os.environ.setdefault(WORKER_NICENESS_ENV, "0")  # as a Ray started for the run: workers at normal priority
         c = Cluster(
             initialize_head=True,
             head_node_args={"num_cpus": 1, "object_store_memory": 100 << 20, "include_dashboard": False},

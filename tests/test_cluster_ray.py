@@ -54,6 +54,7 @@ def cluster():
     old = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([old] if old else []))
     args = {"num_cpus": 1, "object_store_memory": 80 << 20}
+    os.environ.setdefault("RAY_worker_niceness", "0")  # as a Ray neuro-deploy starts: workers at normal priority
     c = Cluster(initialize_head=True, head_node_args={**args, "include_dashboard": False})
     try:
         c.add_node(**args)

@@ -8,6 +8,7 @@ starts one (``num_cpus`` = ``workers`` when given, no dashboard, a small object 
 Sessions nest (the CLI holds one for the whole command, ``replay``/``evaluate`` open their
 own inside it): the outermost one disconnects - stopping a Ray it started - when it
 closes, also after Ctrl-C or an error; one Ray serves every model of a ``report``.
+Workers run at normal priority in a Ray started for the run (:data:`WORKER_NICENESS_ENV`).
 Every node needs neuro-deploy (the same version) importable by the Python that runs the
 Ray workers; each task loads the netx file from the bytes it is sent, so nodes need no
 shared file system.
@@ -32,6 +33,12 @@ from neuro_deploy.cluster.base import Execution, TasksLostError, unwrap_task_err
 from neuro_deploy.errors import BadInputError, EnvironmentProblem
 
 INSTALL_HINT = "pip install -e '.[cluster]' (or pip install 'ray==2.60.0')"
+#: Ray runs its workers at niceness 15 unless this is set when the raylet starts: on a
+#: machine with any other work their simulations then get a fraction of a core (measured
+#: here: a fast-backend replay 5-10x slower than one process next to a training job). A Ray
+#: started for the run gets 0; start your own cluster's nodes with ``RAY_worker_niceness=0
+#: ray start ...`` for the same.
+WORKER_NICENESS_ENV = "RAY_worker_niceness"
 
 
 def import_ray():
@@ -80,6 +87,8 @@ class RayExecutor:
             "log_to_driver": False,
         }
         start = {"num_cpus": ex.workers or os.cpu_count() or 1, "object_store_memory": ex.object_store_mb * 1024 * 1024}
+        if not ex.address:
+            os.environ.setdefault(WORKER_NICENESS_ENV, "0")  # read by the raylet this starts
         try:
             try:
                 ray.init(**base, **({} if ex.address else start))
