@@ -151,7 +151,7 @@ def _kill_a_worker_while_running(box, thread) -> int:
     while time.monotonic() < deadline and thread.is_alive():
         kids = mp.active_children()
         if kids:
-            time.sleep(0.3)  # let it get into its task
+            time.sleep(0.05)  # into its task (a task of 300 recordings lasts ~0.6 s on fast)
             for k in mp.active_children():
                 try:
                     os.kill(k.pid, signal.SIGKILL)
@@ -179,9 +179,9 @@ def test_local_killed_worker_is_retried_and_every_recording_counted_once(nmnist_
 
 
 def test_local_worker_dying_too_often_names_the_missing_tasks(nmnist_train, own_length_net):
-    files = [nmnist_train / f"{i}.bin" for i in range(1, 301)]
+    files = [nmnist_train / f"{i}.bin" for i in range(1, 601)]
     box: dict = {}
-    cfg = ReplayConfig(dt_us=5000, execution=Execution("local", 2, max_retries=0), shard_size=150)
+    cfg = ReplayConfig(dt_us=5000, execution=Execution("local", 2, max_retries=0), shard_size=300)
     t = threading.Thread(target=_replay_in_thread, args=(own_length_net, files, cfg, box))
     t.start()
     _kill_a_worker_while_running(box, t)

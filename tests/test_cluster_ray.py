@@ -138,7 +138,7 @@ def test_sweep_two_cells_on_ray_equals_one_process(cluster, tmp_path, nmnist_tra
 
 
 def test_killed_ray_worker_is_retried_and_every_recording_counted_once(cluster, nmnist_train, own_length_net):
-    files = [nmnist_train / f"{i}.bin" for i in range(1, 121)]
+    files = [nmnist_train / f"{i}.bin" for i in range(1, 401)]  # 40 tasks: a kill lands while one runs
     one = replay(own_length_net, files, ReplayConfig(dt_us=5000))
     box: dict = {}
 
