@@ -90,6 +90,9 @@ def test_watch_parent_kills_an_orphan():
             os.close(r)
             leaf = os.fork()
             if leaf == 0:
+                # as the child policy does: the default action, not a handler inherited from this
+                # test process (Ray's driver installs one for SIGTERM once a Ray test has run)
+                signal.signal(signal.SIGTERM, signal.SIG_DFL)
                 how = _process.watch_parent(os.getppid(), use_prctl=use_prctl)
                 os.write(w, f"{os.getpid()} {how}\n".encode())
                 time.sleep(60)
