@@ -155,23 +155,7 @@ def matrix_counts(
         got = receives_input(layer, upstream.astype(bool) if layer.input_message_bits == 0 else upstream != 0)
         act[1:] |= got[:-1]
     act &= valid[:, :, None]
-    return LayerCounts(
-        layer.name,
-        layer.kind,
-        n,
-        steps,
-        batch,
-        in_tb.sum(1),
-        syn_tb.sum(1),
-        out_tb.sum(1),
-        neuron_updates=int(valid.sum()) * n,
-        active_updates=int(act.sum()),
-        fanout_mean=float(fo.mean()) if fo.size else 0.0,
-        synops_per_sample=syn_tb.sum(0),
-        spikes_per_sample=out_tb.sum(0),
-        input_spikes_per_sample=in_tb.sum(0),
-        samples_per_step=valid.sum(1).astype(np.int64),
-    )
+    return per_step_counts(layer, in_tb, syn_tb, out_tb, int(act.sum()), valid, fo)
 
 
 def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, valid: np.ndarray) -> LayerCounts:
@@ -195,17 +179,33 @@ def dense_counts(layer: LayerSpec, upstream: np.ndarray, s_out: np.ndarray, vali
         counts,
     )
     in_tb, syn_tb, out_tb, act = counts
+    return per_step_counts(layer, in_tb, syn_tb, out_tb, int(act.sum()), valid, fo)
+
+
+def per_step_counts(
+    layer: LayerSpec,
+    in_tb: np.ndarray,
+    syn_tb: np.ndarray,
+    out_tb: np.ndarray,
+    active_updates: int,
+    valid: np.ndarray,
+    fo: np.ndarray,
+) -> LayerCounts:
+    """A layer's :class:`LayerCounts` from its (T, B) input spikes, synops and output spikes,
+    its active updates, the (T, B) valid steps and its fan-out: the one assembly both
+    counting paths (:func:`matrix_counts`, :func:`dense_counts`) share."""
+    steps, batch = valid.shape
     return LayerCounts(
         layer.name,
         layer.kind,
-        n,
+        layer.num_neurons,
         steps,
         batch,
         in_tb.sum(1),
         syn_tb.sum(1),
         out_tb.sum(1),
-        neuron_updates=int(valid.sum()) * n,
-        active_updates=int(act.sum()),
+        neuron_updates=int(valid.sum()) * layer.num_neurons,
+        active_updates=active_updates,
         fanout_mean=float(fo.mean()) if fo.size else 0.0,
         synops_per_sample=syn_tb.sum(0),
         spikes_per_sample=out_tb.sum(0),
