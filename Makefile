@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/neuro-deploy demo --out out/demo
+	$(BIN)/neuro-deploy demo                # default --out out/demo (created)
 
 # lint first (ruff check and ruff format --check, configured in pyproject.toml), then the tests (all but -m slow)
 test: $(STAMP) chromium
