@@ -278,48 +278,13 @@ def main() -> None:
             dense_net(tmp / "dense.net", rng, 128)
             dense_net(tmp / "dense512.net", rng, 512)
             conv_net(tmp / "conv.net", rng)
-            out.append(
-                bench(
-                    "dense 2312-128-10",
-                    tmp / "dense.net",
-                    a.samples,
-                    a.steps,
-                    a.fast_batch,
-                    0.05,
-                    rng,
-                    a.rounds,
-                    base,
-                    tmp,
-                )
-            )
-            out.append(
-                bench(
-                    "dense 2312-512-10",
-                    tmp / "dense512.net",
-                    a.samples,
-                    a.steps,
-                    a.fast_batch,
-                    0.05,
-                    rng,
-                    a.rounds,
-                    base,
-                    tmp,
-                )
-            )
-            out.append(
-                bench(
-                    "conv 2x64x64 PilotNet-like",
-                    tmp / "conv.net",
-                    max(2, a.samples // 8),
-                    a.conv_steps,
-                    a.fast_batch // 4,
-                    0.05,
-                    rng,
-                    a.rounds,
-                    base,
-                    tmp,
-                )
-            )
+            cases = [  # name, file, Lava samples, steps, fast batch
+                ("dense 2312-128-10", "dense.net", a.samples, a.steps, a.fast_batch),
+                ("dense 2312-512-10", "dense512.net", a.samples, a.steps, a.fast_batch),
+                ("conv 2x64x64 PilotNet-like", "conv.net", max(2, a.samples // 8), a.conv_steps, a.fast_batch // 4),
+            ]
+            for name, file, samples, steps, batch in cases:
+                out.append(bench(name, tmp / file, samples, steps, batch, 0.05, rng, a.rounds, base, tmp))
         finally:
             if base is not None:
                 base.close()
