@@ -15,7 +15,7 @@ of Ye et al. 2025; ../shared/research/seeds-methods.md §1 - equations there are
   (:mod:`neuro_deploy.models.arch`);
 * **ST-DSM** - real and synthetic feature distributions are matched per class in amplitude
   and phase by empirical characteristic functions ``phi(w) = mean_b exp(i w . f_b / s)`` at
-  random frequencies ``w ~ N(0, 16 I)`` with NCFM's loss. ``cf_pooling="pairs"`` (default):
+  random frequencies ``w ~ N(0, I)`` (NCFM; ``frequency_scale``) with NCFM's loss. ``cf_pooling="pairs"`` (default):
   one CF per time step, amplitude per step, phase per step *and over every pair of steps*
   (:func:`cf_pairs_loss`; PACE's reviewers: "the phase term is computed over pairs of time
   steps"); ``"time"`` pools every (sample, step) as one draw, ``"step"`` matches steps
@@ -57,8 +57,15 @@ class DistillConfig:
     max_count: int = 1  #: N of PEQ-N: events per pixel per bin (1 = spikes)
     real_batch: int = 64
     frequencies: int = 256
+    #: CF frequencies are drawn as ``w ~ N(0, frequency_scale^2 I)`` on features divided by the
+    #: real features' mean norm (NCFM: N(0, I) on unit-norm features). At 4 (this module's first
+    #: choice) every real sample's projection has a phase spread of ~4 rad, |phi_real| ~ 0 and the
+    #: CF distance hardly tells a same-class from an other-class batch (0.27 vs 0.29 on N-MNIST
+    #: teacher features); at 1 it does (0.19 vs 0.40) - benchmarks/README.md
+    frequency_scale: float = 1.0
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
+    moment_weight: float = 1.0  #: weight of the per-step first-moment term (not in NCFM; DM's objective)
     calib_weight: float = 0.0  #: cross-entropy of the teacher's output on synthetic samples
     layers: str = "first"  #: teacher layers whose SDR features are matched: first|all|penultimate
     optimizer: str = "adam"  #: adam|sgd (SGD with momentum moves only pixels with gradient)
@@ -445,7 +452,7 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             frs, fss = frs[-1:], fss[-1:]
         total = 0.0
         for fr, fs in zip(frs, fss):
-            omega = torch.randn(fr.shape[1], cfg.frequencies, generator=gen) * 4.0
+            omega = torch.randn(fr.shape[1], cfg.frequencies, generator=gen) * cfg.frequency_scale
             scale = float(fr.norm(dim=1).mean()) + 1e-6
             if cfg.cf_pooling == "pairs":
                 spatial = cf_pairs_loss(fr, fs, omega, scale)
@@ -459,7 +466,7 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             else:
                 spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale) for t in range(fr.shape[-1])) / fr.shape[-1]
             mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale**2)  # first moment per step
-            total = total + spatial + mean + cfg.temporal_weight * temporal_loss(fr, fs)
+            total = total + spatial + cfg.moment_weight * mean + cfg.temporal_weight * temporal_loss(fr, fs)
         if cfg.calib_weight:
             fss = sdr_features(teacher, sb, 0.0, n_syn)
             logits = fss[-1].sum(-1)  # output spike counts
