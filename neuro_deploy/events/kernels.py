@@ -42,6 +42,9 @@ INT64_MIN = -(1 << 63)
 
 #: events tallied at a time by the decoders: decoded, then tallied while still in cache
 TALLY_EVENTS = 4096
+#: events checked at a time against the longest run so far; a longer run is found by
+#: redoing just these events one by one
+RUN_CHECK_EVENTS = 256
 
 
 @numba.njit(inline="always")
@@ -89,61 +92,65 @@ def tally_block(ev, n0, n1, st, w, h):
     at event k iff ``t[k] == t[k - m]`` (one compare per event, no dependency between
     events), and the run carried in from the previous block is extended by the block's
     leading events of the same timestamp. Otherwise (time going back, a longer run, a
-    block that is all one run, the first events) :func:`tally_runs` redoes the block.
+    stretch that is all one run, a recording's first events) :func:`tally_runs` redoes
+    the stretch; stretches are :data:`RUN_CHECK_EVENTS` long.
     The result equals the one-event-at-a-time tally whatever the block boundaries."""
-    if n1 <= n0:
-        return
-    last_t = st[4] if st[5] else INT64_MIN
-    m = st[3]
-    x_max = np.int64(-1)
-    y_max = np.int64(-1)
-    neg = np.int64(0)
-    back = np.int64(0)
-    longer = False
-    prev = last_t
-    k_check = min(n1, n0 + m)  # from here on t[k - m] is in the block
-    for k in range(n0, k_check):
-        e = ev[np.uintp(k)]
-        t = e.t
-        x = np.int64(e.x)
-        y = np.int64(e.y)
-        x_max = max(x_max, x)
-        y_max = max(y_max, y)
-        neg |= x | y
-        back += t < prev
-        prev = t
-    for k in range(k_check, n1):
-        e = ev[np.uintp(k)]
-        t = e.t
-        x = np.int64(e.x)
-        y = np.int64(e.y)
-        x_max = max(x_max, x)
-        y_max = max(y_max, y)
-        neg |= x | y
-        back += t < prev
-        longer |= t == ev[np.uintp(k - m)].t
-        prev = t
-    st[6] = max(st[6], x_max)
-    st[7] = max(st[7], y_max)
-    if w > 0 and (neg < 0 or x_max >= w or y_max >= h):  # a second look only when needed
-        out = 0
-        for k in range(n0, n1):
-            x = np.int64(ev[np.uintp(k)].x)
-            y = np.int64(ev[np.uintp(k)].y)
-            out += (x < 0) | (y < 0) | (x >= w) | (y >= h)
-        st[0] += out
-    if back == 0 and m > 0 and not longer:
-        lead = n0
-        while lead < n1 and ev[np.uintp(lead)].t == last_t:
-            lead += 1
-        if lead < n1 and st[2] + (lead - n0) <= m:  # the longest run stands
-            j = n1 - 1
-            t_end = ev[np.uintp(j)].t
-            while j > lead and ev[np.uintp(j - 1)].t == t_end:
-                j -= 1
-            st[2], st[4], st[5] = n1 - j, t_end, 1
-            return
-    tally_runs(ev, n0, n1, st)
+    end = n1
+    n1 = n0
+    while n1 < end:
+        n0 = n1
+        n1 = min(end, n0 + RUN_CHECK_EVENTS)
+        last_t = st[4] if st[5] else INT64_MIN
+        m = st[3]
+        x_max = np.int64(-1)
+        y_max = np.int64(-1)
+        neg = np.int64(0)
+        back = np.int64(0)
+        longer = False
+        prev = last_t
+        k_check = min(n1, n0 + m)  # from here on t[k - m] is in the block
+        for k in range(n0, k_check):
+            e = ev[np.uintp(k)]
+            t = e.t
+            x = np.int64(e.x)
+            y = np.int64(e.y)
+            x_max = max(x_max, x)
+            y_max = max(y_max, y)
+            neg |= x | y
+            back += t < prev
+            prev = t
+        for k in range(k_check, n1):
+            e = ev[np.uintp(k)]
+            t = e.t
+            x = np.int64(e.x)
+            y = np.int64(e.y)
+            x_max = max(x_max, x)
+            y_max = max(y_max, y)
+            neg |= x | y
+            back += t < prev
+            longer |= t == ev[np.uintp(k - m)].t
+            prev = t
+        st[6] = max(st[6], x_max)
+        st[7] = max(st[7], y_max)
+        if w > 0 and (neg < 0 or x_max >= w or y_max >= h):  # a second look only when needed
+            out = 0
+            for k in range(n0, n1):
+                x = np.int64(ev[np.uintp(k)].x)
+                y = np.int64(ev[np.uintp(k)].y)
+                out += (x < 0) | (y < 0) | (x >= w) | (y >= h)
+            st[0] += out
+        if back == 0 and m > 0 and not longer:
+            lead = n0
+            while lead < n1 and ev[np.uintp(lead)].t == last_t:
+                lead += 1
+            if lead < n1 and st[2] + (lead - n0) <= m:  # the longest run stands
+                j = n1 - 1
+                t_end = ev[np.uintp(j)].t
+                while j > lead and ev[np.uintp(j - 1)].t == t_end:
+                    j -= 1
+                st[2], st[4], st[5] = n1 - j, t_end, 1
+                continue
+        tally_runs(ev, n0, n1, st)
 
 
 @numba.njit(cache=True, nogil=True)
