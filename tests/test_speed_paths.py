@@ -214,7 +214,7 @@ def _dense_net(tmp_path, rng, n_in=300, n_h=70, n_out=9, wscale=2):
     return load_netx(tmp_path / "d.net")
 
 
-@pytest.mark.parametrize("case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent"])
+@pytest.mark.parametrize("case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent", "bytewise", "short"])
 def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     import neuro_deploy.sim.fast as fast
     from neuro_deploy.sim import RunSpec
@@ -222,10 +222,14 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     rng = np.random.default_rng(3)
     net = _dense_net(tmp_path, rng, wscale=1 if case == "exponent" else 2)
     density = rng.choice([0.03, 0.5], size=(12, 1, 1)) if case in ("mixed", "gemm") else 0.1
-    t_in = 17 if case == "reset-cyclic" else 40
+    t_in = {"reset-cyclic": 17, "short": 4}.get(case, 40)  # short: 4-step rows, 2 per 8-byte word
+    steps = 4 if case == "short" else 40
     x = (rng.random((12, 300, t_in)) < density).astype(np.int8)
     spec = RunSpec(
-        steps=40, inputs=x, reset_interval=13 if case == "reset-cyclic" else None, lengths=rng.integers(20, 41, 12)
+        steps=steps,
+        inputs=x,
+        reset_interval=13 if case == "reset-cyclic" else None,
+        lengths=rng.integers(steps // 2, steps + 1, 12),
     )
     if case == "gemm":
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.0)
@@ -233,6 +237,8 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 2.0)
     if case == "mixed":  # the 0.5-density samples' rows go to the GEMM
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.25)
+    if case == "bytewise":  # the kernel reads the inputs byte by byte, not 8 at a time
+        monkeypatch.setattr(fast, "input_words", lambda x_: np.zeros((x_.shape[0], 0), np.int64))
     if case == "int16-flush":  # move int16 sums to int32 every 2 spikes
         import neuro_deploy.sim.kernels as K
 

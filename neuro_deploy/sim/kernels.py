@@ -179,13 +179,16 @@ def gather_rows(x, n_first, rows, out):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def dense_cuba(
-    x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase, gemm_index, gemm_rows, out, counts
+    x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase, gemm_index, gemm_rows, out, counts, words
 ):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
 
     ``x``: binary input spikes (nonzero = spike), (B, N, T) when ``n_first`` (a
     recording's layout) else (B, T, N) (a layer's output); ``wt`` (N, M) int16 weights,
-    transposed. Synaptic input of step t + 1 (Lava's synapse delays by one step)::
+    transposed; ``words``: each sample's input bytes read 8 at a time, (B, N * T / 8) int64
+    (a view of ``x``, or (B, 0) when ``x`` is not one contiguous byte per input: then
+    byte by byte) - at a few % spikes most words are 0 and skip 8 inputs at once.
+    Synaptic input of step t + 1 (Lava's synapse delays by one step)::
 
         acc[t + 1] = sum of wt[n] over the inputs n that spiked at step t
 
@@ -210,7 +213,41 @@ def dense_cuba(
         # acc16[t + 1] += wt[n] per spike, in int16; a row that has taken ``limit`` spikes
         # is moved into the int32 acc32 (limit * max|w| < 2^15: no int16 sum overflows).
         # Written out in the loops, not as a function: no array is passed per spike.
-        if n_first:
+        if words.shape[1] > 0:
+            # the flat input of sample b, 8 bytes per word: rows of ``inner`` bytes (an
+            # input's T steps when n_first, else a step's N inputs); byte 8 q is at row o,
+            # position i (no division per spike)
+            inner = x.shape[2]
+            xw = words[b]
+            o = 0
+            i = 0
+            for q in range(xw.shape[0]):
+                wd = xw[q]
+                if wd != 0:
+                    for k in range(8):
+                        if (wd >> (8 * k)) & 0xFF:
+                            oo = o
+                            ii = i + k
+                            while ii >= inner:
+                                ii -= inner
+                                oo += 1
+                            n = oo if n_first else ii
+                            t = ii if n_first else oo
+                            if t < steps - 1 and gi[t] < 0:
+                                r = t + 1
+                                for j in range(m):
+                                    acc16[r, j] += wt[n, j]
+                                used[r] += 1
+                                if used[r] == limit:
+                                    for j in range(m):
+                                        acc32[r, j] += acc16[r, j]
+                                        acc16[r, j] = 0
+                                    used[r] = 0
+                i += 8
+                while i >= inner:
+                    i -= inner
+                    o += 1
+        elif n_first:
             for n in range(n_in):
                 for t in range(steps - 1):
                     if x[b, n, t] != 0 and gi[t] < 0:
