@@ -136,7 +136,17 @@ def _tally_by_arrays(ev, w, h):
     lengths = np.diff(np.r_[starts, len(t)])
     first_max = int(np.argmax(lengths))  # the first run to reach the longest length
     return np.array(
-        [outside, int((np.diff(t) < 0).sum()), lengths[-1], lengths.max(), t[-1], 1, x.max(), y.max(), t[starts[first_max]]]
+        [
+            outside,
+            int((np.diff(t) < 0).sum()),
+            lengths[-1],
+            lengths.max(),
+            t[-1],
+            1,
+            x.max(),
+            y.max(),
+            t[starts[first_max]],
+        ]
     )
 
 
@@ -214,7 +224,9 @@ def _dense_net(tmp_path, rng, n_in=300, n_h=70, n_out=9, wscale=2):
     return load_netx(tmp_path / "d.net")
 
 
-@pytest.mark.parametrize("case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent", "bytewise", "short"])
+@pytest.mark.parametrize(
+    "case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent", "bytewise", "short"]
+)
 def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     import neuro_deploy.sim.fast as fast
     from neuro_deploy.sim import RunSpec

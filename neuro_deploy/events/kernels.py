@@ -5,10 +5,11 @@ Every decoder writes straight into :data:`~neuro_deploy.events.types.EVENT_DTYPE
 (no per-event Python, no temporaries) and runs the plausibility tally of
 :mod:`neuro_deploy.events.plausibility` on every :data:`TALLY_EVENTS` events it has
 written, while they are still in cache (:func:`tally_block`: one function for the
-decoders and for :func:`scan`, which tallies events decoded elsewhere). The formats' bit layouts are documented in their reader
-modules (:mod:`neuro_deploy.events.formats`); decoders that meet damaged input stop and
-return an error code with the byte offset, never read or write outside their arrays
-(every index is checked first: numba does not check bounds).
+decoders and for :func:`scan`, which tallies events decoded elsewhere). The formats' bit
+layouts are documented in their reader modules (:mod:`neuro_deploy.events.formats`);
+decoders that meet damaged input stop and return an error code with the byte offset,
+never read or write outside their arrays (every index is checked first: numba does not
+check bounds).
 
 Imported lazily by the readers (importing numba takes a while); the first call of each
 kernel in a process loads it from numba's on-disk cache.
@@ -600,7 +601,14 @@ def aedat4_emit(data, base, length, ev, n, st, w, h):
         e64 = e8.view(np.int64)
         e16 = e8.view(np.int16)
         for i in range(count):
-            put(ev, n + i, np.int64(e16[8 * i + 4]), np.int64(e16[8 * i + 5]), e64[2 * i], np.int64(e8[16 * i + 12] != 0))
+            put(
+                ev,
+                n + i,
+                np.int64(e16[8 * i + 4]),
+                np.int64(e16[8 * i + 5]),
+                e64[2 * i],
+                np.int64(e8[16 * i + 12] != 0),
+            )
         tally_block(ev, n, n + count, st, w, h)
     return count
 

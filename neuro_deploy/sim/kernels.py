@@ -189,7 +189,22 @@ def nonzero_bytes(wd):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def dense_cuba(
-    x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase, gemm_index, gemm_rows, out, counts, words
+    x,
+    n_first,
+    wt,
+    limit,
+    wexp,
+    bias,
+    du,
+    dv,
+    vth,
+    reset_interval,
+    reset_phase,
+    gemm_index,
+    gemm_rows,
+    out,
+    counts,
+    words,
 ):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
 
