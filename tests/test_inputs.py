@@ -113,6 +113,26 @@ def test_run_input_values_must_be_spikes(tmp_path, tiny_dense):
         assert not (tmp_path / "o.npz").exists()
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", ">i2", "<i4", "int64"])
+def test_integer_spike_inputs_outside_0_1_are_bad_input(tiny_dense, dtype):
+    """Integer inputs are checked in one pass (as unsigned): -3 and 2 are refused in
+    every integer type and byte order, 0/1 pass."""
+    from neuro_deploy.errors import BadInputError
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim.base import check_input_values
+
+    net = load_netx(tiny_dense["net"])
+    x = (np.random.default_rng(0).random((2, 2312, 5)) < 0.1).astype(dtype)
+    check_input_values(net, x)
+    for bad in (-3, 2):
+        if bad < 0 and np.dtype(dtype).kind == "u":
+            continue
+        y = x.copy()
+        y[1, 7, 2] = bad
+        with pytest.raises(BadInputError, match="0 or 1"):
+            check_input_values(net, y)
+
+
 def test_graded_first_layer_takes_integers(tmp_path):
     """A netx input layer takes graded values (into its neurons' a_in): 2 and -3 are fine,
     a NaN is not (library level: sim.base.check_input_values)."""

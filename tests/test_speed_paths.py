@@ -128,6 +128,68 @@ def test_fused_tally_counts_breaks_like_the_scan(tmp_path):
     assert s.tally.outside > 0 and s.tally.backward > 0 and np.array_equal(s.tally.state, ref.state)
 
 
+def _tally_by_arrays(ev, w, h):
+    """The tally's fields (kernels.TALLY_FIELDS) from whole arrays: run lengths from where t changes."""
+    x, y, t = (ev[f].astype(np.int64) for f in "xyt")
+    outside = int(((x < 0) | (y < 0) | (x >= w) | (y >= h)).sum()) if w else 0
+    starts = np.r_[0, np.flatnonzero(np.diff(t) != 0) + 1]
+    lengths = np.diff(np.r_[starts, len(t)])
+    first_max = int(np.argmax(lengths))  # the first run to reach the longest length
+    return np.array(
+        [
+            outside,
+            int((np.diff(t) < 0).sum()),
+            lengths[-1],
+            lengths.max(),
+            t[-1],
+            1,
+            x.max(),
+            y.max(),
+            t[starts[first_max]],
+        ]
+    )
+
+
+@pytest.mark.parametrize("case", ["sorted", "long-runs", "backwards", "outside"])
+def test_block_tally_equals_the_array_formulation_whatever_the_blocks(case):
+    """tally_block (the decoders' and scan's tally: runs checked against the longest so far,
+    one-by-one passes only where that can change) equals the tally computed from whole
+    arrays, in one call and in blocks cut at random - runs crossing the cuts included."""
+    from neuro_deploy.events.kernels import tally_block
+    from neuro_deploy.events.types import make_events
+
+    rng = np.random.default_rng(7)
+    n = 20_000
+    reps = rng.geometric(0.05 if case == "long-runs" else 0.4, n // 2)  # run lengths
+    if case == "long-runs":
+        reps[[100, 900, 901]] = [700, 300, 5000]  # runs longer than a checked stretch / a block
+    t = np.repeat(np.cumsum(rng.integers(1, 4, len(reps))), reps)[:n]
+    if case == "backwards":
+        t[rng.integers(0, len(t), 50)] -= 3
+    x, y = rng.integers(0, 60, len(t)), rng.integers(0, 40, len(t))
+    if case == "outside":
+        x[rng.integers(0, len(t), 30)] = -2
+        y[rng.integers(0, len(t), 30)] = 45
+    ev = make_events(x, y, t, rng.integers(0, 2, len(t)))
+    want = _tally_by_arrays(ev, 50, 40)
+    whole = np.array([0, 0, 0, 0, 0, 0, -1, -1, 0], np.int64)
+    tally_block(ev, 0, len(ev), whole, 50, 40)
+    assert np.array_equal(whole, want), (whole, want)
+    for _ in range(3):
+        cuts = np.unique(np.r_[0, rng.integers(0, len(ev), 40), rng.integers(0, 300, 5), len(ev)])
+        st = np.array([0, 0, 0, 0, 0, 0, -1, -1, 0], np.int64)
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            tally_block(ev, a, b, st, 50, 40)
+        assert np.array_equal(st, want), (st, want)
+    # a run that becomes the longest only across a cut: 3 + 3 events of one timestamp
+    t = np.r_[np.repeat(np.arange(1000), 3), [2000] * 6, 2001 + np.arange(1000)]
+    ev = make_events(np.zeros_like(t), np.zeros_like(t), t, np.zeros_like(t))
+    st = np.array([0, 0, 0, 0, 0, 0, -1, -1, 0], np.int64)
+    tally_block(ev, 0, 3003, st, 0, 0)
+    tally_block(ev, 3003, len(ev), st, 0, 0)
+    assert np.array_equal(st, _tally_by_arrays(ev, 0, 0)) and st[3] == 6 and st[8] == 2000
+
+
 def _abort():
     os.abort()
 
@@ -162,7 +224,9 @@ def _dense_net(tmp_path, rng, n_in=300, n_h=70, n_out=9, wscale=2):
     return load_netx(tmp_path / "d.net")
 
 
-@pytest.mark.parametrize("case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent"])
+@pytest.mark.parametrize(
+    "case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent", "bytewise", "short"]
+)
 def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     import neuro_deploy.sim.fast as fast
     from neuro_deploy.sim import RunSpec
@@ -170,10 +234,14 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     rng = np.random.default_rng(3)
     net = _dense_net(tmp_path, rng, wscale=1 if case == "exponent" else 2)
     density = rng.choice([0.03, 0.5], size=(12, 1, 1)) if case in ("mixed", "gemm") else 0.1
-    t_in = 17 if case == "reset-cyclic" else 40
+    t_in = {"reset-cyclic": 17, "short": 4}.get(case, 40)  # short: 4-step rows, 2 per 8-byte word
+    steps = 4 if case == "short" else 40
     x = (rng.random((12, 300, t_in)) < density).astype(np.int8)
     spec = RunSpec(
-        steps=40, inputs=x, reset_interval=13 if case == "reset-cyclic" else None, lengths=rng.integers(20, 41, 12)
+        steps=steps,
+        inputs=x,
+        reset_interval=13 if case == "reset-cyclic" else None,
+        lengths=rng.integers(steps // 2, steps + 1, 12),
     )
     if case == "gemm":
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.0)
@@ -181,6 +249,8 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 2.0)
     if case == "mixed":  # the 0.5-density samples' rows go to the GEMM
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.25)
+    if case == "bytewise":  # the kernel reads the inputs byte by byte, not 8 at a time
+        monkeypatch.setattr(fast, "input_words", lambda x_: np.zeros((x_.shape[0], 0), np.int64))
     if case == "int16-flush":  # move int16 sums to int32 every 2 spikes
         import neuro_deploy.sim.kernels as K
 

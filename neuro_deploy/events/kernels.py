@@ -3,12 +3,13 @@ plausibility tally they share.
 
 Every decoder writes straight into :data:`~neuro_deploy.events.types.EVENT_DTYPE` records
 (no per-event Python, no temporaries) and runs the plausibility tally of
-:mod:`neuro_deploy.events.plausibility` on each event as it is written
-(:func:`tally_step`: one function for the fused decoders and for :func:`scan`, which
-tallies events decoded elsewhere). The formats' bit layouts are documented in their reader
-modules (:mod:`neuro_deploy.events.formats`); decoders that meet damaged input stop and
-return an error code with the byte offset, never read or write outside their arrays
-(every index is checked first: numba does not check bounds).
+:mod:`neuro_deploy.events.plausibility` on every :data:`TALLY_EVENTS` events it has
+written, while they are still in cache (:func:`tally_block`: one function for the
+decoders and for :func:`scan`, which tallies events decoded elsewhere). The formats' bit
+layouts are documented in their reader modules (:mod:`neuro_deploy.events.formats`);
+decoders that meet damaged input stop and return an error code with the byte offset,
+never read or write outside their arrays (every index is checked first: numba does not
+check bounds).
 
 Imported lazily by the readers (importing numba takes a while); the first call of each
 kernel in a process loads it from numba's on-disk cache.
@@ -40,82 +41,124 @@ ERRORS = {
 # ----------------------------------------------------------------------------- tally
 INT64_MIN = -(1 << 63)
 
+#: events tallied at a time by the decoders: decoded, then tallied while still in cache
+TALLY_EVENTS = 4096
+#: events checked at a time against the longest run so far; a longer run is found by
+#: redoing just these events one by one
+RUN_CHECK_EVENTS = 256
+
 
 @numba.njit(inline="always")
-def tally_begin(st):
-    """The tally's per-chunk working state, a tuple small enough to stay in registers:
-    (x max, y max, bitwise OR-minimum of x | y (negative: a negative coordinate), backward,
-    run, max_run, last t (the smallest int64 before the first event), max_run_t)."""
+def put(ev, n, x, y, t, p):
+    """Write event ``n`` (unsigned index: no negative-index wraparound code)."""
+    e = ev[np.uintp(n)]
+    e.x = x
+    e.y = y
+    e.t = t
+    e.p = p
+
+
+@numba.njit(inline="always")
+def tally_runs(ev, n0, n1, st):
+    """Time order and runs of ``ev[n0:n1]`` one event at a time: backward steps, the
+    current run of equal timestamps, the longest run and its timestamp (the first
+    timestamp to reach it)."""
+    back = st[1]
+    max_run = st[3]
     last_t = st[4] if st[5] else INT64_MIN
-    return (np.int64(-1), np.int64(-1), np.int64(0), st[1], st[2], st[3], last_t, st[8])
-
-
-@numba.njit(inline="always")
-def tally_step(s, x, y, t):
-    """One event (x, y as stored, t) into the working tally ``s``: extent, time going
-    backwards, the longest run of equal timestamps and where it was."""
-    x_max, y_max, neg, backward, run, max_run, last_t, max_run_t = s
-    # branches, not selects, for what rarely changes: nothing is written back per event
-    if x > x_max:
-        x_max = x
-    if y > y_max:
-        y_max = y
-    if (x | y) < 0:
-        neg = -1
-    if t == last_t:
-        run += 1
-        if run > max_run:
-            max_run = run
-            max_run_t = t
-    else:
+    start = n0 - st[2]  # the current run began at event ``start`` (before n0: carried over)
+    at = np.int64(-1)
+    for k in range(n0, n1):
+        t = ev[np.uintp(k)].t
         if t < last_t:
-            backward += 1
-        run = 1
-        if max_run == 0:
-            max_run = 1
-            max_run_t = t
-    return (x_max, y_max, neg, backward, run, max_run, t, max_run_t)
+            back += 1
+        start = start if t == last_t else k  # a select: runs end unpredictably
+        if k - start >= max_run:  # rarely true: a branch
+            max_run = k - start + 1
+            at = k
+        last_t = t
+    st[1], st[2], st[3], st[4], st[5] = back, n1 - start, max_run, last_t, 1
+    if at >= 0:
+        st[8] = ev[np.uintp(at)].t
 
 
-@numba.njit(inline="always")
-def tally_end(st, s, ev, n0, n, w, h):
-    """Merge the working tally of events ``ev[n0:n]`` into ``st`` (:data:`TALLY_FIELDS`);
-    counts the events outside ``w`` x ``h`` (``w`` = 0: no sensor) - a second look at the
-    chunk only when its extent leaves the sensor."""
-    if n <= n0:
-        return
-    x_max, y_max, neg, backward, run, max_run, last_t, max_run_t = s
-    st[1], st[2], st[3], st[4], st[5], st[8] = backward, run, max_run, last_t, 1, max_run_t
-    st[6] = max(st[6], x_max)
-    st[7] = max(st[7], y_max)
-    if w > 0 and (neg < 0 or x_max >= w or y_max >= h):
-        out = 0
-        for i in range(n0, n):
-            x = np.int64(ev[i].x)
-            y = np.int64(ev[i].y)
-            out += (x < 0) | (y < 0) | (x >= w) | (y >= h)
-        st[0] += out
+@numba.njit(cache=True, nogil=True)
+def tally_block(ev, n0, n1, st, w, h):
+    """The plausibility tally of events ``ev[n0:n1]`` into ``st`` (:data:`TALLY_FIELDS`):
+    coordinate extent, events outside ``w`` x ``h`` (``w`` = 0: no sensor), backward time
+    steps, the longest run of equal timestamps and where it was.
+
+    The runs take one sequential pass only when they can change the longest run: in a
+    block whose time never goes back, a run longer than the longest so far (``m``) ends
+    at event k iff ``t[k] == t[k - m]`` (one compare per event, no dependency between
+    events), and the run carried in from the previous block is extended by the block's
+    leading events of the same timestamp. Otherwise (time going back, a longer run, a
+    stretch that is all one run, a recording's first events) :func:`tally_runs` redoes
+    the stretch; stretches are :data:`RUN_CHECK_EVENTS` long.
+    The result equals the one-event-at-a-time tally whatever the block boundaries."""
+    end = n1
+    n1 = n0
+    while n1 < end:
+        n0 = n1
+        n1 = min(end, n0 + RUN_CHECK_EVENTS)
+        last_t = st[4] if st[5] else INT64_MIN
+        m = st[3]
+        x_max = np.int64(-1)
+        y_max = np.int64(-1)
+        neg = np.int64(0)
+        back = np.int64(0)
+        longer = False
+        prev = last_t
+        k_check = min(n1, n0 + m)  # from here on t[k - m] is in the block
+        for k in range(n0, k_check):
+            e = ev[np.uintp(k)]
+            t = e.t
+            x = np.int64(e.x)
+            y = np.int64(e.y)
+            x_max = max(x_max, x)
+            y_max = max(y_max, y)
+            neg |= x | y
+            back += t < prev
+            prev = t
+        for k in range(k_check, n1):
+            e = ev[np.uintp(k)]
+            t = e.t
+            x = np.int64(e.x)
+            y = np.int64(e.y)
+            x_max = max(x_max, x)
+            y_max = max(y_max, y)
+            neg |= x | y
+            back += t < prev
+            longer |= t == ev[np.uintp(k - m)].t
+            prev = t
+        st[6] = max(st[6], x_max)
+        st[7] = max(st[7], y_max)
+        if w > 0 and (neg < 0 or x_max >= w or y_max >= h):  # a second look only when needed
+            out = 0
+            for k in range(n0, n1):
+                x = np.int64(ev[np.uintp(k)].x)
+                y = np.int64(ev[np.uintp(k)].y)
+                out += (x < 0) | (y < 0) | (x >= w) | (y >= h)
+            st[0] += out
+        if back == 0 and m > 0 and not longer:
+            lead = n0
+            while lead < n1 and ev[np.uintp(lead)].t == last_t:
+                lead += 1
+            if lead < n1 and st[2] + (lead - n0) <= m:  # the longest run stands
+                j = n1 - 1
+                t_end = ev[np.uintp(j)].t
+                while j > lead and ev[np.uintp(j - 1)].t == t_end:
+                    j -= 1
+                st[2], st[4], st[5] = n1 - j, t_end, 1
+                continue
+        tally_runs(ev, n0, n1, st)
 
 
 @numba.njit(cache=True, nogil=True)
 def scan(ev, w, h, st):
     """Tally events decoded by something else (array containers, AEDAT 2/3)."""
-    s = tally_begin(st)
-    for i in range(ev.shape[0]):
-        e = ev[i]
-        s = tally_step(s, np.int64(e.x), np.int64(e.y), np.int64(e.t))
-    tally_end(st, s, ev, 0, ev.shape[0], w, h)
-
-
-@numba.njit(inline="always")
-def put(ev, n, x, y, t, p, s):
-    """Write event ``n`` and tally it (coordinates as the int16 fields hold them)."""
-    e = ev[np.uintp(n)]  # unsigned: no negative-index wraparound code
-    e.x = x
-    e.y = y
-    e.t = t
-    e.p = p
-    return tally_step(s, np.int64(np.int16(x)), np.int64(np.int16(y)), t)
+    for n0 in range(0, ev.shape[0], TALLY_EVENTS):
+        tally_block(ev, n0, min(ev.shape[0], n0 + TALLY_EVENTS), st, w, h)
 
 
 # ----------------------------------------------------------------------------- Prophesee
@@ -124,7 +167,7 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     """EVT 3.0 words from ``i0`` -> events; returns (events, index of the next word): it
     stops early, before a word whose events or trigger might not fit in ``ev`` / ``trig``
     (the caller makes room and resumes). state: [y, base_x, pol, t_low, t_high, loops,
-    have_high, last_high, n_trig, low_ovfs]."""
+    have_high, last_high, n_trig, low_ovfs]. Tallied every :data:`TALLY_EVENTS` events."""
     y, base_x, pol, t_low, t_high, loops, have_high, last_high = (
         state[0],
         state[1],
@@ -142,72 +185,79 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
     if compat:
         have_high = 1
     t = (loops << 24) + (t_high << 12) + t_low
-    s = tally_begin(st)
     i = i0
     nw = words.shape[0]
-    while i < nw:
-        wd = np.int64(words[i])
-        kind = wd >> 12
-        if kind == 0x2:
-            if have_high:
-                if n > cap:
-                    break
-                s = put(ev, n, wd & 0x7FF, y, t, (wd >> 11) & 1, s)
-                n += 1
-        elif kind == 0x0:
-            y = wd & 0x7FF
-        elif kind == 0x6:
-            lo = wd & 0xFFF
-            if compat and lo < t_low:
-                low_ovfs += 1
-            t_low = lo
-            if compat:
-                t_high = last_high + low_ovfs
-            t = (loops << 24) + (t_high << 12) + t_low
-        elif kind == 0x4 or kind == 0x5:
-            bits = 12 if kind == 0x4 else 8
-            if have_high:
-                if n > cap:
-                    break
-                m = wd & ((1 << bits) - 1)
-                b = 0
-                while m:
-                    if m & 1:
-                        s = put(ev, n, base_x + b, y, t, pol, s)
-                        n += 1
-                    m >>= 1
-                    b += 1
-            base_x += bits
-        elif kind == 0x3:
-            base_x = wd & 0x7FF
-            pol = (wd >> 11) & 1
-        elif kind == 0x8:
-            hi = wd & 0xFFF
-            if compat:
-                if hi < last_high:
-                    loops += 1
-                last_high = hi
-                t_high = hi + low_ovfs
-            else:
-                if have_high and hi < last_high and last_high - hi > 0x800:
-                    loops += 1
-                t_high = hi
-                last_high = hi
-                have_high = 1
-            t = (loops << 24) + (t_high << 12) + t_low
-        elif kind == 0xA:
-            if have_high:
-                if nt >= trig.shape[0]:
-                    break
-                trig[nt, 0] = t
-                trig[nt, 1] = wd & 1
-                trig[nt, 2] = (wd >> 8) & 0xF
-                nt += 1
-        i += 1
+    tallied = 0
+    full = False
+    while i < nw and not full:
+        stop = min(nw, i + TALLY_EVENTS // 4)  # typically 1-2 words per event
+        while i < stop:
+            wd = np.int64(words[np.uintp(i)])
+            kind = wd >> 12
+            if kind == 0x2:
+                if have_high:
+                    if n > cap:
+                        full = True
+                        break
+                    put(ev, n, wd & 0x7FF, y, t, (wd >> 11) & 1)
+                    n += 1
+            elif kind == 0x0:
+                y = wd & 0x7FF
+            elif kind == 0x6:
+                lo = wd & 0xFFF
+                if compat and lo < t_low:
+                    low_ovfs += 1
+                t_low = lo
+                if compat:
+                    t_high = last_high + low_ovfs
+                t = (loops << 24) + (t_high << 12) + t_low
+            elif kind == 0x4 or kind == 0x5:
+                bits = 12 if kind == 0x4 else 8
+                if have_high:
+                    if n > cap:
+                        full = True
+                        break
+                    m = wd & ((1 << bits) - 1)
+                    b = 0
+                    while m:
+                        if m & 1:
+                            put(ev, n, base_x + b, y, t, pol)
+                            n += 1
+                        m >>= 1
+                        b += 1
+                base_x += bits
+            elif kind == 0x3:
+                base_x = wd & 0x7FF
+                pol = (wd >> 11) & 1
+            elif kind == 0x8:
+                hi = wd & 0xFFF
+                if compat:
+                    if hi < last_high:
+                        loops += 1
+                    last_high = hi
+                    t_high = hi + low_ovfs
+                else:
+                    if have_high and hi < last_high and last_high - hi > 0x800:
+                        loops += 1
+                    t_high = hi
+                    last_high = hi
+                    have_high = 1
+                t = (loops << 24) + (t_high << 12) + t_low
+            elif kind == 0xA:
+                if have_high:
+                    if nt >= trig.shape[0]:
+                        full = True
+                        break
+                    trig[nt, 0] = t
+                    trig[nt, 1] = wd & 1
+                    trig[nt, 2] = (wd >> 8) & 0xF
+                    nt += 1
+            i += 1
+        tally_block(ev, tallied, n, st, w, h)
+        tallied = n
     state[0], state[1], state[2], state[3] = y, base_x, pol, t_low
     state[4], state[5], state[6], state[7], state[8] = t_high, loops, have_high, last_high, nt
     state[9] = low_ovfs
-    tally_end(st, s, ev, 0, n, w, h)
     return n, i
 
 
@@ -215,41 +265,45 @@ def evt3_decode(words, i0, state, ev, trig, compat, st, w, h):
 def evt2_decode(words, state, ev, trig, st, w, h):
     """EVT 2.0 words -> events (at most one per word); returns the count.
     state: [t_high (-1 = none yet), triggers seen, wraps]; triggers beyond ``trig``'s
-    room are counted, not written (the caller retries with room for them)."""
+    room are counted, not written (the caller retries with room for them). Tallied
+    every :data:`TALLY_EVENTS` words."""
     t_high = state[0]
     loops = state[2]
     n = 0
     nt = 0
-    s = tally_begin(st)
     i = 0
     nw = words.shape[0]
     if t_high < 0:  # events before the first TIME_HIGH have no time
         while i < nw and (words[i] >> 28) != 0x8:
             i += 1
     base = (loops << 34) | (t_high << 6)
+    tallied = 0
     while i < nw:
-        wd = np.int64(words[i])
-        kind = wd >> 28
-        if kind <= 0x1:
-            s = put(ev, n, (wd >> 11) & 0x7FF, wd & 0x7FF, base | ((wd >> 22) & 0x3F), kind, s)
-            n += 1
-        elif kind == 0x8:
-            hi = wd & 0x0FFFFFFF
-            if hi < t_high and t_high - hi > 0x8000000:
-                loops += 1
-            t_high = hi
-            base = (loops << 34) | (t_high << 6)
-        elif kind == 0xA:
-            if nt < trig.shape[0]:
-                trig[nt, 0] = base | ((wd >> 22) & 0x3F)
-                trig[nt, 1] = wd & 1
-                trig[nt, 2] = (wd >> 8) & 0x1F
-            nt += 1
-        i += 1
+        stop = min(nw, i + TALLY_EVENTS)
+        while i < stop:
+            wd = np.int64(words[np.uintp(i)])
+            kind = wd >> 28
+            if kind <= 0x1:
+                put(ev, n, (wd >> 11) & 0x7FF, wd & 0x7FF, base | ((wd >> 22) & 0x3F), kind)
+                n += 1
+            elif kind == 0x8:
+                hi = wd & 0x0FFFFFFF
+                if hi < t_high and t_high - hi > 0x8000000:
+                    loops += 1
+                t_high = hi
+                base = (loops << 34) | (t_high << 6)
+            elif kind == 0xA:
+                if nt < trig.shape[0]:
+                    trig[nt, 0] = base | ((wd >> 22) & 0x3F)
+                    trig[nt, 1] = wd & 1
+                    trig[nt, 2] = (wd >> 8) & 0x1F
+                nt += 1
+            i += 1
+        tally_block(ev, tallied, n, st, w, h)
+        tallied = n
     state[0] = t_high
     state[1] = nt
     state[2] = loops
-    tally_end(st, s, ev, 0, n, w, h)
     return n
 
 
@@ -258,17 +312,18 @@ def dat_decode(words, state, ev, st, w, h):
     """DAT (N, 2) uint32 (t, data) -> N events. state: [last raw t (-1 = none), wraps of 2^32 us]."""
     last = state[0]
     wraps = state[1]
-    s = tally_begin(st)
-    for i in range(words.shape[0]):
-        t = np.int64(words[i, 0])
-        d = np.int64(words[i, 1])
-        if last >= 0 and t - last < -(1 << 31):
-            wraps += 1
-        last = t
-        s = put(ev, i, d & 0x3FFF, (d >> 14) & 0x3FFF, t + (wraps << 32), (d >> 28) & 0xF, s)
+    nw = words.shape[0]
+    for i0 in range(0, nw, TALLY_EVENTS):
+        for i in range(i0, min(nw, i0 + TALLY_EVENTS)):
+            t = np.int64(words[np.uintp(i), 0])
+            d = np.int64(words[np.uintp(i), 1])
+            if last >= 0 and t - last < -(1 << 31):
+                wraps += 1
+            last = t
+            put(ev, i, d & 0x3FFF, (d >> 14) & 0x3FFF, t + (wraps << 32), (d >> 28) & 0xF)
+        tally_block(ev, i0, min(nw, i0 + TALLY_EVENTS), st, w, h)
     state[0] = last
     state[1] = wraps
-    tally_end(st, s, ev, 0, words.shape[0], w, h)
 
 
 # ----------------------------------------------------------------------------- N-MNIST / ATIS .bin
@@ -277,17 +332,19 @@ def atis_decode(b, over, ev, st, w, h):
     """Records (N, 5) uint8 -> events; y = 240 records add 2^13 us to all later events.
     Returns (events, overflows so far)."""
     n = 0
-    s = tally_begin(st)
-    for r in range(b.shape[0]):
-        y = np.int64(b[r, 1])
-        if y == 240:
-            over += 1
-            continue
-        b2 = np.int64(b[r, 2])
-        t = (((b2 & 127) << 16) | (np.int64(b[r, 3]) << 8) | np.int64(b[r, 4])) + (over << 13)
-        s = put(ev, n, np.int64(b[r, 0]), y, t, b2 >> 7, s)
-        n += 1
-    tally_end(st, s, ev, 0, n, w, h)
+    nr = b.shape[0]
+    for r0 in range(0, nr, TALLY_EVENTS):
+        n0 = n
+        for r in range(r0, min(nr, r0 + TALLY_EVENTS)):
+            y = np.int64(b[r, 1])
+            if y == 240:
+                over += 1
+                continue
+            b2 = np.int64(b[r, 2])
+            t = (((b2 & 127) << 16) | (np.int64(b[r, 3]) << 8) | np.int64(b[r, 4])) + (over << 13)
+            put(ev, n, np.int64(b[r, 0]), y, t, b2 >> 7)
+            n += 1
+        tally_block(ev, n0, n, st, w, h)
     return n, over
 
 
@@ -317,9 +374,9 @@ def es_decode(b, pos, end, t, width, height, atis, ev, st, w, h):
     Stops before an event cut by ``end``. Returns (events, position, t, error, error position).
     """
     n = 0
-    s = tally_begin(st)
     err = OK
     epos = -1
+    tallied = 0
     while pos < end:
         c = np.int64(b[pos])
         if atis:
@@ -348,14 +405,17 @@ def es_decode(b, pos, end, t, width, height, atis, ev, st, w, h):
         if atis:
             t += c >> 2
             if (c & 1) == 0:
-                s = put(ev, n, x, height - 1 - y, t, (c >> 1) & 1, s)
+                put(ev, n, x, height - 1 - y, t, (c >> 1) & 1)
                 n += 1
         else:
             t += c >> 1
-            s = put(ev, n, x, height - 1 - y, t, c & 1, s)
+            put(ev, n, x, height - 1 - y, t, c & 1)
             n += 1
         pos += 5
-    tally_end(st, s, ev, 0, n, w, h)
+        if n - tallied >= TALLY_EVENTS:
+            tally_block(ev, tallied, n, st, w, h)
+            tallied = n
+    tally_block(ev, tallied, n, st, w, h)
     return n, pos, t, err, epos
 
 
@@ -528,29 +588,29 @@ def aedat4_events(buf, base, length):
 
 
 @numba.njit(cache=True, nogil=True)
-def aedat4_emit(data, base, length, ev, n, s):
-    """The events of one decompressed ``EventPacket`` into ``ev[n:]``: (count, tally);
-    count -1/-2 as :func:`aedat4_events`, -3 when they do not fit."""
+def aedat4_emit(data, base, length, ev, n, st, w, h):
+    """The events of one decompressed ``EventPacket`` into ``ev[n:]``, tallied: their
+    count, -1/-2 as :func:`aedat4_events`, -3 when they do not fit."""
     el, count = aedat4_events(data, base, length)
     if count < 0:
-        return count, s
+        return count
     if n + count > ev.shape[0]:
-        return -3, s
+        return -3
     if count:
         e8 = data[el : el + 16 * count]
         e64 = e8.view(np.int64)
         e16 = e8.view(np.int16)
         for i in range(count):
-            s = put(
+            put(
                 ev,
                 n + i,
                 np.int64(e16[8 * i + 4]),
                 np.int64(e16[8 * i + 5]),
                 e64[2 * i],
                 np.int64(e8[16 * i + 12] != 0),
-                s,
             )
-    return count, s
+        tally_block(ev, n, n + count, st, w, h)
+    return count
 
 
 @numba.njit(cache=True, nogil=True)
@@ -566,7 +626,6 @@ def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts
     NEED_DATA when the next packet is not all in ``buf`` (then the 4th value is its size);
     ``pos`` is at that packet."""
     n = 0
-    s = tally_begin(st)
     status = OK
     epos = -1
     end = base + buf.shape[0]
@@ -607,9 +666,9 @@ def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts
             if length < 0:
                 status, epos = BAD_LZ4, pos
                 break
-            count, s = aedat4_emit(scratch, 0, length, ev, n, s)
+            count = aedat4_emit(scratch, 0, length, ev, n, st, w, h)
         else:
-            count, s = aedat4_emit(buf, pos - base + 8, plen, ev, n, s)
+            count = aedat4_emit(buf, pos - base + 8, plen, ev, n, st, w, h)
         if count == -3:
             status = NEED_ROOM
             break
@@ -621,7 +680,6 @@ def aedat4_decode(buf, base, pos, size, stop, lz4, ids, kinds, ev_id, ev, counts
             break
         n += count
         pos += 8 + plen
-    tally_end(st, s, ev, 0, n, w, h)
     return n, pos, status, epos, scratch
 
 

@@ -60,9 +60,10 @@ class Tally:
 
     ``sensor`` is (width, height, declared?) to test rule 1 against, or None. The counts
     live in ``state`` (:data:`neuro_deploy.events.kernels.TALLY_FIELDS`); the compiled
-    decoders update it as they write each event (:meth:`fused`, :meth:`add`), anything
-    else through :meth:`update` - the same per-event step either way
-    (:func:`neuro_deploy.events.kernels.tally_step`).
+    decoders update it block by block as they decode (:meth:`fused`, :meth:`add`),
+    anything else through :meth:`update` - the same function either way
+    (:func:`neuro_deploy.events.kernels.tally_block`), whose result does not depend on
+    the block boundaries.
     """
 
     sensor: tuple[int, int, bool] | None

@@ -34,6 +34,8 @@ or - with ``keep_partial`` - keeps the complete events before the damage
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -98,11 +100,17 @@ def register_reader(
 FORMAT_MODULES = tuple(f"neuro_deploy.events.formats.{m}" for m in ("arrays", "atis", "es", "inivation", "prophesee"))
 
 
+_FORMATS_LOADED: list[bool] = []
+
+
 def _load_formats() -> None:
+    if _FORMATS_LOADED:  # once per process (this runs for every file opened)
+        return
     import importlib
 
     for module in FORMAT_MODULES:
         importlib.import_module(module)
+    _FORMATS_LOADED.append(True)
 
 
 def supported_formats() -> list[str]:
@@ -117,8 +125,25 @@ def reader_names() -> list[str]:
 
 
 def _head(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(HEAD_BYTES)
+    """The first :data:`HEAD_BYTES` of a regular file (one open, no buffered reader); a
+    missing file, a directory, a FIFO or a device is "no such file" (O_NONBLOCK: opening a
+    FIFO does not wait for a writer)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, ValueError):
+        raise CorruptRecordingError(path, None, "no such file") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise CorruptRecordingError(path, None, "no such file")
+        head = os.read(fd, HEAD_BYTES)
+        while len(head) < HEAD_BYTES:  # a short read before the end (rare): read on
+            more = os.read(fd, HEAD_BYTES - len(head))
+            if not more:
+                break
+            head += more
+        return head
+    finally:
+        os.close(fd)
 
 
 def identify(head: bytes) -> list[ReaderInfo]:
@@ -181,8 +206,6 @@ def open_events(path: str | Path, fmt: str | None = None, sensor_size: SensorSiz
     ``options`` go to the reader (e.g. ``evt3_timing``); readers ignore options they do not know."""
     if not isinstance(path, Path):
         path = Path(path)
-    if not path.is_file():
-        raise CorruptRecordingError(path, None, "no such file")
     head = _head(path)  # read once: signature, header, and all of a small file
     if not head:
         stream = _empty_stream(path, fmt)

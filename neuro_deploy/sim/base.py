@@ -143,8 +143,13 @@ def check_input_values(net: NetSpec, x: np.ndarray, what: str = "input") -> None
             raise BadInputError(f"{what}: contains NaN or infinite values")
         if np.any(x != np.round(x)):
             raise BadInputError(f"{what}: values must be integers (spikes or graded messages)")
+    binary = not takes_graded_input(net)
+    if binary and x.dtype.kind in "iu":
+        # one pass instead of min and max: seen as unsigned, a negative is large too
+        if x.view(np.dtype(x.dtype.str.replace("i", "u"))).max() <= 1:
+            return
     lo, hi = x.min(), x.max()
-    if not takes_graded_input(net):
+    if binary:
         if lo < 0 or hi > 1:
             raise BadInputError(
                 f"{what}: the first layer ({net.layers[0].kind}) takes binary spikes; "

@@ -398,6 +398,16 @@ def gemm_rows(
     return index, np.rint(prod).astype(np.int32)
 
 
+def input_words(x: np.ndarray) -> np.ndarray:
+    """Each sample's input bytes 8 at a time, (B, L / 8) int64 - a view of ``x`` (B, ...)
+    when it holds one contiguous byte per input and L = its bytes per sample is a multiple
+    of 8, else (B, 0) (the kernel then reads byte by byte)."""
+    per_sample = int(np.prod(x.shape[1:]))
+    if x.itemsize == 1 and x.flags.c_contiguous and per_sample % 8 == 0 and x.ctypes.data % 8 == 0:
+        return x.reshape(x.shape[0], per_sample).view(np.int64)
+    return np.zeros((x.shape[0], 0), np.int64)
+
+
 _DENSE_WEIGHTS: dict[int, tuple] = {}
 
 
@@ -455,6 +465,7 @@ def dense_layer(
         rows,
         out,
         spikes,
+        input_words(x),
     )
     return out, spikes
 

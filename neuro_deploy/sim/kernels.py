@@ -38,11 +38,11 @@ def wrap32(x):
 
 @numba.njit(inline="always")
 def rtz_decay(x, factor):
-    """``x * factor / 2^12`` rounded toward zero (Lava's decay), then int32 wrap."""
+    """``x * factor / 2^12`` rounded toward zero (Lava's decay), then int32 wrap: a
+    negative product gets 2^12 - 1 added before the (flooring) shift, so it rounds up -
+    ``-((-p) >> 12)`` without a branch (the neuron loops vectorize)."""
     p = x * factor
-    if p >= 0:
-        return wrap32(p >> 12)
-    return wrap32(-((-p) >> 12))
+    return wrap32((p + ((p >> 63) & 4095)) >> 12)
 
 
 @numba.njit(inline="always")
@@ -50,19 +50,14 @@ def cuba_update(u, v, a, bias, fu, fv, theta):
     """One CUBA step (``fixed_point.cuba_step``, Lava ``lif/models.py:145-192``) of one
     neuron, int64 scalars: ``u`` current, ``v`` voltage, ``a`` the int32 input the synapse
     sent, ``fu = 4096 - (du + 1)``, ``fv = 4096 - dv``, ``theta = vth << 6``. Returns
-    (u, v, spike)."""
+    (u, v, spike). Written with selects, not branches (the neuron loops vectorize)."""
     cur = wrap32(rtz_decay(u, fu) + wrap32(a * 64))
     w = cur - 2 * MAX_UV if cur > MAX_UV else cur
-    if w <= -MAX_UV:
-        w = cur + 2 * MAX_UV
+    w = cur + 2 * MAX_UV if w <= -MAX_UV else w
     volt = wrap32(wrap32(rtz_decay(v, fv) + w) + bias)
-    if volt > MAX_UV - 1:
-        volt = MAX_UV - 1
-    elif volt < -MAX_UV + 1:
-        volt = -MAX_UV + 1
-    if volt > theta:
-        return w, np.int64(0), True
-    return w, volt, False
+    volt = min(max(volt, -MAX_UV + 1), MAX_UV - 1)
+    spike = volt > theta
+    return w, np.int64(0) if spike else volt, spike
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -177,15 +172,48 @@ def gather_rows(x, n_first, rows, out):
     return out
 
 
+#: index of the lowest set bit of each byte value (0 for 0)
+CTZ8 = np.array([0] + [(v & -v).bit_length() - 1 for v in range(1, 256)], np.int64)
+
+
+@numba.njit(inline="always")
+def nonzero_bytes(wd):
+    """Bit k set iff byte k of the int64 ``wd`` is nonzero: each byte's bits ORed into its
+    bit 0, then bits 0, 8, ..., 56 gathered into the top byte by one multiplication
+    (no two partial products meet there)."""
+    nz = wd | (wd >> 4)
+    nz |= nz >> 2
+    nz |= nz >> 1
+    return (((nz & 0x0101010101010101) * 0x0102040810204080) >> 56) & 0xFF
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def dense_cuba(
-    x, n_first, wt, limit, wexp, bias, du, dv, vth, reset_interval, reset_phase, gemm_index, gemm_rows, out, counts
+    x,
+    n_first,
+    wt,
+    limit,
+    wexp,
+    bias,
+    du,
+    dv,
+    vth,
+    reset_interval,
+    reset_phase,
+    gemm_index,
+    gemm_rows,
+    out,
+    counts,
+    words,
 ):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
 
     ``x``: binary input spikes (nonzero = spike), (B, N, T) when ``n_first`` (a
     recording's layout) else (B, T, N) (a layer's output); ``wt`` (N, M) int16 weights,
-    transposed. Synaptic input of step t + 1 (Lava's synapse delays by one step)::
+    transposed; ``words``: each sample's input bytes read 8 at a time, (B, N * T / 8) int64
+    (a view of ``x``, or (B, 0) when ``x`` is not one contiguous byte per input: then
+    byte by byte) - at a few % spikes most words are 0 and skip 8 inputs at once.
+    Synaptic input of step t + 1 (Lava's synapse delays by one step)::
 
         acc[t + 1] = sum of wt[n] over the inputs n that spiked at step t
 
@@ -210,7 +238,46 @@ def dense_cuba(
         # acc16[t + 1] += wt[n] per spike, in int16; a row that has taken ``limit`` spikes
         # is moved into the int32 acc32 (limit * max|w| < 2^15: no int16 sum overflows).
         # Written out in the loops, not as a function: no array is passed per spike.
-        if n_first:
+        if words.shape[1] > 0:
+            # the flat input of sample b, 8 bytes per word: rows of ``inner`` bytes (an
+            # input's T steps when n_first, else a step's N inputs); byte 8 q is at row o,
+            # position i (no division per spike)
+            inner = x.shape[2]
+            xw = words[b]
+            o = 0
+            i = 0
+            # a step's inputs in whole words (B, T, N with N % 8 == 0): a step whose sums the
+            # GEMM made is skipped a word at a time
+            skip_rows = not n_first and inner % 8 == 0
+            for q in range(xw.shape[0]):
+                wd = xw[q]
+                if wd != 0 and not (skip_rows and (o >= steps - 1 or gi[o] >= 0)):
+                    g = nonzero_bytes(wd)
+                    while g:
+                        k = CTZ8[g]  # the lowest nonzero byte
+                        g &= g - 1
+                        oo = o
+                        ii = i + k
+                        while ii >= inner:
+                            ii -= inner
+                            oo += 1
+                        n = oo if n_first else ii
+                        t = ii if n_first else oo
+                        if t < steps - 1 and gi[t] < 0:
+                            r = t + 1
+                            for j in range(m):
+                                acc16[r, j] += wt[n, j]
+                            used[r] += 1
+                            if used[r] == limit:
+                                for j in range(m):
+                                    acc32[r, j] += acc16[r, j]
+                                    acc16[r, j] = 0
+                                used[r] = 0
+                i += 8
+                while i >= inner:
+                    i -= inner
+                    o += 1
+        elif n_first:
             for n in range(n_in):
                 for t in range(steps - 1):
                     if x[b, n, t] != 0 and gi[t] < 0:

@@ -31,6 +31,8 @@ from neuro_deploy.events.types import EVENT_DTYPE, SensorSize
 
 OVERFLOW_Y = 240
 OVERFLOW_US = 1 << 13
+#: one 40-bit record
+RECORD = np.dtype((np.uint8, 5))
 
 
 def decode_atis_words(words: np.ndarray, overflows_before: int = 0) -> tuple[np.ndarray, int]:
@@ -69,7 +71,7 @@ GUESS_RECORDS = 200_000
     headerless=True,
 )
 def open_atis_bin(path: Path, head: bytes | None = None, **_: str) -> EventStream:
-    dt = np.dtype((np.uint8, 5))
+    dt = RECORD
 
     def chunks(cb: int, tally: Tally) -> Iterator[np.ndarray]:
         from neuro_deploy.events.kernels import atis_decode

@@ -42,7 +42,7 @@ class EventStream:
     #: warnings known when the file was opened (e.g. an empty file)
     open_warnings: list[str] = field(default_factory=list)
     #: the reader's ``_chunks(chunk_bytes, tally)`` tallies the plausibility checks itself,
-    #: in its compiled decoder (one pass over the events instead of two)
+    #: in its compiled decoder (block by block, while the decoded events are in cache)
     tallies: bool = False
     #: the plausibility tally of the last full pass (extent, breaks), None before one
     tally: Tally | None = field(default=None, init=False, repr=False)
