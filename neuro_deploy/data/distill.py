@@ -60,8 +60,8 @@ class DistillConfig:
     #: CF frequencies are drawn as ``w ~ N(0, frequency_scale^2 I)`` on features divided by the
     #: real features' mean norm (NCFM: N(0, I) on unit-norm features). At 4 (this module's first
     #: choice) every real sample's projection has a phase spread of ~4 rad, |phi_real| ~ 0 and the
-    #: CF distance hardly tells a same-class from an other-class batch (0.27 vs 0.29 on N-MNIST
-    #: teacher features); at 1 it does (0.19 vs 0.40) - benchmarks/README.md
+    #: CF distance hardly tells a same-class from an other-class batch (0.265 vs 0.286 on N-MNIST
+    #: teacher features); at 1 it does (0.195 vs 0.502) - benchmarks/pace_cf_probe.py
     frequency_scale: float = 1.0
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
