@@ -99,8 +99,11 @@ def run_unit(payload: tuple[int, str, dict]) -> tuple[dict[str, dict], float]:
     Returns the rows and the task's wall seconds."""
     from neuro_deploy.data import load_dataset
 
+    import torch
+
     seed, arch, args = payload
     a = argparse.Namespace(**args)
+    torch.set_num_threads(a.threads)
     ds = load_dataset(a.dataset, root=a.root, progress=False)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
@@ -157,7 +160,7 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
         )
 
     def tc(**kw):
-        return TrainConfig(**{"epochs": a.epochs, "seed": seed, "progress": False, **kw})
+        return TrainConfig(**{"epochs": a.epochs, "seed": seed, "progress": False, "threads": a.threads, **kw})
 
     snapshots = Snapshots()
     c = Clock()
@@ -237,7 +240,13 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     if "distill" in a.groups or "ablation" in a.groups:
         c = Clock()
         teachers, _ = train_teachers(
-            cfg, x_tr, tr.labels, [seed + 1000 * k for k in range(budget.teacher_seeds)], a.epochs, first=snapshots
+            cfg,
+            x_tr,
+            tr.labels,
+            [seed + 1000 * k for k in range(budget.teacher_seeds)],
+            a.epochs,
+            first=snapshots,
+            threads=a.threads,
         )
         extra = c.read()  # all teacher training is distillation cost
         teacher_t = (full_t[0] + extra[0], full_t[1] + extra[1])
@@ -336,6 +345,12 @@ def main() -> None:
         help="combine runs made in separate processes (e.g. one per seed or arch) into --out",
     )
     ap.add_argument("--workers", type=int, default=1, help="(seed, arch) units in parallel local processes")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=2,
+        help="torch threads per unit (1 when units run side by side: spinning threads inflate CPU time)",
+    )
     ap.add_argument("--ray", action="store_true", help="units as Ray tasks (join or start a local Ray)")
     ap.add_argument("--ray-address", default=None, help="units on the Ray cluster at HOST:PORT|auto")
     a = ap.parse_args()

@@ -39,13 +39,15 @@ def train_teachers(
     epochs: int,
     progress: bool = False,
     first: Any = None,
+    threads: int = 2,
 ) -> tuple[list[Any], float]:
     """Teacher SNNs for dataset distillation: one full-data training run per seed, each
     contributing its per-epoch snapshots (:class:`~neuro_deploy.models.slayer_model.Snapshots`),
     so ``len(seeds) * epochs`` frozen-ready models from several initialisations and stages of
     training (NCFM matches against 20 pretrained teachers). ``first``, if given, is the
     :class:`Snapshots` of a run already made for ``seeds[0]`` (the benchmark's full-data model),
-    which is reused at no cost. Returns (models, seconds spent training)."""
+    which is reused at no cost; ``threads``: torch threads per run. Returns (models, seconds
+    spent training)."""
     import time
 
     from neuro_deploy.models.slayer_model import Snapshots, TrainConfig, train_model
@@ -57,6 +59,8 @@ def train_teachers(
             models += first.models(cfg)
             continue
         snaps = Snapshots()
-        train_model(cfg, TrainConfig(epochs=epochs, seed=int(seed), progress=progress), x, y, on_epoch=snaps)
+        train_model(
+            cfg, TrainConfig(epochs=epochs, seed=int(seed), progress=progress, threads=threads), x, y, on_epoch=snaps
+        )
         models += snaps.models(cfg)
     return models, time.perf_counter() - t0
