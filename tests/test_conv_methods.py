@@ -160,3 +160,46 @@ def test_pace_with_conv_teachers_and_student_from_the_cli(tmp_path, nmnist_root)
         CliRunner().invoke(main, ["train", "--data", str(out), "--epochs", "3", "-o", str(tmp_path / "s.pt"), "--json"])
     )
     assert t["arch"] == "conv" and "arch conv (the teacher's architecture)" in t["from_data"]
+
+
+@pytest.mark.parametrize("arch", ["dense", "conv"])
+def test_hsd_qcfs_teacher_does_not_start_dead_on_event_frames(nmnist_root, arch):
+    """HSD's code starts every QCFS clip at 8: on sparse event frames every freshly initialised
+    pre-activation is below 8 / (2 L), so every hidden output is 0 (the conv teacher then stayed
+    at chance). The data-based start puts each clip at its layer's 99.9th percentile: every
+    hidden layer passes something on."""
+    import torch
+
+    from neuro_deploy.data import load_dataset
+    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.hsd import HSDConfig, QCFSTeacher, frames, qcfs
+    from neuro_deploy.models.pretrain import ann_forward
+
+    ds = load_dataset("nmnist", root=nmnist_root, progress=False)
+    tr = ds.subset(np.arange(64))
+    cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes)
+    fx = torch.from_numpy(frames(tr, 10))
+    n, f, t = fx.shape
+    flat = fx.permute(0, 2, 1).reshape(n * t, f)
+
+    def nonzero_share(teacher) -> list[float]:
+        seen: list[float] = []
+
+        def act(z, i):
+            h = qcfs(z, teacher.clips[i], teacher.levels)
+            seen.append(float((h > 0).float().mean()))
+            return h
+
+        with torch.no_grad():
+            ann_forward(teacher.layers, flat, 1.0, 0.0, 1.0, act=act)
+        return seen
+
+    torch.manual_seed(0)
+    fixed = QCFSTeacher(cfg, HSDConfig(clip_init=8.0))
+    assert max(nonzero_share(fixed)) < 0.01  # the dead start
+    torch.manual_seed(0)
+    data = QCFSTeacher(cfg, HSDConfig())
+    data.init_clips(fx)
+    shares = nonzero_share(data)
+    assert len(shares) == len(cfg.conv) + len(cfg.hidden) and min(shares) > 0.001
+    assert all(0 < float(c) < 8 for c in data.clips.detach())

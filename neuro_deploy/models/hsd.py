@@ -9,10 +9,17 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   .. math:: h(x) = \\frac{\\lambda}{L}\\,\\mathrm{clip}\\Big(
             \\big\\lfloor \\tfrac{x L}{\\lambda} + \\tfrac12 \\big\\rfloor, 0, L\\Big)
 
-  with ``L = 4`` levels and a trainable clip ``lambda`` per layer starting at 8 (straight-through
-  gradient for the floor), applied frame by frame to ``teacher_frames`` frames (the recording's
+  with ``L = 4`` levels and a trainable clip ``lambda`` per layer (straight-through gradient
+  for the floor), applied frame by frame to ``teacher_frames`` frames (the recording's
   events binned into that many frames, rates in [0, 1]); outputs averaged over frames;
-  cross-entropy.
+  cross-entropy. HSD's code starts every ``lambda`` at 8, which suits batch-normalised CIFAR
+  activations; on sparse event frames (a few % of pixels active) every pre-activation of the
+  freshly initialised net is below ``lambda / 2L = 1``, so every QCFS output is 0 and the net
+  starts dead (measured on N-MNIST: 0 % of first-layer outputs nonzero, dense and conv; the
+  conv teacher then stayed at chance, 0.097). By default (``clip_init=None``) each ``lambda``
+  therefore starts at the 99.9th percentile of its layer's positive pre-activations on
+  training frames, layer by layer (the robust normalisation of Rueckauer et al. 2017,
+  "Conversion of continuous-valued deep networks to efficient event-driven networks").
 * **Conversion as initialisation**: QCFS makes layer ``l``'s activation a rate in units of
   ``lambda_l``, so the SNN layer that fires at threshold reproduces it when its weights are
   ``W_l lambda_{l-1} / lambda_l`` (``lambda_0 = 1``: input rates); the readout keeps
@@ -58,7 +65,9 @@ class HSDConfig:
     student_epochs: int = 3
     tau: float = 10.0
     levels: int = 4  #: QCFS quantization levels L
-    clip_init: float = 8.0  #: QCFS trainable clip lambda, initial value
+    #: QCFS trainable clip lambda, initial value; None: per layer, the 99.9th percentile of its
+    #: positive pre-activations on training frames (HSD's code: 8.0)
+    clip_init: float | None = None
     logit_scale: float = 10.0
     step_output: str = "rate"
     lr: float = 3e-4
@@ -110,8 +119,26 @@ class QCFSTeacher:
         from neuro_deploy.models.pretrain import build_ann
 
         self.layers = build_ann(cfg)
-        self.clips = torch.nn.Parameter(torch.full((len(self.layers) - 1,), float(hcfg.clip_init)))
+        start = 8.0 if hcfg.clip_init is None else float(hcfg.clip_init)
+        self.clips = torch.nn.Parameter(torch.full((len(self.layers) - 1,), start))
         self.levels = hcfg.levels
+
+    def init_clips(self, fx, percentile: float = 99.9) -> None:
+        """Each clip := the ``percentile`` of its layer's positive pre-activations on the
+        (N, F, frames) rates ``fx``, the layers before it already clipped and quantized."""
+        import torch
+
+        from neuro_deploy.models.pretrain import ann_forward
+
+        def set_then_quantize(z, i):  # ann_forward calls it after each hidden layer, in order
+            pos = z[z > 0]
+            if pos.numel():
+                self.clips[i] = float(np.percentile(pos.numpy(), percentile))
+            return qcfs(z, self.clips[i], self.levels)
+
+        n, f, t = fx.shape
+        with torch.no_grad():
+            ann_forward(self.layers, fx.permute(0, 2, 1).reshape(n * t, f), 1.0, 0.0, 1.0, act=set_then_quantize)
 
     def parameters(self):
         return list(self.layers.parameters()) + [self.clips]
@@ -149,6 +176,8 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
     y = train_ds.labels
     fx = torch.from_numpy(frames(train_ds, hcfg.teacher_frames))
     teacher = QCFSTeacher(cfg, hcfg)
+    if hcfg.clip_init is None:
+        teacher.init_clips(fx[rng.permutation(len(fx))[:256]])
     opt = torch.optim.Adam(teacher.parameters(), lr=hcfg.teacher_lr)
     t0 = time.perf_counter()
     for _ in range(hcfg.teacher_epochs):
