@@ -535,7 +535,7 @@ def plot(all_rows: dict[str, list[dict]], title: str, path: Path) -> None:
                 textcoords="offset points",
             )
         ax.set_xscale("log")
-        ax.set_xlabel("wall time / full-data training (incl. one-off distillation)")
+        ax.set_xlabel("CPU time / full-data training (incl. one-off distillation)")
         ax.set_ylabel("deployed accuracy (fixed point, fast backend)")
         ax.set_title(f"{title} - {arch}")
         ax.grid(alpha=0.3)

@@ -35,9 +35,10 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
 
   where ``z`` is the frozen teacher's output and ``s_t`` the student's output at step t,
   Adam (lr 3e-4; HSD's code: 1e-5 over many more epochs) with a cosine schedule. Measured on
-  the real N-MNIST fixture (dense, seed 0): QCFS teacher 0.98 (training split), converted
-  student at 8 steps 0.68 before fine-tuning, 0.84 after 6 epochs - the 30-step model trained
-  10 epochs from scratch: 0.83; the same net trained directly at 8 steps: 0.40.
+  the real N-MNIST fixture (dense, 3 seeds, held-out split; ``benchmarks/hsd_probe.py`` and
+  ``benchmarks/README.md``): QCFS teacher on 10 frames 0.854, student at 8 steps after 6
+  epochs 0.784 ± 0.034, the 30-step model trained 10 epochs from scratch 0.831 ± 0.019, the
+  same net trained directly at 8 steps 0.588 ± 0.081.
   ``step_output`` says what ``s_t`` is for a spiking readout:
   ``rate`` (default) - the output spike rate up to step t times ``logit_scale``, the
   decision the deployed network reads after t steps; ``current`` - the synaptic input of the
