@@ -116,7 +116,7 @@ def run_unit(payload: tuple[int, str, dict]) -> tuple[dict[str, dict], float]:
 def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.data.distill import DistillConfig, distill, get_budget
     from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.arch import arch_config, with_timing
+    from neuro_deploy.models.arch import dataset_config, with_timing
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
     from neuro_deploy.models.pretrain import FinetuneHooks, calibrate_transfer, pretrain_ann, rate_inputs
     from neuro_deploy.models.pruning import make_selector
@@ -124,14 +124,7 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.models.slayer_model import Snapshots, evaluate
 
     tr, va = ds.split(a.val_fraction, seed)
-    cfg = arch_config(
-        arch,
-        input_shape=(2, ds.sensor[1], ds.sensor[0]),
-        num_classes=ds.num_classes,
-        dt_us=a.dt_us,
-        num_steps=a.steps,
-        time_origin=ds.time_origin,
-    )
+    cfg = dataset_config(arch, ds, a.dt_us, a.steps)
     x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
     full_bytes = int(np.packbits(x_tr).nbytes)
     out: dict[str, dict] = {}

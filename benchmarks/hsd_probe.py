@@ -43,7 +43,7 @@ def main() -> None:
     import torch
 
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
     from neuro_deploy.models.hsd import HSDConfig, frames, train_hsd
     from neuro_deploy.models.slayer_model import with_drain
 
@@ -59,14 +59,7 @@ def main() -> None:
     ds = load_dataset("nmnist", root=a.root, progress=False)
     for seed in a.seeds:
         tr, va = ds.split(0.2, seed)
-        cfg = arch_config(
-            a.arch,
-            input_shape=(2, ds.sensor[1], ds.sensor[0]),
-            num_classes=ds.num_classes,
-            dt_us=10_000,
-            num_steps=30,
-            time_origin=ds.time_origin,
-        )
+        cfg = dataset_config(a.arch, ds, 10_000, 30)
         t0 = time.process_time()
         hc = HSDConfig(
             teacher_frames=10, student_steps=a.steps, student_epochs=a.student_epochs, seed=seed, clip_init=a.clip_init

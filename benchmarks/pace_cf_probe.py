@@ -35,18 +35,11 @@ def main() -> None:
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import cf_pairs_loss, sdr_features, temporal_loss
     from neuro_deploy.models import TrainConfig, train_model
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
 
     ds = load_dataset("nmnist", root=a.root, progress=False)
     tr, _ = ds.split(0.2, 0)
-    cfg = arch_config(
-        "dense",
-        input_shape=(2, ds.sensor[1], ds.sensor[0]),
-        num_classes=ds.num_classes,
-        dt_us=10_000,
-        num_steps=30,
-        time_origin=ds.time_origin,
-    )
+    cfg = dataset_config("dense", ds, 10_000, 30)
     x, y = np.minimum(tr.to_tensors(cfg.dt_us, cfg.num_steps), 1), tr.labels
     print("training the teacher (10 epochs) ...", flush=True)
     teacher = train_model(cfg, TrainConfig(epochs=10, seed=0, progress=False), x, y).model.eval()

@@ -66,7 +66,7 @@ def main() -> None:
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.distill import DistillConfig, distill
     from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
     from neuro_deploy.models.recipes import distilled_epochs, train_teachers
     from neuro_deploy.models.slayer_model import build_model, evaluate
     from neuro_deploy.sweep.training import deployed
@@ -74,14 +74,7 @@ def main() -> None:
     torch.set_num_threads(1)
     ds = load_dataset("nmnist", root=a.root, progress=False)
     tr, va = ds.split(0.2, a.seed)
-    cfg = arch_config(
-        "dense",
-        input_shape=(2, ds.sensor[1], ds.sensor[0]),
-        num_classes=ds.num_classes,
-        dt_us=10_000,
-        num_steps=30,
-        time_origin=ds.time_origin,
-    )
+    cfg = dataset_config("dense", ds, 10_000, 30)
     x_tr, x_va = tr.to_tensors(cfg.dt_us, cfg.num_steps), va.to_tensors(cfg.dt_us, cfg.num_steps)
     Path(a.cache).mkdir(parents=True, exist_ok=True)
     ck = Path(a.cache) / f"teachers-{a.seed}.pt"

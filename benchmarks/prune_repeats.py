@@ -27,7 +27,7 @@ def main() -> None:
 
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models import TrainConfig, train_model
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
     from neuro_deploy.models.pruning import make_selector
     from neuro_deploy.models.slayer_model import evaluate
 
@@ -44,14 +44,7 @@ def main() -> None:
     acc: dict[str, list[float]] = defaultdict(list)
     for split in a.splits:
         tr, va = ds.split(0.2, split)
-        cfg = arch_config(
-            a.arch,
-            input_shape=(2, ds.sensor[1], ds.sensor[0]),
-            num_classes=ds.num_classes,
-            dt_us=10_000,
-            num_steps=30,
-            time_origin=ds.time_origin,
-        )
+        cfg = dataset_config(a.arch, ds, 10_000, 30)
         x_tr, x_va = tr.to_tensors(10_000, 30), va.to_tensors(10_000, 30)
         for rep in range(a.reps):
             s = split + 1000 * rep

@@ -448,7 +448,7 @@ def train(
     from neuro_deploy.data import load_dataset
     from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
     from neuro_deploy.models.slayer_model import evaluate
 
     if qat and qat_epochs is not None and qat_epochs != epochs:
@@ -495,15 +495,7 @@ def train(
         for w in summary["nir_vs_norse"]["warnings"]:
             click.echo(f"warning: {w}", err=True)
         return
-    cfg = arch_config(
-        arch,
-        widths,
-        input_shape=(2, ds.sensor[1], ds.sensor[0]),
-        num_classes=ds.num_classes,
-        dt_us=dt_us,
-        num_steps=num_steps,
-        time_origin=ds.time_origin,
-    )
+    cfg = dataset_config(arch, ds, dt_us, num_steps, widths)
     if hsd:
         summary = recipes.train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr, split)
         emit_json(summary) if as_json else click.echo(
@@ -753,7 +745,7 @@ def distill(
     from neuro_deploy.data.distill import distill as run_distill
     from neuro_deploy.data.splits import Split, recorded_split
     from neuro_deploy.models import load_checkpoint
-    from neuro_deploy.models.arch import arch_config, arch_of
+    from neuro_deploy.models.arch import arch_of, dataset_config
     from neuro_deploy.models.recipes import train_teachers
 
     b = get_budget(budget)
@@ -792,14 +784,7 @@ def distill(
         split = Split.of(ds, val_fraction, seed)
         tr, _ = split.apply(ds)
     x_tr = tr.to_tensors(dt_us, num_steps)
-    cfg = arch_config(
-        arch,
-        input_shape=(2, ds.sensor[1], ds.sensor[0]),
-        num_classes=ds.num_classes,
-        dt_us=dt_us,
-        num_steps=num_steps,
-        time_origin=ds.time_origin,
-    )
+    cfg = dataset_config(arch, ds, dt_us, num_steps)
     teachers: list = []
     teacher_s = 0.0
     if method == "pace":

@@ -171,13 +171,13 @@ def test_hsd_qcfs_teacher_does_not_start_dead_on_event_frames(nmnist_root, arch)
     import torch
 
     from neuro_deploy.data import load_dataset
-    from neuro_deploy.models.arch import arch_config
+    from neuro_deploy.models.arch import dataset_config
     from neuro_deploy.models.hsd import HSDConfig, QCFSTeacher, frames, qcfs
     from neuro_deploy.models.pretrain import ann_forward
 
     ds = load_dataset("nmnist", root=nmnist_root, progress=False)
     tr = ds.subset(np.arange(64))
-    cfg = arch_config(arch, input_shape=(2, ds.sensor[1], ds.sensor[0]), num_classes=ds.num_classes)
+    cfg = dataset_config(arch, ds, 10_000, 30)
     fx = torch.from_numpy(frames(tr, 10))
     n, f, t = fx.shape
     flat = fx.permute(0, 2, 1).reshape(n * t, f)

@@ -51,6 +51,20 @@ def arch_config(name: str, hidden: tuple[int, ...] | None = None, **fields) -> M
     return ModelConfig(**{**fields, "conv": a.conv, "hidden": a.hidden if hidden is None else tuple(hidden)})
 
 
+def dataset_config(name: str, ds, dt_us: int, num_steps: int, hidden: tuple[int, ...] | None = None) -> ModelConfig:
+    """:func:`arch_config` for an event data set ``ds``: input (2 polarities, H, W) from its
+    sensor, its classes and time origin, ``num_steps`` bins of ``dt_us``."""
+    return arch_config(
+        name,
+        hidden,
+        input_shape=(2, ds.sensor[1], ds.sensor[0]),
+        num_classes=ds.num_classes,
+        dt_us=dt_us,
+        num_steps=num_steps,
+        time_origin=ds.time_origin,
+    )
+
+
 def arch_of(cfg: ModelConfig) -> str:
     """The registered name a config was built from, or ``custom``."""
     conv = tuple(tuple(c) for c in cfg.conv)
