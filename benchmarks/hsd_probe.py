@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/hsd_probe.py [--arch dense|conv] [--seeds 0 1 2] [--student-epochs 6]
         [--clip-init 8]   # HSD code's constant QCFS clip instead of the data-based start
+        [--set step_output=current teacher_frames=30 lr=0.001 ...]   # any other HSDConfig field
 
 Per seed (the benchmark's stratified 80/20 split): the QCFS teacher's accuracy on the training
 and the held-out split (10 frames), the converted student's accuracy before fine-tuning (200
@@ -54,7 +55,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--student-epochs", type=int, default=6)
     ap.add_argument("--clip-init", type=float, default=None)
+    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other HSDConfig fields")
     a = ap.parse_args()
+    fields = {k: json.loads(v) if v[:1].isdigit() or v[:1] == "-" else v for k, v in (kv.split("=", 1) for kv in a.set)}
     torch.set_num_threads(1)
     ds = load_dataset("nmnist", root=a.root, progress=False)
     for seed in a.seeds:
@@ -62,7 +65,14 @@ def main() -> None:
         cfg = dataset_config(a.arch, ds, 10_000, 30)
         t0 = time.process_time()
         hc = HSDConfig(
-            teacher_frames=10, student_steps=a.steps, student_epochs=a.student_epochs, seed=seed, clip_init=a.clip_init
+            **{
+                "teacher_frames": 10,
+                "student_steps": a.steps,
+                "student_epochs": a.student_epochs,
+                "seed": seed,
+                "clip_init": a.clip_init,
+                **fields,
+            }
         )
         h = train_hsd(cfg, hc, tr)
         with torch.no_grad():
@@ -78,6 +88,7 @@ def main() -> None:
             "arch": a.arch,
             "seed": seed,
             "student_epochs": a.student_epochs,
+            **fields,
             "clips": [round(c, 4) for c in h.clips],
             "teacher_train": h.teacher_accuracy,
             "teacher_val": teacher_val,

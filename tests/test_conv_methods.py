@@ -172,15 +172,14 @@ def test_hsd_qcfs_teacher_does_not_start_dead_on_event_frames(nmnist_root, arch)
 
     from neuro_deploy.data import load_dataset
     from neuro_deploy.models.arch import dataset_config
-    from neuro_deploy.models.hsd import HSDConfig, QCFSTeacher, frames, qcfs
+    from neuro_deploy.models.hsd import HSDConfig, QCFSTeacher, frames, per_frame, qcfs
     from neuro_deploy.models.pretrain import ann_forward
 
     ds = load_dataset("nmnist", root=nmnist_root, progress=False)
     tr = ds.subset(np.arange(64))
     cfg = dataset_config(arch, ds, 10_000, 30)
     fx = torch.from_numpy(frames(tr, 10))
-    n, f, t = fx.shape
-    flat = fx.permute(0, 2, 1).reshape(n * t, f)
+    flat = per_frame(fx)
 
     def nonzero_share(teacher) -> list[float]:
         seen: list[float] = []

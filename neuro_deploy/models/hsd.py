@@ -102,6 +102,12 @@ def frames(ds, n_frames: int) -> np.ndarray:
     return x.reshape(len(x), -1, n_frames).astype(np.float32)
 
 
+def per_frame(fx):
+    """(N, F, frames) frame rates -> (N * frames, F): every frame one ANN input, sample-major."""
+    n, f, t = fx.shape
+    return fx.permute(0, 2, 1).reshape(n * t, f)
+
+
 def qcfs(x, clip, levels: int):
     """QCFS activation ``clip/L * clip(floor(x L / clip + 1/2), 0, L)``, straight-through floor."""
     import torch
@@ -137,9 +143,8 @@ class QCFSTeacher:
                 self.clips[i] = float(np.percentile(pos.numpy(), percentile))
             return qcfs(z, self.clips[i], self.levels)
 
-        n, f, t = fx.shape
         with torch.no_grad():
-            ann_forward(self.layers, fx.permute(0, 2, 1).reshape(n * t, f), 1.0, 0.0, 1.0, act=set_then_quantize)
+            ann_forward(self.layers, per_frame(fx), 1.0, 0.0, 1.0, act=set_then_quantize)
 
     def parameters(self):
         return list(self.layers.parameters()) + [self.clips]
@@ -148,8 +153,8 @@ class QCFSTeacher:
         """(N, F, frames) frame rates -> frame-averaged outputs (N, classes)."""
         from neuro_deploy.models.pretrain import ann_forward
 
-        n, f, t = fx.shape
-        flat = fx.permute(0, 2, 1).reshape(n * t, f)
+        n, _, t = fx.shape
+        flat = per_frame(fx)
         out = ann_forward(self.layers, flat, 1.0, 0.0, 1.0, act=lambda z, i: qcfs(z, self.clips[i], self.levels))
         return out.reshape(n, t, -1).mean(1)
 
