@@ -116,8 +116,8 @@ def run_unit(payload: tuple[int, str, dict]) -> tuple[dict[str, dict], float]:
 def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     from neuro_deploy.data.distill import DistillConfig, distill, get_budget
     from neuro_deploy.models import TrainConfig, save_checkpoint, train_model
-    from neuro_deploy.models.arch import dataset_config, with_timing
-    from neuro_deploy.models.hsd import HSDConfig, train_hsd
+    from neuro_deploy.models.arch import dataset_config
+    from neuro_deploy.models.hsd import HSDConfig, student_config, train_hsd
     from neuro_deploy.models.pretrain import FinetuneHooks, calibrate_transfer, pretrain_ann, rate_inputs
     from neuro_deploy.models.pruning import make_selector
     from neuro_deploy.models.recipes import distilled_epochs, train_teachers
@@ -208,13 +208,12 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
             record(tag, r.model, cfg, (pre_t[0] + t[0], pre_t[1] + t[1]), x_va, full_bytes, curve=curve)
     if "hsd" in a.groups:
         steps = max(1, round(a.steps / 4))  # a quarter of the steps
-        dts = int(np.ceil(ds.duration_us / steps))
-        cfgs = with_timing(cfg, dts, steps)
+        hc = HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed)
+        cfgs = student_config(cfg, hc, ds.duration_us)  # the student's net, also trained directly below
+        dts = cfgs.dt_us
         x_va_s = va.to_tensors(dts, steps)
         c = Clock()
-        h = train_hsd(
-            cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=a.hsd_epochs, seed=seed), tr
-        )
+        h = train_hsd(cfg, hc, tr)
         record(
             f"hsd-{steps}steps",
             h.model,

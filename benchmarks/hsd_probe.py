@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/hsd_probe.py [--arch dense|conv] [--seeds 0 1 2] [--student-epochs 6]
         [--clip-init 8]   # HSD code's constant QCFS clip instead of the data-based start
-        [--set step_output=current teacher_frames=30 lr=0.001 ...]   # any other HSDConfig field
+        [--set step_output=current student_neuron=cuba lr=0.001 ...]   # any other HSDConfig field
+        [--model-set current_decay=1 voltage_decay=0 ...]   # ModelConfig fields of the network
 
 Per seed (the benchmark's stratified 80/20 split): the QCFS teacher's accuracy on the training
 and the held-out split (10 frames), the converted student's accuracy before fine-tuning (200
@@ -19,6 +20,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +42,11 @@ def readouts(spikes: np.ndarray, y: np.ndarray) -> dict[str, float]:
     }
 
 
+def parse_fields(pairs: list[str]) -> dict:
+    """``FIELD=VALUE`` pairs -> dict, numbers parsed as JSON, everything else kept as text."""
+    return {k: json.loads(v) if v[:1].isdigit() or v[:1] == "-" else v for k, v in (kv.split("=", 1) for kv in pairs)}
+
+
 def main() -> None:
     import torch
 
@@ -56,13 +63,15 @@ def main() -> None:
     ap.add_argument("--student-epochs", type=int, default=6)
     ap.add_argument("--clip-init", type=float, default=None)
     ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other HSDConfig fields")
+    ap.add_argument("--model-set", nargs="*", default=[], metavar="FIELD=VALUE", help="ModelConfig fields")
     a = ap.parse_args()
-    fields = {k: json.loads(v) if v[:1].isdigit() or v[:1] == "-" else v for k, v in (kv.split("=", 1) for kv in a.set)}
+    fields = parse_fields(a.set)
+    model_fields = parse_fields(a.model_set)
     torch.set_num_threads(1)
     ds = load_dataset("nmnist", root=a.root, progress=False)
     for seed in a.seeds:
         tr, va = ds.split(0.2, seed)
-        cfg = dataset_config(a.arch, ds, 10_000, 30)
+        cfg = replace(dataset_config(a.arch, ds, 10_000, 30), **model_fields)
         t0 = time.process_time()
         hc = HSDConfig(
             **{
@@ -80,15 +89,14 @@ def main() -> None:
                 (h.teacher.logits(torch.from_numpy(frames(va, 10))).argmax(-1).numpy() == va.labels).mean()
             )
             h.model.eval()
-            x = with_drain(
-                va.to_tensors(int(np.ceil(ds.duration_us / a.steps)), a.steps), len(h.model.synaptic_blocks())
-            )
+            x = with_drain(va.to_tensors(h.config.dt_us, a.steps), len(h.model.synaptic_blocks()))
             spikes = h.model(torch.from_numpy(x).float()).numpy()
         row = {
             "arch": a.arch,
             "seed": seed,
             "student_epochs": a.student_epochs,
             **fields,
+            **model_fields,
             "clips": [round(c, 4) for c in h.clips],
             "teacher_train": h.teacher_accuracy,
             "teacher_val": teacher_val,

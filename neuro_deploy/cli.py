@@ -40,6 +40,7 @@ from neuro_deploy.cli_options import (
 )
 from neuro_deploy.errors import BadInputError, NeuroDeployError
 from neuro_deploy.events.tensor import TIME_ORIGINS
+from neuro_deploy.models.hsd import STUDENT_NEURONS
 
 TIME_ORIGIN_HELP = (
     "Where step 0 of a recording starts: 'zero' = t = 0 of its own clock, 'first-event' = "
@@ -390,6 +391,13 @@ def demo(
     "--student-steps", default=15, show_default=True, type=POSITIVE_INT, help="HSD: time steps of the SNN student."
 )
 @click.option(
+    "--student-neuron",
+    default="if",
+    show_default=True,
+    type=click.Choice(list(STUDENT_NEURONS)),
+    help="HSD: the student's neuron (if: integrate-and-fire as HSD converts to; cuba: the net's own decays).",
+)
+@click.option(
     "--qat",
     is_flag=True,
     help="Quantization-aware training in every epoch (the export's "
@@ -431,6 +439,7 @@ def train(
     hsd: bool,
     teacher_frames: int,
     student_steps: int,
+    student_neuron: str,
     qat: bool,
     qat_epochs: int | None,
     as_json: bool,
@@ -497,7 +506,9 @@ def train(
         return
     cfg = dataset_config(arch, ds, dt_us, num_steps, widths)
     if hsd:
-        summary = recipes.train_hsd(cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr, split)
+        summary = recipes.train_hsd(
+            cfg, ds, tr, va, epochs, teacher_frames, student_steps, seed, out, lr, split, student_neuron
+        )
         emit_json(summary) if as_json else click.echo(
             f"saved {out}: HSD teacher ({teacher_frames} frames) {summary['teacher_accuracy']:.4f}, student "
             f"({student_steps} steps) float {summary['val_accuracy']:.4f}, deployed "

@@ -27,6 +27,7 @@ def train_hsd(
     out: str,
     lr: float | None,
     split: Any = None,
+    student_neuron: str = "if",
 ) -> dict[str, Any]:
     """HSD teacher/student training (:mod:`neuro_deploy.models.hsd`) of the network ``cfg``
     (any :mod:`~neuro_deploy.models.arch` architecture); the student checkpoint runs
@@ -34,7 +35,7 @@ def train_hsd(
     :func:`neuro_deploy.api.deploy` on the validation recordings."""
     from neuro_deploy.api import deploy
     from neuro_deploy.models import save_checkpoint
-    from neuro_deploy.models.arch import arch_of, with_timing
+    from neuro_deploy.models.arch import arch_of
     from neuro_deploy.models.hsd import HSDConfig
     from neuro_deploy.models.hsd import train_hsd as run_hsd
     from neuro_deploy.models.slayer_model import evaluate
@@ -45,11 +46,12 @@ def train_hsd(
         student_steps=steps,
         student_epochs=epochs,
         seed=seed,
+        student_neuron=student_neuron,
         **({"lr": lr} if lr is not None else {}),
     )
     res = run_hsd(cfg, h, tr)
-    dt = int(np.ceil(ds.duration_us / steps))
-    scfg = with_timing(cfg, dt, steps)
+    scfg = res.config
+    dt = scfg.dt_us
     x_va = va.to_tensors(dt, steps)
     acc, _ = evaluate(res.model, x_va, va.labels)
     save_checkpoint(
@@ -61,6 +63,7 @@ def train_hsd(
             "arch": arch_of(cfg),
             "teacher_frames": frames,
             "student_steps": steps,
+            "student_neuron": student_neuron,
             "history": res.history,
             **({"split": split.to_meta()} if split is not None else {}),
         },
@@ -81,6 +84,7 @@ def train_hsd(
         "deployed_accuracy": dep.deployed_accuracy,
         "accuracy_vs_step": curve,
         "student_steps": steps,
+        "student_neuron": student_neuron,
         "teacher_frames": frames,
         "dt_us": dt,
         "teacher_seconds": res.teacher_seconds,

@@ -79,6 +79,7 @@ def _random_dense_net(path, rng, *, delays=False, edge_weights=False, decays=(10
         dict(edge_weights=True),
         dict(decays=(0, 0), vth=400),
         dict(decays=(4096, 4096), vth=5),
+        dict(decays=(4096, 0), vth=200),  # integrate-and-fire (HSD's student): du = 4095, dv = 0
         dict(vth=131071, edge_weights=True, decays=(0, 0)),
         dict(delays=True),
         dict(bias=True, decays=(2000, 300)),

@@ -202,3 +202,20 @@ def test_hsd_qcfs_teacher_does_not_start_dead_on_event_frames(nmnist_root, arch)
     shares = nonzero_share(data)
     assert len(shares) == len(cfg.conv) + len(cfg.hidden) and min(shares) > 0.001
     assert all(0 < float(c) < 8 for c in data.clips.detach())
+
+
+def test_hsd_student_config_is_integrate_and_fire_on_the_student_binning():
+    """HSD's student is the network on M equal bins with IF neurons (current = the step's input,
+    no leak), which netx writes as CUBA iDecay 4096 / vDecay 0; ``cuba`` keeps the net's decays."""
+    from neuro_deploy.errors import UnknownNameError
+    from neuro_deploy.models import ModelConfig
+    from neuro_deploy.models.hsd import HSDConfig, student_config
+
+    cfg = ModelConfig(dt_us=10_000, num_steps=30)
+    s = student_config(cfg, HSDConfig(student_steps=8), 300_000)
+    assert (s.dt_us, s.num_steps, s.current_decay, s.voltage_decay) == (37_500, 8, 1.0, 0.0)
+    assert (s.hidden, s.conv, s.threshold) == (cfg.hidden, cfg.conv, cfg.threshold)
+    c = student_config(cfg, HSDConfig(student_steps=8, student_neuron="cuba"), 300_000)
+    assert (c.current_decay, c.voltage_decay) == (cfg.current_decay, cfg.voltage_decay)
+    with pytest.raises(UnknownNameError, match="student_neuron"):
+        HSDConfig(student_neuron="lif")

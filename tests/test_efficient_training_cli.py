@@ -99,6 +99,7 @@ def test_pretrain_and_hsd_on_real_nmnist(tmp_path, nmnist_root):
         )
     )
     assert d["val_accuracy"] > 0.2 and "deployed_accuracy" in d
+    assert d["student_neuron"] == "if"  # HSD's integrate-and-fire student, deployed as CUBA du=4095 dv=0
     curve = d["accuracy_vs_step"]  # 4 input steps + the pipeline's 2 steps
     assert len(curve) == 4 + 2 and abs(curve[-1] - d["deployed_accuracy"]) < 1e-3
 

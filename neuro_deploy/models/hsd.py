@@ -26,6 +26,19 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   ``lambda_{L-1}``. SLAYER's CUBA neuron (current decay, leak, hard reset, threshold 1.25)
   differs from QCFS's IF neuron by a gain that one global factor, calibrated on training
   samples (:func:`~neuro_deploy.models.pretrain.calibrate_transfer`), absorbs.
+* **The student's neuron** (``student_neuron``): ``if`` (default) - HSD's code converts to
+  integrate-and-fire neurons, no current memory and no leak, so the student's rate over M
+  steps is the QCFS rate the teacher learned. On Loihi 2 that is Lava's CUBA LIF with
+  ``du = 4095`` (current decay 4096/4096: the current is the step's synaptic input) and
+  ``dv = 0`` (SLAYER ``current_decay = 1``, ``voltage_decay = 0``); it exports to netx and
+  runs on the fast backend and in Lava like any CUBA net. Only the reset differs from HSD's:
+  CUBA resets to zero where HSD's IF subtracts the threshold, and its membrane starts at 0,
+  not at half the threshold; fine-tuning trains through both. ``cuba`` keeps the network's
+  own decays (0.25 / 0.03 per step), whose memory, tuned for 10 ms bins, blurs 37.5 ms
+  steps together: measured on the real N-MNIST fixture (dense, 3 seeds, 8 of 30 steps,
+  ``benchmarks/hsd_probe.py``), converted before fine-tuning ``cuba`` 0.791, ``if`` 0.822;
+  fine-tuned ``cuba`` 0.784 ± 0.034, ``if`` 0.824 ± 0.034, against 0.831 ± 0.019 for the
+  30-step net trained from scratch.
 * **Student**: that SNN on ``student_steps`` time bins of the same recording, fine-tuned with
   the step-wise distillation loss at **tau = 10** over **every** step
 
@@ -53,9 +66,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from neuro_deploy.errors import BadInputError
+from neuro_deploy.errors import BadInputError, UnknownNameError
 
 STEP_OUTPUTS = ("rate", "current")
+#: the student's neuron by name: ModelConfig fields that replace the network's (module docstring)
+STUDENT_NEURONS: dict[str, dict[str, float]] = {
+    "if": {"current_decay": 1.0, "voltage_decay": 0.0},
+    "cuba": {},
+}
 
 
 @dataclass
@@ -71,6 +89,7 @@ class HSDConfig:
     clip_init: float | None = None
     logit_scale: float = 10.0
     step_output: str = "rate"
+    student_neuron: str = "if"  #: a :data:`STUDENT_NEURONS` name
     lr: float = 3e-4
     teacher_lr: float = 1e-3
     batch_size: int = 32
@@ -79,6 +98,8 @@ class HSDConfig:
     def __post_init__(self) -> None:
         if self.step_output not in STEP_OUTPUTS:
             raise BadInputError(f"HSD step_output={self.step_output!r}: choose one of {', '.join(STEP_OUTPUTS)}")
+        if self.student_neuron not in STUDENT_NEURONS:
+            raise UnknownNameError("HSD student neuron (student_neuron)", self.student_neuron, STUDENT_NEURONS)
         if min(self.teacher_frames, self.student_steps, self.levels) < 1 or self.tau <= 0:
             raise BadInputError("HSD: frames, steps and levels must be >= 1, tau > 0")
 
@@ -93,6 +114,18 @@ class HSDResult:
     teacher_accuracy: float = 0.0
     converted_accuracy: float = 0.0  #: the student straight after conversion, before fine-tuning
     clips: list = field(default_factory=list)
+    config: object = None  #: the student's ModelConfig (:func:`student_config`)
+
+
+def student_config(cfg, hcfg: HSDConfig, duration_us: int):
+    """The student's ModelConfig: network ``cfg`` on ``hcfg.student_steps`` equal bins of a
+    ``duration_us`` recording, with the ``hcfg.student_neuron`` neuron."""
+    from dataclasses import replace
+
+    from neuro_deploy.models.arch import with_timing
+
+    dt_us = int(np.ceil(duration_us / hcfg.student_steps))
+    return replace(with_timing(cfg, dt_us, hcfg.student_steps), **STUDENT_NEURONS[hcfg.student_neuron])
 
 
 def frames(ds, n_frames: int) -> np.ndarray:
@@ -173,7 +206,6 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
     import torch
     import torch.nn.functional as F
 
-    from neuro_deploy.models.arch import with_timing
     from neuro_deploy.models.pretrain import calibrate_transfer, transfer_to_slayer
     from neuro_deploy.models.slayer_model import build_model
 
@@ -199,9 +231,8 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
     t_acc = float((z_all.argmax(-1).numpy() == y).mean())
     t_teacher = time.perf_counter() - t0
     # student: M steps over the same recording, initialised by converting the teacher
-    dt_s = int(np.ceil(train_ds.duration_us / hcfg.student_steps))
-    xs = train_ds.to_tensors(dt_s, hcfg.student_steps)
-    scfg = with_timing(cfg, dt_s, hcfg.student_steps)
+    scfg = student_config(cfg, hcfg, train_ds.duration_us)
+    xs = train_ds.to_tensors(scfg.dt_us, scfg.num_steps)
     base = teacher.conversion_scales(z_all)
     k = min(200, len(xs))
     g, scores = calibrate_transfer(teacher.layers, scfg, xs[:k], y[:k], base_scales=base)
@@ -256,4 +287,5 @@ def train_hsd(cfg, hcfg: HSDConfig, train_ds, progress: bool = False) -> HSDResu
         t_acc,
         scores[g],
         [float(c) for c in teacher.clips.detach()],
+        scfg,
     )

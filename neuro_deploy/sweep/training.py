@@ -148,7 +148,6 @@ def _pretrain(ctx: Context, m: re.Match) -> dict[str, float]:
 
 
 def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
-    from neuro_deploy.models.arch import with_timing
     from neuro_deploy.models.hsd import HSDConfig, train_hsd
 
     steps = int(m.group(1))
@@ -156,10 +155,9 @@ def _hsd(ctx: Context, m: re.Match) -> dict[str, float]:
     h = train_hsd(
         ctx.cfg, HSDConfig(teacher_frames=10, student_steps=steps, student_epochs=2, seed=ctx.params["seed"]), ctx.tr
     )
-    dts = int(np.ceil(ctx.ds.duration_us / steps))
-    cfgs = with_timing(ctx.cfg, dts, steps)
+    cfgs = h.config
     return _record(
-        ctx, m.group(0), h.model, cfgs, time.perf_counter() - t, ctx.va.to_tensors(dts, steps), ctx.full_bytes
+        ctx, m.group(0), h.model, cfgs, time.perf_counter() - t, ctx.va.to_tensors(cfgs.dt_us, steps), ctx.full_bytes
     )
 
 
