@@ -19,7 +19,8 @@ Per seed (seed = stratified split, initialisation and every method's randomness)
   the ANN's optimizer state and a 1-epoch frozen-classifier warm-up; its accuracy after every
   fine-tuning epoch gives the time to reach the full-data model's accuracy.
 * ``hsd-8steps``: HSD (QCFS teacher on 10 frames, conversion, tau = 10 step-wise KD) at 8 of
-  the 30 steps - a quarter; ``direct-8steps`` trains the same net at 8 steps without HSD.
+  the 30 steps - a quarter; ``direct-8steps`` trains the same net at 8 steps without HSD (the
+  student's integrate-and-fire neurons), ``direct-8steps-cuba`` with the net's own CUBA decays.
 * ``distill-*``: PACE, DM, class-mean prototypes and the random real subset at each IPC; a
   fresh model trains on the stored integer frames for ``models.recipes.distilled_epochs``
   epochs with the same augmentation the distillation used. PACE's teachers: the budget's
@@ -52,6 +53,7 @@ import json
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -224,9 +226,12 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
             teacher_accuracy=h.teacher_accuracy,
             converted_accuracy=h.converted_accuracy,
         )
-        c = Clock()
-        r = train_model(cfgs, tc(), tr.to_tensors(dts, steps), tr.labels)
-        record(f"direct-{steps}steps", r.model, cfgs, c.read(), x_va_s, full_bytes)
+        x_tr_s = tr.to_tensors(dts, steps)
+        for tag, neuron in ((f"direct-{steps}steps", hc.student_neuron), (f"direct-{steps}steps-cuba", "cuba")):
+            cfg_d = student_config(cfg, replace(hc, student_neuron=neuron), ds.duration_us)
+            c = Clock()
+            r = train_model(cfg_d, tc(), x_tr_s, tr.labels)
+            record(tag, r.model, cfg_d, c.read(), x_va_s, full_bytes)
     teachers, teacher_t = None, (0.0, 0.0)
     budget = get_budget(a.budget)
     if "distill" in a.groups or "ablation" in a.groups:
