@@ -563,10 +563,13 @@ def replot(json_path: str) -> None:
 
 
 def merge(paths: list[str], out: str) -> None:
-    """One table from several runs' JSON: runs per arch are concatenated (seeds must differ)."""
-    runs: dict[str, list] = {}
+    """One table from several runs' JSON. Runs of different seeds are concatenated per arch; a
+    later file's run of an (arch, seed) already seen adds its methods to it and replaces the
+    rows of methods it re-ran (e.g. one group re-run after a change), except ``full``, the
+    reference every ratio of the earlier rows was measured against: the first file's stays,
+    and a re-run whose ``full`` accuracy differs (not the same training) is refused."""
+    runs: dict[str, dict[int, dict]] = {}
     walls: dict[str, float] = {}
-    seeds: dict[str, list] = {}
     args = None
     for p in paths:
         d = json.loads(Path(p).read_text())
@@ -575,14 +578,23 @@ def merge(paths: list[str], out: str) -> None:
         for arch, rr in (d["runs"] if isinstance(d["runs"], dict) else {"dense": d["runs"]}).items():
             for k, r in enumerate(rr):
                 seed = first + k
-                if seed in seeds.setdefault(arch, []):
-                    raise SystemExit(f"{p}: {arch} seed {seed} is already in an earlier file")
-                seeds[arch].append(seed)
-                runs.setdefault(arch, []).append(r)
-        walls.update(d.get("walls", {}))
+                old = runs.setdefault(arch, {}).get(seed)
+                if old is None:
+                    runs[arch][seed] = dict(r)
+                    continue
+                if "full" in r and "full" in old and r["full"]["deployed"] != old["full"]["deployed"]:
+                    raise SystemExit(f"{p}: {arch} seed {seed} has another full-data result than an earlier file")
+                replaced = sorted(m for m in r if m in old and m != "full")
+                old.update({m: v for m, v in r.items() if m != "full"})
+                if replaced:
+                    print(f"{p}: {arch} seed {seed}: replaces {', '.join(replaced)}")
+        for key, w in d.get("walls", {}).items():
+            walls[key] = walls.get(key, 0.0) + w
         n_train = d["n_train"]
-    a = argparse.Namespace(**{**args, "out": out, "seeds": max(len(v) for v in runs.values()), "arch": list(runs)})
-    print(write_table(a, n_train, runs, walls))
+    ordered = {arch: [by_seed[s] for s in sorted(by_seed)] for arch, by_seed in runs.items()}
+    n = max(len(v) for v in ordered.values())
+    a = argparse.Namespace(**{**args, "out": out, "seeds": n, "arch": list(ordered)})
+    print(write_table(a, n_train, ordered, walls))
 
 
 if __name__ == "__main__":
