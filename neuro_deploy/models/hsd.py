@@ -35,10 +35,9 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   CUBA resets to zero where HSD's IF subtracts the threshold, and its membrane starts at 0,
   not at half the threshold; fine-tuning trains through both. ``cuba`` keeps the network's
   own decays (0.25 / 0.03 per step), whose memory, tuned for 10 ms bins, blurs 37.5 ms
-  steps together: measured on the real N-MNIST fixture (dense, 3 seeds, 8 of 30 steps,
-  ``benchmarks/hsd_probe.py``), converted before fine-tuning ``cuba`` 0.791, ``if`` 0.822;
-  fine-tuned ``cuba`` 0.784 ± 0.034, ``if`` 0.824 ± 0.034, against 0.831 ± 0.019 for the
-  30-step net trained from scratch.
+  steps together: measured on the real N-MNIST fixture (dense, 3 seeds, 8 of 30 steps, 15
+  teacher epochs, ``benchmarks/hsd_probe.py``), converted before fine-tuning ``cuba`` 0.791,
+  ``if`` 0.822; fine-tuned ``cuba`` 0.784 ± 0.034, ``if`` 0.824 ± 0.029.
 * **Student**: that SNN on ``student_steps`` time bins of the same recording, fine-tuned with
   the step-wise distillation loss at **tau = 10** over **every** step
 
@@ -48,10 +47,12 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
 
   where ``z`` is the frozen teacher's output and ``s_t`` the student's output at step t,
   Adam (lr 3e-4; HSD's code: 1e-5 over many more epochs) with a cosine schedule. Measured on
-  the real N-MNIST fixture (dense, 3 seeds, held-out split; ``benchmarks/hsd_probe.py`` and
-  ``benchmarks/README.md``): QCFS teacher on 10 frames 0.854, student at 8 steps after 6
-  epochs 0.784 ± 0.034, the 30-step model trained 10 epochs from scratch 0.831 ± 0.019, the
-  same net trained directly at 8 steps 0.588 ± 0.081.
+  the real N-MNIST fixture (3 seeds, held-out split, deployed on the fast backend;
+  ``benchmarks/efficient_training.py --groups full hsd`` and ``benchmarks/hsd_probe.py``,
+  ``benchmarks/README.md``), 8 of 30 steps: dense 2312-128-10 - QCFS teacher on 10 frames
+  0.871, student 0.831 ± 0.030, the 30-step net trained from scratch 0.831 ± 0.019, the
+  student's net trained directly at 8 steps 0.469 (CUBA decays: 0.588); conv - teacher 0.913,
+  student 0.857, from scratch at 30 steps 0.876.
   ``step_output`` says what ``s_t`` is for a spiking readout:
   ``rate`` (default) - the output spike rate up to step t times ``logit_scale``, the
   decision the deployed network reads after t steps; ``current`` - the synaptic input of the
