@@ -7,6 +7,9 @@ seeds, for each architecture.
         [--arch dense conv] [--seeds 3] [--epochs 10] [--ipc 1 10] [--budget standard|paper]
         [--groups full prune pretrain hsd distill ablation] [--out benchmarks/results/efficient_training_nmnist]
         [--workers N | --ray | --ray-address HOST:PORT]
+    # the emulated-MNIST scale: all 60,000 MNIST training images through the saccade emulator
+    .venv/bin/python benchmarks/efficient_training.py --dataset mnist-dvs --root ../shared/fixtures/images/mnist.npz \
+        --limit 0 --arch dense --groups full prune pretrain hsd --out benchmarks/results/efficient_training_mnist60k
 
 Per seed (seed = stratified split, initialisation and every method's randomness), per arch:
 
@@ -106,7 +109,7 @@ def run_unit(payload: tuple[int, str, dict]) -> tuple[dict[str, dict], float]:
     seed, arch, args = payload
     a = argparse.Namespace(**args)
     torch.set_num_threads(a.threads)
-    ds = load_dataset(a.dataset, root=a.root, progress=False)
+    ds = load_dataset(a.dataset, root=a.root, progress=False, **limit_option(a))
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as d:
         rows = run_seed(seed, arch, a, ds, Path(d))
@@ -304,12 +307,23 @@ def run_seed(seed: int, arch: str, a, ds, d: Path) -> dict[str, dict]:
     return out
 
 
+def limit_option(a) -> dict:
+    """``load_dataset`` keyword for ``--limit`` (none given: the loader's default)."""
+    return {} if a.limit is None else {"limit": a.limit}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--dataset", default="nmnist")
     ap.add_argument("--root", default=None)
+    ap.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="recordings to load (mnist-dvs: images through the emulator, default 10,000; 0 = all 60,000)",
+    )
     ap.add_argument("--arch", nargs="+", default=["dense", "conv"])
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--finetune-epochs", type=int, default=4)
@@ -359,7 +373,9 @@ def main() -> None:
     from neuro_deploy.data import load_dataset
 
     execution = Execution.from_options(a.workers, a.ray, a.ray_address)
-    n_train = len(load_dataset(a.dataset, root=a.root, progress=True).split(a.val_fraction, a.first_seed)[0])
+    n_train = len(
+        load_dataset(a.dataset, root=a.root, progress=True, **limit_option(a)).split(a.val_fraction, a.first_seed)[0]
+    )
     units = [(seed, arch) for seed in range(a.first_seed, a.first_seed + a.seeds) for arch in a.arch]
     args = {k: v for k, v in vars(a).items() if k not in ("workers", "ray", "ray_address", "replot", "merge")}
     done: dict[int, tuple[dict, float]] = {}
