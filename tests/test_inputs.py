@@ -133,6 +133,43 @@ def test_integer_spike_inputs_outside_0_1_are_bad_input(tiny_dense, dtype):
             check_input_values(net, y)
 
 
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "<i2", "int64", "int8-strided"])
+@pytest.mark.parametrize("where", ["first", "last-step", "dense-row"])
+def test_fast_backend_checks_integer_spikes_while_it_reads_them(tiny_dense, dtype, where):
+    """The fast backend's dense kernel checks integer inputs as it reads them (no pass
+    before the run): a value other than 0 and 1 anywhere - the last step, whose spikes the
+    run never uses, or a row dense enough for the GEMM - is the same named error as the
+    up-front check's, and 0/1 inputs give the same spikes as bool ones."""
+    from neuro_deploy.errors import BadInputError
+    from neuro_deploy.netx import load_netx
+    from neuro_deploy.sim import RunSpec, get_backend
+    from neuro_deploy.sim.fast import kernel_checks_input
+
+    net = load_netx(tiny_dense["net"])
+    rng = np.random.default_rng(1)
+    spikes = rng.random((3, 2312, 12)) < 0.05
+    spikes[2, :, 4] = True  # a dense row: the GEMM computes its sums
+    fast = get_backend("fast")
+    ref = fast.run(net, RunSpec(steps=12, inputs=spikes)).spikes
+
+    def layout(a):  # not contiguous: the kernel reads it byte by byte
+        return np.repeat(a, 2, axis=-1)[..., ::2] if dtype.endswith("strided") else a
+
+    x = spikes.astype(dtype.split("-")[0])
+    spec = RunSpec(steps=12, inputs=layout(x))
+    assert kernel_checks_input(net, spec)
+    got = fast.run(net, spec).spikes
+    assert all(np.array_equal(got[k], ref[k]) for k in ref)
+    b, n, t = {"first": (0, 0, 0), "last-step": (1, 2311, 11), "dense-row": (2, 100, 4)}[where]
+    for bad in (2, -1):
+        if bad < 0 and x.dtype.kind == "u":
+            continue
+        y = x.copy()
+        y[b, n, t] = bad
+        with pytest.raises(BadInputError, match="0 or 1"):
+            fast.run(net, RunSpec(steps=12, inputs=layout(y)))
+
+
 def test_graded_first_layer_takes_integers(tmp_path):
     """A netx input layer takes graded values (into its neurons' a_in): 2 and -3 are fine,
     a NaN is not (library level: sim.base.check_input_values)."""

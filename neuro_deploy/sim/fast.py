@@ -25,7 +25,15 @@ import numpy as np
 from neuro_deploy.events.tensor import from_lava_layout, to_lava_layout
 from neuro_deploy.netx.spec import LayerSpec, NetSpec
 from neuro_deploy.sim import fixed_point as fx
-from neuro_deploy.sim.base import RunResult, RunSpec, mask_after_lengths, register_backend, validate_run
+from neuro_deploy.errors import BadInputError
+from neuro_deploy.sim.base import (
+    RunResult,
+    RunSpec,
+    check_input_values,
+    mask_after_lengths,
+    register_backend,
+    validate_run,
+)
 
 SPARSE_DENSITY = 0.05
 CONV_CHUNK_BYTES = 128 * 2**20
@@ -350,6 +358,16 @@ def fused_dense(layer: LayerSpec) -> bool:
     )
 
 
+def kernel_checks_input(net: NetSpec, spec: RunSpec) -> bool:
+    """Whether :func:`simulate` checks the input values itself: integer inputs of exactly
+    ``spec.steps`` steps into a :func:`fused_dense` first layer, whose kernel flags any value
+    but 0 and 1 while reading the input (one pass over it instead of two)."""
+    x = spec.inputs
+    return (
+        x is not None and fused_dense(net.layers[0]) and np.asarray(x).dtype.kind in "iu" and x.shape[-1] == spec.steps
+    )
+
+
 def source_spikes_by_sample(spec: RunSpec, net: NetSpec, steps: int) -> np.ndarray:
     """The source's spikes for a dense first layer without transposing: (B, N, T), any
     integer type (nonzero = spike), inputs replayed cyclically as the ring buffer does."""
@@ -434,9 +452,11 @@ def dense_layer(
     steps: int,
     reset_interval: int | None,
     reset_phase: int | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A :func:`fused_dense` layer for the whole batch: (B, T, M) bool spikes and (B, T)
-    spike counts. ``x`` are binary input spikes, (B, N, T) when ``n_first`` else (B, T, N);
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A :func:`fused_dense` layer for the whole batch: (B, T, M) bool spikes, (B, T) spike
+    counts and (B,) flags of samples whose input held a value other than 0 and 1 (read by
+    the kernel, see :func:`neuro_deploy.sim.kernels.dense_cuba`). ``x`` are binary input
+    spikes, (B, N, T) when ``n_first`` else (B, T, N);
     per (sample, step) the synaptic sum is event-driven or a dense GEMM by measured
     activity (:func:`gemm_rows`), then :func:`neuro_deploy.sim.kernels.dense_cuba`."""
     from neuro_deploy.sim.kernels import dense_cuba
@@ -448,6 +468,7 @@ def dense_layer(
     nr = layer.neuron
     out = np.empty((x.shape[0], steps, layer.num_neurons), dtype=np.bool_)
     spikes = np.empty((x.shape[0], steps), dtype=np.int64)
+    bad = np.zeros(x.shape[0], dtype=np.uint8)
     limit = max(1, (2**15 - 1) // max(1, int(np.abs(wt).max(initial=0))))  # int16 sums stay exact
     dense_cuba(
         x,
@@ -466,8 +487,9 @@ def dense_layer(
         out,
         spikes,
         input_words(x),
+        bad,
     )
-    return out, spikes
+    return out, spikes, bad
 
 
 def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
@@ -486,7 +508,10 @@ def simulate(net: NetSpec, spec: RunSpec) -> list[np.ndarray]:
                 x, n_first = source_spikes_by_sample(spec, net, steps), True
             else:
                 x, n_first = np.transpose(upstream, (1, 0, 2)), False
-            out, counts = dense_layer(layer, x, n_first, counts, steps, spec.reset_interval, phase)
+            out, counts, bad = dense_layer(layer, x, n_first, counts, steps, spec.reset_interval, phase)
+            if n_first and bad.any():  # the input held a value other than 0 and 1
+                check_input_values(net, spec.inputs)  # raises the named error
+                raise BadInputError(f"input: the first layer takes binary spikes; sample {int(np.argmax(bad))} is not")
             upstream = np.transpose(out, (1, 0, 2))
             layers_out.append(upstream)
             continue
@@ -509,7 +534,7 @@ class FastBackend:
     name = "fast"
 
     def run(self, net: NetSpec, spec: RunSpec) -> RunResult:
-        validate_run(net, spec)
+        validate_run(net, spec, check_values=not kernel_checks_input(net, spec))
         t0 = time.perf_counter()
         trains = mask_after_lengths(simulate(net, spec), spec.lengths)  # causal: = own-length runs
         return result_from_trains(net, spec, trains, self.name, t0)

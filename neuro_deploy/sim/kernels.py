@@ -205,6 +205,7 @@ def dense_cuba(
     out,
     counts,
     words,
+    bad,
 ):
     """A dense layer with CUBA neurons, one sample per iteration (in parallel), all in cache.
 
@@ -224,6 +225,12 @@ def dense_cuba(
     ``weight_exp``) and :func:`cuba_update`; netx's ``LIFReset`` zeroes their state when
     ``(t + 1) % reset_interval == reset_phase``. Writes ``out`` (B, T, M) bool spikes and
     ``counts`` (B, T) spikes per step (the next layer's measured activity).
+
+    It also checks the input it reads anyway: ``bad[b] = 1`` when sample b's input holds a
+    value other than 0 and 1 at any step (a byte with a bit above bit 0, e.g. 2 or an int8
+    -1; read byte by byte, any value but 0 and 1 when ``n_first``; a (B, T, N) input is a
+    layer's bool output and is not checked byte by byte), so the caller need not make a
+    separate pass over the input before the run (:func:`neuro_deploy.sim.fast.simulate`).
     """
     batch, steps, m = out.shape
     n_in = wt.shape[0]
@@ -251,6 +258,8 @@ def dense_cuba(
             skip_rows = not n_first and inner % 8 == 0
             for q in range(xw.shape[0]):
                 wd = xw[q]
+                if wd & -72340172838076674:  # 0xFEFE...FE: a byte that is neither 0 nor 1
+                    bad[b] = 1
                 if wd != 0 and not (skip_rows and (o >= steps - 1 or gi[o] >= 0)):
                     g = nonzero_bytes(wd)
                     while g:
@@ -279,8 +288,11 @@ def dense_cuba(
                     o += 1
         elif n_first:
             for n in range(n_in):
-                for t in range(steps - 1):
-                    if x[b, n, t] != 0 and gi[t] < 0:
+                for t in range(steps):
+                    xv = x[b, n, t]
+                    if xv != 0 and xv != 1:
+                        bad[b] = 1
+                    if xv != 0 and t < steps - 1 and gi[t] < 0:
                         r = t + 1
                         for j in range(m):
                             acc16[r, j] += wt[n, j]
