@@ -225,15 +225,31 @@ def _dense_net(tmp_path, rng, n_in=300, n_h=70, n_out=9, wscale=2):
 
 
 @pytest.mark.parametrize(
-    "case", ["event", "gemm", "mixed", "int16-flush", "reset-cyclic", "exponent", "bytewise", "short"]
+    "case",
+    [
+        "event",
+        "gemm",
+        "mixed",
+        "int16-flush",
+        "reset-cyclic",
+        "exponent",
+        "bytewise",
+        "short",
+        "complement",
+        "complement-bytewise",
+        "complement-int16-flush",
+    ],
 )
 def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
     import neuro_deploy.sim.fast as fast
     from neuro_deploy.sim import RunSpec
 
     rng = np.random.default_rng(3)
-    net = _dense_net(tmp_path, rng, wscale=1 if case == "exponent" else 2)
-    density = rng.choice([0.03, 0.5], size=(12, 1, 1)) if case in ("mixed", "gemm") else 0.1
+    # complement: 72 hidden neurons (a step in whole words), some steps more than half active
+    net = _dense_net(tmp_path, rng, n_h=72 if "complement" in case else 70, wscale=1 if case == "exponent" else 2)
+    if "complement" in case:
+        net.layers[0].bias[:] = rng.integers(-60, 140, 72)  # from silent to saturated neurons
+    density = rng.choice([0.03, 0.5], size=(12, 1, 1)) if case in ("mixed", "gemm") or "complement" in case else 0.1
     t_in = {"reset-cyclic": 17, "short": 4}.get(case, 40)  # short: 4-step rows, 2 per 8-byte word
     steps = 4 if case == "short" else 40
     x = (rng.random((12, 300, t_in)) < density).astype(np.int8)
@@ -249,14 +265,19 @@ def test_fused_dense_equals_the_general_path(tmp_path, monkeypatch, case):
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 2.0)
     if case == "mixed":  # the 0.5-density samples' rows go to the GEMM
         monkeypatch.setattr(fast, "DENSE_GEMM_DENSITY", 0.25)
-    if case == "bytewise":  # the kernel reads the inputs byte by byte, not 8 at a time
+    if case.endswith("bytewise"):  # the kernel reads the inputs byte by byte, not 8 at a time
         monkeypatch.setattr(fast, "input_words", lambda x_: np.zeros((x_.shape[0], 0), np.int64))
-    if case == "int16-flush":  # move int16 sums to int32 every 2 spikes
+    if case.endswith("int16-flush"):  # move int16 sums to int32 every 2 spikes
         import neuro_deploy.sim.kernels as K
 
         orig = K.dense_cuba
         monkeypatch.setattr(K, "dense_cuba", lambda x_, nf, wt, limit, *rest: orig(x_, nf, wt, 2, *rest))
+    flags = []
+    orig_rows = fast.complement_rows
+    monkeypatch.setattr(fast, "complement_rows", lambda *a: flags.append(orig_rows(*a)[0]) or orig_rows(*a))
     fused = fast.FastBackend().run(net, spec)
+    if "complement" in case:  # layer 2 took complement and event-driven rows
+        assert 0 < int(flags[1][:, :-1].sum()) < flags[1][:, :-1].size
     monkeypatch.setattr(fast, "fused_dense", lambda layer: False)
     general = fast.FastBackend().run(net, spec)
     total = 0

@@ -416,6 +416,22 @@ def gemm_rows(
     return index, np.rint(prod).astype(np.int32)
 
 
+def complement_rows(
+    x: np.ndarray, n_first: bool, counts: np.ndarray | None, weight_t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which (sample, step) rows of a layer's output the dense kernel sums from their inactive
+    inputs (:func:`neuro_deploy.sim.kernels.dense_cuba`): ``(flags (B, T) uint8, colsum (M,)
+    int32)``, rows with more than half the inputs active. Only for a (B, T, N) layer output
+    (0/1 by construction, activity measured upstream) with N % 8 == 0 (a step in whole
+    words) and ``N * max|w| < 2^31`` (``colsum`` and every partial sum exact in int32);
+    otherwise flags of shape (B, 0): none, dense rows go to :func:`gemm_rows`."""
+    n_in, m = weight_t.shape
+    if n_first or counts is None or n_in % 8 or n_in * int(np.abs(weight_t).max(initial=0)) >= 2**31:
+        return np.zeros((x.shape[0], 0), np.uint8), np.zeros(m, np.int32)
+    flags = (counts > n_in // 2).astype(np.uint8)
+    return flags, weight_t.sum(axis=0, dtype=np.int64).astype(np.int32)
+
+
 def input_words(x: np.ndarray) -> np.ndarray:
     """Each sample's input bytes 8 at a time, (B, L / 8) int64 - a view of ``x`` (B, ...)
     when it holds one contiguous byte per input and L = its bytes per sample is a multiple
@@ -463,7 +479,12 @@ def dense_layer(
 
     dw = layer_dense_weights(layer)
     wt = np.ascontiguousarray(dw.weight.T, dtype=np.int16)
-    index, rows = gemm_rows(x, n_first, counts, wt, steps)
+    complement, colsum = complement_rows(x, n_first, counts, wt)
+    if complement.shape[1]:  # rows over half active are complement sums: no GEMM needed
+        index, rows = np.full((x.shape[0], steps), -1, np.int32), np.zeros((0, wt.shape[1]), np.int32)
+    else:
+        index, rows = gemm_rows(x, n_first, counts, wt, steps)
+        complement = np.zeros((x.shape[0], steps), np.uint8)
     bias = np.ascontiguousarray(np.broadcast_to(np.asarray(neuron_bias(layer), dtype=np.int32), (layer.num_neurons,)))
     nr = layer.neuron
     out = np.empty((x.shape[0], steps, layer.num_neurons), dtype=np.bool_)
@@ -484,6 +505,8 @@ def dense_layer(
         int(reset_phase or 0),
         index,
         rows,
+        complement,
+        colsum,
         out,
         spikes,
         input_words(x),

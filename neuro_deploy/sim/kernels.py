@@ -202,6 +202,8 @@ def dense_cuba(
     reset_phase,
     gemm_index,
     gemm_rows,
+    complement,
+    colsum,
     out,
     counts,
     words,
@@ -220,7 +222,15 @@ def dense_cuba(
 
     event-driven, in int16 sums moved to int32 every ``limit`` spikes of a row -
     except the rows with ``gemm_index[b, t] >= 0``, whose ``acc`` the caller computed by a
-    dense product (``gemm_rows``). Then, per step, the neurons get
+    dense product (``gemm_rows``). A (B, T, N) row with ``complement[b, t]`` (more than half
+    its inputs active) is summed from its *inactive* inputs instead, exactly::
+
+        acc[t + 1] = colsum - sum of wt[n] over the inputs n that did not spike at step t
+
+    with ``colsum`` (M,) int32 every input's weight summed - the adds fall from the active
+    to the inactive inputs, e.g. 1 % instead of 99 % of a saturated layer's outputs (the
+    caller sets it only where N % 8 == 0 and no sum can leave int32). Then, per step, the
+    neurons get
     ``a = wrap32(acc << wexp)`` (``acc >> -wexp`` for a negative exponent; Dense's
     ``weight_exp``) and :func:`cuba_update`; netx's ``LIFReset`` zeroes their state when
     ``(t + 1) % reset_interval == reset_phase``. Writes ``out`` (B, T, M) bool spikes and
@@ -242,6 +252,7 @@ def dense_cuba(
         acc32 = np.zeros((steps, m), np.int32)
         used = np.zeros(steps, np.int64)
         gi = gemm_index[b]
+        cm = complement[b]
         # acc16[t + 1] += wt[n] per spike, in int16; a row that has taken ``limit`` spikes
         # is moved into the int32 acc32 (limit * max|w| < 2^15: no int16 sum overflows).
         # Written out in the loops, not as a function: no array is passed per spike.
@@ -260,8 +271,15 @@ def dense_cuba(
                 wd = xw[q]
                 if wd & -72340172838076674:  # 0xFEFE...FE: a byte that is neither 0 nor 1
                     bad[b] = 1
-                if wd != 0 and not (skip_rows and (o >= steps - 1 or gi[o] >= 0)):
-                    g = nonzero_bytes(wd)
+                sub = False
+                if skip_rows and (o >= steps - 1 or gi[o] >= 0):
+                    g = 0
+                elif skip_rows and cm[o]:  # a complement row: the zero bytes (inputs are 0/1)
+                    g = nonzero_bytes(~wd & 0x0101010101010101)
+                    sub = True
+                else:
+                    g = nonzero_bytes(wd) if wd != 0 else 0
+                if g:
                     while g:
                         k = CTZ8[g]  # the lowest nonzero byte
                         g &= g - 1
@@ -274,8 +292,12 @@ def dense_cuba(
                         t = ii if n_first else oo
                         if t < steps - 1 and gi[t] < 0:
                             r = t + 1
-                            for j in range(m):
-                                acc16[r, j] += wt[n, j]
+                            if sub:
+                                for j in range(m):
+                                    acc16[r, j] -= wt[n, j]
+                            else:
+                                for j in range(m):
+                                    acc16[r, j] += wt[n, j]
                             used[r] += 1
                             if used[r] == limit:
                                 for j in range(m):
@@ -306,10 +328,15 @@ def dense_cuba(
             for t in range(steps - 1):
                 if gi[t] < 0:
                     r = t + 1
+                    sub = cm[t] != 0
                     for n in range(n_in):
-                        if x[b, t, n] != 0:
-                            for j in range(m):
-                                acc16[r, j] += wt[n, j]
+                        if (x[b, t, n] == 0) if sub else (x[b, t, n] != 0):
+                            if sub:
+                                for j in range(m):
+                                    acc16[r, j] -= wt[n, j]
+                            else:
+                                for j in range(m):
+                                    acc16[r, j] += wt[n, j]
                             used[r] += 1
                             if used[r] == limit:
                                 for j in range(m):
@@ -321,6 +348,9 @@ def dense_cuba(
             if g >= 0:
                 for j in range(m):
                     acc32[t + 1, j] = gemm_rows[g, j]
+            elif cm[t]:
+                for j in range(m):
+                    acc32[t + 1, j] += colsum[j]
         u = np.zeros(m, np.int64)
         v = np.zeros(m, np.int64)
         for t in range(steps):
