@@ -14,6 +14,14 @@ Sums are exact: float32 products are used only when ``max|w| * fan_in < 2^24`` w
 binary inputs (every partial sum is then an exactly representable integer), float64
 or int64 otherwise. Spiking inputs are sparse: below 5 % density the dense product
 becomes a CSR product.
+
+Dense CUBA layers fed by binary spikes take the fused path (:func:`dense_layer`): per
+(sample, step) row the synaptic sum is event-driven (one weight row added per spike),
+a complement sum for a layer output more than half active (every weight minus the
+inactive inputs', :func:`complement_rows`), or a dense GEMM for a recording's rows at
+least :data:`DENSE_GEMM_DENSITY` active (:func:`gemm_rows`); the neurons run in cache
+with it, and the kernel checks the input values as it reads them
+(:func:`kernel_checks_input`).
 """
 
 from __future__ import annotations
