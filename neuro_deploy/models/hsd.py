@@ -23,8 +23,8 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
 * **Conversion as initialisation**: QCFS makes layer ``l``'s activation a rate in units of
   ``lambda_l``, so the SNN layer that fires at threshold reproduces it when its weights are
   ``W_l lambda_{l-1} / lambda_l`` (``lambda_0 = 1``: input rates); the readout keeps
-  ``lambda_{L-1}``. SLAYER's CUBA neuron (current decay, leak, hard reset, threshold 1.25)
-  differs from QCFS's IF neuron by a gain that one global factor, calibrated on training
+  ``lambda_{L-1}``. The student's SLAYER neuron (threshold 1.25, hard reset; with
+  ``student_neuron="cuba"`` also current decay and leak) differs from QCFS's IF neuron by a gain that one global factor, calibrated on training
   samples (:func:`~neuro_deploy.models.pretrain.calibrate_transfer`), absorbs.
 * **The student's neuron** (``student_neuron``): ``if`` (default) - HSD's code converts to
   integrate-and-fire neurons, no current memory and no leak, so the student's rate over M
@@ -52,7 +52,7 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   ``benchmarks/README.md``), 8 of 30 steps: dense 2312-128-10 - QCFS teacher on 10 frames
   0.871, student 0.831 ± 0.030, the 30-step net trained from scratch 0.831 ± 0.019, the
   student's net trained directly at 8 steps 0.469 (CUBA decays: 0.588); conv - teacher 0.913,
-  student 0.857, from scratch at 30 steps 0.876.
+  student 0.858 ± 0.033, from scratch at 30 steps 0.876 ± 0.010.
   ``step_output`` says what ``s_t`` is for a spiking readout:
   ``rate`` (default) - the output spike rate up to step t times ``logit_scale``, the
   decision the deployed network reads after t steps; ``current`` - the synaptic input of the
