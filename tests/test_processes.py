@@ -112,3 +112,35 @@ def test_watch_parent_kills_an_orphan():
         else:
             os.kill(int(pid), signal.SIGKILL)
             pytest.fail(f"orphan {pid} still alive 5 s after its parent died ({how})")
+
+
+def test_energy_counting_first_then_fork_is_safe():
+    """The first numba parallel launch fixes the threading layer for the process; with GNU
+    OpenMP a later fork aborts ("fork() called from a process already using GNU OpenMP") -
+    what a Lava replay did when the activity count ran before anything else had chosen the
+    layer. Counting first, in a fresh process, then forking, must leave both alive."""
+    import subprocess
+    import sys
+
+    code = """
+import os, numpy as np, numba
+from neuro_deploy.energy.kernels import dense_counts
+t, b, n_in, n = 3, 4, 16, 8
+counts = np.zeros((4, t, b), np.int64)
+dense_counts(np.ones((t, b, n_in), np.uint8), np.ones((t, b, n), np.uint8), np.ones((t, b), bool),
+             np.ones(n_in, np.int64), np.ones((n_in, 1), np.uint64), np.zeros(1, np.uint64), counts)
+assert counts[0].sum() == t * b * n_in, counts
+print(numba.threading_layer())
+pid = os.fork()
+if pid == 0:
+    dense_counts(np.ones((t, b, n_in), np.uint8), np.ones((t, b, n), np.uint8), np.ones((t, b), bool),
+                 np.ones(n_in, np.int64), np.ones((n_in, 1), np.uint64), np.zeros(1, np.uint64), counts)
+    os._exit(0)
+_, status = os.waitpid(pid, 0)
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+print("child ok")
+"""
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_THREADING_LAYER"}
+    r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["workqueue", "child ok"], r.stdout

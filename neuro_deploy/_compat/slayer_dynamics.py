@@ -25,8 +25,9 @@ files are not edited; :func:`install` is idempotent.
 
 from __future__ import annotations
 
-import os
 from typing import Any
+
+from neuro_deploy._compat import fork_safe_numba
 
 _INSTALLED: dict[str, Any] = {}
 _KERNELS: dict[str, Any] = {}
@@ -38,8 +39,7 @@ def _kernels() -> dict[str, Any]:
     import numba
     import numpy as np
 
-    if "NUMBA_THREADING_LAYER" not in os.environ:  # see neuro_deploy.sim.kernels: Lava forks
-        numba.config.THREADING_LAYER = "workqueue"
+    fork_safe_numba()  # Lava forks
 
     @numba.njit(parallel=True, cache=True, fastmath=False)
     def fwd(x, u0, decay_int, thr, w_scale, out):

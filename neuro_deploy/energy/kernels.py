@@ -18,6 +18,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from neuro_deploy._compat import fork_safe_numba
+
+fork_safe_numba()
+
 
 @numba.njit(inline="always")
 def popcount64(x):

@@ -24,7 +24,8 @@ frames, infer on few steps; as its released code (github hsw0929/HSD) does it
   ``lambda_l``, so the SNN layer that fires at threshold reproduces it when its weights are
   ``W_l lambda_{l-1} / lambda_l`` (``lambda_0 = 1``: input rates); the readout keeps
   ``lambda_{L-1}``. The student's SLAYER neuron (threshold 1.25, hard reset; with
-  ``student_neuron="cuba"`` also current decay and leak) differs from QCFS's IF neuron by a gain that one global factor, calibrated on training
+  ``student_neuron="cuba"`` also current decay and leak) differs from QCFS's IF neuron by
+  a gain that one global factor, calibrated on training
   samples (:func:`~neuro_deploy.models.pretrain.calibrate_transfer`), absorbs.
 * **The student's neuron** (``student_neuron``): ``if`` (default) - HSD's code converts to
   integrate-and-fire neurons, no current memory and no leak, so the student's rate over M

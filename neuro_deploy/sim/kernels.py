@@ -19,13 +19,12 @@ from a process already using GNU OpenMP"), and Lava and ``replay --workers`` for
 
 from __future__ import annotations
 
-import os
-
 import numba
 import numpy as np
 
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+from neuro_deploy._compat import fork_safe_numba
+
+fork_safe_numba()
 
 MAX_UV = 1 << 23
 
