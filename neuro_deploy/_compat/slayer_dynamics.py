@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from neuro_deploy._compat import fork_safe_numba
+from neuro_deploy._compat.numba_threads import fork_safe_numba
 
 _INSTALLED: dict[str, Any] = {}
 _KERNELS: dict[str, Any] = {}

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from neuro_deploy._compat import fork_safe_numba
+from neuro_deploy._compat.numba_threads import fork_safe_numba
 
 fork_safe_numba()
 
