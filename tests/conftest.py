@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The signal tests send Ctrl-C (SIGINT) to the commands they start, which inherit this
+# process's disposition. A suite launched as a background job without job control
+# (`( bash -c "make test" & )`) starts with SIGINT ignored, and every command it starts would
+# ignore Ctrl-C too: give the suite the disposition a terminal gives it.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("NEURO_DEPLOY_SHARED", ROOT.parent / "shared"))
