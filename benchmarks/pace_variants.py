@@ -44,6 +44,8 @@ VARIANTS = {
     "f1_lr001": {"frequency_scale": 1.0, "lr": 0.001},
     "f1_nomom": {"frequency_scale": 1.0, "moment_weight": 0.0},
     "f1_mom01": {"frequency_scale": 1.0, "moment_weight": 0.1},
+    "momonly": {"cf_weight": 0.0, "temporal_weight": 0.0},  # the first-moment term alone
+    "cfonly": {"moment_weight": 0.0, "temporal_weight": 0.0},  # the CF term (amplitude + phase) alone
     "meaninit": {"init_real_weight": 0.0},
     "halfinit": {"init_real_weight": 0.5},
     "meaninit_nearest": {"init_real_weight": 0.0, "rounding": "nearest"},

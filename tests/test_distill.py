@@ -114,6 +114,22 @@ def test_pace_loss_decreases_with_snapshot_teachers(small):
     assert d.frames.max() <= 2 and d.frames.min() >= 0
 
 
+def test_pace_loss_is_the_weighted_sum_of_its_three_terms(small):
+    """The ablation knobs (``cf_weight``, ``moment_weight``, ``temporal_weight``) switch single
+    terms: on the same first batch, the loss with all three equals the sum of the losses with
+    one each, and the CF term alone is not the whole loss."""
+    cfg, x, y, teacher = small
+    terms = ("cf_weight", "moment_weight", "temporal_weight")
+
+    def first_loss(**w):
+        dc = DistillConfig(ipc=1, iterations=1, progress=False, seed=2, **w)
+        return distill("pace", x, y, dc, teacher=teacher, model_cfg=cfg).history[0]
+
+    alone = [first_loss(**{t: float(t == on) for t in terms}) for on in terms]
+    assert first_loss() == pytest.approx(sum(alone), rel=1e-5)
+    assert all(v > 0 for v in alone), alone
+
+
 def test_prototype_is_class_mean_in_expectation(small):
     cfg, x, y, _ = small
     d = distill("prototype", x, y, DistillConfig(ipc=40, progress=False))

@@ -65,6 +65,7 @@ class DistillConfig:
     frequency_scale: float = 1.0
     sdr_lambda: float = 1.0
     temporal_weight: float = 1.0
+    cf_weight: float = 1.0  #: weight of the CF term (amplitude + phase); 0 leaves the moment and temporal terms
     moment_weight: float = 1.0  #: weight of the per-step first-moment term (not in NCFM; DM's objective)
     calib_weight: float = 0.0  #: cross-entropy of the teacher's output on synthetic samples
     layers: str = "first"  #: teacher layers whose SDR features are matched: first|all|penultimate
@@ -454,7 +455,9 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
         for fr, fs in zip(frs, fss):
             omega = torch.randn(fr.shape[1], cfg.frequencies, generator=gen) * cfg.frequency_scale
             scale = float(fr.norm(dim=1).mean()) + 1e-6
-            if cfg.cf_pooling == "pairs":
+            if not cfg.cf_weight:  # ablation: no CF term (its cost skipped too)
+                spatial = 0.0
+            elif cfg.cf_pooling == "pairs":
                 spatial = cf_pairs_loss(fr, fs, omega, scale)
             elif cfg.cf_pooling == "time":  # time-expanded: every (sample, step) is a draw
                 spatial = cf_loss(
@@ -466,7 +469,9 @@ def distill_pace(x_real, y, cfg: DistillConfig, teacher=None, **_: Any) -> Disti
             else:
                 spatial = sum(cf_loss(fr[..., t], fs[..., t], omega, scale) for t in range(fr.shape[-1])) / fr.shape[-1]
             mean = ((fr.mean(0) - fs.mean(0)) ** 2).sum() / (scale**2)  # first moment per step
-            total = total + spatial + cfg.moment_weight * mean + cfg.temporal_weight * temporal_loss(fr, fs)
+            total = (
+                total + cfg.cf_weight * spatial + cfg.moment_weight * mean + cfg.temporal_weight * temporal_loss(fr, fs)
+            )
         if cfg.calib_weight:
             fss = sdr_features(teacher, sb, 0.0, n_syn)
             logits = fss[-1].sum(-1)  # output spike counts
