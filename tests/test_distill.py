@@ -130,6 +130,32 @@ def test_pace_loss_is_the_weighted_sum_of_its_three_terms(small):
     assert all(v > 0 for v in alone), alone
 
 
+def test_training_gives_the_caller_its_torch_thread_count_back(small):
+    """``train_model`` runs with ``TrainConfig.threads`` and restores the caller's count: a
+    distillation after in-process teacher training (the CLI's ``distill --method pace``) used
+    to inherit the trainer's 2 threads, 4-8x the CPU time per iteration on a loaded machine."""
+    import torch
+
+    from neuro_deploy.models import TrainConfig, train_model
+
+    cfg, x, y, _ = small
+    before = torch.get_num_threads()
+    seen = []
+    try:
+        torch.set_num_threads(1)
+        train_model(
+            cfg,
+            TrainConfig(epochs=1, threads=2, progress=False),
+            x[:40],
+            y[:40],
+            on_epoch=lambda e, m: seen.append(torch.get_num_threads()),
+        )
+        assert seen == [2]  # the trainer's own count while it runs
+        assert torch.get_num_threads() == 1  # the caller's after it
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_prototype_is_class_mean_in_expectation(small):
     cfg, x, y, _ = small
     d = distill("prototype", x, y, DistillConfig(ipc=40, progress=False))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -417,6 +418,25 @@ LOSSES: dict[str, Callable[..., Any]] = {
 }
 
 
+@contextmanager
+def torch_threads(n: int):
+    """Run a block with ``n`` torch intra-op threads, then restore the caller's count.
+
+    ``torch.set_num_threads`` is process-global. ``train_model`` used to leave its
+    ``TrainConfig.threads`` (2) set, so a PACE distillation that followed teacher training in
+    the same process ran two OpenMP threads where its caller had asked for one: on a loaded
+    2-core machine 2.3-4.5 CPU s per iteration instead of 0.55, the same teachers and frames
+    (session 6, ``benchmarks/pace_variants.py``)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def train_model(
     cfg: ModelConfig,
     tcfg: TrainConfig,
@@ -441,7 +461,27 @@ def train_model(
     with ``reduction='sum'``). ``on_epoch(epoch, model)`` runs after every epoch (e.g. to keep
     snapshots of the training trajectory as PACE teachers, or to unfreeze layers after a
     warm-up); ``init_optimizer(model, optimizer)`` runs once the Adam optimizer exists (e.g. to
-    carry over a pretrained optimizer's state, pipeD)."""
+    carry over a pretrained optimizer's state, pipeD).
+
+    Runs with ``tcfg.threads`` torch threads and gives the caller its own count back
+    (:func:`torch_threads`)."""
+    with torch_threads(tcfg.threads):
+        return _train(cfg, tcfg, x_train, y_train, x_val, y_val, selector, init, on_epoch, init_optimizer)
+
+
+def _train(
+    cfg: ModelConfig,
+    tcfg: TrainConfig,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    selector: Any = None,
+    init: Callable[[Any], None] | None = None,
+    on_epoch: Callable[[int, Any], None] | None = None,
+    init_optimizer: Callable[[Any, Any], None] | None = None,
+) -> TrainResult:
+    """:func:`train_model`'s body, in its thread count."""
     import torch
 
     slayer = import_slayer()
@@ -450,7 +490,6 @@ def train_model(
 
         raise UnknownNameError("training loss", tcfg.loss, LOSSES)
     torch.manual_seed(tcfg.seed)
-    torch.set_num_threads(tcfg.threads)
     rng = np.random.default_rng(tcfg.seed)
     aug, aug_gen = None, None
     if tcfg.augment != "none":
