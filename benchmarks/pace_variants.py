@@ -46,6 +46,7 @@ VARIANTS = {
     "f1_mom01": {"frequency_scale": 1.0, "moment_weight": 0.1},
     "momonly": {"cf_weight": 0.0, "temporal_weight": 0.0},  # the first-moment term alone
     "cfonly": {"moment_weight": 0.0, "temporal_weight": 0.0},  # the CF term (amplitude + phase) alone
+    "paperbatch": {"frequencies": 1024, "real_batch": 64},  # the `paper` budget's CF draws and real batch
     "meaninit": {"init_real_weight": 0.0},
     "halfinit": {"init_real_weight": 0.5},
     "meaninit_nearest": {"init_real_weight": 0.0, "rounding": "nearest"},
@@ -110,7 +111,8 @@ def main() -> None:
             method, kw = name, {}
         kw.update(extra)
         dc = DistillConfig(
-            ipc=a.ipc, iterations=a.iterations, seed=a.seed, progress=False, frequencies=256, real_batch=32, **kw
+            **{"ipc": a.ipc, "iterations": a.iterations, "seed": a.seed, "frequencies": 256, "real_batch": 32, **kw},
+            progress=False,
         )
         t0 = time.perf_counter()
         dd = distill(method, x_tr, tr.labels, dc, teacher=sel if method == "pace" else None, model_cfg=cfg)
