@@ -123,7 +123,7 @@ def main() -> None:
         for k in range(a.students):
             r = train_model(
                 cfg,
-                TrainConfig(epochs=ep, seed=a.seed + 100 * k, progress=False, augment=dc.augment),
+                TrainConfig(epochs=ep, seed=a.seed + 100 * k, progress=False, augment=dc.augment, threads=1),
                 dd.frames,
                 dd.labels,
             )
