@@ -466,123 +466,107 @@ def train_model(
     Runs with ``tcfg.threads`` torch threads and gives the caller its own count back
     (:func:`torch_threads`)."""
     with torch_threads(tcfg.threads):
-        return _train(cfg, tcfg, x_train, y_train, x_val, y_val, selector, init, on_epoch, init_optimizer)
+        import torch
 
+        slayer = import_slayer()
+        if tcfg.loss not in LOSSES:
+            from neuro_deploy.errors import UnknownNameError
 
-def _train(
-    cfg: ModelConfig,
-    tcfg: TrainConfig,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray | None = None,
-    y_val: np.ndarray | None = None,
-    selector: Any = None,
-    init: Callable[[Any], None] | None = None,
-    on_epoch: Callable[[int, Any], None] | None = None,
-    init_optimizer: Callable[[Any, Any], None] | None = None,
-) -> TrainResult:
-    """:func:`train_model`'s body, in its thread count."""
-    import torch
+            raise UnknownNameError("training loss", tcfg.loss, LOSSES)
+        torch.manual_seed(tcfg.seed)
+        rng = np.random.default_rng(tcfg.seed)
+        aug, aug_gen = None, None
+        if tcfg.augment != "none":
+            from neuro_deploy.data.augment import get_augment
 
-    slayer = import_slayer()
-    if tcfg.loss not in LOSSES:
-        from neuro_deploy.errors import UnknownNameError
+            aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
+        model = build_model(cfg, tcfg.quant)
+        if init is not None:  # e.g. ANN-pretrained weights (models.pretrain)
+            init(model)
+        qat_from = tcfg.epochs - tcfg.qat_epoch_count()
+        if qat_from > 0:
+            model.set_quantization("float")
+        x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[: tcfg.calibration_samples])]
+        opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
+        if init_optimizer is not None:
+            init_optimizer(model, opt)
+        loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate, reduction="sum")
+        history: list[dict[str, float]] = []
+        t0 = time.perf_counter()
+        epochs = range(tcfg.epochs)
+        bar = None
+        if tcfg.progress:
+            from neuro_deploy._progress import progress_bar
 
-        raise UnknownNameError("training loss", tcfg.loss, LOSSES)
-    torch.manual_seed(tcfg.seed)
-    rng = np.random.default_rng(tcfg.seed)
-    aug, aug_gen = None, None
-    if tcfg.augment != "none":
-        from neuro_deploy.data.augment import get_augment
-
-        aug, aug_gen = get_augment(tcfg.augment), torch.Generator().manual_seed(tcfg.seed + 7)
-    model = build_model(cfg, tcfg.quant)
-    if init is not None:  # e.g. ANN-pretrained weights (models.pretrain)
-        init(model)
-    qat_from = tcfg.epochs - tcfg.qat_epoch_count()
-    if qat_from > 0:
-        model.set_quantization("float")
-    x_cal = x_train[np.sort(np.random.default_rng(tcfg.seed).permutation(len(x_train))[: tcfg.calibration_samples])]
-    opt = torch.optim.Adam(model.parameters(), lr=tcfg.lr)
-    if init_optimizer is not None:
-        init_optimizer(model, opt)
-    loss_fn = slayer.loss.SpikeRate(true_rate=tcfg.true_rate, false_rate=tcfg.false_rate, reduction="sum")
-    history: list[dict[str, float]] = []
-    t0 = time.perf_counter()
-    epochs = range(tcfg.epochs)
-    bar = None
-    if tcfg.progress:
-        from neuro_deploy._progress import progress_bar
-
-        bar = progress_bar(
-            total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)), desc="training", unit="batch"
-        )
-    seen_total = 0
-    for epoch in epochs:
-        if epoch >= qat_from:
-            exps = start_qat(model, x_cal)
-        if selector is not None:
-            sel_idx, sel_w = selector.select(epoch)
-            perm = rng.permutation(len(sel_idx))
-            order, weights = sel_idx[perm], sel_w[perm]
-        else:
-            order = rng.permutation(len(x_train))
-            weights = None
-        total, correct, seen = 0.0, 0, 0
-        for i in range(0, len(order), tcfg.batch_size):
-            idx = order[i : i + tcfg.batch_size]
-            xb = torch.from_numpy(x_train[idx]).float()
-            if aug is not None:
-                xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
-            yb = torch.from_numpy(y_train[idx]).long()
-            out = model(xb)
-            if weights is None and tcfg.loss == "spike_rate":
-                loss = loss_fn(out, yb)
-            elif weights is None:
-                loss = LOSSES[tcfg.loss](out, yb, tcfg).sum()
+            bar = progress_bar(
+                total=tcfg.epochs * int(np.ceil(len(x_train) / tcfg.batch_size)), desc="training", unit="batch"
+            )
+        seen_total = 0
+        for epoch in epochs:
+            if epoch >= qat_from:
+                exps = start_qat(model, x_cal)
+            if selector is not None:
+                sel_idx, sel_w = selector.select(epoch)
+                perm = rng.permutation(len(sel_idx))
+                order, weights = sel_idx[perm], sel_w[perm]
             else:
-                per = LOSSES[tcfg.loss](out, yb, tcfg)
-                loss = (per * torch.from_numpy(weights[i : i + tcfg.batch_size]).float()).sum()
-                hidden = getattr(model, "last_hidden", None)
-                hps = (
-                    None
-                    if hidden is None
-                    else hidden.detach().reshape(hidden.shape[0], -1, hidden.shape[-1]).sum(1).numpy()
-                )
-                selector.update(
-                    idx, out.detach().sum(-1).reshape(len(idx), -1).numpy(), y_train[idx], hps, per.detach().numpy()
-                )
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total += float(loss.detach())
-            correct += int((out.sum(-1).argmax(-1) == yb).sum())
-            seen += len(idx)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
-        seen_total += seen
-        rec = {
-            "epoch": epoch + 1,
-            "loss": total / max(seen, 1),
-            "train_accuracy": correct / max(seen, 1),
-            "examples": seen,
-            "wall_s": time.perf_counter() - t0,
-            "quantization": model.quantization[0],
-        }
-        if epoch >= qat_from:
-            rec["weight_exponents"] = list(exps)
-        if x_val is not None and y_val is not None and len(x_val):
-            rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
-        history.append(rec)
-        if on_epoch is not None:
-            on_epoch(epoch, model)
-    if bar is not None:
-        bar.close()
-    if qat_from >= tcfg.epochs:
-        calibrate(model, x_cal)  # for the export's choice of scale
-    model.eval()
-    return TrainResult(model, cfg, history, time.perf_counter() - t0)
+                order = rng.permutation(len(x_train))
+                weights = None
+            total, correct, seen = 0.0, 0, 0
+            for i in range(0, len(order), tcfg.batch_size):
+                idx = order[i : i + tcfg.batch_size]
+                xb = torch.from_numpy(x_train[idx]).float()
+                if aug is not None:
+                    xb = aug.apply(xb, aug.sample(aug_gen, tuple(xb.shape)))
+                yb = torch.from_numpy(y_train[idx]).long()
+                out = model(xb)
+                if weights is None and tcfg.loss == "spike_rate":
+                    loss = loss_fn(out, yb)
+                elif weights is None:
+                    loss = LOSSES[tcfg.loss](out, yb, tcfg).sum()
+                else:
+                    per = LOSSES[tcfg.loss](out, yb, tcfg)
+                    loss = (per * torch.from_numpy(weights[i : i + tcfg.batch_size]).float()).sum()
+                    hidden = getattr(model, "last_hidden", None)
+                    hps = (
+                        None
+                        if hidden is None
+                        else hidden.detach().reshape(hidden.shape[0], -1, hidden.shape[-1]).sum(1).numpy()
+                    )
+                    selector.update(
+                        idx, out.detach().sum(-1).reshape(len(idx), -1).numpy(), y_train[idx], hps, per.detach().numpy()
+                    )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                total += float(loss.detach())
+                correct += int((out.sum(-1).argmax(-1) == yb).sum())
+                seen += len(idx)
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{total / seen:.3f}", acc=f"{correct / seen:.3f}")
+            seen_total += seen
+            rec = {
+                "epoch": epoch + 1,
+                "loss": total / max(seen, 1),
+                "train_accuracy": correct / max(seen, 1),
+                "examples": seen,
+                "wall_s": time.perf_counter() - t0,
+                "quantization": model.quantization[0],
+            }
+            if epoch >= qat_from:
+                rec["weight_exponents"] = list(exps)
+            if x_val is not None and y_val is not None and len(x_val):
+                rec["val_accuracy"], _ = evaluate(model, x_val, y_val)
+            history.append(rec)
+            if on_epoch is not None:
+                on_epoch(epoch, model)
+        if bar is not None:
+            bar.close()
+        if qat_from >= tcfg.epochs:
+            calibrate(model, x_cal)  # for the export's choice of scale
+        model.eval()
+        return TrainResult(model, cfg, history, time.perf_counter() - t0)
 
 
 class Snapshots:
